@@ -1,0 +1,30 @@
+//! Patty Palace's shared language: the domain types every service speaks and their wire formats.
+//!
+//! This crate does no I/O. JSON (serde) is the encoding of the HTTP APIs; postcard is the compact
+//! binary encoding used on the sync and telemetry paths, always inside a versioned [`Envelope`].
+//!
+//! # Layout
+//! - [`ids`]: typed UUIDv7 identifiers, created where the thing is born.
+//! - [`money`]: integer minor units with a currency.
+//! - [`menu`]: categories, items, variants, modifiers, allergens, nutrition, availability windows.
+//! - [`order`]: orders, lines, tenders, and the status state machine ([`order::transition`]).
+//! - [`inventory`]: ingredients, recipes and stock movements.
+//! - [`staff`]: staff members and roles.
+//! - [`change`]: the change-log entry every outlet write appends, and the hybrid-logical-clock stamp.
+//! - [`error`]: the JSON error body every HTTP API returns.
+//! - [`envelope`]: the versioned binary envelope and its postcard encoding.
+#![forbid(unsafe_code)]
+
+pub mod change;
+pub mod envelope;
+pub mod error;
+pub mod ids;
+pub mod inventory;
+pub mod menu;
+pub mod money;
+pub mod order;
+pub mod staff;
+
+pub use envelope::{Envelope, EnvelopeError};
+pub use error::{ErrorBody, ErrorCode};
+pub use money::{Currency, Money};

@@ -1,0 +1,246 @@
+//! The menu: what an outlet sells, at what price, with which options, and what it is made of.
+//!
+//! Prices here are the source of truth: a terminal never sends a price, the edge computes every
+//! line from the menu (a manager's override aside, which is recorded on the line).
+
+use crate::ids::{CategoryId, IngredientId, ItemId, ModifierGroupId, ModifierId, VariantId};
+use crate::money::Currency;
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A whole menu as one versioned document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Menu {
+    /// Monotonic catalog version (published by HQ; 0 for a seeded local menu).
+    #[serde(default)]
+    pub version: u64,
+    /// The currency every price is in.
+    pub currency: Currency,
+    /// Categories in display order.
+    pub categories: Vec<Category>,
+    /// Every item on the menu.
+    pub items: Vec<Item>,
+}
+
+/// A menu category (Burgers, Sides, Drinks).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Category {
+    /// Stable id.
+    pub id: CategoryId,
+    /// Display name.
+    pub name: String,
+    /// Display order, ascending.
+    #[serde(default)]
+    pub position: u32,
+}
+
+/// One thing a customer can order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    /// Stable id.
+    pub id: ItemId,
+    /// The category it is listed under.
+    pub category_id: CategoryId,
+    /// Display name.
+    pub name: String,
+    /// Short description for menus and kiosks.
+    #[serde(default)]
+    pub description: String,
+    /// Base price in minor units, before variant and modifier deltas.
+    pub price: i64,
+    /// Sizes or variants; when present, one must be chosen.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+    /// Modifier groups with their selection limits.
+    #[serde(default)]
+    pub modifier_groups: Vec<ModifierGroup>,
+    /// Allergens, by common name (gluten, milk, egg, soy, sesame, …).
+    #[serde(default)]
+    pub allergens: Vec<String>,
+    /// Nutrition facts per portion.
+    #[serde(default)]
+    pub nutrition: Option<Nutrition>,
+    /// When the item may be sold; empty means always.
+    #[serde(default)]
+    pub availability: Vec<AvailabilityWindow>,
+    /// Ingredients consumed by one portion (base size, no modifiers).
+    #[serde(default)]
+    pub recipe: Vec<RecipeLine>,
+    /// Image address for menus and kiosks.
+    #[serde(default)]
+    pub image_url: Option<String>,
+}
+
+/// A size or variant (Regular, Large) with its price delta.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// Stable id.
+    pub id: VariantId,
+    /// Display name.
+    pub name: String,
+    /// Added to the item's price, in minor units (may be negative).
+    #[serde(default)]
+    pub price_delta: i64,
+    /// Extra ingredients this variant uses on top of the item's recipe.
+    #[serde(default)]
+    pub recipe: Vec<RecipeLine>,
+}
+
+/// A group of modifiers (Toppings, Sauce) with how many may be chosen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ModifierGroup {
+    /// Stable id.
+    pub id: ModifierGroupId,
+    /// Display name.
+    pub name: String,
+    /// At least this many selections (counting quantities) are required.
+    #[serde(default)]
+    pub min: u32,
+    /// At most this many selections (counting quantities) are allowed.
+    pub max: u32,
+    /// The choices.
+    pub modifiers: Vec<Modifier>,
+}
+
+/// One modifier choice with its price delta and per-unit ingredients.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Modifier {
+    /// Stable id.
+    pub id: ModifierId,
+    /// Display name.
+    pub name: String,
+    /// Added to the line's unit price per unit of this modifier, in minor units.
+    #[serde(default)]
+    pub price_delta: i64,
+    /// How many of this modifier one portion may take (extra cheese twice).
+    #[serde(default = "one")]
+    pub max_quantity: u32,
+    /// Ingredients per unit of this modifier (negative to remove: "no onions").
+    #[serde(default)]
+    pub recipe: Vec<RecipeLine>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Nutrition facts per portion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Nutrition {
+    /// Energy in kilocalories.
+    pub kcal: u32,
+    /// Protein in grams.
+    #[serde(default)]
+    pub protein_g: u32,
+    /// Fat in grams.
+    #[serde(default)]
+    pub fat_g: u32,
+    /// Carbohydrate in grams.
+    #[serde(default)]
+    pub carbs_g: u32,
+}
+
+/// A weekly window in the outlet's local time (breakfast 06:00–10:30 on weekdays).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityWindow {
+    /// ISO weekdays, 1 = Monday … 7 = Sunday; empty means every day.
+    #[serde(default)]
+    pub days: Vec<u8>,
+    /// Start, minutes after local midnight (inclusive).
+    pub start_minute: u16,
+    /// End, minutes after local midnight (exclusive); may be past 1440 for after-midnight service.
+    pub end_minute: u16,
+}
+
+/// An ingredient quantity in the ingredient's base unit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RecipeLine {
+    /// The ingredient.
+    pub ingredient_id: IngredientId,
+    /// Quantity in the ingredient's unit (grams, millilitres, pieces).
+    pub quantity: i64,
+}
+
+impl Item {
+    /// Whether `at`, shifted to local time by `utc_offset_minutes`, falls in an availability window.
+    pub fn is_in_window(&self, at: DateTime<Utc>, utc_offset_minutes: i32) -> bool {
+        if self.availability.is_empty() {
+            return true;
+        }
+        let local = at + chrono::Duration::minutes(i64::from(utc_offset_minutes));
+        let minute = (local.hour() * 60 + local.minute()) as u16;
+        let day = local.weekday().number_from_monday() as u8;
+        let prev_day = if day == 1 { 7 } else { day - 1 };
+        self.availability.iter().any(|w| {
+            let on = |d: u8| w.days.is_empty() || w.days.contains(&d);
+            (on(day) && minute >= w.start_minute && minute < w.end_minute)
+                || (w.end_minute > 1440 && on(prev_day) && minute + 1440 < w.end_minute)
+        })
+    }
+}
+
+/// A problem found by [`Menu::validate`].
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct MenuError(pub String);
+
+impl Menu {
+    /// Checks the menu is internally consistent: known categories, non-negative prices, sane
+    /// modifier limits, unique ids.
+    pub fn validate(&self) -> Result<(), MenuError> {
+        use std::collections::HashSet;
+        let cats: HashSet<_> = self.categories.iter().map(|c| c.id).collect();
+        if cats.len() != self.categories.len() {
+            return Err(MenuError("duplicate category id".into()));
+        }
+        let mut items = HashSet::new();
+        for item in &self.items {
+            if !items.insert(item.id) {
+                return Err(MenuError(format!("duplicate item id {}", item.id)));
+            }
+            if !cats.contains(&item.category_id) {
+                return Err(MenuError(format!("item {} names an unknown category", item.name)));
+            }
+            if item.price < 0 {
+                return Err(MenuError(format!("item {} has a negative price", item.name)));
+            }
+            if item.name.trim().is_empty() {
+                return Err(MenuError("an item has an empty name".into()));
+            }
+            for g in &item.modifier_groups {
+                if g.min > g.max {
+                    return Err(MenuError(format!("modifier group {} has min above max", g.name)));
+                }
+            }
+            for w in &item.availability {
+                if w.start_minute >= w.end_minute || w.end_minute > 2880 || w.days.iter().any(|d| !(1..=7).contains(d)) {
+                    return Err(MenuError(format!("item {} has an invalid availability window", item.name)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds an item by id.
+    pub fn item(&self, id: ItemId) -> Option<&Item> {
+        self.items.iter().find(|i| i.id == id)
+    }
+}

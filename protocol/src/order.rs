@@ -1,0 +1,424 @@
+//! Orders: lines with modifiers, the channel and fulfilment, totals, tenders, and the status
+//! state machine in one function, [`transition`].
+
+use crate::ids::{ItemId, LineId, ModifierId, OrderId, OutletId, StaffId, TenderId, VariantId};
+use crate::money::Currency;
+use serde::{Deserialize, Serialize};
+
+/// Where an order came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// Taken at the counter.
+    Counter,
+    /// A self-service kiosk.
+    Kiosk,
+    /// Taken over the phone.
+    Phone,
+    /// Placed online through the cloud.
+    Online,
+}
+
+/// How the order reaches the customer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Fulfilment {
+    /// Eaten in the restaurant.
+    DineIn,
+    /// Collected at the counter.
+    Takeaway,
+    /// Brought by a driver.
+    Delivery,
+}
+
+/// An order's status. See [`transition`] for the allowed moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Taken, waiting for the kitchen to accept it (online orders wait here).
+    Placed,
+    /// Accepted by the outlet; still editable.
+    Accepted,
+    /// The kitchen has started; no more edits.
+    Preparing,
+    /// Ready for the customer or the driver.
+    Ready,
+    /// Handed to a driver (delivery only).
+    OutForDelivery,
+    /// Served, collected or delivered: final.
+    Completed,
+    /// Withdrawn before preparation started: final.
+    Cancelled,
+    /// Withdrawn by a manager after preparation started or after payment: final.
+    Voided,
+}
+
+impl OrderStatus {
+    /// Every status, in state-machine order.
+    pub const ALL: [OrderStatus; 8] = [
+        Self::Placed,
+        Self::Accepted,
+        Self::Preparing,
+        Self::Ready,
+        Self::OutForDelivery,
+        Self::Completed,
+        Self::Cancelled,
+        Self::Voided,
+    ];
+
+    /// The snake_case name used on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Placed => "placed",
+            Self::Accepted => "accepted",
+            Self::Preparing => "preparing",
+            Self::Ready => "ready",
+            Self::OutForDelivery => "out_for_delivery",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+            Self::Voided => "voided",
+        }
+    }
+
+    /// Parses [`OrderStatus::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// No move leads out of a final status.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Completed | Self::Cancelled | Self::Voided)
+    }
+
+    /// Lines may still be changed.
+    pub fn is_editable(self) -> bool {
+        matches!(self, Self::Placed | Self::Accepted)
+    }
+
+    /// The order is on the kitchen's screen.
+    pub fn in_kitchen(self) -> bool {
+        matches!(self, Self::Placed | Self::Accepted | Self::Preparing)
+    }
+}
+
+/// Why a status move was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// The state machine has no such edge.
+    #[error("an order cannot move from {from} to {to}", from = .from.as_str(), to = .to.as_str())]
+    NotAllowed {
+        /// The current status.
+        from: OrderStatus,
+        /// The requested status.
+        to: OrderStatus,
+    },
+    /// Only delivery orders go out for delivery.
+    #[error("only delivery orders go out for delivery")]
+    NotDelivery,
+}
+
+/// The one place that says which status moves are allowed.
+///
+/// Moves go forward only: placed → accepted → preparing → ready → (out_for_delivery →) completed.
+/// Steps may be skipped forward (a counter order can be bumped straight to ready). Cancel is
+/// allowed while nothing has been prepared (placed, accepted); void is the manager's withdrawal
+/// once preparation started or the order was paid, and is allowed from any non-final status.
+/// Completing a delivery order requires it to have gone out for delivery.
+pub fn transition(from: OrderStatus, to: OrderStatus, fulfilment: Fulfilment) -> Result<(), TransitionError> {
+    use OrderStatus::*;
+    let refuse = Err(TransitionError::NotAllowed { from, to });
+    if from.is_final() || from == to {
+        return refuse;
+    }
+    match to {
+        Placed => refuse,
+        Cancelled => if from.is_editable() { Ok(()) } else { refuse },
+        Voided => Ok(()),
+        OutForDelivery if fulfilment != Fulfilment::Delivery => Err(TransitionError::NotDelivery),
+        OutForDelivery => if from == Ready { Ok(()) } else { refuse },
+        Completed if fulfilment == Fulfilment::Delivery => if from == OutForDelivery { Ok(()) } else { refuse },
+        Completed => if from == Ready { Ok(()) } else { refuse },
+        Accepted | Preparing | Ready => if from < to && from != OutForDelivery { Ok(()) } else { refuse },
+    }
+}
+
+/// A modifier chosen on a line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LineModifier {
+    /// The modifier.
+    pub modifier_id: ModifierId,
+    /// Its name when the order was priced.
+    pub name: String,
+    /// Units of it per portion.
+    pub quantity: u32,
+    /// Price delta per unit, in minor units, as priced.
+    pub unit_delta: i64,
+}
+
+/// A price set by a manager instead of the menu's, with who and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PriceOverride {
+    /// The menu's unit price it replaced.
+    pub menu_unit_price: i64,
+    /// The manager who set it.
+    pub by: StaffId,
+    /// Why.
+    pub reason: String,
+}
+
+/// One line of an order, priced by the edge from its menu.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrderLine {
+    /// Stable id.
+    pub id: LineId,
+    /// The item.
+    pub item_id: ItemId,
+    /// The item's name when priced.
+    pub name: String,
+    /// The chosen variant, if the item has variants.
+    pub variant_id: Option<VariantId>,
+    /// The variant's name when priced.
+    pub variant_name: Option<String>,
+    /// Portions.
+    pub quantity: u32,
+    /// Chosen modifiers.
+    pub modifiers: Vec<LineModifier>,
+    /// Kitchen note ("no salt").
+    pub notes: String,
+    /// Price of one portion with its modifiers, in minor units.
+    pub unit_price: i64,
+    /// `unit_price * quantity`.
+    pub line_total: i64,
+    /// Present when a manager overrode the price.
+    pub price_override: Option<PriceOverride>,
+}
+
+/// A discount on the whole order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Discount {
+    /// How much was taken off, in minor units (positive).
+    pub amount: i64,
+    /// Why (staff meal, complaint, promotion code).
+    pub reason: String,
+    /// The manager who granted it.
+    pub by: StaffId,
+}
+
+/// How a tender was paid.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TenderKind {
+    /// Cash: what the customer handed over, and the change given back.
+    Cash {
+        /// Cash handed over, in minor units.
+        tendered: i64,
+        /// Change due back, in minor units.
+        change: i64,
+    },
+    /// A card payment as reported by the external card terminal.
+    Card {
+        /// The terminal's reference for the payment.
+        reference: String,
+        /// Card brand, if the terminal reported it.
+        brand: Option<String>,
+        /// Last four digits, if the terminal reported them.
+        last4: Option<String>,
+    },
+    /// Money given back to the customer by a manager (negative amount).
+    Refund {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A payment applied to an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Tender {
+    /// Stable id.
+    pub id: TenderId,
+    /// Amount applied to the order, in minor units (negative for a refund).
+    pub amount: i64,
+    /// How.
+    pub kind: TenderKind,
+    /// Who took it.
+    pub staff_id: Option<StaffId>,
+    /// When, in Unix milliseconds.
+    pub at_ms: i64,
+}
+
+/// An order as the edge stores and returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Order {
+    /// Stable id, minted where the order was taken.
+    pub id: OrderId,
+    /// The outlet preparing it.
+    pub outlet_id: OutletId,
+    /// Short number called out at the counter (per outlet, per day).
+    pub number: u32,
+    /// Where it came from.
+    pub channel: Channel,
+    /// How it reaches the customer.
+    pub fulfilment: Fulfilment,
+    /// Current status.
+    pub status: OrderStatus,
+    /// The priced lines.
+    pub lines: Vec<OrderLine>,
+    /// Note for the whole order.
+    pub notes: String,
+    /// Currency of every amount.
+    pub currency: Currency,
+    /// Sum of line totals.
+    pub subtotal: i64,
+    /// Discounts granted.
+    pub discounts: Vec<Discount>,
+    /// Tax on the discounted subtotal.
+    pub tax: i64,
+    /// Subtotal − discounts + tax.
+    pub total: i64,
+    /// Tenders applied.
+    pub tenders: Vec<Tender>,
+    /// Sum of tender amounts.
+    pub paid: i64,
+    /// Who took it, for in-store orders.
+    pub staff_id: Option<StaffId>,
+    /// When it was taken, in Unix milliseconds.
+    pub created_ms: i64,
+    /// When it last changed, in Unix milliseconds.
+    pub updated_ms: i64,
+    /// Why it was cancelled or voided, and by whom.
+    pub closed_reason: Option<String>,
+    /// The staff member who cancelled or voided it.
+    pub closed_by: Option<StaffId>,
+}
+
+impl Order {
+    /// What is still owed, in minor units.
+    pub fn balance_due(&self) -> i64 {
+        self.total - self.paid
+    }
+}
+
+/// A line as a terminal asks for it: what, never a price (unless a manager overrides it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewLine {
+    /// The item.
+    pub item_id: ItemId,
+    /// The variant, required when the item has variants.
+    #[serde(default)]
+    pub variant_id: Option<VariantId>,
+    /// Portions, at least 1.
+    pub quantity: u32,
+    /// Modifiers chosen.
+    #[serde(default)]
+    pub modifiers: Vec<NewLineModifier>,
+    /// Kitchen note.
+    #[serde(default)]
+    pub notes: String,
+    /// Manager-only: replace the menu's unit price.
+    #[serde(default)]
+    pub price_override: Option<NewPriceOverride>,
+}
+
+/// A modifier as requested.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewLineModifier {
+    /// The modifier.
+    pub modifier_id: ModifierId,
+    /// Units, at least 1.
+    #[serde(default = "one")]
+    pub quantity: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A manager's price override as requested.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewPriceOverride {
+    /// The unit price to charge, in minor units.
+    pub unit_price: i64,
+    /// Why.
+    pub reason: String,
+}
+
+/// A request to take an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    /// Where it came from.
+    pub channel: Channel,
+    /// How it reaches the customer.
+    pub fulfilment: Fulfilment,
+    /// The lines, at least one.
+    pub lines: Vec<NewLine>,
+    /// Note for the whole order.
+    #[serde(default)]
+    pub notes: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderStatus::*;
+
+    #[test]
+    fn happy_paths_are_allowed() {
+        let take = [Placed, Accepted, Preparing, Ready, Completed];
+        for w in take.windows(2) {
+            assert_eq!(transition(w[0], w[1], Fulfilment::Takeaway), Ok(()));
+        }
+        let del = [Placed, Accepted, Preparing, Ready, OutForDelivery, Completed];
+        for w in del.windows(2) {
+            assert_eq!(transition(w[0], w[1], Fulfilment::Delivery), Ok(()));
+        }
+        assert_eq!(transition(Placed, Ready, Fulfilment::DineIn), Ok(()));
+    }
+
+    #[test]
+    fn no_move_goes_backwards_or_leaves_a_final_state() {
+        for from in OrderStatus::ALL {
+            for to in OrderStatus::ALL {
+                let ok = transition(from, to, Fulfilment::Delivery).is_ok()
+                    || transition(from, to, Fulfilment::Takeaway).is_ok();
+                if from.is_final() || from == to {
+                    assert!(!ok, "{from:?} -> {to:?}");
+                }
+                if ok && !matches!(to, Cancelled | Voided) {
+                    assert!(to > from, "backward move {from:?} -> {to:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cancel_only_before_preparation_and_void_anytime() {
+        assert!(transition(Accepted, Cancelled, Fulfilment::DineIn).is_ok());
+        assert!(transition(Preparing, Cancelled, Fulfilment::DineIn).is_err());
+        assert!(transition(Ready, Voided, Fulfilment::DineIn).is_ok());
+        assert!(transition(Completed, Voided, Fulfilment::DineIn).is_err());
+    }
+
+    #[test]
+    fn delivery_rules() {
+        assert_eq!(transition(Ready, OutForDelivery, Fulfilment::Takeaway), Err(TransitionError::NotDelivery));
+        assert!(transition(Ready, Completed, Fulfilment::Delivery).is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! The reconciliation engine. A pure state machine: methods take the inputs (including the wall
+//! clock's reading) and return what to record or send; the services own sockets, databases and time.
+//!
+//! # Layout
+//! - [`hlc`]: the hybrid logical clock that stamps every change-log entry.
+//! - [`log`]: the change-log sequencer that hands out gap-free sequence numbers with HLC stamps.
+#![forbid(unsafe_code)]
+
+pub mod hlc;
+pub mod log;
+
+pub use hlc::{Clock, ClockError};
+pub use log::Sequencer;
