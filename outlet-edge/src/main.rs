@@ -1,1 +1,71 @@
-fn main() {}
+//! `patty-edge`: the outlet edge node.
+
+use anyhow::Context;
+use clap::Parser;
+use patty_edge::config::Config;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
+
+/// The outlet's own server: orders, kitchen, stock and staff, with no internet needed.
+#[derive(Parser)]
+#[command(name = "patty-edge", version)]
+struct Args {
+    /// Address to listen on (default 127.0.0.1:8480).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Directory for the database and keys; created if missing (default data/edge).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// TOML configuration file; PATTY_SECTION__KEY environment variables override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")))
+        .init();
+    if let Err(e) = start() {
+        eprintln!("patty-edge: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+#[tokio::main]
+async fn start() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut config = Config::load(args.config.as_deref(), std::env::vars()).context("configuration")?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    config.validate().context("configuration")?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("listen on {}", config.listen))?;
+    patty_edge::run(config, listener, shutdown_signal()).await.context("patty-edge")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

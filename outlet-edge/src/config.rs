@@ -1,0 +1,220 @@
+//! The edge's configuration: defaults, then a TOML file, then `PATTY_SECTION__KEY` environment
+//! variables, then command-line flags, then [`Config::validate`].
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything the edge needs to run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Directory holding the database and the PIN key; created if missing.
+    pub data_dir: PathBuf,
+    /// The outlet this node serves.
+    pub outlet: OutletConfig,
+    /// Staff sessions.
+    pub session: SessionConfig,
+    /// Limits on requests.
+    pub limits: LimitsConfig,
+    /// Where the first menu, stock and staff come from.
+    pub seed: SeedConfig,
+}
+
+/// The outlet's identity and money rules.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutletConfig {
+    /// The outlet's id; also the origin id of its change log. Minted on first start if absent.
+    pub id: Option<String>,
+    /// Name printed on receipts.
+    pub name: String,
+    /// Sales tax in basis points (20% = 2000).
+    pub tax_rate_bp: u32,
+    /// Menu prices already include tax (as in the EU and UK); otherwise tax is added (as in the US).
+    pub prices_include_tax: bool,
+    /// Offset of the outlet's local time from UTC, in minutes, for availability windows and reports.
+    pub utc_offset_minutes: i32,
+}
+
+/// Staff sessions.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// A session ends after this many seconds without a request.
+    pub idle_secs: u64,
+    /// A session ends this many seconds after sign-in, whatever happens.
+    pub max_secs: u64,
+}
+
+/// Limits on requests.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body accepted, in bytes.
+    pub body_bytes: usize,
+    /// Most lines one order may have.
+    pub order_lines: usize,
+    /// Most portions one line may have.
+    pub line_quantity: u32,
+}
+
+/// Where the first menu, stock and staff come from.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeedConfig {
+    /// A seed file (JSON); the built-in sample outlet when absent. Used only on an empty store.
+    pub file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8480)),
+            data_dir: PathBuf::from("data/edge"),
+            outlet: OutletConfig::default(),
+            session: SessionConfig::default(),
+            limits: LimitsConfig::default(),
+            seed: SeedConfig::default(),
+        }
+    }
+}
+
+impl Default for OutletConfig {
+    fn default() -> Self {
+        Self { id: None, name: "Patty Palace".into(), tax_rate_bp: 2000, prices_include_tax: true, utc_offset_minutes: 0 }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self { idle_secs: 30 * 60, max_secs: 12 * 3600 }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { body_bytes: 64 * 1024, order_lines: 100, line_quantity: 99 }
+    }
+}
+
+/// The configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file or an environment variable is not valid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then `PATTY_…` variables from `env`.
+    pub fn load(file: Option<&std::path::Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut doc = toml::Table::try_from(Config::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+            let over: toml::Table = text.parse().map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+            merge(&mut doc, over);
+        }
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix("PATTY_") else { continue };
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            // Variables naming another binary's settings (the cloud's, the driver's) are not ours.
+            if doc.contains_key(&path[0]) {
+                set_path(&mut doc, &path, &value);
+            }
+        }
+        let config: Config = toml::Value::Table(doc).try_into().map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.outlet.tax_rate_bp > 10_000 {
+            return bad("outlet.tax_rate_bp must be at most 10000 (100%)");
+        }
+        if self.outlet.utc_offset_minutes.abs() > 14 * 60 {
+            return bad("outlet.utc_offset_minutes must be within ±840");
+        }
+        if let Some(id) = &self.outlet.id {
+            if uuid::Uuid::parse_str(id).is_err() {
+                return bad("outlet.id must be a UUID");
+            }
+        }
+        if self.session.idle_secs == 0 || self.session.max_secs < self.session.idle_secs {
+            return bad("session.idle_secs must be positive and at most session.max_secs");
+        }
+        if self.limits.body_bytes < 1024 || self.limits.order_lines == 0 || self.limits.line_quantity == 0 {
+            return bad("limits must allow at least a 1 KiB body, one line and one portion");
+        }
+        Ok(())
+    }
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Sets `path` in `doc` from an environment string, typed after the value it replaces.
+fn set_path(doc: &mut toml::Table, path: &[String], raw: &str) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut table = doc;
+    for p in parents {
+        let entry = table.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let toml::Value::Table(t) = entry else { return };
+        table = t;
+    }
+    let value = match table.get(last) {
+        Some(toml::Value::Integer(_)) => raw.parse().map(toml::Value::Integer).unwrap_or_else(|_| raw.into()),
+        Some(toml::Value::Boolean(_)) => raw.parse().map(toml::Value::Boolean).unwrap_or_else(|_| raw.into()),
+        _ => toml::Value::String(raw.to_owned()),
+    };
+    table.insert(last.clone(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("edge.toml");
+        std::fs::write(&file, "[outlet]\nname = \"Dock Street\"\ntax_rate_bp = 900\n").unwrap();
+        let env = [("PATTY_OUTLET__TAX_RATE_BP".to_owned(), "700".to_owned()), ("HOME".to_owned(), "/".to_owned())];
+        let c = Config::load(Some(&file), env).unwrap();
+        assert_eq!(c.outlet.name, "Dock Street");
+        assert_eq!(c.outlet.tax_rate_bp, 700);
+        assert_eq!(c.session.idle_secs, 1800);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let env = [("PATTY_OUTLET__TAX_RATE_BP".to_owned(), "20000".to_owned())];
+        assert!(Config::load(None, env).is_err());
+        let env = [("PATTY_LISTEN".to_owned(), "not an address".to_owned())];
+        assert!(Config::load(None, env).is_err());
+        let env = [("PATTY_OUTLET__NO_SUCH_KEY".to_owned(), "1".to_owned())];
+        assert!(Config::load(None, env).is_err());
+        let env = [("PATTY_DATABASE_URL".to_owned(), "postgres://elsewhere".to_owned())];
+        assert!(Config::load(None, env).is_ok(), "another binary's setting is not ours to refuse");
+    }
+}

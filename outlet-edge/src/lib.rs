@@ -1,0 +1,220 @@
+//! The outlet edge node: the server every POS terminal and kitchen screen of one outlet talks to.
+//! It keeps selling with no internet: every write is durable in the outlet's SQLite before it is
+//! acknowledged, and appends a change-log entry that sync ships to the cloud later.
+//!
+//! # Layout
+//! - [`config`]: the typed configuration (defaults, TOML, `PATTY_…` variables, validation).
+//! - [`store`]: SQLite with a group-committing single writer and a pool of readers.
+//! - [`error`]: the one error type and the JSON-error extractors.
+//! - [`staff`]: PIN sign-in, sessions, roles, the staff list.
+//! - [`menu`]: the local menu, live availability, pricing.
+//! - [`orders`]: taking, editing, moving, cancelling, voiding, paying and searching orders.
+//! - [`kitchen`]: the kitchen queue, live, with bump and recall.
+//! - [`inventory`]: stock levels, movements, low-stock alerts.
+//! - [`reports`]: the end-of-day report.
+//! - [`audit`]: the trail of manager-only actions.
+//! - [`changes`]: the change log over HTTP.
+//! - [`events`]: the live streams' events and Server-Sent Events plumbing.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`seed`]: the first menu, stock and staff of an empty store.
+//! - [`state`]: what handlers share.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod changes;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod inventory;
+pub mod kitchen;
+pub mod menu;
+pub mod metrics;
+pub mod orders;
+pub mod reports;
+pub mod seed;
+pub mod staff;
+pub mod state;
+pub mod store;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use patty_protocol::ids::OutletId;
+use patty_protocol::{ErrorBody, ErrorCode};
+use serde::Serialize;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Patty Palace outlet edge", description = "The outlet's own server: orders, kitchen, stock and staff, working with no internet."),
+    modifiers(&SecurityAddon),
+    components(schemas(ErrorBody, ErrorCode, events::Event))
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "pin_session",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("token from POST /api/v1/sessions")).build()),
+        );
+    }
+}
+
+/// Health.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// "ok" when the database answers.
+    pub status: &'static str,
+    /// This outlet.
+    #[schema(value_type = String)]
+    pub outlet_id: OutletId,
+}
+
+/// Liveness and readiness: the database answers.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health), (status = 500, body = ErrorBody)))]
+async fn healthz(State(state): State<AppState>) -> Result<error::Json<Health>> {
+    state.store.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await?;
+    Ok(error::Json(Health { status: "ok", outlet_id: state.store.origin() }))
+}
+
+async fn not_found() -> Error {
+    Error::NotFound("no such route".into())
+}
+
+async fn method_not_allowed() -> Error {
+    Error::Request { status: StatusCode::METHOD_NOT_ALLOWED, code: ErrorCode::NotFound, message: "method not allowed on this route".into() }
+}
+
+/// The routers of every module, merged, with the OpenAPI document they describe.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(metrics::metrics))
+        .merge(staff::router())
+        .merge(menu::router())
+        .merge(orders::router())
+        .merge(kitchen::router())
+        .merge(inventory::router())
+        .merge(reports::router())
+        .merge(audit::router())
+        .merge(changes::router())
+        .split_for_parts()
+}
+
+/// The whole HTTP application for `state`.
+pub fn app(state: AppState) -> Router {
+    let (router, openapi) = routes();
+    let openapi = Arc::new(openapi);
+    router
+        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(state.config.limits.body_bytes))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Opens the data directory (creating the store and seeding it when empty) and builds the state.
+pub async fn open(config: Config) -> Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| Error::Internal(format!("create {}: {e}", config.data_dir.display())))?;
+    let pin_key = load_or_create_key(&config.data_dir.join("pin.key"))?;
+    let origin = match &config.outlet.id {
+        Some(id) => id.parse().map_err(|_| Error::Validation("outlet.id must be a UUID".into()))?,
+        None => OutletId::new(),
+    };
+    let store = store::Store::open(&config.data_dir.join("edge.db"), origin)?;
+    if let Some(id) = &config.outlet.id {
+        if store.origin().to_string() != *id {
+            return Err(Error::Validation(format!("this data directory belongs to outlet {}, not {id}", store.origin())));
+        }
+    }
+    let seed_text = match &config.seed.file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| Error::Validation(format!("seed file {}: {e}", path.display())))?),
+        None => None,
+    };
+    let menu = seed_if_empty(&store, seed_text.as_deref().unwrap_or(seed::SAMPLE), &pin_key).await?;
+    let sessions = staff::Sessions::new(Duration::from_secs(config.session.idle_secs), Duration::from_secs(config.session.max_secs));
+    Ok(AppState {
+        store,
+        config: Arc::new(config),
+        menu: Arc::new(RwLock::new(Arc::new(menu))),
+        sessions: Arc::new(sessions),
+        metrics: Arc::new(metrics::Metrics::default()),
+        pin_key: pin_key.into(),
+        closing: Arc::new(tokio::sync::watch::channel(false).0),
+    })
+}
+
+async fn seed_if_empty(store: &store::Store, seed_text: &str, pin_key: &[u8]) -> Result<patty_protocol::menu::Menu> {
+    if let Some(menu) = store.read(menu::load_menu).await? {
+        return Ok(menu);
+    }
+    let seed = seed::Seed::parse(seed_text)?;
+    let key = pin_key.to_vec();
+    let menu = seed.menu.clone();
+    store.write(move |ctx| seed.apply(ctx, &key)).await?;
+    tracing::info!(items = menu.items.len(), "seeded an empty store");
+    Ok(menu)
+}
+
+fn load_or_create_key(path: &std::path::Path) -> Result<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(k) if k.len() >= 32 => Ok(k),
+        Ok(_) => Err(Error::Internal(format!("{} is too short to be a key", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key: Vec<u8> = uuid::Uuid::new_v4().as_bytes().iter().chain(uuid::Uuid::new_v4().as_bytes()).copied().collect();
+            write_private(path, &key).map_err(|e| Error::Internal(format!("write {}: {e}", path.display())))?;
+            Ok(key)
+        }
+        Err(e) => Err(Error::Internal(format!("read {}: {e}", path.display()))),
+    }
+}
+
+fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(data)?;
+    f.sync_all()
+}
+
+/// Serves the edge on `listener` until `shutdown` completes, then drains open requests.
+pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    let state = open(config).await?;
+    let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
+    tracing::info!(%addr, outlet_id = %state.store.origin(), "patty-edge listening");
+    let closing = state.closing.clone();
+    let app = app(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Live streams end now, so graceful shutdown does not wait on them forever.
+            closing.send_replace(true);
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("serve: {e}")))?;
+    tracing::info!("patty-edge stopped");
+    Ok(())
+}

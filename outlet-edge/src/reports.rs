@@ -1,0 +1,173 @@
+//! The end-of-day report: sales by item, by hour, by tender; voids, cancellations, discounts and
+//! refunds. Days are the outlet's local days.
+
+use crate::error::{Error, Json, Query, Result};
+use crate::staff::Session;
+use crate::state::AppState;
+use axum::extract::State;
+use chrono::{NaiveDate, Timelike};
+use patty_protocol::order::{Order, OrderStatus, TenderKind};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Which day.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DayQuery {
+    /// The local day, YYYY-MM-DD (default today).
+    #[serde(default)]
+    pub date: Option<String>,
+}
+
+/// One item's sales.
+#[derive(Serialize, Deserialize, utoipa::ToSchema, Debug, PartialEq)]
+pub struct ItemSales {
+    /// Item name.
+    pub name: String,
+    /// Portions sold.
+    pub quantity: u64,
+    /// Sales, minor units (before order discounts).
+    pub gross: i64,
+}
+
+/// One hour's sales.
+#[derive(Serialize, Deserialize, utoipa::ToSchema, Debug, PartialEq)]
+pub struct HourSales {
+    /// Local hour, 0 to 23.
+    pub hour: u32,
+    /// Orders taken.
+    pub orders: u64,
+    /// Sales, minor units.
+    pub total: i64,
+}
+
+/// A count and an amount.
+#[derive(Serialize, Deserialize, utoipa::ToSchema, Debug, PartialEq, Default)]
+pub struct Tally {
+    /// How many.
+    pub count: u64,
+    /// How much, minor units.
+    pub amount: i64,
+}
+
+/// The end-of-day report.
+#[derive(Serialize, Deserialize, utoipa::ToSchema, Debug)]
+pub struct DayReport {
+    /// The local day.
+    pub date: String,
+    /// Orders sold (not cancelled or voided).
+    pub orders: u64,
+    /// Sales after discounts, tax included, minor units.
+    pub net_sales: i64,
+    /// Tax in those sales.
+    pub tax: i64,
+    /// Sales by item, best first.
+    pub by_item: Vec<ItemSales>,
+    /// Sales by local hour.
+    pub by_hour: Vec<HourSales>,
+    /// Money taken by tender kind (cash, card, refund).
+    pub by_tender: BTreeMap<String, Tally>,
+    /// Voided orders.
+    pub voids: Tally,
+    /// Cancelled orders.
+    pub cancellations: Tally,
+    /// Discounts granted.
+    pub discounts: Tally,
+}
+
+/// Builds the report from a day's orders.
+pub fn build(date: String, orders: &[Order], utc_offset_minutes: i32) -> DayReport {
+    let mut r = DayReport {
+        date,
+        orders: 0,
+        net_sales: 0,
+        tax: 0,
+        by_item: vec![],
+        by_hour: vec![],
+        by_tender: BTreeMap::new(),
+        voids: Tally::default(),
+        cancellations: Tally::default(),
+        discounts: Tally::default(),
+    };
+    let mut items: BTreeMap<String, (u64, i64)> = BTreeMap::new();
+    let mut hours: BTreeMap<u32, (u64, i64)> = BTreeMap::new();
+    for o in orders {
+        for t in &o.tenders {
+            let kind = match t.kind {
+                TenderKind::Cash { .. } => "cash",
+                TenderKind::Card { .. } => "card",
+                TenderKind::Refund { .. } => "refund",
+            };
+            let e = r.by_tender.entry(kind.into()).or_default();
+            e.count += 1;
+            e.amount += t.amount;
+        }
+        match o.status {
+            OrderStatus::Voided => {
+                r.voids.count += 1;
+                r.voids.amount += o.total;
+                continue;
+            }
+            OrderStatus::Cancelled => {
+                r.cancellations.count += 1;
+                r.cancellations.amount += o.total;
+                continue;
+            }
+            _ => {}
+        }
+        r.orders += 1;
+        r.net_sales += o.total;
+        r.tax += o.tax;
+        for d in &o.discounts {
+            r.discounts.count += 1;
+            r.discounts.amount += d.amount;
+        }
+        for l in &o.lines {
+            let e = items.entry(l.name.clone()).or_default();
+            e.0 += u64::from(l.quantity);
+            e.1 += l.line_total;
+        }
+        let local = chrono::DateTime::from_timestamp_millis(o.created_ms).unwrap_or_default() + chrono::Duration::minutes(i64::from(utc_offset_minutes));
+        let h = hours.entry(local.hour()).or_default();
+        h.0 += 1;
+        h.1 += o.total;
+    }
+    r.by_item = items.into_iter().map(|(name, (quantity, gross))| ItemSales { name, quantity, gross }).collect();
+    r.by_item.sort_by(|a, b| b.gross.cmp(&a.gross).then(a.name.cmp(&b.name)));
+    r.by_hour = hours.into_iter().map(|(hour, (orders, total))| HourSales { hour, orders, total }).collect();
+    r
+}
+
+/// The end-of-day report (manager).
+#[utoipa::path(get, path = "/api/v1/reports/day", tag = "reports", security(("pin_session" = [])), params(DayQuery),
+    responses((status = 200, body = DayReport), (status = 403, body = patty_protocol::ErrorBody), (status = 400, body = patty_protocol::ErrorBody)))]
+async fn day(State(state): State<AppState>, session: Session, Query(q): Query<DayQuery>) -> Result<Json<DayReport>> {
+    session.require_manager()?;
+    let offset = state.config.outlet.utc_offset_minutes;
+    let date = match q.date {
+        Some(d) => NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| Error::Validation("date must be YYYY-MM-DD".into()))?,
+        None => (chrono::Utc::now() + chrono::Duration::minutes(i64::from(offset))).date_naive(),
+    };
+    let start = date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis() - i64::from(offset) * 60_000;
+    let end = start + 86_400_000;
+    let orders = state
+        .store
+        .read(move |c| {
+            let mut st = c.prepare("SELECT doc FROM orders WHERE created_ms >= ?1 AND created_ms < ?2")?;
+            let docs = st.query_map([start, end], |r| r.get::<_, String>(0))?;
+            let mut out: Vec<Order> = Vec::new();
+            for d in docs {
+                out.push(serde_json::from_str(&d?)?);
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(Json(build(date.to_string(), &orders, offset)))
+}
+
+/// The report routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(day))
+}
