@@ -215,12 +215,12 @@ async fn create(State(state): State<AppState>, session: Session, headers: Header
                      VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
                 )?
                 .execute(params![order.id.to_string(), order.number, order.status.as_str(), order.created_ms, key, hash, serde_json::to_string(&order)?])?;
+            ctx.log(ChangeV1::OrderUpserted { order: Box::new(order.clone()) })?;
             set_usage(ctx, &menu, order.id, &priced.usage, session.staff.id)?;
             for line in order.lines.iter().filter(|l| l.price_override.is_some()) {
                 let detail = format!("{}: {} instead of {}", line.name, line.unit_price, line.price_override.as_ref().map_or(0, |o| o.menu_unit_price));
                 crate::audit::record(ctx, session.staff.id, "price_override", &order.id.to_string(), &detail)?;
             }
-            ctx.log(ChangeV1::OrderUpserted { order: Box::new(order.clone()) })?;
             ctx.emit(Event::Order { order: Arc::new(order.clone()), recalled: false });
             Ok((order, false))
         })
@@ -274,9 +274,9 @@ async fn edit_lines(State(state): State<AppState>, session: Session, Path(id): P
             let priced = price(&pricing_ctx(&st, &menu, &states, &session), &req.lines)?;
             order.lines = priced.lines;
             recompute_totals(&mut order, &cfg);
-            set_usage(ctx, &menu, id, &priced.usage, session.staff.id)?;
             save(ctx, &mut order, recalled)?;
             ctx.log(ChangeV1::OrderUpserted { order: Box::new(order.clone()) })?;
+            set_usage(ctx, &menu, id, &priced.usage, session.staff.id)?;
             Ok(order)
         })
         .await?;
