@@ -14,11 +14,22 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// Records `action` by `by` on `target`, in the caller's transaction.
-pub fn record(ctx: &mut WriteCtx<'_>, by: StaffId, action: &str, target: &str, detail: &str) -> Result<()> {
+pub fn record(
+    ctx: &mut WriteCtx<'_>,
+    by: StaffId,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> Result<()> {
     ctx.conn
         .prepare_cached("INSERT INTO audit (at_ms, staff_id, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
         .execute(params![ctx.now_ms, by.to_string(), action, target, detail])?;
-    ctx.log(ChangeV1::Audited { by, action: action.into(), target: target.into(), detail: detail.into() })?;
+    ctx.log(ChangeV1::Audited {
+        by,
+        action: action.into(),
+        target: target.into(),
+        detail: detail.into(),
+    })?;
     Ok(())
 }
 
@@ -49,7 +60,11 @@ pub struct AuditQuery {
 /// The audit trail, newest first (manager).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("pin_session" = [])), params(AuditQuery),
     responses((status = 200, body = Vec<AuditEntry>), (status = 403, body = patty_protocol::ErrorBody)))]
-async fn list(State(state): State<AppState>, session: Session, Query(q): Query<AuditQuery>) -> Result<crate::error::Json<Vec<AuditEntry>>> {
+async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<AuditQuery>,
+) -> Result<crate::error::Json<Vec<AuditEntry>>> {
     session.require_manager()?;
     let limit = q.limit.unwrap_or(100).min(1000);
     let rows = state

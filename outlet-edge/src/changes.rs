@@ -24,8 +24,11 @@ pub struct ChangesQuery {
 
 /// Reads entries after `after`, in sequence order.
 pub fn read_after(conn: &rusqlite::Connection, after: u64, limit: u32) -> Result<Vec<ChangeEntry>> {
-    let mut st = conn.prepare_cached("SELECT payload FROM change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-    let rows = st.query_map(rusqlite::params![after as i64, limit], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut st =
+        conn.prepare_cached("SELECT payload FROM change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let rows = st.query_map(rusqlite::params![after as i64, limit], |r| {
+        r.get::<_, Vec<u8>>(0)
+    })?;
     let mut out = Vec::new();
     for row in rows {
         out.push(decode_change(&row?)?);
@@ -36,10 +39,19 @@ pub fn read_after(conn: &rusqlite::Connection, after: u64, limit: u32) -> Result
 /// The outlet's change log, in sequence order (manager).
 #[utoipa::path(get, path = "/api/v1/changes", tag = "sync", security(("pin_session" = [])), params(ChangesQuery),
     responses((status = 200, body = Vec<ChangeEntry>), (status = 403, body = patty_protocol::ErrorBody)))]
-async fn list(State(state): State<AppState>, session: Session, Query(q): Query<ChangesQuery>) -> Result<Json<Vec<ChangeEntry>>> {
+async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<ChangesQuery>,
+) -> Result<Json<Vec<ChangeEntry>>> {
     session.require_manager()?;
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
-    Ok(Json(state.store.read(move |c| read_after(c, q.after, limit)).await?))
+    Ok(Json(
+        state
+            .store
+            .read(move |c| read_after(c, q.after, limit))
+            .await?,
+    ))
 }
 
 /// The change-log route.

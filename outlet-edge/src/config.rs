@@ -84,19 +84,32 @@ impl Default for Config {
 
 impl Default for OutletConfig {
     fn default() -> Self {
-        Self { id: None, name: "Patty Palace".into(), tax_rate_bp: 2000, prices_include_tax: true, utc_offset_minutes: 0 }
+        Self {
+            id: None,
+            name: "Patty Palace".into(),
+            tax_rate_bp: 2000,
+            prices_include_tax: true,
+            utc_offset_minutes: 0,
+        }
     }
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { idle_secs: 30 * 60, max_secs: 12 * 3600 }
+        Self {
+            idle_secs: 30 * 60,
+            max_secs: 12 * 3600,
+        }
     }
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { body_bytes: 64 * 1024, order_lines: 100, line_quantity: 99 }
+        Self {
+            body_bytes: 64 * 1024,
+            order_lines: 100,
+            line_quantity: 99,
+        }
     }
 }
 
@@ -117,23 +130,44 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The defaults, on data directory `dir` (tests and benchmarks build their config this way).
+    pub fn for_data_dir(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: dir.into(),
+            ..Self::default()
+        }
+    }
+
     /// Defaults, then `file` if given, then `PATTY_…` variables from `env`.
-    pub fn load(file: Option<&std::path::Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
-        let mut doc = toml::Table::try_from(Config::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut doc = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-            let over: toml::Table = text.parse().map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let over: toml::Table = text
+                .parse()
+                .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
             merge(&mut doc, over);
         }
         for (key, value) in env {
-            let Some(rest) = key.strip_prefix("PATTY_") else { continue };
+            let Some(rest) = key.strip_prefix("PATTY_") else {
+                continue;
+            };
             let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
             // Variables naming another binary's settings (the cloud's, the driver's) are not ours.
             if doc.contains_key(&path[0]) {
                 set_path(&mut doc, &path, &value);
             }
         }
-        let config: Config = toml::Value::Table(doc).try_into().map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        let config: Config = toml::Value::Table(doc)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
@@ -147,15 +181,18 @@ impl Config {
         if self.outlet.utc_offset_minutes.abs() > 14 * 60 {
             return bad("outlet.utc_offset_minutes must be within ±840");
         }
-        if let Some(id) = &self.outlet.id {
-            if uuid::Uuid::parse_str(id).is_err() {
-                return bad("outlet.id must be a UUID");
-            }
+        if let Some(id) = &self.outlet.id
+            && uuid::Uuid::parse_str(id).is_err()
+        {
+            return bad("outlet.id must be a UUID");
         }
         if self.session.idle_secs == 0 || self.session.max_secs < self.session.idle_secs {
             return bad("session.idle_secs must be positive and at most session.max_secs");
         }
-        if self.limits.body_bytes < 1024 || self.limits.order_lines == 0 || self.limits.line_quantity == 0 {
+        if self.limits.body_bytes < 1024
+            || self.limits.order_lines == 0
+            || self.limits.line_quantity == 0
+        {
             return bad("limits must allow at least a 1 KiB body, one line and one portion");
         }
         Ok(())
@@ -175,16 +212,26 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 
 /// Sets `path` in `doc` from an environment string, typed after the value it replaces.
 fn set_path(doc: &mut toml::Table, path: &[String], raw: &str) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut table = doc;
     for p in parents {
-        let entry = table.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = table
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         let toml::Value::Table(t) = entry else { return };
         table = t;
     }
     let value = match table.get(last) {
-        Some(toml::Value::Integer(_)) => raw.parse().map(toml::Value::Integer).unwrap_or_else(|_| raw.into()),
-        Some(toml::Value::Boolean(_)) => raw.parse().map(toml::Value::Boolean).unwrap_or_else(|_| raw.into()),
+        Some(toml::Value::Integer(_)) => raw
+            .parse()
+            .map(toml::Value::Integer)
+            .unwrap_or_else(|_| raw.into()),
+        Some(toml::Value::Boolean(_)) => raw
+            .parse()
+            .map(toml::Value::Boolean)
+            .unwrap_or_else(|_| raw.into()),
         _ => toml::Value::String(raw.to_owned()),
     };
     table.insert(last.clone(), value);
@@ -198,8 +245,15 @@ mod tests {
     fn env_overrides_file_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("edge.toml");
-        std::fs::write(&file, "[outlet]\nname = \"Dock Street\"\ntax_rate_bp = 900\n").unwrap();
-        let env = [("PATTY_OUTLET__TAX_RATE_BP".to_owned(), "700".to_owned()), ("HOME".to_owned(), "/".to_owned())];
+        std::fs::write(
+            &file,
+            "[outlet]\nname = \"Dock Street\"\ntax_rate_bp = 900\n",
+        )
+        .unwrap();
+        let env = [
+            ("PATTY_OUTLET__TAX_RATE_BP".to_owned(), "700".to_owned()),
+            ("HOME".to_owned(), "/".to_owned()),
+        ];
         let c = Config::load(Some(&file), env).unwrap();
         assert_eq!(c.outlet.name, "Dock Street");
         assert_eq!(c.outlet.tax_rate_bp, 700);
@@ -214,7 +268,13 @@ mod tests {
         assert!(Config::load(None, env).is_err());
         let env = [("PATTY_OUTLET__NO_SUCH_KEY".to_owned(), "1".to_owned())];
         assert!(Config::load(None, env).is_err());
-        let env = [("PATTY_DATABASE_URL".to_owned(), "postgres://elsewhere".to_owned())];
-        assert!(Config::load(None, env).is_ok(), "another binary's setting is not ours to refuse");
+        let env = [(
+            "PATTY_DATABASE_URL".to_owned(),
+            "postgres://elsewhere".to_owned(),
+        )];
+        assert!(
+            Config::load(None, env).is_ok(),
+            "another binary's setting is not ours to refuse"
+        );
     }
 }

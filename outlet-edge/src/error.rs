@@ -69,7 +69,9 @@ impl Error {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             Self::Request { status, code, .. } => (*status, *code),
-            Self::Sqlite(_) | Self::Decode(_) | Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+            Self::Sqlite(_) | Self::Decode(_) | Self::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
+            }
         }
     }
 }
@@ -85,7 +87,8 @@ impl IntoResponse for Error {
         };
         let mut resp = (status, axum::Json(ErrorBody { message, code })).into_response();
         if code == ErrorCode::RateLimited {
-            resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("30"));
+            resp.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("30"));
         }
         resp
     }
@@ -120,16 +123,27 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
 fn json_rejection(r: JsonRejection) -> Error {
     let (status, code) = match &r {
         JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, ErrorCode::MalformedJson),
-        JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidBody),
-        JsonRejection::MissingJsonContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType),
-        _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+        JsonRejection::JsonDataError(_) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidBody)
+        }
+        JsonRejection::MissingJsonContentType(_) => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+        ),
+        _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
+        }
         _ => (StatusCode::BAD_REQUEST, ErrorCode::MalformedJson),
     };
     let message = match status {
         StatusCode::PAYLOAD_TOO_LARGE => "request body is over the size limit".to_owned(),
         _ => r.body_text(),
     };
-    Error::Request { status, code, message }
+    Error::Request {
+        status,
+        code,
+        message,
+    }
 }
 
 /// `Query` whose rejections are the JSON error body.
@@ -170,6 +184,10 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Self(p.0))
-            .map_err(|r| Error::Request { status: StatusCode::NOT_FOUND, code: ErrorCode::NotFound, message: r.body_text() })
+            .map_err(|r| Error::Request {
+                status: StatusCode::NOT_FOUND,
+                code: ErrorCode::NotFound,
+                message: r.body_text(),
+            })
     }
 }

@@ -43,7 +43,13 @@ fn level_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StockLevel> {
     let on_hand: i64 = r.get(4)?;
     Ok(StockLevel {
         ingredient: Ingredient {
-            id: id.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?,
+            id: id.parse().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?,
             name: r.get(1)?,
             unit: parse_unit(&unit),
             reorder_level,
@@ -57,7 +63,10 @@ const LEVEL_COLUMNS: &str = "SELECT id, name, unit, reorder_level, on_hand FROM 
 
 /// Reads one ingredient's level.
 pub fn level(conn: &Connection, id: IngredientId) -> Result<Option<StockLevel>> {
-    Ok(conn.prepare_cached(&format!("{LEVEL_COLUMNS} WHERE id = ?1"))?.query_row([id.to_string()], level_row).optional()?)
+    Ok(conn
+        .prepare_cached(&format!("{LEVEL_COLUMNS} WHERE id = ?1"))?
+        .query_row([id.to_string()], level_row)
+        .optional()?)
 }
 
 /// Adds or replaces an ingredient (seeding, reorder levels); logs it.
@@ -67,7 +76,9 @@ pub fn upsert_ingredient(ctx: &mut WriteCtx<'_>, ing: &Ingredient) -> Result<()>
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, unit = excluded.unit, reorder_level = excluded.reorder_level",
         params![ing.id.to_string(), ing.name, unit_str(ing.unit), ing.reorder_level],
     )?;
-    ctx.log(ChangeV1::IngredientUpserted { ingredient: ing.clone() })?;
+    ctx.log(ChangeV1::IngredientUpserted {
+        ingredient: ing.clone(),
+    })?;
     Ok(())
 }
 
@@ -99,7 +110,10 @@ pub fn apply(
             .prepare_cached("UPDATE ingredients SET on_hand = on_hand + ?2 WHERE id = ?1")?
             .execute(params![m.ingredient_id.to_string(), m.delta])?;
         if changed == 0 {
-            return Err(Error::NotFound(format!("no ingredient {}", m.ingredient_id)));
+            return Err(Error::NotFound(format!(
+                "no ingredient {}",
+                m.ingredient_id
+            )));
         }
         let movement = StockMovement {
             id: MovementId::new(),
@@ -126,7 +140,9 @@ pub fn apply(
                 note,
                 ctx.now_ms
             ])?;
-        ctx.log(ChangeV1::StockMoved { movement: movement.clone() })?;
+        ctx.log(ChangeV1::StockMoved {
+            movement: movement.clone(),
+        })?;
         touched.insert(m.ingredient_id);
         out.push(movement);
     }
@@ -138,7 +154,9 @@ pub fn apply(
 }
 
 fn check_alert(ctx: &mut WriteCtx<'_>, id: IngredientId) -> Result<()> {
-    let Some(level) = level(ctx.conn, id)? else { return Ok(()) };
+    let Some(level) = level(ctx.conn, id)? else {
+        return Ok(());
+    };
     let open: Option<(i64, i64)> = ctx
         .conn
         .prepare_cached("SELECT id, raised_ms FROM stock_alerts WHERE ingredient_id = ?1 AND cleared_ms IS NULL")?
@@ -163,7 +181,10 @@ fn check_alert(ctx: &mut WriteCtx<'_>, id: IngredientId) -> Result<()> {
             ctx.emit(Event::StockAlert { alert: a });
         }
         (false, Some((aid, raised))) => {
-            ctx.conn.execute("UPDATE stock_alerts SET cleared_ms = ?2 WHERE id = ?1", params![aid, ctx.now_ms])?;
+            ctx.conn.execute(
+                "UPDATE stock_alerts SET cleared_ms = ?2 WHERE id = ?1",
+                params![aid, ctx.now_ms],
+            )?;
             let a = alert(aid, raised, Some(ctx.now_ms));
             ctx.emit(Event::StockAlert { alert: a });
         }
@@ -195,7 +216,12 @@ pub struct StockChangeOut {
     pub level: StockLevel,
 }
 
-async fn change_stock(state: AppState, session: Session, req: StockChange, kind: MovementKind) -> Result<(StatusCode, Json<StockChangeOut>)> {
+async fn change_stock(
+    state: AppState,
+    session: Session,
+    req: StockChange,
+    kind: MovementKind,
+) -> Result<(StatusCode, Json<StockChangeOut>)> {
     match kind {
         MovementKind::Count => session.require_manager()?,
         _ => session.require(&[Role::Cashier, Role::Kitchen])?,
@@ -205,7 +231,9 @@ async fn change_stock(state: AppState, session: Session, req: StockChange, kind:
     }
     let limit = 100_000_000;
     match kind {
-        MovementKind::Count if !(0..=limit).contains(&req.quantity) => return Err(Error::Validation("a count is 0 or more".into())),
+        MovementKind::Count if !(0..=limit).contains(&req.quantity) => {
+            return Err(Error::Validation("a count is 0 or more".into()));
+        }
         MovementKind::Receive | MovementKind::Waste if !(1..=limit).contains(&req.quantity) => {
             return Err(Error::Validation("quantity must be positive".into()));
         }
@@ -216,19 +244,44 @@ async fn change_stock(state: AppState, session: Session, req: StockChange, kind:
     let out = state
         .store
         .write(move |ctx| {
-            let before = level(ctx.conn, req.ingredient_id)?.ok_or_else(|| Error::NotFound(format!("no ingredient {}", req.ingredient_id)))?;
+            let before = level(ctx.conn, req.ingredient_id)?
+                .ok_or_else(|| Error::NotFound(format!("no ingredient {}", req.ingredient_id)))?;
             let delta = match kind {
                 MovementKind::Receive => req.quantity,
                 MovementKind::Waste => -req.quantity,
                 _ => req.quantity - before.on_hand,
             };
-            let moved = apply(ctx, &menu, &[Move { ingredient_id: req.ingredient_id, kind, delta }], None, Some(by), req.note.trim())?;
+            let moved = apply(
+                ctx,
+                &menu,
+                &[Move {
+                    ingredient_id: req.ingredient_id,
+                    kind,
+                    delta,
+                }],
+                None,
+                Some(by),
+                req.note.trim(),
+            )?;
             if kind == MovementKind::Count {
-                let detail = format!("{}: counted {} against {} on the books", before.ingredient.name, req.quantity, before.on_hand);
-                crate::audit::record(ctx, by, "stock_correction", &req.ingredient_id.to_string(), &detail)?;
+                let detail = format!(
+                    "{}: counted {} against {} on the books",
+                    before.ingredient.name, req.quantity, before.on_hand
+                );
+                crate::audit::record(
+                    ctx,
+                    by,
+                    "stock_correction",
+                    &req.ingredient_id.to_string(),
+                    &detail,
+                )?;
             }
-            let level = level(ctx.conn, req.ingredient_id)?.ok_or_else(|| Error::Internal("ingredient vanished".into()))?;
-            Ok(StockChangeOut { movement: moved.into_iter().next(), level })
+            let level = level(ctx.conn, req.ingredient_id)?
+                .ok_or_else(|| Error::Internal("ingredient vanished".into()))?;
+            Ok(StockChangeOut {
+                movement: moved.into_iter().next(),
+                level,
+            })
         })
         .await?;
     Ok((StatusCode::CREATED, Json(out)))
@@ -237,21 +290,33 @@ async fn change_stock(state: AppState, session: Session, req: StockChange, kind:
 /// Record a delivery from a supplier (cashier, kitchen, manager).
 #[utoipa::path(post, path = "/api/v1/inventory/receive", tag = "inventory", security(("pin_session" = [])), request_body = StockChange,
     responses((status = 201, body = StockChangeOut), (status = 404, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
-async fn receive(State(state): State<AppState>, session: Session, Json(req): Json<StockChange>) -> Result<(StatusCode, Json<StockChangeOut>)> {
+async fn receive(
+    State(state): State<AppState>,
+    session: Session,
+    Json(req): Json<StockChange>,
+) -> Result<(StatusCode, Json<StockChangeOut>)> {
     change_stock(state, session, req, MovementKind::Receive).await
 }
 
 /// Record waste (cashier, kitchen, manager).
 #[utoipa::path(post, path = "/api/v1/inventory/waste", tag = "inventory", security(("pin_session" = [])), request_body = StockChange,
     responses((status = 201, body = StockChangeOut), (status = 404, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
-async fn waste(State(state): State<AppState>, session: Session, Json(req): Json<StockChange>) -> Result<(StatusCode, Json<StockChangeOut>)> {
+async fn waste(
+    State(state): State<AppState>,
+    session: Session,
+    Json(req): Json<StockChange>,
+) -> Result<(StatusCode, Json<StockChangeOut>)> {
     change_stock(state, session, req, MovementKind::Waste).await
 }
 
 /// Record a stock count; the difference is booked as a correction (manager; audited).
 #[utoipa::path(post, path = "/api/v1/inventory/count", tag = "inventory", security(("pin_session" = [])), request_body = StockChange,
     responses((status = 201, body = StockChangeOut), (status = 403, body = patty_protocol::ErrorBody), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn count(State(state): State<AppState>, session: Session, Json(req): Json<StockChange>) -> Result<(StatusCode, Json<StockChangeOut>)> {
+async fn count(
+    State(state): State<AppState>,
+    session: Session,
+    Json(req): Json<StockChange>,
+) -> Result<(StatusCode, Json<StockChangeOut>)> {
     change_stock(state, session, req, MovementKind::Count).await
 }
 
@@ -263,7 +328,9 @@ async fn levels(State(state): State<AppState>, _session: Session) -> Result<Json
         .store
         .read(|c| {
             let mut st = c.prepare(&format!("{LEVEL_COLUMNS} ORDER BY name"))?;
-            let rows = st.query_map([], level_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let rows = st
+                .query_map([], level_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
         .await?;
@@ -295,7 +362,8 @@ async fn patch_ingredient(
     let out = state
         .store
         .write(move |ctx| {
-            let mut lv = level(ctx.conn, id)?.ok_or_else(|| Error::NotFound(format!("no ingredient {id}")))?;
+            let mut lv = level(ctx.conn, id)?
+                .ok_or_else(|| Error::NotFound(format!("no ingredient {id}")))?;
             lv.ingredient.reorder_level = req.reorder_level;
             upsert_ingredient(ctx, &lv.ingredient)?;
             check_alert(ctx, id)?;
@@ -320,7 +388,11 @@ pub struct MovementQuery {
 /// Stock movements, newest first.
 #[utoipa::path(get, path = "/api/v1/inventory/movements", tag = "inventory", security(("pin_session" = [])), params(MovementQuery),
     responses((status = 200, body = Vec<StockMovement>)))]
-async fn movements(State(state): State<AppState>, _session: Session, Query(q): Query<MovementQuery>) -> Result<Json<Vec<StockMovement>>> {
+async fn movements(
+    State(state): State<AppState>,
+    _session: Session,
+    Query(q): Query<MovementQuery>,
+) -> Result<Json<Vec<StockMovement>>> {
     let limit = q.limit.unwrap_or(100).min(1000);
     let rows = state
         .store
@@ -373,7 +445,15 @@ pub fn open_alerts(conn: &Connection) -> Result<Vec<StockAlert>> {
         })?
         .filter_map(|row| {
             let (id, ing, ingredient_name, on_hand, reorder_level, raised_ms) = row.ok()?;
-            Some(StockAlert { id, ingredient_id: ing.parse().ok()?, ingredient_name, on_hand, reorder_level, raised_ms, cleared_ms: None })
+            Some(StockAlert {
+                id,
+                ingredient_id: ing.parse().ok()?,
+                ingredient_name,
+                on_hand,
+                reorder_level,
+                raised_ms,
+                cleared_ms: None,
+            })
         })
         .collect();
     Ok(rows)
@@ -389,11 +469,22 @@ async fn alerts(State(state): State<AppState>, _session: Session) -> Result<Json
 /// Live low-stock alerts (Server-Sent Events): the open alerts first, then each raise and clear.
 #[utoipa::path(get, path = "/api/v1/inventory/alerts/stream", tag = "inventory", security(("pin_session" = [])),
     responses((status = 200, description = "text/event-stream of `stock_alert` events", content_type = "text/event-stream")))]
-async fn alert_stream(State(state): State<AppState>, _session: Session) -> Result<impl axum::response::IntoResponse> {
+async fn alert_stream(
+    State(state): State<AppState>,
+    _session: Session,
+) -> Result<impl axum::response::IntoResponse> {
     let rx = state.store.events.subscribe();
     let open = state.store.read(open_alerts).await?;
-    let initial = open.into_iter().map(|alert| Event::StockAlert { alert }).collect();
-    Ok(crate::events::sse(rx, state.closing.subscribe(), initial, |e| matches!(e, Event::StockAlert { .. })))
+    let initial = open
+        .into_iter()
+        .map(|alert| Event::StockAlert { alert })
+        .collect();
+    Ok(crate::events::sse(
+        rx,
+        state.closing.subscribe(),
+        initial,
+        |e| matches!(e, Event::StockAlert { .. }),
+    ))
 }
 
 /// The inventory routes.

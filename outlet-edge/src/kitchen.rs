@@ -34,7 +34,10 @@ pub fn queue(conn: &Connection) -> Result<Vec<Ticket>> {
     let mut out = Vec::new();
     for row in rows {
         let (doc, recalled) = row?;
-        out.push(Ticket { order: serde_json::from_str(&doc)?, recalled });
+        out.push(Ticket {
+            order: serde_json::from_str(&doc)?,
+            recalled,
+        });
     }
     Ok(out)
 }
@@ -50,11 +53,25 @@ async fn get_queue(State(state): State<AppState>, _session: Session) -> Result<J
 /// any order as an `order` event (a screen drops orders no longer in the kitchen).
 #[utoipa::path(get, path = "/api/v1/kitchen/stream", tag = "kitchen", security(("pin_session" = [])),
     responses((status = 200, description = "text/event-stream of `order` events", content_type = "text/event-stream")))]
-async fn stream(State(state): State<AppState>, _session: Session) -> Result<impl axum::response::IntoResponse> {
+async fn stream(
+    State(state): State<AppState>,
+    _session: Session,
+) -> Result<impl axum::response::IntoResponse> {
     let rx = state.store.events.subscribe();
     let tickets = state.store.read(queue).await?;
-    let initial = tickets.into_iter().map(|t| Event::Order { order: Arc::new(t.order), recalled: t.recalled }).collect();
-    Ok(crate::events::sse(rx, state.closing.subscribe(), initial, |e| matches!(e, Event::Order { .. })))
+    let initial = tickets
+        .into_iter()
+        .map(|t| Event::Order {
+            order: Arc::new(t.order),
+            recalled: t.recalled,
+        })
+        .collect();
+    Ok(crate::events::sse(
+        rx,
+        state.closing.subscribe(),
+        initial,
+        |e| matches!(e, Event::Order { .. }),
+    ))
 }
 
 /// Bump a ticket: a recalled ticket leaves the screen again; otherwise the order becomes ready
@@ -62,7 +79,11 @@ async fn stream(State(state): State<AppState>, _session: Session) -> Result<impl
 #[utoipa::path(post, path = "/api/v1/kitchen/orders/{id}/bump", tag = "kitchen", security(("pin_session" = [])),
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Ticket), (status = 409, body = patty_protocol::ErrorBody)))]
-async fn bump(State(state): State<AppState>, session: Session, Path(id): Path<OrderId>) -> Result<Json<Ticket>> {
+async fn bump(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<OrderId>,
+) -> Result<Json<Ticket>> {
     session.require(&[Role::Kitchen])?;
     let by = session.staff.id;
     let ticket = state
@@ -74,9 +95,15 @@ async fn bump(State(state): State<AppState>, session: Session, Path(id): Path<Or
             } else if order.status.in_kitchen() {
                 move_status(ctx, &mut order, false, OrderStatus::Ready, Some(by), None)?;
             } else {
-                return Err(Error::Conflict(format!("the order is {}, not on the kitchen screen", order.status.as_str())));
+                return Err(Error::Conflict(format!(
+                    "the order is {}, not on the kitchen screen",
+                    order.status.as_str()
+                )));
             }
-            Ok(Ticket { order, recalled: false })
+            Ok(Ticket {
+                order,
+                recalled: false,
+            })
         })
         .await?;
     Ok(Json(ticket))
@@ -86,17 +113,31 @@ async fn bump(State(state): State<AppState>, session: Session, Path(id): Path<Or
 #[utoipa::path(post, path = "/api/v1/kitchen/orders/{id}/recall", tag = "kitchen", security(("pin_session" = [])),
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Ticket), (status = 409, body = patty_protocol::ErrorBody)))]
-async fn recall(State(state): State<AppState>, session: Session, Path(id): Path<OrderId>) -> Result<Json<Ticket>> {
+async fn recall(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<OrderId>,
+) -> Result<Json<Ticket>> {
     session.require(&[Role::Kitchen])?;
     let ticket = state
         .store
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
-            if recalled || !matches!(order.status, OrderStatus::Ready | OrderStatus::OutForDelivery | OrderStatus::Completed) {
-                return Err(Error::Conflict("only a bumped ticket can be recalled".into()));
+            if recalled
+                || !matches!(
+                    order.status,
+                    OrderStatus::Ready | OrderStatus::OutForDelivery | OrderStatus::Completed
+                )
+            {
+                return Err(Error::Conflict(
+                    "only a bumped ticket can be recalled".into(),
+                ));
             }
             save(ctx, &mut order, true)?;
-            Ok(Ticket { order, recalled: true })
+            Ok(Ticket {
+                order,
+                recalled: true,
+            })
         })
         .await?;
     Ok(Json(ticket))
@@ -104,5 +145,9 @@ async fn recall(State(state): State<AppState>, session: Session, Path(id): Path<
 
 /// The kitchen routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_queue)).routes(routes!(stream)).routes(routes!(bump)).routes(routes!(recall))
+    OpenApiRouter::new()
+        .routes(routes!(get_queue))
+        .routes(routes!(stream))
+        .routes(routes!(bump))
+        .routes(routes!(recall))
 }

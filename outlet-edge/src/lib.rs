@@ -71,7 +71,12 @@ impl utoipa::Modify for SecurityAddon {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "pin_session",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("token from POST /api/v1/sessions")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("token from POST /api/v1/sessions"))
+                    .build(),
+            ),
         );
     }
 }
@@ -89,8 +94,14 @@ pub struct Health {
 /// Liveness and readiness: the database answers.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health), (status = 500, body = ErrorBody)))]
 async fn healthz(State(state): State<AppState>) -> Result<error::Json<Health>> {
-    state.store.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await?;
-    Ok(error::Json(Health { status: "ok", outlet_id: state.store.origin() }))
+    state
+        .store
+        .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+        .await?;
+    Ok(error::Json(Health {
+        status: "ok",
+        outlet_id: state.store.origin(),
+    }))
 }
 
 async fn not_found() -> Error {
@@ -98,7 +109,11 @@ async fn not_found() -> Error {
 }
 
 async fn method_not_allowed() -> Error {
-    Error::Request { status: StatusCode::METHOD_NOT_ALLOWED, code: ErrorCode::NotFound, message: "method not allowed on this route".into() }
+    Error::Request {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: ErrorCode::NotFound,
+        message: "method not allowed on this route".into(),
+    }
 }
 
 /// The routers of every module, merged, with the OpenAPI document they describe.
@@ -122,10 +137,16 @@ pub fn app(state: AppState) -> Router {
     let (router, openapi) = routes();
     let openapi = Arc::new(openapi);
     router
-        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(state.config.limits.body_bytes))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
@@ -135,24 +156,42 @@ pub fn app(state: AppState) -> Router {
 
 /// Opens the data directory (creating the store and seeding it when empty) and builds the state.
 pub async fn open(config: Config) -> Result<AppState> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| Error::Internal(format!("create {}: {e}", config.data_dir.display())))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| Error::Internal(format!("create {}: {e}", config.data_dir.display())))?;
     let pin_key = load_or_create_key(&config.data_dir.join("pin.key"))?;
-    let origin = match &config.outlet.id {
-        Some(id) => id.parse().map_err(|_| Error::Validation("outlet.id must be a UUID".into()))?,
-        None => OutletId::new(),
-    };
-    let store = store::Store::open(&config.data_dir.join("edge.db"), origin)?;
-    if let Some(id) = &config.outlet.id {
-        if store.origin().to_string() != *id {
-            return Err(Error::Validation(format!("this data directory belongs to outlet {}, not {id}", store.origin())));
-        }
-    }
-    let seed_text = match &config.seed.file {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| Error::Validation(format!("seed file {}: {e}", path.display())))?),
+    let wanted: Option<OutletId> = match &config.outlet.id {
+        Some(id) => Some(
+            id.parse()
+                .map_err(|_| Error::Validation("outlet.id must be a UUID".into()))?,
+        ),
         None => None,
     };
-    let menu = seed_if_empty(&store, seed_text.as_deref().unwrap_or(seed::SAMPLE), &pin_key).await?;
-    let sessions = staff::Sessions::new(Duration::from_secs(config.session.idle_secs), Duration::from_secs(config.session.max_secs));
+    let store = store::Store::open(&config.data_dir.join("edge.db"), wanted.unwrap_or_default())?;
+    if let Some(want) = wanted
+        && store.origin() != want
+    {
+        return Err(Error::Validation(format!(
+            "this data directory belongs to outlet {}, not {want}",
+            store.origin()
+        )));
+    }
+    let seed_text = match &config.seed.file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| Error::Validation(format!("seed file {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let menu = seed_if_empty(
+        &store,
+        seed_text.as_deref().unwrap_or(seed::SAMPLE),
+        &pin_key,
+    )
+    .await?;
+    let sessions = staff::Sessions::new(
+        Duration::from_secs(config.session.idle_secs),
+        Duration::from_secs(config.session.max_secs),
+    );
     Ok(AppState {
         store,
         config: Arc::new(config),
@@ -164,7 +203,11 @@ pub async fn open(config: Config) -> Result<AppState> {
     })
 }
 
-async fn seed_if_empty(store: &store::Store, seed_text: &str, pin_key: &[u8]) -> Result<patty_protocol::menu::Menu> {
+async fn seed_if_empty(
+    store: &store::Store,
+    seed_text: &str,
+    pin_key: &[u8],
+) -> Result<patty_protocol::menu::Menu> {
     if let Some(menu) = store.read(menu::load_menu).await? {
         return Ok(menu);
     }
@@ -179,10 +222,19 @@ async fn seed_if_empty(store: &store::Store, seed_text: &str, pin_key: &[u8]) ->
 fn load_or_create_key(path: &std::path::Path) -> Result<Vec<u8>> {
     match std::fs::read(path) {
         Ok(k) if k.len() >= 32 => Ok(k),
-        Ok(_) => Err(Error::Internal(format!("{} is too short to be a key", path.display()))),
+        Ok(_) => Err(Error::Internal(format!(
+            "{} is too short to be a key",
+            path.display()
+        ))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key: Vec<u8> = uuid::Uuid::new_v4().as_bytes().iter().chain(uuid::Uuid::new_v4().as_bytes()).copied().collect();
-            write_private(path, &key).map_err(|e| Error::Internal(format!("write {}: {e}", path.display())))?;
+            let key: Vec<u8> = uuid::Uuid::new_v4()
+                .as_bytes()
+                .iter()
+                .chain(uuid::Uuid::new_v4().as_bytes())
+                .copied()
+                .collect();
+            write_private(path, &key)
+                .map_err(|e| Error::Internal(format!("write {}: {e}", path.display())))?;
             Ok(key)
         }
         Err(e) => Err(Error::Internal(format!("read {}: {e}", path.display()))),
@@ -201,9 +253,15 @@ fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
 }
 
 /// Serves the edge on `listener` until `shutdown` completes, then drains open requests.
-pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let state = open(config).await?;
-    let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Internal(e.to_string()))?;
     tracing::info!(%addr, outlet_id = %state.store.origin(), "patty-edge listening");
     let closing = state.closing.clone();
     let app = app(state);

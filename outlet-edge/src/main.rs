@@ -24,7 +24,12 @@ struct Args {
 
 fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Err(e) = start() {
         eprintln!("patty-edge: {e:#}");
@@ -35,7 +40,8 @@ fn main() {
 #[tokio::main]
 async fn start() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut config = Config::load(args.config.as_deref(), std::env::vars()).context("configuration")?;
+    let mut config =
+        Config::load(args.config.as_deref(), std::env::vars()).context("configuration")?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
@@ -43,8 +49,12 @@ async fn start() -> anyhow::Result<()> {
         config.data_dir = dir;
     }
     config.validate().context("configuration")?;
-    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("listen on {}", config.listen))?;
-    patty_edge::run(config, listener, shutdown_signal()).await.context("patty-edge")?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listen on {}", config.listen))?;
+    patty_edge::run(config, listener, shutdown_signal())
+        .await
+        .context("patty-edge")?;
     Ok(())
 }
 

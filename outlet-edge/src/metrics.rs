@@ -11,7 +11,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -32,7 +34,8 @@ pub struct Metrics {
 impl Metrics {
     fn observe(&self, method: &str, route: &str, status: u16, secs: f64) {
         if let Ok(mut r) = self.requests.lock() {
-            *r.entry((method.to_owned(), route.to_owned(), status)).or_insert(0) += 1;
+            *r.entry((method.to_owned(), route.to_owned(), status))
+                .or_insert(0) += 1;
         }
         if let Ok(mut l) = self.latency.lock() {
             let h = l.entry(route.to_owned()).or_default();
@@ -49,11 +52,19 @@ impl Metrics {
 
 /// Records every request's route, status and latency.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().as_str().to_owned();
     let start = Instant::now();
     let resp = next.run(req).await;
-    state.metrics.observe(&method, &route, resp.status().as_u16(), start.elapsed().as_secs_f64());
+    state.metrics.observe(
+        &method,
+        &route,
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     resp
 }
 
@@ -65,18 +76,36 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     out.push_str("# HELP patty_http_requests_total HTTP requests by method, route and status.\n# TYPE patty_http_requests_total counter\n");
     if let Ok(r) = m.requests.lock() {
         for ((method, route, status), n) in r.iter() {
-            let _ = writeln!(out, "patty_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "patty_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+            );
         }
     }
     out.push_str("# HELP patty_http_request_duration_seconds HTTP request latency by route.\n# TYPE patty_http_request_duration_seconds histogram\n");
     if let Ok(l) = m.latency.lock() {
         for (route, h) in l.iter() {
             for (b, c) in BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(out, "patty_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {c}");
+                let _ = writeln!(
+                    out,
+                    "patty_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {c}"
+                );
             }
-            let _ = writeln!(out, "patty_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "patty_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-            let _ = writeln!(out, "patty_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "patty_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "patty_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "patty_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count
+            );
         }
     }
     let s = &state.store.stats;
@@ -91,5 +120,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         s.writes.load(Relaxed),
         s.commit_micros.load(Relaxed) as f64 / 1e6,
     );
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    )
 }

@@ -19,7 +19,9 @@ use patty_protocol::ids::{IngredientId, OrderId, StaffId, TenderId};
 use patty_protocol::inventory::MovementKind;
 use patty_protocol::menu::Menu;
 use patty_protocol::money::apply_basis_points;
-use patty_protocol::order::{Channel, Discount, NewLine, NewOrder, Order, OrderStatus, Tender, TenderKind, transition};
+use patty_protocol::order::{
+    Channel, Discount, NewLine, NewOrder, Order, OrderStatus, Tender, TenderKind, transition,
+};
 use patty_protocol::staff::Role;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -43,9 +45,20 @@ pub fn load(conn: &Connection, id: OrderId) -> Result<(Order, bool)> {
 pub fn save(ctx: &mut WriteCtx<'_>, order: &mut Order, recalled: bool) -> Result<()> {
     order.updated_ms = ctx.now_ms;
     ctx.conn
-        .prepare_cached("UPDATE orders SET status = ?2, updated_ms = ?3, recalled = ?4, doc = ?5 WHERE id = ?1")?
-        .execute(params![order.id.to_string(), order.status.as_str(), order.updated_ms, recalled, serde_json::to_string(&order)?])?;
-    ctx.emit(Event::Order { order: Arc::new(order.clone()), recalled });
+        .prepare_cached(
+            "UPDATE orders SET status = ?2, updated_ms = ?3, recalled = ?4, doc = ?5 WHERE id = ?1",
+        )?
+        .execute(params![
+            order.id.to_string(),
+            order.status.as_str(),
+            order.updated_ms,
+            recalled,
+            serde_json::to_string(&order)?
+        ])?;
+    ctx.emit(Event::Order {
+        order: Arc::new(order.clone()),
+        recalled,
+    });
     Ok(())
 }
 
@@ -67,7 +80,14 @@ pub fn recompute_totals(o: &mut Order, cfg: &OutletConfig) {
 }
 
 /// Moves an order's status along the state machine, logs it, and publishes it.
-pub fn move_status(ctx: &mut WriteCtx<'_>, order: &mut Order, recalled: bool, to: OrderStatus, by: Option<StaffId>, reason: Option<String>) -> Result<()> {
+pub fn move_status(
+    ctx: &mut WriteCtx<'_>,
+    order: &mut Order,
+    recalled: bool,
+    to: OrderStatus,
+    by: Option<StaffId>,
+    reason: Option<String>,
+) -> Result<()> {
     transition(order.status, to, order.fulfilment).map_err(|e| Error::Conflict(e.to_string()))?;
     order.status = to;
     if matches!(to, OrderStatus::Cancelled | OrderStatus::Voided) {
@@ -75,14 +95,21 @@ pub fn move_status(ctx: &mut WriteCtx<'_>, order: &mut Order, recalled: bool, to
         order.closed_by = by;
     }
     save(ctx, order, recalled && !to.is_final())?;
-    ctx.log(ChangeV1::OrderStatus { order_id: order.id, status: to, reason, by })?;
+    ctx.log(ChangeV1::OrderStatus {
+        order_id: order.id,
+        status: to,
+        reason,
+        by,
+    })?;
     Ok(())
 }
 
 /// Ingredients an order has taken so far (sum of its sale movements, positive).
 fn taken(conn: &Connection, id: OrderId) -> Result<BTreeMap<IngredientId, i64>> {
     let mut st = conn.prepare_cached("SELECT ingredient_id, -SUM(delta) FROM stock_movements WHERE order_id = ?1 AND kind = 'sale' GROUP BY ingredient_id")?;
-    let rows = st.query_map([id.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let rows = st.query_map([id.to_string()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
     let mut out = BTreeMap::new();
     for row in rows {
         let (ing, q) = row?;
@@ -95,13 +122,24 @@ fn taken(conn: &Connection, id: OrderId) -> Result<BTreeMap<IngredientId, i64>> 
 
 /// Sets an order's stock use to `want`, moving only the difference from what it has taken, and
 /// refusing if stock cannot cover an increase.
-fn set_usage(ctx: &mut WriteCtx<'_>, menu: &Menu, order_id: OrderId, want: &BTreeMap<IngredientId, i64>, by: StaffId) -> Result<()> {
+fn set_usage(
+    ctx: &mut WriteCtx<'_>,
+    menu: &Menu,
+    order_id: OrderId,
+    want: &BTreeMap<IngredientId, i64>,
+    by: StaffId,
+) -> Result<()> {
     let had = taken(ctx.conn, order_id)?;
     let mut moves = Vec::new();
-    for ing in had.keys().chain(want.keys()).collect::<std::collections::BTreeSet<_>>() {
+    for ing in had
+        .keys()
+        .chain(want.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         let more = want.get(ing).copied().unwrap_or(0) - had.get(ing).copied().unwrap_or(0);
         if more > 0 {
-            let level = inventory::level(ctx.conn, *ing)?.ok_or_else(|| Error::Internal(format!("recipe names unknown ingredient {ing}")))?;
+            let level = inventory::level(ctx.conn, *ing)?
+                .ok_or_else(|| Error::Internal(format!("recipe names unknown ingredient {ing}")))?;
             if level.on_hand < more {
                 return Err(Error::Unavailable(format!(
                     "not enough {} in stock ({} needed, {} on hand)",
@@ -109,14 +147,19 @@ fn set_usage(ctx: &mut WriteCtx<'_>, menu: &Menu, order_id: OrderId, want: &BTre
                 )));
             }
         }
-        moves.push(Move { ingredient_id: *ing, kind: MovementKind::Sale, delta: -more });
+        moves.push(Move {
+            ingredient_id: *ing,
+            kind: MovementKind::Sale,
+            delta: -more,
+        });
     }
     inventory::apply(ctx, menu, &moves, Some(order_id), Some(by), "")?;
     Ok(())
 }
 
 fn next_number(ctx: &WriteCtx<'_>, cfg: &OutletConfig) -> Result<u32> {
-    let local = DateTime::<Utc>::from_timestamp_millis(ctx.now_ms).unwrap_or_default() + chrono::Duration::minutes(i64::from(cfg.utc_offset_minutes));
+    let local = DateTime::<Utc>::from_timestamp_millis(ctx.now_ms).unwrap_or_default()
+        + chrono::Duration::minutes(i64::from(cfg.utc_offset_minutes));
     let key = format!("order_number:{}", local.format("%Y-%m-%d"));
     let n: i64 = ctx.conn.prepare_cached(
         "INSERT INTO counters (name, value) VALUES (?1, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
@@ -132,12 +175,19 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String> {
         .to_str()
         .map_err(|_| Error::Validation("the Idempotency-Key header must be visible ASCII".into()))?;
     if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::Validation("the Idempotency-Key header must be 1 to 128 visible ASCII characters".into()));
+        return Err(Error::Validation(
+            "the Idempotency-Key header must be 1 to 128 visible ASCII characters".into(),
+        ));
     }
     Ok(key.to_owned())
 }
 
-fn pricing_ctx<'a>(state: &'a AppState, menu: &'a Menu, states: &'a std::collections::HashMap<patty_protocol::ids::ItemId, crate::menu::ItemState>, session: &Session) -> PricingCtx<'a> {
+fn pricing_ctx<'a>(
+    state: &'a AppState,
+    menu: &'a Menu,
+    states: &'a std::collections::HashMap<patty_protocol::ids::ItemId, crate::menu::ItemState>,
+    session: &Session,
+) -> PricingCtx<'a> {
     PricingCtx {
         menu,
         states,
@@ -156,16 +206,28 @@ fn pricing_ctx<'a>(state: &'a AppState, menu: &'a Menu, states: &'a std::collect
     params(("Idempotency-Key" = String, Header, description = "unique per order attempt; retries reuse it")),
     responses((status = 201, body = Order), (status = 200, body = Order, description = "a retry of an earlier request"),
         (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
-async fn create(State(state): State<AppState>, session: Session, headers: HeaderMap, Json(req): Json<NewOrder>) -> Result<Response> {
+async fn create(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Json(req): Json<NewOrder>,
+) -> Result<Response> {
     session.require(&[Role::Cashier])?;
     let key = idempotency_key(&headers)?;
     if req.channel == Channel::Online {
-        return Err(Error::Validation("online orders arrive from the cloud, not from a terminal".into()));
+        return Err(Error::Validation(
+            "online orders arrive from the cloud, not from a terminal".into(),
+        ));
     }
     if req.notes.chars().count() > 500 {
-        return Err(Error::Validation("order notes are at most 500 characters".into()));
+        return Err(Error::Validation(
+            "order notes are at most 500 characters".into(),
+        ));
     }
-    let hash: String = Sha256::digest(serde_json::to_vec(&req)?).iter().map(|b| format!("{b:02x}")).collect();
+    let hash: String = Sha256::digest(serde_json::to_vec(&req)?)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let menu = state.menu();
     let cfg = state.config.outlet.clone();
     let st = state.clone();
@@ -225,10 +287,14 @@ async fn create(State(state): State<AppState>, session: Session, headers: Header
             Ok((order, false))
         })
         .await?;
-    state.metrics.orders_created.fetch_add(u64::from(!replayed), std::sync::atomic::Ordering::Relaxed);
+    state
+        .metrics
+        .orders_created
+        .fetch_add(u64::from(!replayed), std::sync::atomic::Ordering::Relaxed);
     Ok(if replayed {
         let mut r = (StatusCode::OK, Json(order)).into_response();
-        r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        r.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
         r
     } else {
         (StatusCode::CREATED, Json(order)).into_response()
@@ -239,7 +305,11 @@ async fn create(State(state): State<AppState>, session: Session, headers: Header
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", security(("pin_session" = [])),
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Order), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn get_one(State(state): State<AppState>, _session: Session, Path(id): Path<OrderId>) -> Result<Json<Order>> {
+async fn get_one(
+    State(state): State<AppState>,
+    _session: Session,
+    Path(id): Path<OrderId>,
+) -> Result<Json<Order>> {
     Ok(Json(state.store.read(move |c| load(c, id)).await?.0))
 }
 
@@ -255,7 +325,12 @@ pub struct EditLines {
 #[utoipa::path(put, path = "/api/v1/orders/{id}/lines", tag = "orders", security(("pin_session" = [])), request_body = EditLines,
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Order), (status = 404, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody)))]
-async fn edit_lines(State(state): State<AppState>, session: Session, Path(id): Path<OrderId>, Json(req): Json<EditLines>) -> Result<Json<Order>> {
+async fn edit_lines(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<OrderId>,
+    Json(req): Json<EditLines>,
+) -> Result<Json<Order>> {
     session.require(&[Role::Cashier])?;
     let menu = state.menu();
     let cfg = state.config.outlet.clone();
@@ -265,17 +340,24 @@ async fn edit_lines(State(state): State<AppState>, session: Session, Path(id): P
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
             if !order.status.is_editable() {
-                return Err(Error::Conflict(format!("an order that is {} can no longer be edited", order.status.as_str())));
+                return Err(Error::Conflict(format!(
+                    "an order that is {} can no longer be edited",
+                    order.status.as_str()
+                )));
             }
             if !order.tenders.is_empty() {
-                return Err(Error::Conflict("an order with payments cannot be edited; refund first".into()));
+                return Err(Error::Conflict(
+                    "an order with payments cannot be edited; refund first".into(),
+                ));
             }
             let states = item_states(ctx.conn)?;
             let priced = price(&pricing_ctx(&st, &menu, &states, &session), &req.lines)?;
             order.lines = priced.lines;
             recompute_totals(&mut order, &cfg);
             save(ctx, &mut order, recalled)?;
-            ctx.log(ChangeV1::OrderUpserted { order: Box::new(order.clone()) })?;
+            ctx.log(ChangeV1::OrderUpserted {
+                order: Box::new(order.clone()),
+            })?;
             set_usage(ctx, &menu, id, &priced.usage, session.staff.id)?;
             Ok(order)
         })
@@ -296,10 +378,19 @@ pub struct StatusMove {
 #[utoipa::path(post, path = "/api/v1/orders/{id}/status", tag = "orders", security(("pin_session" = [])), request_body = StatusMove,
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Order), (status = 409, body = patty_protocol::ErrorBody), (status = 403, body = patty_protocol::ErrorBody)))]
-async fn set_status(State(state): State<AppState>, session: Session, Path(id): Path<OrderId>, Json(req): Json<StatusMove>) -> Result<Json<Order>> {
+async fn set_status(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<OrderId>,
+    Json(req): Json<StatusMove>,
+) -> Result<Json<Order>> {
     use OrderStatus::*;
     match req.status {
-        Cancelled | Voided => return Err(Error::Validation("use the cancel or void endpoint, which records a reason".into())),
+        Cancelled | Voided => {
+            return Err(Error::Validation(
+                "use the cancel or void endpoint, which records a reason".into(),
+            ));
+        }
         Preparing => session.require(&[Role::Kitchen])?,
         Ready => session.require(&[Role::Kitchen, Role::Cashier])?,
         _ => session.require(&[Role::Cashier])?,
@@ -327,7 +418,9 @@ pub struct Withdraw {
 fn reason(r: &str) -> Result<String> {
     let r = r.trim();
     if r.is_empty() || r.chars().count() > 200 {
-        return Err(Error::Validation("a reason of 1 to 200 characters is required".into()));
+        return Err(Error::Validation(
+            "a reason of 1 to 200 characters is required".into(),
+        ));
     }
     Ok(r.to_owned())
 }
@@ -337,7 +430,12 @@ fn reason(r: &str) -> Result<String> {
 #[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", security(("pin_session" = [])), request_body = Withdraw,
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Order), (status = 409, body = patty_protocol::ErrorBody)))]
-async fn cancel(State(state): State<AppState>, session: Session, Path(id): Path<OrderId>, Json(req): Json<Withdraw>) -> Result<Json<Order>> {
+async fn cancel(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<OrderId>,
+    Json(req): Json<Withdraw>,
+) -> Result<Json<Order>> {
     session.require(&[Role::Cashier])?;
     let why = reason(&req.reason)?;
     let menu = state.menu();
@@ -347,9 +445,19 @@ async fn cancel(State(state): State<AppState>, session: Session, Path(id): Path<
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
             if order.paid != 0 {
-                return Err(Error::Conflict("this order has payments: refund them first, or ask a manager to void it".into()));
+                return Err(Error::Conflict(
+                    "this order has payments: refund them first, or ask a manager to void it"
+                        .into(),
+                ));
             }
-            move_status(ctx, &mut order, recalled, OrderStatus::Cancelled, Some(by), Some(why))?;
+            move_status(
+                ctx,
+                &mut order,
+                recalled,
+                OrderStatus::Cancelled,
+                Some(by),
+                Some(why),
+            )?;
             set_usage(ctx, &menu, id, &BTreeMap::new(), by)?;
             Ok(order)
         })
@@ -361,7 +469,12 @@ async fn cancel(State(state): State<AppState>, session: Session, Path(id): Path<
 #[utoipa::path(post, path = "/api/v1/orders/{id}/void", tag = "orders", security(("pin_session" = [])), request_body = Withdraw,
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Order), (status = 403, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody)))]
-async fn void(State(state): State<AppState>, session: Session, Path(id): Path<OrderId>, Json(req): Json<Withdraw>) -> Result<Json<Order>> {
+async fn void(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<OrderId>,
+    Json(req): Json<Withdraw>,
+) -> Result<Json<Order>> {
     session.require_manager()?;
     let why = reason(&req.reason)?;
     let menu = state.menu();
@@ -371,11 +484,24 @@ async fn void(State(state): State<AppState>, session: Session, Path(id): Path<Or
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
             let untouched = order.status.is_editable();
-            move_status(ctx, &mut order, recalled, OrderStatus::Voided, Some(by), Some(why.clone()))?;
+            move_status(
+                ctx,
+                &mut order,
+                recalled,
+                OrderStatus::Voided,
+                Some(by),
+                Some(why.clone()),
+            )?;
             if untouched {
                 set_usage(ctx, &menu, id, &BTreeMap::new(), by)?;
             }
-            crate::audit::record(ctx, by, "void", &id.to_string(), &format!("order {} total {}: {why}", order.number, order.total))?;
+            crate::audit::record(
+                ctx,
+                by,
+                "void",
+                &id.to_string(),
+                &format!("order {} total {}: {why}", order.number, order.total),
+            )?;
             Ok(order)
         })
         .await?;
@@ -411,7 +537,12 @@ pub enum NewTender {
 #[utoipa::path(post, path = "/api/v1/orders/{id}/tenders", tag = "orders", security(("pin_session" = [])), request_body = NewTender,
     params(("id" = String, Path, description = "order id")),
     responses((status = 201, body = Order), (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
-async fn add_tender(State(state): State<AppState>, session: Session, Path(id): Path<OrderId>, Json(req): Json<NewTender>) -> Result<(StatusCode, Json<Order>)> {
+async fn add_tender(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<OrderId>,
+    Json(req): Json<NewTender>,
+) -> Result<(StatusCode, Json<Order>)> {
     session.require(&[Role::Cashier])?;
     let cfg = state.config.outlet.clone();
     let by = session.staff.id;
@@ -420,7 +551,10 @@ async fn add_tender(State(state): State<AppState>, session: Session, Path(id): P
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
             if matches!(order.status, OrderStatus::Cancelled | OrderStatus::Voided) {
-                return Err(Error::Conflict(format!("the order is {}", order.status.as_str())));
+                return Err(Error::Conflict(format!(
+                    "the order is {}",
+                    order.status.as_str()
+                )));
             }
             let due = order.balance_due();
             if due <= 0 {
@@ -429,25 +563,63 @@ async fn add_tender(State(state): State<AppState>, session: Session, Path(id): P
             let (amount, kind) = match req {
                 NewTender::Cash { tendered } if (1..=100_000_000).contains(&tendered) => {
                     let amount = tendered.min(due);
-                    (amount, TenderKind::Cash { tendered, change: tendered - amount })
+                    (
+                        amount,
+                        TenderKind::Cash {
+                            tendered,
+                            change: tendered - amount,
+                        },
+                    )
                 }
-                NewTender::Cash { .. } => return Err(Error::Validation("cash tendered must be positive".into())),
+                NewTender::Cash { .. } => {
+                    return Err(Error::Validation("cash tendered must be positive".into()));
+                }
                 NewTender::Card { amount, .. } if amount <= 0 || amount > due => {
-                    return Err(Error::Validation(format!("a card amount must be 1 to the balance due ({due})")));
+                    return Err(Error::Validation(format!(
+                        "a card amount must be 1 to the balance due ({due})"
+                    )));
                 }
-                NewTender::Card { reference, .. } if reference.trim().is_empty() || reference.len() > 100 => {
-                    return Err(Error::Validation("a card payment needs the terminal's reference (1 to 100 characters)".into()));
+                NewTender::Card { reference, .. }
+                    if reference.trim().is_empty() || reference.len() > 100 =>
+                {
+                    return Err(Error::Validation(
+                        "a card payment needs the terminal's reference (1 to 100 characters)"
+                            .into(),
+                    ));
                 }
-                NewTender::Card { last4: Some(l), .. } if l.len() != 4 || !l.bytes().all(|b| b.is_ascii_digit()) => {
+                NewTender::Card { last4: Some(l), .. }
+                    if l.len() != 4 || !l.bytes().all(|b| b.is_ascii_digit()) =>
+                {
                     return Err(Error::Validation("last4 is four digits".into()));
                 }
-                NewTender::Card { amount, reference, brand, last4 } => (amount, TenderKind::Card { reference: reference.trim().to_owned(), brand, last4 }),
+                NewTender::Card {
+                    amount,
+                    reference,
+                    brand,
+                    last4,
+                } => (
+                    amount,
+                    TenderKind::Card {
+                        reference: reference.trim().to_owned(),
+                        brand,
+                        last4,
+                    },
+                ),
             };
-            let tender = Tender { id: TenderId::new(), amount, kind, staff_id: Some(by), at_ms: ctx.now_ms };
+            let tender = Tender {
+                id: TenderId::new(),
+                amount,
+                kind,
+                staff_id: Some(by),
+                at_ms: ctx.now_ms,
+            };
             order.tenders.push(tender.clone());
             recompute_totals(&mut order, &cfg);
             save(ctx, &mut order, recalled)?;
-            ctx.log(ChangeV1::TenderAdded { order_id: id, tender })?;
+            ctx.log(ChangeV1::TenderAdded {
+                order_id: id,
+                tender,
+            })?;
             Ok(order)
         })
         .await?;
@@ -468,7 +640,12 @@ pub struct NewRefund {
 #[utoipa::path(post, path = "/api/v1/orders/{id}/refunds", tag = "orders", security(("pin_session" = [])), request_body = NewRefund,
     params(("id" = String, Path, description = "order id")),
     responses((status = 201, body = Order), (status = 403, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
-async fn refund(State(state): State<AppState>, session: Session, Path(id): Path<OrderId>, Json(req): Json<NewRefund>) -> Result<(StatusCode, Json<Order>)> {
+async fn refund(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<OrderId>,
+    Json(req): Json<NewRefund>,
+) -> Result<(StatusCode, Json<Order>)> {
     session.require_manager()?;
     let why = reason(&req.reason)?;
     let cfg = state.config.outlet.clone();
@@ -478,14 +655,34 @@ async fn refund(State(state): State<AppState>, session: Session, Path(id): Path<
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
             if req.amount <= 0 || req.amount > order.paid {
-                return Err(Error::Validation(format!("a refund must be 1 to what was paid ({})", order.paid)));
+                return Err(Error::Validation(format!(
+                    "a refund must be 1 to what was paid ({})",
+                    order.paid
+                )));
             }
-            let tender = Tender { id: TenderId::new(), amount: -req.amount, kind: TenderKind::Refund { reason: why.clone() }, staff_id: Some(by), at_ms: ctx.now_ms };
+            let tender = Tender {
+                id: TenderId::new(),
+                amount: -req.amount,
+                kind: TenderKind::Refund {
+                    reason: why.clone(),
+                },
+                staff_id: Some(by),
+                at_ms: ctx.now_ms,
+            };
             order.tenders.push(tender.clone());
             recompute_totals(&mut order, &cfg);
             save(ctx, &mut order, recalled)?;
-            ctx.log(ChangeV1::TenderAdded { order_id: id, tender })?;
-            crate::audit::record(ctx, by, "refund", &id.to_string(), &format!("{}: {why}", req.amount))?;
+            ctx.log(ChangeV1::TenderAdded {
+                order_id: id,
+                tender,
+            })?;
+            crate::audit::record(
+                ctx,
+                by,
+                "refund",
+                &id.to_string(),
+                &format!("{}: {why}", req.amount),
+            )?;
             Ok(order)
         })
         .await?;
@@ -510,7 +707,12 @@ pub struct NewDiscount {
 #[utoipa::path(post, path = "/api/v1/orders/{id}/discounts", tag = "orders", security(("pin_session" = [])), request_body = NewDiscount,
     params(("id" = String, Path, description = "order id")),
     responses((status = 201, body = Order), (status = 403, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody)))]
-async fn discount(State(state): State<AppState>, session: Session, Path(id): Path<OrderId>, Json(req): Json<NewDiscount>) -> Result<(StatusCode, Json<Order>)> {
+async fn discount(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<OrderId>,
+    Json(req): Json<NewDiscount>,
+) -> Result<(StatusCode, Json<Order>)> {
     session.require_manager()?;
     let why = reason(&req.reason)?;
     let cfg = state.config.outlet.clone();
@@ -520,23 +722,43 @@ async fn discount(State(state): State<AppState>, session: Session, Path(id): Pat
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
             if order.status.is_final() || order.paid != 0 {
-                return Err(Error::Conflict("discounts go on open, unpaid orders".into()));
+                return Err(Error::Conflict(
+                    "discounts go on open, unpaid orders".into(),
+                ));
             }
             let already: i64 = order.discounts.iter().map(|d| d.amount).sum();
             let room = order.subtotal - already;
             let amount = match (req.amount, req.percent_bp) {
                 (Some(a), None) => a,
                 (None, Some(bp)) if bp <= 10_000 => apply_basis_points(order.subtotal, bp),
-                _ => return Err(Error::Validation("give either amount or percent_bp (at most 10000)".into())),
+                _ => {
+                    return Err(Error::Validation(
+                        "give either amount or percent_bp (at most 10000)".into(),
+                    ));
+                }
             };
             if amount <= 0 || amount > room {
-                return Err(Error::Validation(format!("a discount must be 1 to what is left of the subtotal ({room})")));
+                return Err(Error::Validation(format!(
+                    "a discount must be 1 to what is left of the subtotal ({room})"
+                )));
             }
-            order.discounts.push(Discount { amount, reason: why.clone(), by });
+            order.discounts.push(Discount {
+                amount,
+                reason: why.clone(),
+                by,
+            });
             recompute_totals(&mut order, &cfg);
             save(ctx, &mut order, recalled)?;
-            ctx.log(ChangeV1::OrderUpserted { order: Box::new(order.clone()) })?;
-            crate::audit::record(ctx, by, "discount", &id.to_string(), &format!("{amount}: {why}"))?;
+            ctx.log(ChangeV1::OrderUpserted {
+                order: Box::new(order.clone()),
+            })?;
+            crate::audit::record(
+                ctx,
+                by,
+                "discount",
+                &id.to_string(),
+                &format!("{amount}: {why}"),
+            )?;
             Ok(order)
         })
         .await?;
@@ -564,7 +786,11 @@ pub struct OrderQuery {
 /// Search orders by time and status, newest first.
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", security(("pin_session" = [])), params(OrderQuery),
     responses((status = 200, body = Vec<Order>), (status = 400, body = patty_protocol::ErrorBody)))]
-async fn search(State(state): State<AppState>, _session: Session, Query(q): Query<OrderQuery>) -> Result<Json<Vec<Order>>> {
+async fn search(
+    State(state): State<AppState>,
+    _session: Session,
+    Query(q): Query<OrderQuery>,
+) -> Result<Json<Vec<Order>>> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let from = q.from.map_or(i64::MIN, |t| t.timestamp_millis());
     let to = q.to.map_or(i64::MAX, |t| t.timestamp_millis());
@@ -601,7 +827,11 @@ pub struct Receipt {
 
 fn money(minor: i64) -> String {
     let sign = if minor < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", minor.unsigned_abs() / 100, minor.unsigned_abs() % 100)
+    format!(
+        "{sign}{}.{:02}",
+        minor.unsigned_abs() / 100,
+        minor.unsigned_abs() % 100
+    )
 }
 
 /// Renders a 40-column receipt.
@@ -612,9 +842,16 @@ pub fn receipt_text(o: &Order, cfg: &OutletConfig) -> String {
         let left: String = left.chars().take(width - 1).collect();
         format!("{left:<width$}{right}\n")
     };
-    let local = DateTime::<Utc>::from_timestamp_millis(o.created_ms).unwrap_or_default() + chrono::Duration::minutes(i64::from(cfg.utc_offset_minutes));
+    let local = DateTime::<Utc>::from_timestamp_millis(o.created_ms).unwrap_or_default()
+        + chrono::Duration::minutes(i64::from(cfg.utc_offset_minutes));
     let mut t = format!("{:^40}\n", cfg.name);
-    let _ = writeln!(t, "Order {} · {:?} · {}", o.number, o.fulfilment, local.format("%Y-%m-%d %H:%M"));
+    let _ = writeln!(
+        t,
+        "Order {} · {:?} · {}",
+        o.number,
+        o.fulfilment,
+        local.format("%Y-%m-%d %H:%M")
+    );
     t.push_str(&"-".repeat(40));
     t.push('\n');
     for l in &o.lines {
@@ -624,7 +861,16 @@ pub fn receipt_text(o: &Order, cfg: &OutletConfig) -> String {
         };
         t.push_str(&row(&name, &money(l.line_total)));
         for m in &l.modifiers {
-            let _ = writeln!(t, "    + {}{}", m.name, if m.quantity > 1 { format!(" x{}", m.quantity) } else { String::new() });
+            let _ = writeln!(
+                t,
+                "    + {}{}",
+                m.name,
+                if m.quantity > 1 {
+                    format!(" x{}", m.quantity)
+                } else {
+                    String::new()
+                }
+            );
         }
         if !l.notes.is_empty() {
             let _ = writeln!(t, "    \"{}\"", l.notes);
@@ -637,7 +883,11 @@ pub fn receipt_text(o: &Order, cfg: &OutletConfig) -> String {
         t.push_str(&row(&format!("Discount ({})", d.reason), &money(-d.amount)));
     }
     let pct = format!("{}.{:02}%", cfg.tax_rate_bp / 100, cfg.tax_rate_bp % 100);
-    let tax_label = if cfg.prices_include_tax { format!("Tax included ({pct})") } else { format!("Tax ({pct})") };
+    let tax_label = if cfg.prices_include_tax {
+        format!("Tax included ({pct})")
+    } else {
+        format!("Tax ({pct})")
+    };
     t.push_str(&row(&tax_label, &money(o.tax)));
     t.push_str(&row(&format!("TOTAL {}", o.currency), &money(o.total)));
     for td in &o.tenders {
@@ -649,10 +899,16 @@ pub fn receipt_text(o: &Order, cfg: &OutletConfig) -> String {
                 }
             }
             TenderKind::Card { last4, brand, .. } => {
-                let label = format!("{} ****{}", brand.as_deref().unwrap_or("Card"), last4.as_deref().unwrap_or("????"));
+                let label = format!(
+                    "{} ****{}",
+                    brand.as_deref().unwrap_or("Card"),
+                    last4.as_deref().unwrap_or("????")
+                );
                 t.push_str(&row(&label, &money(td.amount)));
             }
-            TenderKind::Refund { reason } => t.push_str(&row(&format!("Refund ({reason})"), &money(td.amount))),
+            TenderKind::Refund { reason } => {
+                t.push_str(&row(&format!("Refund ({reason})"), &money(td.amount)))
+            }
         }
     }
     if o.balance_due() > 0 {
@@ -668,7 +924,11 @@ pub fn receipt_text(o: &Order, cfg: &OutletConfig) -> String {
 #[utoipa::path(get, path = "/api/v1/orders/{id}/receipt", tag = "orders", security(("pin_session" = [])),
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Receipt), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn receipt(State(state): State<AppState>, _session: Session, Path(id): Path<OrderId>) -> Result<Json<Receipt>> {
+async fn receipt(
+    State(state): State<AppState>,
+    _session: Session,
+    Path(id): Path<OrderId>,
+) -> Result<Json<Receipt>> {
     let order = state.store.read(move |c| load(c, id)).await?.0;
     let text = receipt_text(&order, &state.config.outlet);
     Ok(Json(Receipt { order, text }))

@@ -50,6 +50,7 @@ CREATE TABLE stock_movements (
     at_ms         INTEGER NOT NULL
 );
 CREATE INDEX stock_movements_ingredient ON stock_movements (ingredient_id, at_ms);
+CREATE INDEX stock_movements_order ON stock_movements (order_id) WHERE order_id IS NOT NULL;
 
 CREATE TABLE stock_alerts (
     id            INTEGER PRIMARY KEY,

@@ -217,22 +217,37 @@ impl Menu {
                 return Err(MenuError(format!("duplicate item id {}", item.id)));
             }
             if !cats.contains(&item.category_id) {
-                return Err(MenuError(format!("item {} names an unknown category", item.name)));
+                return Err(MenuError(format!(
+                    "item {} names an unknown category",
+                    item.name
+                )));
             }
             if item.price < 0 {
-                return Err(MenuError(format!("item {} has a negative price", item.name)));
+                return Err(MenuError(format!(
+                    "item {} has a negative price",
+                    item.name
+                )));
             }
             if item.name.trim().is_empty() {
                 return Err(MenuError("an item has an empty name".into()));
             }
             for g in &item.modifier_groups {
                 if g.min > g.max {
-                    return Err(MenuError(format!("modifier group {} has min above max", g.name)));
+                    return Err(MenuError(format!(
+                        "modifier group {} has min above max",
+                        g.name
+                    )));
                 }
             }
             for w in &item.availability {
-                if w.start_minute >= w.end_minute || w.end_minute > 2880 || w.days.iter().any(|d| !(1..=7).contains(d)) {
-                    return Err(MenuError(format!("item {} has an invalid availability window", item.name)));
+                if w.start_minute >= w.end_minute
+                    || w.end_minute > 2880
+                    || w.days.iter().any(|d| !(1..=7).contains(d))
+                {
+                    return Err(MenuError(format!(
+                        "item {} has an invalid availability window",
+                        item.name
+                    )));
                 }
             }
         }
@@ -242,5 +257,66 @@ impl Menu {
     /// Finds an item by id.
     pub fn item(&self, id: ItemId) -> Option<&Item> {
         self.items.iter().find(|i| i.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn item(windows: Vec<AvailabilityWindow>) -> Item {
+        Item {
+            id: ItemId::new(),
+            category_id: CategoryId::new(),
+            name: "Muffin".into(),
+            description: String::new(),
+            price: 450,
+            variants: vec![],
+            modifier_groups: vec![],
+            allergens: vec![],
+            nutrition: None,
+            availability: windows,
+            recipe: vec![],
+            image_url: None,
+        }
+    }
+
+    #[test]
+    fn availability_windows_use_local_time_and_weekdays() {
+        let breakfast = item(vec![AvailabilityWindow { days: vec![1, 2, 3, 4, 5], start_minute: 360, end_minute: 630 }]);
+        // 2026-11-26 is a Thursday. 07:00 UTC is 08:00 at UTC+1.
+        let thu_7 = Utc.with_ymd_and_hms(2026, 11, 26, 7, 0, 0).unwrap();
+        assert!(breakfast.is_in_window(thu_7, 60));
+        assert!(!breakfast.is_in_window(thu_7, 300), "12:00 local is past breakfast");
+        let sat_7 = Utc.with_ymd_and_hms(2026, 11, 28, 7, 0, 0).unwrap();
+        assert!(!breakfast.is_in_window(sat_7, 60), "no breakfast on Saturday");
+        assert!(item(vec![]).is_in_window(sat_7, 0), "no windows means always");
+    }
+
+    #[test]
+    fn a_window_past_midnight_belongs_to_the_day_it_started() {
+        // Friday 22:00 to Saturday 02:00.
+        let late = item(vec![AvailabilityWindow { days: vec![5], start_minute: 1320, end_minute: 1560 }]);
+        assert!(late.is_in_window(Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap(), 0), "Saturday 01:00");
+        assert!(!late.is_in_window(Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap(), 0), "Sunday 01:00");
+        assert!(!late.is_in_window(Utc.with_ymd_and_hms(2026, 11, 28, 3, 0, 0).unwrap(), 0), "Saturday 03:00");
+    }
+
+    #[test]
+    fn validate_catches_inconsistent_menus() {
+        let cat = Category { id: CategoryId::new(), name: "Burgers".into(), position: 0 };
+        let mut i = item(vec![]);
+        i.category_id = cat.id;
+        let mut menu = Menu { version: 1, currency: crate::Currency::parse("EUR").unwrap(), categories: vec![cat], items: vec![i.clone()] };
+        assert!(menu.validate().is_ok());
+        menu.items.push(i.clone());
+        assert!(menu.validate().is_err(), "duplicate item id");
+        menu.items.pop();
+        menu.items[0].price = -1;
+        assert!(menu.validate().is_err(), "negative price");
+        menu.items[0].price = 1;
+        menu.items[0].category_id = CategoryId::new();
+        assert!(menu.validate().is_err(), "unknown category");
     }
 }

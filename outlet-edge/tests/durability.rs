@@ -1,0 +1,227 @@
+//! Durable before acknowledged: the real binary is killed with SIGKILL while several terminals
+//! write, restarted, and every acknowledged order is there exactly once with a gap-free log.
+
+mod common;
+
+use common::{CASHIER_PIN, MANAGER_PIN};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Starts the binary on a free port and returns it with its base URL, read from its log line.
+fn spawn(dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_patty-edge"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("addr=").nth(1) {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the edge logs its address");
+    (child, format!("http://{addr}"))
+}
+
+async fn login(http: &Client, base: &str, pin: &str) -> String {
+    let r = http
+        .post(format!("{base}/api/v1/sessions"))
+        .json(&json!({ "pin": pin }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_order_survives_sigkill_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let (mut child, base) = spawn(dir.path());
+    let manager = login(&http, &base, MANAGER_PIN).await;
+    let menu: Value = http
+        .get(format!("{base}/api/v1/menu"))
+        .bearer_auth(&manager)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let water = menu["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "Water")
+        .unwrap()["id"]
+        .clone();
+    let ing = menu["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "Water")
+        .unwrap()["recipe"][0]["ingredient_id"]
+        .clone();
+    let r = http
+        .post(format!("{base}/api/v1/inventory/receive"))
+        .bearer_auth(&manager)
+        .json(&json!({ "ingredient_id": ing, "quantity": 10000 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let seed_changes = change_count(&http, &base, &manager).await;
+
+    // Four terminals write as fast as they can; each remembers what was acknowledged.
+    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let mut terminals = Vec::new();
+    for t in 0..4 {
+        let token = login(&http, &base, CASHIER_PIN).await;
+        let (http, base, acked, water) = (http.clone(), base.clone(), acked.clone(), water.clone());
+        terminals.push(tokio::spawn(async move {
+            for n in 0.. {
+                let key = format!("term{t}-{n}");
+                let body = json!({ "channel": "counter", "fulfilment": "takeaway", "lines": [{ "item_id": water, "quantity": 1 }] });
+                match http.post(format!("{base}/api/v1/orders")).bearer_auth(&token).header("idempotency-key", &key).json(&body).send().await {
+                    Ok(r) if r.status() == StatusCode::CREATED => {
+                        let id = r.json::<Value>().await.map(|v| v["id"].as_str().unwrap_or_default().to_owned()).unwrap_or_default();
+                        acked.lock().unwrap().push((key, id));
+                    }
+                    _ => return, // the server is gone
+                }
+            }
+        }));
+    }
+    // Kill mid-stream, once a good number is acknowledged.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.lock().unwrap().len() < 100 {
+        assert!(Instant::now() < deadline, "terminals made no progress");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    for t in terminals {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+
+    let (mut child, base) = spawn(dir.path());
+    let manager = login(&http, &base, MANAGER_PIN).await;
+    let orders: Vec<Value> = http
+        .get(format!("{base}/api/v1/orders?limit=500"))
+        .bearer_auth(&manager)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = orders.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    let unique: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "no order is stored twice");
+    for (key, id) in &acked {
+        assert!(
+            unique.contains(id.as_str()),
+            "acknowledged order {key} was lost"
+        );
+    }
+    // At most one in-flight order per terminal was committed without its answer arriving.
+    assert!(
+        ids.len() >= acked.len() && ids.len() <= acked.len() + 4,
+        "{} stored, {} acknowledged",
+        ids.len(),
+        acked.len()
+    );
+    // Retrying an acknowledged request after the crash returns the same order.
+    let cashier = login(&http, &base, CASHIER_PIN).await;
+    let (key, id) = &acked[acked.len() / 2];
+    let body = json!({ "channel": "counter", "fulfilment": "takeaway", "lines": [{ "item_id": water, "quantity": 1 }] });
+    let r = http
+        .post(format!("{base}/api/v1/orders"))
+        .bearer_auth(&cashier)
+        .header("idempotency-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["id"], id.as_str());
+    // The log is gap-free and holds exactly each stored order and its one stock movement.
+    assert_eq!(
+        change_count(&http, &base, &manager).await,
+        seed_changes + 2 * ids.len() as u64
+    );
+    let levels: Value = http
+        .get(format!("{base}/api/v1/inventory"))
+        .bearer_auth(&manager)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bottles = levels
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["ingredient"]["name"] == "Water bottle")
+        .unwrap()["on_hand"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        bottles,
+        10_120 - ids.len() as i64,
+        "stock matches the stored orders"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+async fn change_count(http: &Client, base: &str, manager: &str) -> u64 {
+    let mut after = 0u64;
+    loop {
+        let page: Vec<Value> = http
+            .get(format!("{base}/api/v1/changes?after={after}&limit=5000"))
+            .bearer_auth(manager)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if page.is_empty() {
+            return after;
+        }
+        for e in page {
+            let seq = e["seq"].as_u64().unwrap();
+            assert_eq!(seq, after + 1, "gap in the change log");
+            after = seq;
+        }
+    }
+}
