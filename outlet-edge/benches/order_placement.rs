@@ -12,10 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -45,10 +42,7 @@ fn figures(mut lat: Vec<Duration>, elapsed: Duration) -> Figures {
 /// Plain SQLite: one connection, one single-row INSERT per transaction, WAL + synchronous FULL.
 fn baseline(dir: &std::path::Path, secs: u64) -> Figures {
     let conn = patty_edge::store::open_write_connection(&dir.join("baseline.db")).unwrap();
-    conn.execute_batch(
-        "CREATE TABLE t (id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, doc TEXT NOT NULL)",
-    )
-    .unwrap();
+    conn.execute_batch("CREATE TABLE t (id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, doc TEXT NOT NULL)").unwrap();
     let doc = "x".repeat(800);
     let mut lat = Vec::new();
     let start = Instant::now();
@@ -73,29 +67,21 @@ async fn preload(dir: &std::path::Path, count: u64) {
     let cfg = Config::for_data_dir(dir);
     let state = patty_edge::open(cfg).await.unwrap();
     let origin = state.store.origin();
-    let template = state
-        .store
-        .read(|_| Ok(()))
-        .await
-        .map(|_| state.menu())
-        .unwrap();
+    let template = state.store.read(|_| Ok(())).await.map(|_| state.menu()).unwrap();
     drop(state);
     tokio::time::sleep(Duration::from_millis(200)).await; // the writer thread closes its connection
     let db = dir.join("edge.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    conn.execute_batch("PRAGMA synchronous = OFF; BEGIN")
-        .unwrap();
-    let mut seq: i64 = conn
-        .query_row("SELECT COALESCE(MAX(seq), 0) FROM change_log", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    conn.execute_batch("PRAGMA synchronous = OFF; BEGIN").unwrap();
+    let mut seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM change_log", [], |r| r.get(0)).unwrap();
     let item = &template.items[0];
     let start_ms = 1_700_000_000_000i64;
     {
         let mut ins = conn.prepare("INSERT INTO orders (id, number, status, created_ms, updated_ms, idempotency_key, request_hash, doc) VALUES (?1, ?2, 'completed', ?3, ?3, ?4, '', ?5)").unwrap();
-        let mut log = conn.prepare("INSERT INTO change_log (seq, hlc, kind, payload) VALUES (?1, ?2, 'order_upserted', ?3)").unwrap();
+        let mut log = conn
+            .prepare("INSERT INTO change_log (seq, hlc, kind, payload) VALUES (?1, ?2, 'order_upserted', ?3)")
+            .unwrap();
         for n in 0..count {
             let id = uuid::Uuid::now_v7();
             let at = start_ms + n as i64 * 10_000;
@@ -107,21 +93,12 @@ async fn preload(dir: &std::path::Path, count: u64) {
                 "staff_id": null, "created_ms": at, "updated_ms": at, "closed_reason": null, "closed_by": null
             })
             .to_string();
-            ins.execute(params![
-                id.to_string(),
-                (n % 900 + 1) as i64,
-                at,
-                format!("preload-{n}"),
-                doc
-            ])
-            .unwrap();
+            ins.execute(params![id.to_string(), (n % 900 + 1) as i64, at, format!("preload-{n}"), doc]).unwrap();
             seq += 1;
-            log.execute(params![seq, (at << 16), &doc.as_bytes()[..64]])
-                .unwrap();
+            log.execute(params![seq, (at << 16), &doc.as_bytes()[..64]]).unwrap();
         }
     }
-    conn.execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE)")
-        .unwrap();
+    conn.execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -129,17 +106,11 @@ async fn main() {
     let orders = env_or("PATTY_BENCH_ORDERS", 500_000);
     let secs = env_or("PATTY_BENCH_SECS", 10);
     let terminals = env_or("PATTY_BENCH_TERMINALS", 16);
-    let dir = tempfile::Builder::new()
-        .prefix("patty-bench")
-        .tempdir_in(std::env::temp_dir())
-        .unwrap();
+    let dir = tempfile::Builder::new().prefix("patty-bench").tempdir_in(std::env::temp_dir()).unwrap();
 
     let t = Instant::now();
     preload(dir.path(), orders).await;
-    eprintln!(
-        "preloaded {orders} orders in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    eprintln!("preloaded {orders} orders in {:.1} s", t.elapsed().as_secs_f64());
 
     let base = tokio::task::spawn_blocking({
         let p = dir.path().to_owned();
@@ -179,15 +150,8 @@ async fn main() {
         }
     };
     let manager = login("1234").await;
-    let menu: Value = http
-        .get(format!("{url}/api/v1/menu"))
-        .bearer_auth(&manager)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let menu: Value =
+        http.get(format!("{url}/api/v1/menu")).bearer_auth(&manager).send().await.unwrap().json().await.unwrap();
     // Plenty of stock, so the run measures ordering, not running out.
     for level in http
         .get(format!("{url}/api/v1/inventory"))
@@ -206,15 +170,7 @@ async fn main() {
             .await
             .unwrap();
     }
-    let item = |name: &str| {
-        menu["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["name"] == name)
-            .unwrap()
-            .clone()
-    };
+    let item = |name: &str| menu["items"].as_array().unwrap().iter().find(|i| i["name"] == name).unwrap().clone();
     let cheese = item("Cheese Palace");
     let extra = cheese["modifier_groups"][0]["modifiers"][0]["id"].clone();
     let fries = item("Fries");
@@ -228,11 +184,7 @@ async fn main() {
         ]
     }));
 
-    let commits_before = state
-        .store
-        .stats
-        .commits
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let commits_before = state.store.stats.commits.load(std::sync::atomic::Ordering::Relaxed);
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -253,12 +205,7 @@ async fn main() {
                     .send()
                     .await
                     .unwrap();
-                assert_eq!(
-                    r.status(),
-                    reqwest::StatusCode::CREATED,
-                    "{}",
-                    r.text().await.unwrap_or_default()
-                );
+                assert_eq!(r.status(), reqwest::StatusCode::CREATED, "{}", r.text().await.unwrap_or_default());
                 lat.push(t0.elapsed());
                 n += 1;
             }
@@ -270,19 +217,12 @@ async fn main() {
         lat.extend(t.await.unwrap());
     }
     let edge = figures(lat, start.elapsed());
-    let commits = state
-        .store
-        .stats
-        .commits
-        .load(std::sync::atomic::Ordering::Relaxed)
-        - commits_before;
+    let commits = state.store.stats.commits.load(std::sync::atomic::Ordering::Relaxed) - commits_before;
     let _ = stop.send(());
     let _ = server.await;
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "order placement, {terminals} terminals, {orders} orders preloaded, WAL + synchronous=FULL"
-    );
+    println!("order placement, {terminals} terminals, {orders} orders preloaded, WAL + synchronous=FULL");
     println!(
         "  baseline (plain SQLite single-row INSERT transactions): {:>8.0} commits/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} rows)",
         base.per_sec,
@@ -298,8 +238,5 @@ async fn main() {
         edge.n,
         edge.n as f64 / commits.max(1) as f64
     );
-    println!(
-        "  ratio edge/baseline: {:.2}x throughput",
-        edge.per_sec / base.per_sec
-    );
+    println!("  ratio edge/baseline: {:.2}x throughput", edge.per_sec / base.per_sec);
 }

@@ -14,22 +14,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// Records `action` by `by` on `target`, in the caller's transaction.
-pub fn record(
-    ctx: &mut WriteCtx<'_>,
-    by: StaffId,
-    action: &str,
-    target: &str,
-    detail: &str,
-) -> Result<()> {
+pub fn record(ctx: &mut WriteCtx<'_>, by: StaffId, action: &str, target: &str, detail: &str) -> Result<()> {
     ctx.conn
         .prepare_cached("INSERT INTO audit (at_ms, staff_id, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
         .execute(params![ctx.now_ms, by.to_string(), action, target, detail])?;
-    ctx.log(ChangeV1::Audited {
-        by,
-        action: action.into(),
-        target: target.into(),
-        detail: detail.into(),
-    })?;
+    ctx.log(ChangeV1::Audited { by, action: action.into(), target: target.into(), detail: detail.into() })?;
     Ok(())
 }
 
@@ -70,10 +59,17 @@ async fn list(
     let rows = state
         .store
         .read(move |c| {
-            let mut st = c.prepare("SELECT at_ms, staff_id, action, target, detail FROM audit ORDER BY id DESC LIMIT ?1")?;
+            let mut st =
+                c.prepare("SELECT at_ms, staff_id, action, target, detail FROM audit ORDER BY id DESC LIMIT ?1")?;
             let rows = st
                 .query_map([limit], |r| {
-                    Ok(AuditEntry { at_ms: r.get(0)?, staff_id: r.get(1)?, action: r.get(2)?, target: r.get(3)?, detail: r.get(4)? })
+                    Ok(AuditEntry {
+                        at_ms: r.get(0)?,
+                        staff_id: r.get(1)?,
+                        action: r.get(2)?,
+                        target: r.get(3)?,
+                        detail: r.get(4)?,
+                    })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)

@@ -24,11 +24,8 @@ pub struct ChangesQuery {
 
 /// Reads entries after `after`, in sequence order.
 pub fn read_after(conn: &rusqlite::Connection, after: u64, limit: u32) -> Result<Vec<ChangeEntry>> {
-    let mut st =
-        conn.prepare_cached("SELECT payload FROM change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-    let rows = st.query_map(rusqlite::params![after as i64, limit], |r| {
-        r.get::<_, Vec<u8>>(0)
-    })?;
+    let mut st = conn.prepare_cached("SELECT payload FROM change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let rows = st.query_map(rusqlite::params![after as i64, limit], |r| r.get::<_, Vec<u8>>(0))?;
     let mut out = Vec::new();
     for row in rows {
         out.push(decode_change(&row?)?);
@@ -46,12 +43,7 @@ async fn list(
 ) -> Result<Json<Vec<ChangeEntry>>> {
     session.require_manager()?;
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
-    Ok(Json(
-        state
-            .store
-            .read(move |c| read_after(c, q.after, limit))
-            .await?,
-    ))
+    Ok(Json(state.store.read(move |c| read_after(c, q.after, limit)).await?))
 }
 
 /// The change-log route.

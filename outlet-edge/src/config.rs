@@ -96,78 +96,30 @@ impl Default for OutletConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self {
-            idle_secs: 30 * 60,
-            max_secs: 12 * 3600,
-        }
+        Self { idle_secs: 30 * 60, max_secs: 12 * 3600 }
     }
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self {
-            body_bytes: 64 * 1024,
-            order_lines: 100,
-            line_quantity: 99,
-        }
+        Self { body_bytes: 64 * 1024, order_lines: 100, line_quantity: 99 }
     }
 }
 
-/// The configuration could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("reading {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file or an environment variable is not valid.
-    #[error("{0}")]
-    Invalid(String),
-}
+pub use patty_service::config::ConfigError;
 
 impl Config {
     /// The defaults, on data directory `dir` (tests and benchmarks build their config this way).
     pub fn for_data_dir(dir: impl Into<PathBuf>) -> Self {
-        Self {
-            data_dir: dir.into(),
-            ..Self::default()
-        }
+        Self { data_dir: dir.into(), ..Self::default() }
     }
 
-    /// Defaults, then `file` if given, then `PATTY_…` variables from `env`.
+    /// Defaults, then `file` if given, then `PATTY_…` variables from `env`, then validation.
     pub fn load(
         file: Option<&std::path::Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut doc = toml::Table::try_from(Config::default())
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-            let over: toml::Table = text
-                .parse()
-                .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
-            merge(&mut doc, over);
-        }
-        for (key, value) in env {
-            let Some(rest) = key.strip_prefix("PATTY_") else {
-                continue;
-            };
-            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-            // Variables naming another binary's settings (the cloud's, the driver's) are not ours.
-            if doc.contains_key(&path[0]) {
-                set_path(&mut doc, &path, &value);
-            }
-        }
-        let config: Config = toml::Value::Table(doc)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        let config: Config = patty_service::config::load(file, env)?;
         config.validate()?;
         Ok(config)
     }
@@ -189,52 +141,11 @@ impl Config {
         if self.session.idle_secs == 0 || self.session.max_secs < self.session.idle_secs {
             return bad("session.idle_secs must be positive and at most session.max_secs");
         }
-        if self.limits.body_bytes < 1024
-            || self.limits.order_lines == 0
-            || self.limits.line_quantity == 0
-        {
+        if self.limits.body_bytes < 1024 || self.limits.order_lines == 0 || self.limits.line_quantity == 0 {
             return bad("limits must allow at least a 1 KiB body, one line and one portion");
         }
         Ok(())
     }
-}
-
-fn merge(base: &mut toml::Table, over: toml::Table) {
-    for (k, v) in over {
-        match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            (_, v) => {
-                base.insert(k, v);
-            }
-        }
-    }
-}
-
-/// Sets `path` in `doc` from an environment string, typed after the value it replaces.
-fn set_path(doc: &mut toml::Table, path: &[String], raw: &str) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut table = doc;
-    for p in parents {
-        let entry = table
-            .entry(p.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let toml::Value::Table(t) = entry else { return };
-        table = t;
-    }
-    let value = match table.get(last) {
-        Some(toml::Value::Integer(_)) => raw
-            .parse()
-            .map(toml::Value::Integer)
-            .unwrap_or_else(|_| raw.into()),
-        Some(toml::Value::Boolean(_)) => raw
-            .parse()
-            .map(toml::Value::Boolean)
-            .unwrap_or_else(|_| raw.into()),
-        _ => toml::Value::String(raw.to_owned()),
-    };
-    table.insert(last.clone(), value);
 }
 
 #[cfg(test)]
@@ -245,15 +156,8 @@ mod tests {
     fn env_overrides_file_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("edge.toml");
-        std::fs::write(
-            &file,
-            "[outlet]\nname = \"Dock Street\"\ntax_rate_bp = 900\n",
-        )
-        .unwrap();
-        let env = [
-            ("PATTY_OUTLET__TAX_RATE_BP".to_owned(), "700".to_owned()),
-            ("HOME".to_owned(), "/".to_owned()),
-        ];
+        std::fs::write(&file, "[outlet]\nname = \"Dock Street\"\ntax_rate_bp = 900\n").unwrap();
+        let env = [("PATTY_OUTLET__TAX_RATE_BP".to_owned(), "700".to_owned()), ("HOME".to_owned(), "/".to_owned())];
         let c = Config::load(Some(&file), env).unwrap();
         assert_eq!(c.outlet.name, "Dock Street");
         assert_eq!(c.outlet.tax_rate_bp, 700);
@@ -268,13 +172,7 @@ mod tests {
         assert!(Config::load(None, env).is_err());
         let env = [("PATTY_OUTLET__NO_SUCH_KEY".to_owned(), "1".to_owned())];
         assert!(Config::load(None, env).is_err());
-        let env = [(
-            "PATTY_DATABASE_URL".to_owned(),
-            "postgres://elsewhere".to_owned(),
-        )];
-        assert!(
-            Config::load(None, env).is_ok(),
-            "another binary's setting is not ours to refuse"
-        );
+        let env = [("PATTY_DATABASE_URL".to_owned(), "postgres://elsewhere".to_owned())];
+        assert!(Config::load(None, env).is_ok(), "another binary's setting is not ours to refuse");
     }
 }

@@ -51,9 +51,7 @@ pub fn sse(
     mut closing: tokio::sync::watch::Receiver<bool>,
     initial: Vec<Event>,
     keep: impl Fn(&Event) -> bool + Send + 'static,
-) -> axum::response::Sse<
-    impl futures::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
-> {
+) -> axum::response::Sse<impl futures::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>> {
     use axum::response::sse::{Event as SseEvent, KeepAlive};
     use futures::StreamExt;
     use tokio_stream::wrappers::BroadcastStream;
@@ -63,19 +61,14 @@ pub fn sse(
             Event::Order { .. } => "order",
             Event::StockAlert { .. } => "stock_alert",
         };
-        SseEvent::default()
-            .event(name)
-            .json_data(e)
-            .unwrap_or_else(|_| SseEvent::default().event("resync"))
+        SseEvent::default().event(name).json_data(e).unwrap_or_else(|_| SseEvent::default().event("resync"))
     };
     let head = futures::stream::iter(initial.iter().map(to_sse).map(Ok).collect::<Vec<_>>());
     let live = BroadcastStream::new(rx).filter_map(move |r| {
         let out = match r {
             Ok(e) if keep(&e) => Some(Ok(to_sse(&e))),
             Ok(_) => None,
-            Err(BroadcastStreamRecvError::Lagged(_)) => {
-                Some(Ok(SseEvent::default().event("resync").data("{}")))
-            }
+            Err(BroadcastStreamRecvError::Lagged(_)) => Some(Ok(SseEvent::default().event("resync").data("{}"))),
         };
         futures::future::ready(out)
     });

@@ -43,13 +43,9 @@ fn level_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StockLevel> {
     let on_hand: i64 = r.get(4)?;
     Ok(StockLevel {
         ingredient: Ingredient {
-            id: id.parse().map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    0,
-                    rusqlite::types::Type::Text,
-                    Box::new(e),
-                )
-            })?,
+            id: id
+                .parse()
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?,
             name: r.get(1)?,
             unit: parse_unit(&unit),
             reorder_level,
@@ -76,9 +72,7 @@ pub fn upsert_ingredient(ctx: &mut WriteCtx<'_>, ing: &Ingredient) -> Result<()>
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, unit = excluded.unit, reorder_level = excluded.reorder_level",
         params![ing.id.to_string(), ing.name, unit_str(ing.unit), ing.reorder_level],
     )?;
-    ctx.log(ChangeV1::IngredientUpserted {
-        ingredient: ing.clone(),
-    })?;
+    ctx.log(ChangeV1::IngredientUpserted { ingredient: ing.clone() })?;
     Ok(())
 }
 
@@ -110,10 +104,7 @@ pub fn apply(
             .prepare_cached("UPDATE ingredients SET on_hand = on_hand + ?2 WHERE id = ?1")?
             .execute(params![m.ingredient_id.to_string(), m.delta])?;
         if changed == 0 {
-            return Err(Error::NotFound(format!(
-                "no ingredient {}",
-                m.ingredient_id
-            )));
+            return Err(Error::NotFound(format!("no ingredient {}", m.ingredient_id)));
         }
         let movement = StockMovement {
             id: MovementId::new(),
@@ -140,9 +131,7 @@ pub fn apply(
                 note,
                 ctx.now_ms
             ])?;
-        ctx.log(ChangeV1::StockMoved {
-            movement: movement.clone(),
-        })?;
+        ctx.log(ChangeV1::StockMoved { movement: movement.clone() })?;
         touched.insert(m.ingredient_id);
         out.push(movement);
     }
@@ -181,10 +170,7 @@ fn check_alert(ctx: &mut WriteCtx<'_>, id: IngredientId) -> Result<()> {
             ctx.emit(Event::StockAlert { alert: a });
         }
         (false, Some((aid, raised))) => {
-            ctx.conn.execute(
-                "UPDATE stock_alerts SET cleared_ms = ?2 WHERE id = ?1",
-                params![aid, ctx.now_ms],
-            )?;
+            ctx.conn.execute("UPDATE stock_alerts SET cleared_ms = ?2 WHERE id = ?1", params![aid, ctx.now_ms])?;
             let a = alert(aid, raised, Some(ctx.now_ms));
             ctx.emit(Event::StockAlert { alert: a });
         }
@@ -254,11 +240,7 @@ async fn change_stock(
             let moved = apply(
                 ctx,
                 &menu,
-                &[Move {
-                    ingredient_id: req.ingredient_id,
-                    kind,
-                    delta,
-                }],
+                &[Move { ingredient_id: req.ingredient_id, kind, delta }],
                 None,
                 Some(by),
                 req.note.trim(),
@@ -268,20 +250,11 @@ async fn change_stock(
                     "{}: counted {} against {} on the books",
                     before.ingredient.name, req.quantity, before.on_hand
                 );
-                crate::audit::record(
-                    ctx,
-                    by,
-                    "stock_correction",
-                    &req.ingredient_id.to_string(),
-                    &detail,
-                )?;
+                crate::audit::record(ctx, by, "stock_correction", &req.ingredient_id.to_string(), &detail)?;
             }
-            let level = level(ctx.conn, req.ingredient_id)?
-                .ok_or_else(|| Error::Internal("ingredient vanished".into()))?;
-            Ok(StockChangeOut {
-                movement: moved.into_iter().next(),
-                level,
-            })
+            let level =
+                level(ctx.conn, req.ingredient_id)?.ok_or_else(|| Error::Internal("ingredient vanished".into()))?;
+            Ok(StockChangeOut { movement: moved.into_iter().next(), level })
         })
         .await?;
     Ok((StatusCode::CREATED, Json(out)))
@@ -328,9 +301,7 @@ async fn levels(State(state): State<AppState>, _session: Session) -> Result<Json
         .store
         .read(|c| {
             let mut st = c.prepare(&format!("{LEVEL_COLUMNS} ORDER BY name"))?;
-            let rows = st
-                .query_map([], level_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let rows = st.query_map([], level_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
         .await?;
@@ -362,8 +333,7 @@ async fn patch_ingredient(
     let out = state
         .store
         .write(move |ctx| {
-            let mut lv = level(ctx.conn, id)?
-                .ok_or_else(|| Error::NotFound(format!("no ingredient {id}")))?;
+            let mut lv = level(ctx.conn, id)?.ok_or_else(|| Error::NotFound(format!("no ingredient {id}")))?;
             lv.ingredient.reorder_level = req.reorder_level;
             upsert_ingredient(ctx, &lv.ingredient)?;
             check_alert(ctx, id)?;
@@ -404,7 +374,16 @@ async fn movements(
             let rows = st
                 .query_map(params![q.ingredient_id.map(|i| i.to_string()), limit], |r| {
                     let kind: String = r.get(2)?;
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, kind, r.get::<_, i64>(3)?, r.get::<_, Option<String>>(4)?, r.get::<_, Option<String>>(5)?, r.get::<_, String>(6)?, r.get::<_, i64>(7)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        kind,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, i64>(7)?,
+                    ))
                 })?
                 .filter_map(|row| {
                     let (id, ing, kind, delta, order, staff, note, at_ms) = row.ok()?;
@@ -469,22 +448,11 @@ async fn alerts(State(state): State<AppState>, _session: Session) -> Result<Json
 /// Live low-stock alerts (Server-Sent Events): the open alerts first, then each raise and clear.
 #[utoipa::path(get, path = "/api/v1/inventory/alerts/stream", tag = "inventory", security(("pin_session" = [])),
     responses((status = 200, description = "text/event-stream of `stock_alert` events", content_type = "text/event-stream")))]
-async fn alert_stream(
-    State(state): State<AppState>,
-    _session: Session,
-) -> Result<impl axum::response::IntoResponse> {
+async fn alert_stream(State(state): State<AppState>, _session: Session) -> Result<impl axum::response::IntoResponse> {
     let rx = state.store.events.subscribe();
     let open = state.store.read(open_alerts).await?;
-    let initial = open
-        .into_iter()
-        .map(|alert| Event::StockAlert { alert })
-        .collect();
-    Ok(crate::events::sse(
-        rx,
-        state.closing.subscribe(),
-        initial,
-        |e| matches!(e, Event::StockAlert { .. }),
-    ))
+    let initial = open.into_iter().map(|alert| Event::StockAlert { alert }).collect();
+    Ok(crate::events::sse(rx, state.closing.subscribe(), initial, |e| matches!(e, Event::StockAlert { .. })))
 }
 
 /// The inventory routes.

@@ -34,10 +34,7 @@ pub fn queue(conn: &Connection) -> Result<Vec<Ticket>> {
     let mut out = Vec::new();
     for row in rows {
         let (doc, recalled) = row?;
-        out.push(Ticket {
-            order: serde_json::from_str(&doc)?,
-            recalled,
-        });
+        out.push(Ticket { order: serde_json::from_str(&doc)?, recalled });
     }
     Ok(out)
 }
@@ -53,25 +50,12 @@ async fn get_queue(State(state): State<AppState>, _session: Session) -> Result<J
 /// any order as an `order` event (a screen drops orders no longer in the kitchen).
 #[utoipa::path(get, path = "/api/v1/kitchen/stream", tag = "kitchen", security(("pin_session" = [])),
     responses((status = 200, description = "text/event-stream of `order` events", content_type = "text/event-stream")))]
-async fn stream(
-    State(state): State<AppState>,
-    _session: Session,
-) -> Result<impl axum::response::IntoResponse> {
+async fn stream(State(state): State<AppState>, _session: Session) -> Result<impl axum::response::IntoResponse> {
     let rx = state.store.events.subscribe();
     let tickets = state.store.read(queue).await?;
-    let initial = tickets
-        .into_iter()
-        .map(|t| Event::Order {
-            order: Arc::new(t.order),
-            recalled: t.recalled,
-        })
-        .collect();
-    Ok(crate::events::sse(
-        rx,
-        state.closing.subscribe(),
-        initial,
-        |e| matches!(e, Event::Order { .. }),
-    ))
+    let initial =
+        tickets.into_iter().map(|t| Event::Order { order: Arc::new(t.order), recalled: t.recalled }).collect();
+    Ok(crate::events::sse(rx, state.closing.subscribe(), initial, |e| matches!(e, Event::Order { .. })))
 }
 
 /// Bump a ticket: a recalled ticket leaves the screen again; otherwise the order becomes ready
@@ -79,11 +63,7 @@ async fn stream(
 #[utoipa::path(post, path = "/api/v1/kitchen/orders/{id}/bump", tag = "kitchen", security(("pin_session" = [])),
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Ticket), (status = 409, body = patty_protocol::ErrorBody)))]
-async fn bump(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<OrderId>,
-) -> Result<Json<Ticket>> {
+async fn bump(State(state): State<AppState>, session: Session, Path(id): Path<OrderId>) -> Result<Json<Ticket>> {
     session.require(&[Role::Kitchen])?;
     let by = session.staff.id;
     let ticket = state
@@ -100,10 +80,7 @@ async fn bump(
                     order.status.as_str()
                 )));
             }
-            Ok(Ticket {
-                order,
-                recalled: false,
-            })
+            Ok(Ticket { order, recalled: false })
         })
         .await?;
     Ok(Json(ticket))
@@ -113,31 +90,19 @@ async fn bump(
 #[utoipa::path(post, path = "/api/v1/kitchen/orders/{id}/recall", tag = "kitchen", security(("pin_session" = [])),
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Ticket), (status = 409, body = patty_protocol::ErrorBody)))]
-async fn recall(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<OrderId>,
-) -> Result<Json<Ticket>> {
+async fn recall(State(state): State<AppState>, session: Session, Path(id): Path<OrderId>) -> Result<Json<Ticket>> {
     session.require(&[Role::Kitchen])?;
     let ticket = state
         .store
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
             if recalled
-                || !matches!(
-                    order.status,
-                    OrderStatus::Ready | OrderStatus::OutForDelivery | OrderStatus::Completed
-                )
+                || !matches!(order.status, OrderStatus::Ready | OrderStatus::OutForDelivery | OrderStatus::Completed)
             {
-                return Err(Error::Conflict(
-                    "only a bumped ticket can be recalled".into(),
-                ));
+                return Err(Error::Conflict("only a bumped ticket can be recalled".into()));
             }
             save(ctx, &mut order, true)?;
-            Ok(Ticket {
-                order,
-                recalled: true,
-            })
+            Ok(Ticket { order, recalled: true })
         })
         .await?;
     Ok(Json(ticket))

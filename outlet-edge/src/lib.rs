@@ -41,7 +41,6 @@ use crate::error::{Error, Result};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
 use patty_protocol::ids::OutletId;
 use patty_protocol::{ErrorBody, ErrorCode};
 use serde::Serialize;
@@ -94,26 +93,8 @@ pub struct Health {
 /// Liveness and readiness: the database answers.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health), (status = 500, body = ErrorBody)))]
 async fn healthz(State(state): State<AppState>) -> Result<error::Json<Health>> {
-    state
-        .store
-        .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-        .await?;
-    Ok(error::Json(Health {
-        status: "ok",
-        outlet_id: state.store.origin(),
-    }))
-}
-
-async fn not_found() -> Error {
-    Error::NotFound("no such route".into())
-}
-
-async fn method_not_allowed() -> Error {
-    Error::Request {
-        status: StatusCode::METHOD_NOT_ALLOWED,
-        code: ErrorCode::NotFound,
-        message: "method not allowed on this route".into(),
-    }
+    state.store.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await?;
+    Ok(error::Json(Health { status: "ok", outlet_id: state.store.origin() }))
 }
 
 /// The routers of every module, merged, with the OpenAPI document they describe.
@@ -137,16 +118,10 @@ pub fn app(state: AppState) -> Router {
     let (router, openapi) = routes();
     let openapi = Arc::new(openapi);
     router
-        .route(
-            "/openapi.json",
-            axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }),
-        )
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
+        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }))
+        .fallback(patty_service::http::not_found)
+        .method_not_allowed_fallback(patty_service::http::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.metrics.http.clone(), patty_service::metrics::track))
         .layer(DefaultBodyLimit::max(state.config.limits.body_bytes))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
@@ -158,22 +133,18 @@ pub fn app(state: AppState) -> Router {
 pub async fn open(config: Config) -> Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| Error::Internal(format!("create {}: {e}", config.data_dir.display())))?;
-    let pin_key = load_or_create_key(&config.data_dir.join("pin.key"))?;
+    let key_path = config.data_dir.join("pin.key");
+    let pin_key = patty_service::secret::load_or_create_key(&key_path)
+        .map_err(|e| Error::Internal(format!("{}: {e}", key_path.display())))?;
     let wanted: Option<OutletId> = match &config.outlet.id {
-        Some(id) => Some(
-            id.parse()
-                .map_err(|_| Error::Validation("outlet.id must be a UUID".into()))?,
-        ),
+        Some(id) => Some(id.parse().map_err(|_| Error::Validation("outlet.id must be a UUID".into()))?),
         None => None,
     };
     let store = store::Store::open(&config.data_dir.join("edge.db"), wanted.unwrap_or_default())?;
     if let Some(want) = wanted
         && store.origin() != want
     {
-        return Err(Error::Validation(format!(
-            "this data directory belongs to outlet {}, not {want}",
-            store.origin()
-        )));
+        return Err(Error::Validation(format!("this data directory belongs to outlet {}, not {want}", store.origin())));
     }
     let seed_text = match &config.seed.file {
         Some(path) => Some(
@@ -182,12 +153,7 @@ pub async fn open(config: Config) -> Result<AppState> {
         ),
         None => None,
     };
-    let menu = seed_if_empty(
-        &store,
-        seed_text.as_deref().unwrap_or(seed::SAMPLE),
-        &pin_key,
-    )
-    .await?;
+    let menu = seed_if_empty(&store, seed_text.as_deref().unwrap_or(seed::SAMPLE), &pin_key).await?;
     let sessions = staff::Sessions::new(
         Duration::from_secs(config.session.idle_secs),
         Duration::from_secs(config.session.max_secs),
@@ -203,11 +169,7 @@ pub async fn open(config: Config) -> Result<AppState> {
     })
 }
 
-async fn seed_if_empty(
-    store: &store::Store,
-    seed_text: &str,
-    pin_key: &[u8],
-) -> Result<patty_protocol::menu::Menu> {
+async fn seed_if_empty(store: &store::Store, seed_text: &str, pin_key: &[u8]) -> Result<patty_protocol::menu::Menu> {
     if let Some(menu) = store.read(menu::load_menu).await? {
         return Ok(menu);
     }
@@ -219,39 +181,6 @@ async fn seed_if_empty(
     Ok(menu)
 }
 
-fn load_or_create_key(path: &std::path::Path) -> Result<Vec<u8>> {
-    match std::fs::read(path) {
-        Ok(k) if k.len() >= 32 => Ok(k),
-        Ok(_) => Err(Error::Internal(format!(
-            "{} is too short to be a key",
-            path.display()
-        ))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key: Vec<u8> = uuid::Uuid::new_v4()
-                .as_bytes()
-                .iter()
-                .chain(uuid::Uuid::new_v4().as_bytes())
-                .copied()
-                .collect();
-            write_private(path, &key)
-                .map_err(|e| Error::Internal(format!("write {}: {e}", path.display())))?;
-            Ok(key)
-        }
-        Err(e) => Err(Error::Internal(format!("read {}: {e}", path.display()))),
-    }
-}
-
-fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path)?;
-    f.write_all(data)?;
-    f.sync_all()
-}
-
 /// Serves the edge on `listener` until `shutdown` completes, then drains open requests.
 pub async fn run(
     config: Config,
@@ -259,9 +188,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let state = open(config).await?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
     tracing::info!(%addr, outlet_id = %state.store.origin(), "patty-edge listening");
     let closing = state.closing.clone();
     let app = app(state);

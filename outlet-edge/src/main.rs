@@ -5,7 +5,6 @@ use clap::Parser;
 use patty_edge::config::Config;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use tracing_subscriber::EnvFilter;
 
 /// The outlet's own server: orders, kitchen, stock and staff, with no internet needed.
 #[derive(Parser)]
@@ -23,14 +22,7 @@ struct Args {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    patty_service::run::init_tracing();
     if let Err(e) = start() {
         eprintln!("patty-edge: {e:#}");
         std::process::exit(1);
@@ -40,8 +32,7 @@ fn main() {
 #[tokio::main]
 async fn start() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut config =
-        Config::load(args.config.as_deref(), std::env::vars()).context("configuration")?;
+    let mut config = Config::load(args.config.as_deref(), std::env::vars()).context("configuration")?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
@@ -49,33 +40,8 @@ async fn start() -> anyhow::Result<()> {
         config.data_dir = dir;
     }
     config.validate().context("configuration")?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("listen on {}", config.listen))?;
-    patty_edge::run(config, listener, shutdown_signal())
-        .await
-        .context("patty-edge")?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("listen on {}", config.listen))?;
+    patty_edge::run(config, listener, patty_service::run::shutdown_signal()).await.context("patty-edge")?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
 }

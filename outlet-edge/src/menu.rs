@@ -31,26 +31,13 @@ pub struct ItemState {
 
 /// Reads every item's live state.
 pub fn item_states(conn: &Connection) -> Result<HashMap<ItemId, ItemState>> {
-    let mut st =
-        conn.prepare_cached("SELECT item_id, sold_out, auto_unavailable FROM item_state")?;
-    let rows = st.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, bool>(1)?,
-            r.get::<_, bool>(2)?,
-        ))
-    })?;
+    let mut st = conn.prepare_cached("SELECT item_id, sold_out, auto_unavailable FROM item_state")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, bool>(2)?)))?;
     let mut out = HashMap::new();
     for row in rows {
         let (id, sold_out, out_of_stock) = row?;
         if let Ok(id) = id.parse() {
-            out.insert(
-                id,
-                ItemState {
-                    sold_out,
-                    out_of_stock,
-                },
-            );
+            out.insert(id, ItemState { sold_out, out_of_stock });
         }
     }
     Ok(out)
@@ -59,11 +46,7 @@ pub fn item_states(conn: &Connection) -> Result<HashMap<ItemId, ItemState>> {
 /// Ingredients one portion needs at least (base recipe plus the first variant's extras).
 fn one_portion(item: &Item) -> BTreeMap<IngredientId, i64> {
     let mut need = BTreeMap::new();
-    let extra = item
-        .variants
-        .first()
-        .map(|v| v.recipe.as_slice())
-        .unwrap_or_default();
+    let extra = item.variants.first().map(|v| v.recipe.as_slice()).unwrap_or_default();
     for l in item.recipe.iter().chain(extra) {
         *need.entry(l.ingredient_id).or_insert(0) += l.quantity;
     }
@@ -72,14 +55,8 @@ fn one_portion(item: &Item) -> BTreeMap<IngredientId, i64> {
 }
 
 /// Re-marks as out of stock (or back in) every item that uses one of `touched`.
-pub fn refresh_stock_availability(
-    ctx: &WriteCtx<'_>,
-    menu: &Menu,
-    touched: &HashSet<IngredientId>,
-) -> Result<()> {
-    let mut on_hand = ctx
-        .conn
-        .prepare_cached("SELECT on_hand FROM ingredients WHERE id = ?1")?;
+pub fn refresh_stock_availability(ctx: &WriteCtx<'_>, menu: &Menu, touched: &HashSet<IngredientId>) -> Result<()> {
+    let mut on_hand = ctx.conn.prepare_cached("SELECT on_hand FROM ingredients WHERE id = ?1")?;
     let mut set = ctx.conn.prepare_cached(
         "INSERT INTO item_state (item_id, auto_unavailable) VALUES (?1, ?2)
          ON CONFLICT (item_id) DO UPDATE SET auto_unavailable = excluded.auto_unavailable",
@@ -134,10 +111,7 @@ pub fn price(cx: &PricingCtx<'_>, lines: &[NewLine]) -> Result<Priced> {
         return Err(Error::Validation("an order needs at least one line".into()));
     }
     if lines.len() > cx.max_lines {
-        return Err(Error::Validation(format!(
-            "an order may have at most {} lines",
-            cx.max_lines
-        )));
+        return Err(Error::Validation(format!("an order may have at most {} lines", cx.max_lines)));
     }
     let mut out = Priced::default();
     for (n, req) in lines.iter().enumerate() {
@@ -148,10 +122,7 @@ pub fn price(cx: &PricingCtx<'_>, lines: &[NewLine]) -> Result<Priced> {
         if req.notes.chars().count() > 200 {
             return Err(at("notes are at most 200 characters".into()));
         }
-        let item = cx
-            .menu
-            .item(req.item_id)
-            .ok_or_else(|| at(format!("unknown item {}", req.item_id)))?;
+        let item = cx.menu.item(req.item_id).ok_or_else(|| at(format!("unknown item {}", req.item_id)))?;
         let state = cx.states.get(&item.id).copied().unwrap_or_default();
         if state.sold_out {
             return Err(Error::Unavailable(format!("{} is sold out", item.name)));
@@ -160,17 +131,10 @@ pub fn price(cx: &PricingCtx<'_>, lines: &[NewLine]) -> Result<Priced> {
             return Err(Error::Unavailable(format!("{} is out of stock", item.name)));
         }
         if !item.is_in_window(cx.now, cx.utc_offset_minutes) {
-            return Err(Error::Unavailable(format!(
-                "{} is not served at this time",
-                item.name
-            )));
+            return Err(Error::Unavailable(format!("{} is not served at this time", item.name)));
         }
         let mut unit = item.price;
-        let mut recipe: Vec<(IngredientId, i64)> = item
-            .recipe
-            .iter()
-            .map(|r| (r.ingredient_id, r.quantity))
-            .collect();
+        let mut recipe: Vec<(IngredientId, i64)> = item.recipe.iter().map(|r| (r.ingredient_id, r.quantity)).collect();
         let variant = match (req.variant_id, item.variants.is_empty()) {
             (None, true) => None,
             (None, false) => return Err(at(format!("{} needs a size or variant", item.name))),
@@ -196,27 +160,14 @@ pub fn price(cx: &PricingCtx<'_>, lines: &[NewLine]) -> Result<Priced> {
             let (group, modifier) = item
                 .modifier_groups
                 .iter()
-                .find_map(|g| {
-                    g.modifiers
-                        .iter()
-                        .find(|x| x.id == m.modifier_id)
-                        .map(|x| (g, x))
-                })
+                .find_map(|g| g.modifiers.iter().find(|x| x.id == m.modifier_id).map(|x| (g, x)))
                 .ok_or_else(|| at(format!("unknown modifier for {}", item.name)))?;
             if m.quantity == 0 || m.quantity > modifier.max_quantity {
-                return Err(at(format!(
-                    "{} may be taken 1 to {} times",
-                    modifier.name, modifier.max_quantity
-                )));
+                return Err(at(format!("{} may be taken 1 to {} times", modifier.name, modifier.max_quantity)));
             }
             *per_group.entry(group.id).or_insert(0) += m.quantity;
             unit += modifier.price_delta * i64::from(m.quantity);
-            recipe.extend(
-                modifier
-                    .recipe
-                    .iter()
-                    .map(|r| (r.ingredient_id, r.quantity * i64::from(m.quantity))),
-            );
+            recipe.extend(modifier.recipe.iter().map(|r| (r.ingredient_id, r.quantity * i64::from(m.quantity))));
             modifiers.push(LineModifier {
                 modifier_id: modifier.id,
                 name: modifier.name.clone(),
@@ -227,19 +178,14 @@ pub fn price(cx: &PricingCtx<'_>, lines: &[NewLine]) -> Result<Priced> {
         for g in &item.modifier_groups {
             let n = per_group.get(&g.id).copied().unwrap_or(0);
             if n < g.min || n > g.max {
-                return Err(at(format!(
-                    "{}: choose {} to {} from {}",
-                    item.name, g.min, g.max, g.name
-                )));
+                return Err(at(format!("{}: choose {} to {} from {}", item.name, g.min, g.max, g.name)));
             }
         }
         let unit = unit.max(0);
         let (unit_price, price_override) = match &req.price_override {
             None => (unit, None),
             Some(_) if !cx.manager => {
-                return Err(Error::Forbidden(
-                    "only a manager may override a price".into(),
-                ));
+                return Err(Error::Forbidden("only a manager may override a price".into()));
             }
             Some(o) if o.unit_price < 0 || o.unit_price > 1_000_000 => {
                 return Err(at("an override price must be 0 to 1000000".into()));
@@ -249,11 +195,7 @@ pub fn price(cx: &PricingCtx<'_>, lines: &[NewLine]) -> Result<Priced> {
             }
             Some(o) => (
                 o.unit_price,
-                Some(PriceOverride {
-                    menu_unit_price: unit,
-                    by: cx.by,
-                    reason: o.reason.trim().to_owned(),
-                }),
+                Some(PriceOverride { menu_unit_price: unit, by: cx.by, reason: o.reason.trim().to_owned() }),
             ),
         };
         let mut line_usage: BTreeMap<IngredientId, i64> = BTreeMap::new();
@@ -336,12 +278,7 @@ async fn get_menu(State(state): State<AppState>, _session: Session) -> Result<Js
             }
         })
         .collect();
-    Ok(Json(MenuView {
-        version: menu.version,
-        currency: menu.currency,
-        categories,
-        items,
-    }))
+    Ok(Json(MenuView { version: menu.version, currency: menu.currency, categories, items }))
 }
 
 /// Marks an item sold out here, or clears the mark.
@@ -364,10 +301,7 @@ async fn set_sold_out(
 ) -> Result<Json<MenuItemView>> {
     session.require(&[Role::Cashier, Role::Kitchen])?;
     let menu = state.menu();
-    let item = menu
-        .item(id)
-        .cloned()
-        .ok_or_else(|| Error::NotFound(format!("no item {id} on the menu")))?;
+    let item = menu.item(id).cloned().ok_or_else(|| Error::NotFound(format!("no item {id} on the menu")))?;
     let s = state
         .store
         .write(move |ctx| {
@@ -376,10 +310,7 @@ async fn set_sold_out(
                  ON CONFLICT (item_id) DO UPDATE SET sold_out = excluded.sold_out",
                 params![id.to_string(), req.sold_out],
             )?;
-            ctx.log(ChangeV1::ItemSoldOut {
-                item_id: id,
-                sold_out: req.sold_out,
-            })?;
+            ctx.log(ChangeV1::ItemSoldOut { item_id: id, sold_out: req.sold_out })?;
             Ok(item_states(ctx.conn)?.get(&id).copied().unwrap_or_default())
         })
         .await?;
@@ -405,17 +336,12 @@ pub fn store_menu(conn: &Connection, menu: &Menu) -> Result<()> {
 /// Loads the stored menu, if any.
 pub fn load_menu(conn: &Connection) -> Result<Option<Menu>> {
     use rusqlite::OptionalExtension;
-    let text: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'menu'", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
+    let text: Option<String> =
+        conn.query_row("SELECT value FROM meta WHERE key = 'menu'", [], |r| r.get(0)).optional()?;
     Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
 }
 
 /// The menu routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(get_menu))
-        .routes(routes!(set_sold_out))
+    OpenApiRouter::new().routes(routes!(get_menu)).routes(routes!(set_sold_out))
 }

@@ -19,13 +19,10 @@ use patty_protocol::ids::{IngredientId, OrderId, StaffId, TenderId};
 use patty_protocol::inventory::MovementKind;
 use patty_protocol::menu::Menu;
 use patty_protocol::money::apply_basis_points;
-use patty_protocol::order::{
-    Channel, Discount, NewLine, NewOrder, Order, OrderStatus, Tender, TenderKind, transition,
-};
+use patty_protocol::order::{Channel, Discount, NewLine, NewOrder, Order, OrderStatus, Tender, TenderKind, transition};
 use patty_protocol::staff::Role;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
@@ -45,20 +42,15 @@ pub fn load(conn: &Connection, id: OrderId) -> Result<(Order, bool)> {
 pub fn save(ctx: &mut WriteCtx<'_>, order: &mut Order, recalled: bool) -> Result<()> {
     order.updated_ms = ctx.now_ms;
     ctx.conn
-        .prepare_cached(
-            "UPDATE orders SET status = ?2, updated_ms = ?3, recalled = ?4, doc = ?5 WHERE id = ?1",
-        )?
+        .prepare_cached("UPDATE orders SET status = ?2, updated_ms = ?3, recalled = ?4, doc = ?5 WHERE id = ?1")?
         .execute(params![
-            order.id.to_string(),
-            order.status.as_str(),
-            order.updated_ms,
-            recalled,
-            serde_json::to_string(&order)?
-        ])?;
-    ctx.emit(Event::Order {
-        order: Arc::new(order.clone()),
+        order.id.to_string(),
+        order.status.as_str(),
+        order.updated_ms,
         recalled,
-    });
+        serde_json::to_string(&order)?
+    ])?;
+    ctx.emit(Event::Order { order: Arc::new(order.clone()), recalled });
     Ok(())
 }
 
@@ -95,21 +87,14 @@ pub fn move_status(
         order.closed_by = by;
     }
     save(ctx, order, recalled && !to.is_final())?;
-    ctx.log(ChangeV1::OrderStatus {
-        order_id: order.id,
-        status: to,
-        reason,
-        by,
-    })?;
+    ctx.log(ChangeV1::OrderStatus { order_id: order.id, status: to, reason, by })?;
     Ok(())
 }
 
 /// Ingredients an order has taken so far (sum of its sale movements, positive).
 fn taken(conn: &Connection, id: OrderId) -> Result<BTreeMap<IngredientId, i64>> {
     let mut st = conn.prepare_cached("SELECT ingredient_id, -SUM(delta) FROM stock_movements WHERE order_id = ?1 AND kind = 'sale' GROUP BY ingredient_id")?;
-    let rows = st.query_map([id.to_string()], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-    })?;
+    let rows = st.query_map([id.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
     let mut out = BTreeMap::new();
     for row in rows {
         let (ing, q) = row?;
@@ -131,11 +116,7 @@ fn set_usage(
 ) -> Result<()> {
     let had = taken(ctx.conn, order_id)?;
     let mut moves = Vec::new();
-    for ing in had
-        .keys()
-        .chain(want.keys())
-        .collect::<std::collections::BTreeSet<_>>()
-    {
+    for ing in had.keys().chain(want.keys()).collect::<std::collections::BTreeSet<_>>() {
         let more = want.get(ing).copied().unwrap_or(0) - had.get(ing).copied().unwrap_or(0);
         if more > 0 {
             let level = inventory::level(ctx.conn, *ing)?
@@ -147,11 +128,7 @@ fn set_usage(
                 )));
             }
         }
-        moves.push(Move {
-            ingredient_id: *ing,
-            kind: MovementKind::Sale,
-            delta: -more,
-        });
+        moves.push(Move { ingredient_id: *ing, kind: MovementKind::Sale, delta: -more });
     }
     inventory::apply(ctx, menu, &moves, Some(order_id), Some(by), "")?;
     Ok(())
@@ -171,13 +148,15 @@ fn next_number(ctx: &WriteCtx<'_>, cfg: &OutletConfig) -> Result<u32> {
 fn idempotency_key(headers: &HeaderMap) -> Result<String> {
     let key = headers
         .get("idempotency-key")
-        .ok_or_else(|| Error::Validation("an Idempotency-Key header is required, so a retried request never makes a second order".into()))?
+        .ok_or_else(|| {
+            Error::Validation(
+                "an Idempotency-Key header is required, so a retried request never makes a second order".into(),
+            )
+        })?
         .to_str()
         .map_err(|_| Error::Validation("the Idempotency-Key header must be visible ASCII".into()))?;
     if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::Validation(
-            "the Idempotency-Key header must be 1 to 128 visible ASCII characters".into(),
-        ));
+        return Err(Error::Validation("the Idempotency-Key header must be 1 to 128 visible ASCII characters".into()));
     }
     Ok(key.to_owned())
 }
@@ -215,19 +194,12 @@ async fn create(
     session.require(&[Role::Cashier])?;
     let key = idempotency_key(&headers)?;
     if req.channel == Channel::Online {
-        return Err(Error::Validation(
-            "online orders arrive from the cloud, not from a terminal".into(),
-        ));
+        return Err(Error::Validation("online orders arrive from the cloud, not from a terminal".into()));
     }
     if req.notes.chars().count() > 500 {
-        return Err(Error::Validation(
-            "order notes are at most 500 characters".into(),
-        ));
+        return Err(Error::Validation("order notes are at most 500 characters".into()));
     }
-    let hash: String = Sha256::digest(serde_json::to_vec(&req)?)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = patty_service::secret::digest(&[&serde_json::to_vec(&req)?]);
     let menu = state.menu();
     let cfg = state.config.outlet.clone();
     let st = state.clone();
@@ -287,14 +259,10 @@ async fn create(
             Ok((order, false))
         })
         .await?;
-    state
-        .metrics
-        .orders_created
-        .fetch_add(u64::from(!replayed), std::sync::atomic::Ordering::Relaxed);
+    state.metrics.orders_created.fetch_add(u64::from(!replayed), std::sync::atomic::Ordering::Relaxed);
     Ok(if replayed {
         let mut r = (StatusCode::OK, Json(order)).into_response();
-        r.headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
         r
     } else {
         (StatusCode::CREATED, Json(order)).into_response()
@@ -305,11 +273,7 @@ async fn create(
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", security(("pin_session" = [])),
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Order), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn get_one(
-    State(state): State<AppState>,
-    _session: Session,
-    Path(id): Path<OrderId>,
-) -> Result<Json<Order>> {
+async fn get_one(State(state): State<AppState>, _session: Session, Path(id): Path<OrderId>) -> Result<Json<Order>> {
     Ok(Json(state.store.read(move |c| load(c, id)).await?.0))
 }
 
@@ -346,18 +310,14 @@ async fn edit_lines(
                 )));
             }
             if !order.tenders.is_empty() {
-                return Err(Error::Conflict(
-                    "an order with payments cannot be edited; refund first".into(),
-                ));
+                return Err(Error::Conflict("an order with payments cannot be edited; refund first".into()));
             }
             let states = item_states(ctx.conn)?;
             let priced = price(&pricing_ctx(&st, &menu, &states, &session), &req.lines)?;
             order.lines = priced.lines;
             recompute_totals(&mut order, &cfg);
             save(ctx, &mut order, recalled)?;
-            ctx.log(ChangeV1::OrderUpserted {
-                order: Box::new(order.clone()),
-            })?;
+            ctx.log(ChangeV1::OrderUpserted { order: Box::new(order.clone()) })?;
             set_usage(ctx, &menu, id, &priced.usage, session.staff.id)?;
             Ok(order)
         })
@@ -387,9 +347,7 @@ async fn set_status(
     use OrderStatus::*;
     match req.status {
         Cancelled | Voided => {
-            return Err(Error::Validation(
-                "use the cancel or void endpoint, which records a reason".into(),
-            ));
+            return Err(Error::Validation("use the cancel or void endpoint, which records a reason".into()));
         }
         Preparing => session.require(&[Role::Kitchen])?,
         Ready => session.require(&[Role::Kitchen, Role::Cashier])?,
@@ -418,9 +376,7 @@ pub struct Withdraw {
 fn reason(r: &str) -> Result<String> {
     let r = r.trim();
     if r.is_empty() || r.chars().count() > 200 {
-        return Err(Error::Validation(
-            "a reason of 1 to 200 characters is required".into(),
-        ));
+        return Err(Error::Validation("a reason of 1 to 200 characters is required".into()));
     }
     Ok(r.to_owned())
 }
@@ -446,18 +402,10 @@ async fn cancel(
             let (mut order, recalled) = load(ctx.conn, id)?;
             if order.paid != 0 {
                 return Err(Error::Conflict(
-                    "this order has payments: refund them first, or ask a manager to void it"
-                        .into(),
+                    "this order has payments: refund them first, or ask a manager to void it".into(),
                 ));
             }
-            move_status(
-                ctx,
-                &mut order,
-                recalled,
-                OrderStatus::Cancelled,
-                Some(by),
-                Some(why),
-            )?;
+            move_status(ctx, &mut order, recalled, OrderStatus::Cancelled, Some(by), Some(why))?;
             set_usage(ctx, &menu, id, &BTreeMap::new(), by)?;
             Ok(order)
         })
@@ -484,14 +432,7 @@ async fn void(
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
             let untouched = order.status.is_editable();
-            move_status(
-                ctx,
-                &mut order,
-                recalled,
-                OrderStatus::Voided,
-                Some(by),
-                Some(why.clone()),
-            )?;
+            move_status(ctx, &mut order, recalled, OrderStatus::Voided, Some(by), Some(why.clone()))?;
             if untouched {
                 set_usage(ctx, &menu, id, &BTreeMap::new(), by)?;
             }
@@ -551,10 +492,7 @@ async fn add_tender(
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
             if matches!(order.status, OrderStatus::Cancelled | OrderStatus::Voided) {
-                return Err(Error::Conflict(format!(
-                    "the order is {}",
-                    order.status.as_str()
-                )));
+                return Err(Error::Conflict(format!("the order is {}", order.status.as_str())));
             }
             let due = order.balance_due();
             if due <= 0 {
@@ -563,63 +501,31 @@ async fn add_tender(
             let (amount, kind) = match req {
                 NewTender::Cash { tendered } if (1..=100_000_000).contains(&tendered) => {
                     let amount = tendered.min(due);
-                    (
-                        amount,
-                        TenderKind::Cash {
-                            tendered,
-                            change: tendered - amount,
-                        },
-                    )
+                    (amount, TenderKind::Cash { tendered, change: tendered - amount })
                 }
                 NewTender::Cash { .. } => {
                     return Err(Error::Validation("cash tendered must be positive".into()));
                 }
                 NewTender::Card { amount, .. } if amount <= 0 || amount > due => {
-                    return Err(Error::Validation(format!(
-                        "a card amount must be 1 to the balance due ({due})"
-                    )));
+                    return Err(Error::Validation(format!("a card amount must be 1 to the balance due ({due})")));
                 }
-                NewTender::Card { reference, .. }
-                    if reference.trim().is_empty() || reference.len() > 100 =>
-                {
+                NewTender::Card { reference, .. } if reference.trim().is_empty() || reference.len() > 100 => {
                     return Err(Error::Validation(
-                        "a card payment needs the terminal's reference (1 to 100 characters)"
-                            .into(),
+                        "a card payment needs the terminal's reference (1 to 100 characters)".into(),
                     ));
                 }
-                NewTender::Card { last4: Some(l), .. }
-                    if l.len() != 4 || !l.bytes().all(|b| b.is_ascii_digit()) =>
-                {
+                NewTender::Card { last4: Some(l), .. } if l.len() != 4 || !l.bytes().all(|b| b.is_ascii_digit()) => {
                     return Err(Error::Validation("last4 is four digits".into()));
                 }
-                NewTender::Card {
-                    amount,
-                    reference,
-                    brand,
-                    last4,
-                } => (
-                    amount,
-                    TenderKind::Card {
-                        reference: reference.trim().to_owned(),
-                        brand,
-                        last4,
-                    },
-                ),
+                NewTender::Card { amount, reference, brand, last4 } => {
+                    (amount, TenderKind::Card { reference: reference.trim().to_owned(), brand, last4 })
+                }
             };
-            let tender = Tender {
-                id: TenderId::new(),
-                amount,
-                kind,
-                staff_id: Some(by),
-                at_ms: ctx.now_ms,
-            };
+            let tender = Tender { id: TenderId::new(), amount, kind, staff_id: Some(by), at_ms: ctx.now_ms };
             order.tenders.push(tender.clone());
             recompute_totals(&mut order, &cfg);
             save(ctx, &mut order, recalled)?;
-            ctx.log(ChangeV1::TenderAdded {
-                order_id: id,
-                tender,
-            })?;
+            ctx.log(ChangeV1::TenderAdded { order_id: id, tender })?;
             Ok(order)
         })
         .await?;
@@ -655,34 +561,20 @@ async fn refund(
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
             if req.amount <= 0 || req.amount > order.paid {
-                return Err(Error::Validation(format!(
-                    "a refund must be 1 to what was paid ({})",
-                    order.paid
-                )));
+                return Err(Error::Validation(format!("a refund must be 1 to what was paid ({})", order.paid)));
             }
             let tender = Tender {
                 id: TenderId::new(),
                 amount: -req.amount,
-                kind: TenderKind::Refund {
-                    reason: why.clone(),
-                },
+                kind: TenderKind::Refund { reason: why.clone() },
                 staff_id: Some(by),
                 at_ms: ctx.now_ms,
             };
             order.tenders.push(tender.clone());
             recompute_totals(&mut order, &cfg);
             save(ctx, &mut order, recalled)?;
-            ctx.log(ChangeV1::TenderAdded {
-                order_id: id,
-                tender,
-            })?;
-            crate::audit::record(
-                ctx,
-                by,
-                "refund",
-                &id.to_string(),
-                &format!("{}: {why}", req.amount),
-            )?;
+            ctx.log(ChangeV1::TenderAdded { order_id: id, tender })?;
+            crate::audit::record(ctx, by, "refund", &id.to_string(), &format!("{}: {why}", req.amount))?;
             Ok(order)
         })
         .await?;
@@ -722,9 +614,7 @@ async fn discount(
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
             if order.status.is_final() || order.paid != 0 {
-                return Err(Error::Conflict(
-                    "discounts go on open, unpaid orders".into(),
-                ));
+                return Err(Error::Conflict("discounts go on open, unpaid orders".into()));
             }
             let already: i64 = order.discounts.iter().map(|d| d.amount).sum();
             let room = order.subtotal - already;
@@ -732,9 +622,7 @@ async fn discount(
                 (Some(a), None) => a,
                 (None, Some(bp)) if bp <= 10_000 => apply_basis_points(order.subtotal, bp),
                 _ => {
-                    return Err(Error::Validation(
-                        "give either amount or percent_bp (at most 10000)".into(),
-                    ));
+                    return Err(Error::Validation("give either amount or percent_bp (at most 10000)".into()));
                 }
             };
             if amount <= 0 || amount > room {
@@ -742,23 +630,11 @@ async fn discount(
                     "a discount must be 1 to what is left of the subtotal ({room})"
                 )));
             }
-            order.discounts.push(Discount {
-                amount,
-                reason: why.clone(),
-                by,
-            });
+            order.discounts.push(Discount { amount, reason: why.clone(), by });
             recompute_totals(&mut order, &cfg);
             save(ctx, &mut order, recalled)?;
-            ctx.log(ChangeV1::OrderUpserted {
-                order: Box::new(order.clone()),
-            })?;
-            crate::audit::record(
-                ctx,
-                by,
-                "discount",
-                &id.to_string(),
-                &format!("{amount}: {why}"),
-            )?;
+            ctx.log(ChangeV1::OrderUpserted { order: Box::new(order.clone()) })?;
+            crate::audit::record(ctx, by, "discount", &id.to_string(), &format!("{amount}: {why}"))?;
             Ok(order)
         })
         .await?;
@@ -827,11 +703,7 @@ pub struct Receipt {
 
 fn money(minor: i64) -> String {
     let sign = if minor < 0 { "-" } else { "" };
-    format!(
-        "{sign}{}.{:02}",
-        minor.unsigned_abs() / 100,
-        minor.unsigned_abs() % 100
-    )
+    format!("{sign}{}.{:02}", minor.unsigned_abs() / 100, minor.unsigned_abs() % 100)
 }
 
 /// Renders a 40-column receipt.
@@ -845,13 +717,7 @@ pub fn receipt_text(o: &Order, cfg: &OutletConfig) -> String {
     let local = DateTime::<Utc>::from_timestamp_millis(o.created_ms).unwrap_or_default()
         + chrono::Duration::minutes(i64::from(cfg.utc_offset_minutes));
     let mut t = format!("{:^40}\n", cfg.name);
-    let _ = writeln!(
-        t,
-        "Order {} · {:?} · {}",
-        o.number,
-        o.fulfilment,
-        local.format("%Y-%m-%d %H:%M")
-    );
+    let _ = writeln!(t, "Order {} · {:?} · {}", o.number, o.fulfilment, local.format("%Y-%m-%d %H:%M"));
     t.push_str(&"-".repeat(40));
     t.push('\n');
     for l in &o.lines {
@@ -865,11 +731,7 @@ pub fn receipt_text(o: &Order, cfg: &OutletConfig) -> String {
                 t,
                 "    + {}{}",
                 m.name,
-                if m.quantity > 1 {
-                    format!(" x{}", m.quantity)
-                } else {
-                    String::new()
-                }
+                if m.quantity > 1 { format!(" x{}", m.quantity) } else { String::new() }
             );
         }
         if !l.notes.is_empty() {
@@ -883,11 +745,7 @@ pub fn receipt_text(o: &Order, cfg: &OutletConfig) -> String {
         t.push_str(&row(&format!("Discount ({})", d.reason), &money(-d.amount)));
     }
     let pct = format!("{}.{:02}%", cfg.tax_rate_bp / 100, cfg.tax_rate_bp % 100);
-    let tax_label = if cfg.prices_include_tax {
-        format!("Tax included ({pct})")
-    } else {
-        format!("Tax ({pct})")
-    };
+    let tax_label = if cfg.prices_include_tax { format!("Tax included ({pct})") } else { format!("Tax ({pct})") };
     t.push_str(&row(&tax_label, &money(o.tax)));
     t.push_str(&row(&format!("TOTAL {}", o.currency), &money(o.total)));
     for td in &o.tenders {
@@ -899,16 +757,11 @@ pub fn receipt_text(o: &Order, cfg: &OutletConfig) -> String {
                 }
             }
             TenderKind::Card { last4, brand, .. } => {
-                let label = format!(
-                    "{} ****{}",
-                    brand.as_deref().unwrap_or("Card"),
-                    last4.as_deref().unwrap_or("????")
-                );
+                let label =
+                    format!("{} ****{}", brand.as_deref().unwrap_or("Card"), last4.as_deref().unwrap_or("????"));
                 t.push_str(&row(&label, &money(td.amount)));
             }
-            TenderKind::Refund { reason } => {
-                t.push_str(&row(&format!("Refund ({reason})"), &money(td.amount)))
-            }
+            TenderKind::Refund { reason } => t.push_str(&row(&format!("Refund ({reason})"), &money(td.amount))),
         }
     }
     if o.balance_due() > 0 {
@@ -924,11 +777,7 @@ pub fn receipt_text(o: &Order, cfg: &OutletConfig) -> String {
 #[utoipa::path(get, path = "/api/v1/orders/{id}/receipt", tag = "orders", security(("pin_session" = [])),
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Receipt), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn receipt(
-    State(state): State<AppState>,
-    _session: Session,
-    Path(id): Path<OrderId>,
-) -> Result<Json<Receipt>> {
+async fn receipt(State(state): State<AppState>, _session: Session, Path(id): Path<OrderId>) -> Result<Json<Receipt>> {
     let order = state.store.read(move |c| load(c, id)).await?.0;
     let text = receipt_text(&order, &state.config.outlet);
     Ok(Json(Receipt { order, text }))

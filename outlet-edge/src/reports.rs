@@ -135,35 +135,16 @@ pub fn build(date: String, orders: &[Order], utc_offset_minutes: i32) -> DayRepo
         h.0 += 1;
         h.1 += o.total;
     }
-    r.by_item = items
-        .into_iter()
-        .map(|(name, (quantity, gross))| ItemSales {
-            name,
-            quantity,
-            gross,
-        })
-        .collect();
-    r.by_item
-        .sort_by(|a, b| b.gross.cmp(&a.gross).then(a.name.cmp(&b.name)));
-    r.by_hour = hours
-        .into_iter()
-        .map(|(hour, (orders, total))| HourSales {
-            hour,
-            orders,
-            total,
-        })
-        .collect();
+    r.by_item = items.into_iter().map(|(name, (quantity, gross))| ItemSales { name, quantity, gross }).collect();
+    r.by_item.sort_by(|a, b| b.gross.cmp(&a.gross).then(a.name.cmp(&b.name)));
+    r.by_hour = hours.into_iter().map(|(hour, (orders, total))| HourSales { hour, orders, total }).collect();
     r
 }
 
 /// The end-of-day report (manager).
 #[utoipa::path(get, path = "/api/v1/reports/day", tag = "reports", security(("pin_session" = [])), params(DayQuery),
     responses((status = 200, body = DayReport), (status = 403, body = patty_protocol::ErrorBody), (status = 400, body = patty_protocol::ErrorBody)))]
-async fn day(
-    State(state): State<AppState>,
-    session: Session,
-    Query(q): Query<DayQuery>,
-) -> Result<Json<DayReport>> {
+async fn day(State(state): State<AppState>, session: Session, Query(q): Query<DayQuery>) -> Result<Json<DayReport>> {
     session.require_manager()?;
     let offset = state.config.outlet.utc_offset_minutes;
     let date = match q.date {
@@ -171,18 +152,12 @@ async fn day(
             .map_err(|_| Error::Validation("date must be YYYY-MM-DD".into()))?,
         None => (chrono::Utc::now() + chrono::Duration::minutes(i64::from(offset))).date_naive(),
     };
-    let start = date
-        .and_hms_opt(0, 0, 0)
-        .unwrap_or_default()
-        .and_utc()
-        .timestamp_millis()
-        - i64::from(offset) * 60_000;
+    let start = date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis() - i64::from(offset) * 60_000;
     let end = start + 86_400_000;
     let orders = state
         .store
         .read(move |c| {
-            let mut st =
-                c.prepare("SELECT doc FROM orders WHERE created_ms >= ?1 AND created_ms < ?2")?;
+            let mut st = c.prepare("SELECT doc FROM orders WHERE created_ms >= ?1 AND created_ms < ?2")?;
             let docs = st.query_map([start, end], |r| r.get::<_, String>(0))?;
             let mut out: Vec<Order> = Vec::new();
             for d in docs {

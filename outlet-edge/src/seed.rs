@@ -55,23 +55,15 @@ pub struct SeedStaff {
 impl Seed {
     /// Parses and checks a seed document.
     pub fn parse(text: &str) -> Result<Self> {
-        let seed: Seed =
-            serde_json::from_str(text).map_err(|e| Error::Validation(format!("seed: {e}")))?;
-        seed.menu
-            .validate()
-            .map_err(|e| Error::Validation(format!("seed menu: {e}")))?;
+        let seed: Seed = serde_json::from_str(text).map_err(|e| Error::Validation(format!("seed: {e}")))?;
+        seed.menu.validate().map_err(|e| Error::Validation(format!("seed menu: {e}")))?;
         let known: std::collections::HashSet<_> = seed.ingredients.iter().map(|i| i.id).collect();
         for item in &seed.menu.items {
             let lines = item
                 .recipe
                 .iter()
                 .chain(item.variants.iter().flat_map(|v| &v.recipe))
-                .chain(
-                    item.modifier_groups
-                        .iter()
-                        .flat_map(|g| &g.modifiers)
-                        .flat_map(|m| &m.recipe),
-                );
+                .chain(item.modifier_groups.iter().flat_map(|g| &g.modifiers).flat_map(|m| &m.recipe));
             for l in lines {
                 if !known.contains(&l.ingredient_id) {
                     return Err(Error::Validation(format!(
@@ -88,22 +80,13 @@ impl Seed {
     pub fn apply(&self, ctx: &mut WriteCtx<'_>, pin_key: &[u8]) -> Result<()> {
         crate::menu::store_menu(ctx.conn, &self.menu)?;
         for i in &self.ingredients {
-            let ing = Ingredient {
-                id: i.id,
-                name: i.name.clone(),
-                unit: i.unit,
-                reorder_level: i.reorder_level,
-            };
+            let ing = Ingredient { id: i.id, name: i.name.clone(), unit: i.unit, reorder_level: i.reorder_level };
             crate::inventory::upsert_ingredient(ctx, &ing)?;
         }
         let moves: Vec<_> = self
             .ingredients
             .iter()
-            .map(|i| crate::inventory::Move {
-                ingredient_id: i.id,
-                kind: MovementKind::Receive,
-                delta: i.on_hand,
-            })
+            .map(|i| crate::inventory::Move { ingredient_id: i.id, kind: MovementKind::Receive, delta: i.on_hand })
             .collect();
         crate::inventory::apply(ctx, &self.menu, &moves, None, None, "opening stock")?;
         for s in &self.staff {

@@ -17,7 +17,6 @@ use patty_protocol::ids::StaffId;
 use patty_protocol::staff::{Role, Staff};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -49,28 +48,19 @@ const MAX_FAILURES: usize = 5;
 impl Sessions {
     /// Sessions that end after `idle` without use, or `max` after sign-in.
     pub fn new(idle: Duration, max: Duration) -> Self {
-        Self {
-            idle,
-            max,
-            inner: Mutex::new(SessionsInner::default()),
-        }
+        Self { idle, max, inner: Mutex::new(SessionsInner::default()) }
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, SessionsInner>> {
-        self.inner
-            .lock()
-            .map_err(|_| Error::Internal("session table poisoned".into()))
+        self.inner.lock().map_err(|_| Error::Internal("session table poisoned".into()))
     }
 
     fn check_lockout(&self) -> Result<()> {
         let mut s = self.lock()?;
         let now = Instant::now();
-        s.failures
-            .retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
+        s.failures.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
         if s.failures.len() >= MAX_FAILURES {
-            return Err(Error::RateLimited(
-                "too many failed sign-ins; wait a minute".into(),
-            ));
+            return Err(Error::RateLimited("too many failed sign-ins; wait a minute".into()));
         }
         Ok(())
     }
@@ -81,25 +71,12 @@ impl Sessions {
     }
 
     fn open(&self, staff: Staff) -> Result<(String, u64)> {
-        let token = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
+        let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         let now = Instant::now();
         let mut s = self.lock()?;
         let (idle, max) = (self.idle, self.max);
-        s.by_token.retain(|_, e| {
-            now.duration_since(e.last_seen) < idle && now.duration_since(e.created) < max
-        });
-        s.by_token.insert(
-            token.clone(),
-            SessionEntry {
-                staff,
-                created: now,
-                last_seen: now,
-            },
-        );
+        s.by_token.retain(|_, e| now.duration_since(e.last_seen) < idle && now.duration_since(e.created) < max);
+        s.by_token.insert(token.clone(), SessionEntry { staff, created: now, last_seen: now });
         Ok((token, self.idle.as_secs()))
     }
 
@@ -107,10 +84,7 @@ impl Sessions {
         let now = Instant::now();
         let mut s = self.lock()?;
         let live = match s.by_token.get_mut(token) {
-            Some(e)
-                if now.duration_since(e.last_seen) < self.idle
-                    && now.duration_since(e.created) < self.max =>
-            {
+            Some(e) if now.duration_since(e.last_seen) < self.idle && now.duration_since(e.created) < self.max => {
                 e.last_seen = now;
                 Some(e.staff.clone())
             }
@@ -147,10 +121,7 @@ impl Session {
         if self.staff.role == Role::Manager || roles.contains(&self.staff.role) {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!(
-                "a {} may not do this",
-                self.staff.role.as_str()
-            )))
+            Err(Error::Forbidden(format!("a {} may not do this", self.staff.role.as_str())))
         }
     }
 
@@ -175,22 +146,17 @@ impl FromRequestParts<AppState> for Session {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| Error::Unauthorized("sign in first: no session token".into()))?;
-        let staff = state.sessions.touch(header)?.ok_or_else(|| {
-            Error::Unauthorized("the session has expired or does not exist; sign in again".into())
-        })?;
-        Ok(Self {
-            staff,
-            token: header.to_owned(),
-        })
+        let staff = state
+            .sessions
+            .touch(header)?
+            .ok_or_else(|| Error::Unauthorized("the session has expired or does not exist; sign in again".into()))?;
+        Ok(Self { staff, token: header.to_owned() })
     }
 }
 
 /// Hashes a PIN with the outlet's key.
 pub fn pin_hash(key: &[u8], pin: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(key);
-    h.update(pin.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    patty_service::secret::digest(&[key, pin.as_bytes()])
 }
 
 /// Checks a PIN's shape: 4 to 8 digits.
@@ -206,9 +172,9 @@ fn staff_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Staff> {
     let id: String = r.get(0)?;
     let role: String = r.get(2)?;
     Ok(Staff {
-        id: id.parse().map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-        })?,
+        id: id
+            .parse()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?,
         name: r.get(1)?,
         role: Role::parse(&role).unwrap_or(Role::Cashier),
         active: r.get(3)?,
@@ -225,45 +191,25 @@ pub fn insert_staff(
 ) -> Result<Staff> {
     validate_pin(pin)?;
     if name.trim().is_empty() || name.len() > 100 {
-        return Err(Error::Validation(
-            "a staff name is 1 to 100 characters".into(),
-        ));
+        return Err(Error::Validation("a staff name is 1 to 100 characters".into()));
     }
     let hash = pin_hash(key, pin);
-    let taken: bool = ctx.conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM staff WHERE pin_hash = ?1)",
-        [&hash],
-        |r| r.get(0),
-    )?;
+    let taken: bool =
+        ctx.conn.query_row("SELECT EXISTS (SELECT 1 FROM staff WHERE pin_hash = ?1)", [&hash], |r| r.get(0))?;
     if taken {
-        return Err(Error::Conflict(
-            "that PIN is already in use at this outlet".into(),
-        ));
+        return Err(Error::Conflict("that PIN is already in use at this outlet".into()));
     }
-    let staff = Staff {
-        id: StaffId::new(),
-        name: name.trim().to_owned(),
-        role,
-        active: true,
-    };
+    let staff = Staff { id: StaffId::new(), name: name.trim().to_owned(), role, active: true };
     ctx.conn.execute(
         "INSERT INTO staff (id, name, role, pin_hash, active) VALUES (?1, ?2, ?3, ?4, 1)",
         params![staff.id.to_string(), staff.name, role.as_str(), hash],
     )?;
-    ctx.log(ChangeV1::StaffUpserted {
-        staff: staff.clone(),
-    })?;
+    ctx.log(ChangeV1::StaffUpserted { staff: staff.clone() })?;
     Ok(staff)
 }
 
 fn find_by_pin(conn: &Connection, hash: &str) -> Result<Option<Staff>> {
-    Ok(conn
-        .query_row(
-            "SELECT id, name, role, active FROM staff WHERE pin_hash = ?1",
-            [hash],
-            staff_row,
-        )
-        .optional()?)
+    Ok(conn.query_row("SELECT id, name, role, active FROM staff WHERE pin_hash = ?1", [hash], staff_row).optional()?)
 }
 
 /// Sign-in request.
@@ -312,10 +258,7 @@ pub struct StaffPatch {
 /// Sign in with a PIN.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "staff", request_body = SignIn,
     responses((status = 201, body = SessionOut), (status = 401, body = patty_protocol::ErrorBody), (status = 429, body = patty_protocol::ErrorBody)))]
-async fn sign_in(
-    State(state): State<AppState>,
-    Json(req): Json<SignIn>,
-) -> Result<(StatusCode, Json<SessionOut>)> {
+async fn sign_in(State(state): State<AppState>, Json(req): Json<SignIn>) -> Result<(StatusCode, Json<SessionOut>)> {
     state.sessions.check_lockout()?;
     validate_pin(&req.pin).map_err(|_| Error::Unauthorized("wrong PIN".into()))?;
     let hash = pin_hash(&state.pin_key, &req.pin);
@@ -328,14 +271,7 @@ async fn sign_in(
         }
     };
     let (token, idle_timeout_secs) = state.sessions.open(staff.clone())?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SessionOut {
-            token,
-            staff,
-            idle_timeout_secs,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(SessionOut { token, staff, idle_timeout_secs })))
 }
 
 /// Sign out.
@@ -362,9 +298,7 @@ async fn list_staff(State(state): State<AppState>, session: Session) -> Result<J
         .store
         .read(|c| {
             let mut st = c.prepare("SELECT id, name, role, active FROM staff ORDER BY name")?;
-            let rows = st
-                .query_map([], staff_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let rows = st.query_map([], staff_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
         .await?;
@@ -416,19 +350,11 @@ async fn patch_staff(
         .write(move |ctx| {
             let mut staff = ctx
                 .conn
-                .query_row(
-                    "SELECT id, name, role, active FROM staff WHERE id = ?1",
-                    [id.to_string()],
-                    staff_row,
-                )
+                .query_row("SELECT id, name, role, active FROM staff WHERE id = ?1", [id.to_string()], staff_row)
                 .optional()?
                 .ok_or_else(|| Error::NotFound("no such staff member".into()))?;
-            if id == by
-                && (req.active == Some(false) || req.role.is_some_and(|r| r != Role::Manager))
-            {
-                return Err(Error::Conflict(
-                    "a manager cannot demote or deactivate themselves".into(),
-                ));
+            if id == by && (req.active == Some(false) || req.role.is_some_and(|r| r != Role::Manager)) {
+                return Err(Error::Conflict("a manager cannot demote or deactivate themselves".into()));
             }
             staff.role = req.role.unwrap_or(staff.role);
             staff.active = req.active.unwrap_or(staff.active);
@@ -436,9 +362,7 @@ async fn patch_staff(
                 "UPDATE staff SET role = ?2, active = ?3 WHERE id = ?1",
                 params![id.to_string(), staff.role.as_str(), staff.active],
             )?;
-            ctx.log(ChangeV1::StaffUpserted {
-                staff: staff.clone(),
-            })?;
+            ctx.log(ChangeV1::StaffUpserted { staff: staff.clone() })?;
             crate::audit::record(
                 ctx,
                 by,

@@ -29,9 +29,6 @@ pub struct AppState {
 impl AppState {
     /// The current menu.
     pub fn menu(&self) -> Arc<Menu> {
-        self.menu
-            .read()
-            .map(|m| m.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+        self.menu.read().map(|m| m.clone()).unwrap_or_else(|p| p.into_inner().clone())
     }
 }

@@ -32,10 +32,7 @@ const MAX_GROUP: usize = 256;
 
 /// Wall-clock time in Unix milliseconds.
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// What a write closure works with: the write connection inside the group's transaction, the
@@ -53,18 +50,10 @@ impl WriteCtx<'_> {
     /// Appends `change` to the change log in this write's transaction.
     pub fn log(&mut self, change: ChangeV1) -> Result<u64> {
         let entry = self.seq.append(change, self.now_ms.max(0) as u64);
-        let payload = postcard::to_stdvec(&entry)
-            .map_err(|e| Error::Internal(format!("encode change: {e}")))?;
+        let payload = postcard::to_stdvec(&entry).map_err(|e| Error::Internal(format!("encode change: {e}")))?;
         self.conn
-            .prepare_cached(
-                "INSERT INTO change_log (seq, hlc, kind, payload) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                entry.seq as i64,
-                entry.hlc.0 as i64,
-                change_kind(&entry.change),
-                payload
-            ])?;
+            .prepare_cached("INSERT INTO change_log (seq, hlc, kind, payload) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![entry.seq as i64, entry.hlc.0 as i64, change_kind(&entry.change), payload])?;
         Ok(entry.seq)
     }
 
@@ -128,12 +117,7 @@ struct ReaderPool {
 
 impl ReaderPool {
     fn take(&self) -> Result<Connection> {
-        if let Some(c) = self
-            .idle
-            .lock()
-            .map_err(|_| Error::Internal("reader pool poisoned".into()))?
-            .pop()
-        {
+        if let Some(c) = self.idle.lock().map_err(|_| Error::Internal("reader pool poisoned".into()))?.pop() {
             return Ok(c);
         }
         let c = Connection::open_with_flags(
@@ -170,28 +154,16 @@ impl Store {
         let conn = open_write_connection(path)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version == 0 {
-            conn.execute_batch(&format!(
-                "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))?;
+            conn.execute_batch(&format!("BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?;
         } else if version != SCHEMA_VERSION {
-            return Err(Error::Internal(format!(
-                "store schema version {version} is not {SCHEMA_VERSION}"
-            )));
+            return Err(Error::Internal(format!("store schema version {version} is not {SCHEMA_VERSION}")));
         }
-        let stored: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let stored: Option<String> =
+            conn.query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| r.get(0)).optional()?;
         let origin = match stored {
-            Some(s) => s
-                .parse()
-                .map_err(|e| Error::Internal(format!("stored origin id: {e}")))?,
+            Some(s) => s.parse().map_err(|e| Error::Internal(format!("stored origin id: {e}")))?,
             None => {
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('origin', ?1)",
-                    [origin.to_string()],
-                )?;
+                conn.execute("INSERT INTO meta (key, value) VALUES ('origin', ?1)", [origin.to_string()])?;
                 origin
             }
         };
@@ -207,17 +179,8 @@ impl Store {
                 .spawn(move || writer_loop(conn, seq, rx, events, stats))
                 .map_err(|e| Error::Internal(format!("start writer: {e}")))?;
         }
-        let readers = Arc::new(ReaderPool {
-            path: path.to_owned(),
-            idle: Mutex::new(Vec::new()),
-        });
-        Ok(Self {
-            jobs,
-            readers,
-            events,
-            stats,
-            origin,
-        })
+        let readers = Arc::new(ReaderPool { path: path.to_owned(), idle: Mutex::new(Vec::new()) });
+        Ok(Self { jobs, readers, events, stats, origin })
     }
 
     /// The outlet's origin id.
@@ -236,9 +199,7 @@ impl Store {
             let out = match ctx {
                 Some(ctx) => std::panic::catch_unwind(AssertUnwindSafe(|| f(ctx)))
                     .unwrap_or_else(|_| Err(Error::Internal("a write panicked".into()))),
-                None => Err(Error::Internal(
-                    "the store could not start a transaction".into(),
-                )),
+                None => Err(Error::Internal("the store could not start a transaction".into())),
             };
             let ok = out.is_ok();
             let done: Completion = Box::new(move |commit| {
@@ -251,12 +212,8 @@ impl Store {
             });
             (ok, done)
         });
-        self.jobs
-            .send(job)
-            .await
-            .map_err(|_| Error::Internal("writer stopped".into()))?;
-        rx.await
-            .map_err(|_| Error::Internal("writer stopped".into()))?
+        self.jobs.send(job).await.map_err(|_| Error::Internal("writer stopped".into()))?;
+        rx.await.map_err(|_| Error::Internal("writer stopped".into()))?
     }
 
     /// Runs `f` on a read-only connection on the blocking pool.
@@ -278,16 +235,11 @@ impl Store {
 }
 
 fn load_sequencer(conn: &Connection, origin: OutletId) -> Result<Sequencer> {
-    let (seq, hlc): (i64, i64) = conn.query_row(
-        "SELECT COALESCE(MAX(seq), 0), COALESCE(MAX(hlc), 0) FROM change_log",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok(Sequencer::resume(
-        origin,
-        seq as u64,
-        HlcTimestamp(hlc as u64),
-    ))
+    let (seq, hlc): (i64, i64) =
+        conn.query_row("SELECT COALESCE(MAX(seq), 0), COALESCE(MAX(hlc), 0) FROM change_log", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok(Sequencer::resume(origin, seq as u64, HlcTimestamp(hlc as u64)))
 }
 
 fn writer_loop(
@@ -323,12 +275,7 @@ fn writer_loop(
             let mark = seq.next_seq();
             let events_mark = pending_events.len();
             let (ok, done) = if conn.execute_batch("SAVEPOINT w").is_ok() {
-                let mut ctx = WriteCtx {
-                    conn: &conn,
-                    now_ms: now_ms(),
-                    seq: &mut seq,
-                    events: &mut pending_events,
-                };
+                let mut ctx = WriteCtx { conn: &conn, now_ms: now_ms(), seq: &mut seq, events: &mut pending_events };
                 job(Some(&mut ctx))
             } else {
                 job(None)
@@ -344,9 +291,7 @@ fn writer_loop(
         }
         let t = Instant::now();
         let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
-        stats
-            .commit_micros
-            .fetch_add(t.elapsed().as_micros() as u64, Relaxed);
+        stats.commit_micros.fetch_add(t.elapsed().as_micros() as u64, Relaxed);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
             pending_events.clear();

@@ -40,153 +40,75 @@ async fn every_class_of_bad_order_is_refused_and_nothing_is_written() {
     };
 
     // Malformed JSON.
-    expect_error(
-        raw("{\"channel\": ").await.unwrap(),
-        StatusCode::BAD_REQUEST,
-        "malformed_json",
-    )
-    .await;
+    expect_error(raw("{\"channel\": ").await.unwrap(), StatusCode::BAD_REQUEST, "malformed_json").await;
     // Wrong types and unknown fields.
     expect_error(
-        raw("{\"channel\":\"counter\",\"fulfilment\":\"takeaway\",\"lines\":\"many\"}")
-            .await
-            .unwrap(),
+        raw("{\"channel\":\"counter\",\"fulfilment\":\"takeaway\",\"lines\":\"many\"}").await.unwrap(),
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_body",
     )
     .await;
     let mut unknown_field = simple_order(&menu, "Classic Patty", 1);
     unknown_field["lines"][0]["unit_price"] = json!(1);
-    expect_error(
-        edge.order(&cashier, "bad-1", &unknown_field).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_body",
-    )
-    .await;
+    expect_error(edge.order(&cashier, "bad-1", &unknown_field).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")
+        .await;
     let mut total_given = simple_order(&menu, "Classic Patty", 1);
     total_given["total"] = json!(1);
-    expect_error(
-        edge.order(&cashier, "bad-2", &total_given).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_body",
-    )
-    .await;
+    expect_error(edge.order(&cashier, "bad-2", &total_given).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")
+        .await;
     // Not JSON at all.
-    let r = edge
-        .http
-        .post(&url)
-        .bearer_auth(&cashier)
-        .header("idempotency-key", "x")
-        .body("lines=1")
-        .send()
-        .await
-        .unwrap();
-    expect_error(
-        r,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-    )
-    .await;
+    let r =
+        edge.http.post(&url).bearer_auth(&cashier).header("idempotency-key", "x").body("lines=1").send().await.unwrap();
+    expect_error(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
     // Unknown item, variant, modifier.
     let bad_item = json!({ "channel": "counter", "fulfilment": "takeaway", "lines": [{ "item_id": "01900000-0000-7000-8000-000000000000", "quantity": 1 }] });
-    expect_error(
-        edge.order(&cashier, "bad-3", &bad_item).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation",
-    )
-    .await;
+    expect_error(edge.order(&cashier, "bad-3", &bad_item).await, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
     let mut bad_mod = simple_order(&menu, "Classic Patty", 1);
     bad_mod["lines"][0]["modifiers"] = json!([{ "modifier_id": modifier(nuggets, "BBQ") }]);
-    expect_error(
-        edge.order(&cashier, "bad-4", &bad_mod).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation",
-    )
-    .await;
+    expect_error(edge.order(&cashier, "bad-4", &bad_mod).await, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
     let no_size = simple_order(&menu, "Fries", 1);
-    expect_error(
-        edge.order(&cashier, "bad-5", &no_size).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation",
-    )
-    .await;
+    expect_error(edge.order(&cashier, "bad-5", &no_size).await, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
     // Modifier limits: too many of one, a required group left empty.
     let mut too_much_cheese = simple_order(&menu, "Classic Patty", 1);
     too_much_cheese["lines"][0]["modifiers"] =
         json!([{ "modifier_id": modifier(classic, "Extra cheese"), "quantity": 3 }]);
+    expect_error(edge.order(&cashier, "bad-6", &too_much_cheese).await, StatusCode::UNPROCESSABLE_ENTITY, "validation")
+        .await;
     expect_error(
-        edge.order(&cashier, "bad-6", &too_much_cheese).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation",
-    )
-    .await;
-    expect_error(
-        edge.order(&cashier, "bad-7", &simple_order(&menu, "Nuggets", 1))
-            .await,
+        edge.order(&cashier, "bad-7", &simple_order(&menu, "Nuggets", 1)).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation",
     )
     .await;
     // Quantities of zero or below.
     expect_error(
-        edge.order(&cashier, "bad-8", &simple_order(&menu, "Classic Patty", 0))
-            .await,
+        edge.order(&cashier, "bad-8", &simple_order(&menu, "Classic Patty", 0)).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation",
     )
     .await;
     let mut negative = simple_order(&menu, "Classic Patty", 1);
     negative["lines"][0]["quantity"] = json!(-2);
-    expect_error(
-        edge.order(&cashier, "bad-9", &negative).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_body",
-    )
-    .await;
+    expect_error(edge.order(&cashier, "bad-9", &negative).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")
+        .await;
     let empty = json!({ "channel": "counter", "fulfilment": "takeaway", "lines": [] });
-    expect_error(
-        edge.order(&cashier, "bad-10", &empty).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation",
-    )
-    .await;
+    expect_error(edge.order(&cashier, "bad-10", &empty).await, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
     // A price where none may be given (a cashier's override).
     let mut priced = simple_order(&menu, "Classic Patty", 1);
     priced["lines"][0]["price_override"] = json!({ "unit_price": 1, "reason": "friend" });
-    expect_error(
-        edge.order(&cashier, "bad-11", &priced).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    )
-    .await;
+    expect_error(edge.order(&cashier, "bad-11", &priced).await, StatusCode::FORBIDDEN, "forbidden").await;
     // An oversized body.
     let mut huge = simple_order(&menu, "Classic Patty", 1);
     huge["notes"] = json!("x".repeat(100 * 1024));
-    expect_error(
-        edge.order(&cashier, "bad-12", &huge).await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-    )
-    .await;
+    expect_error(edge.order(&cashier, "bad-12", &huge).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     // No idempotency key.
-    let r = edge
-        .http
-        .post(&url)
-        .bearer_auth(&cashier)
-        .json(&simple_order(&menu, "Classic Patty", 1))
-        .send()
-        .await
-        .unwrap();
+    let r =
+        edge.http.post(&url).bearer_auth(&cashier).json(&simple_order(&menu, "Classic Patty", 1)).send().await.unwrap();
     expect_error(r, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
     // Online orders do not come from a terminal.
     let mut online = simple_order(&menu, "Classic Patty", 1);
     online["channel"] = json!("online");
-    expect_error(
-        edge.order(&cashier, "bad-13", &online).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation",
-    )
-    .await;
+    expect_error(edge.order(&cashier, "bad-13", &online).await, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
     // A missing or unknown session; a role that may not act.
     let r = edge
         .http
@@ -198,30 +120,20 @@ async fn every_class_of_bad_order_is_refused_and_nothing_is_written() {
         .unwrap();
     expect_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
     expect_error(
-        edge.order(
-            "not-a-token",
-            "bad-14",
-            &simple_order(&menu, "Classic Patty", 1),
-        )
-        .await,
+        edge.order("not-a-token", "bad-14", &simple_order(&menu, "Classic Patty", 1)).await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
     .await;
     let kitchen = edge.login(KITCHEN_PIN).await;
     expect_error(
-        edge.order(&kitchen, "bad-15", &simple_order(&menu, "Classic Patty", 1))
-            .await,
+        edge.order(&kitchen, "bad-15", &simple_order(&menu, "Classic Patty", 1)).await,
         StatusCode::FORBIDDEN,
         "forbidden",
     )
     .await;
 
-    assert_eq!(
-        edge.change_count(&manager).await,
-        changes,
-        "no bad request wrote anything"
-    );
+    assert_eq!(edge.change_count(&manager).await, changes, "no bad request wrote anything");
     assert_eq!(edge.order_count(&manager).await, 0);
     edge.stop().await;
 }
@@ -232,34 +144,19 @@ async fn other_endpoints_refuse_bad_input_without_writing() {
     let cashier = edge.login(CASHIER_PIN).await;
     let manager = edge.login(MANAGER_PIN).await;
     let menu = edge.menu(&cashier).await;
-    let o: Value = edge
-        .order(&cashier, "ok-1", &simple_order(&menu, "Water", 1))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let o: Value = edge.order(&cashier, "ok-1", &simple_order(&menu, "Water", 1)).await.json().await.unwrap();
     let id = o["id"].as_str().unwrap();
     let changes = edge.change_count(&manager).await;
     let ing = item(&menu, "Water")["recipe"][0]["ingredient_id"].clone();
 
     expect_error(
-        edge.post(
-            &cashier,
-            "/api/v1/inventory/receive",
-            &json!({ "ingredient_id": ing, "quantity": 0 }),
-        )
-        .await,
+        edge.post(&cashier, "/api/v1/inventory/receive", &json!({ "ingredient_id": ing, "quantity": 0 })).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation",
     )
     .await;
     expect_error(
-        edge.post(
-            &cashier,
-            "/api/v1/inventory/waste",
-            &json!({ "ingredient_id": ing, "quantity": -5 }),
-        )
-        .await,
+        edge.post(&cashier, "/api/v1/inventory/waste", &json!({ "ingredient_id": ing, "quantity": -5 })).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation",
     )
@@ -276,34 +173,19 @@ async fn other_endpoints_refuse_bad_input_without_writing() {
     )
     .await;
     expect_error(
-        edge.post(
-            &cashier,
-            "/api/v1/inventory/receive",
-            &json!({ "ingredient_id": "nope", "quantity": 5 }),
-        )
-        .await,
+        edge.post(&cashier, "/api/v1/inventory/receive", &json!({ "ingredient_id": "nope", "quantity": 5 })).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_body",
     )
     .await;
     expect_error(
-        edge.post(
-            &cashier,
-            &format!("/api/v1/orders/{id}/tenders"),
-            &json!({ "method": "cheque", "amount": 5 }),
-        )
-        .await,
+        edge.post(&cashier, &format!("/api/v1/orders/{id}/tenders"), &json!({ "method": "cheque", "amount": 5 })).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_body",
     )
     .await;
     expect_error(
-        edge.post(
-            &cashier,
-            &format!("/api/v1/orders/{id}/tenders"),
-            &json!({ "method": "cash", "tendered": 0 }),
-        )
-        .await,
+        edge.post(&cashier, &format!("/api/v1/orders/{id}/tenders"), &json!({ "method": "cash", "tendered": 0 })).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation",
     )
@@ -320,34 +202,19 @@ async fn other_endpoints_refuse_bad_input_without_writing() {
     )
     .await;
     expect_error(
-        edge.post(
-            &cashier,
-            &format!("/api/v1/orders/{id}/status"),
-            &json!({ "status": "eaten" }),
-        )
-        .await,
+        edge.post(&cashier, &format!("/api/v1/orders/{id}/status"), &json!({ "status": "eaten" })).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_body",
     )
     .await;
     expect_error(
-        edge.post(
-            &cashier,
-            &format!("/api/v1/orders/{id}/status"),
-            &json!({ "status": "cancelled" }),
-        )
-        .await,
+        edge.post(&cashier, &format!("/api/v1/orders/{id}/status"), &json!({ "status": "cancelled" })).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation",
     )
     .await;
     expect_error(
-        edge.post(
-            &cashier,
-            "/api/v1/orders/not-an-id/status",
-            &json!({ "status": "ready" }),
-        )
-        .await,
+        edge.post(&cashier, "/api/v1/orders/not-an-id/status", &json!({ "status": "ready" })).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
@@ -375,54 +242,28 @@ async fn other_endpoints_refuse_bad_input_without_writing() {
     )
     .await;
     expect_error(
-        edge.post(
-            &manager,
-            "/api/v1/staff",
-            &json!({ "name": "", "role": "cashier", "pin": "7777" }),
-        )
-        .await,
+        edge.post(&manager, "/api/v1/staff", &json!({ "name": "", "role": "cashier", "pin": "7777" })).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation",
     )
     .await;
     expect_error(
-        edge.post(
-            &manager,
-            "/api/v1/staff",
-            &json!({ "name": "A", "role": "owner", "pin": "7777" }),
-        )
-        .await,
+        edge.post(&manager, "/api/v1/staff", &json!({ "name": "A", "role": "owner", "pin": "7777" })).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_body",
     )
     .await;
     expect_error(
-        edge.get(&manager, "/api/v1/reports/day?date=26/11/2026")
-            .await,
+        edge.get(&manager, "/api/v1/reports/day?date=26/11/2026").await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation",
     )
     .await;
-    expect_error(
-        edge.get(&manager, "/api/v1/nowhere").await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    let r = edge
-        .http
-        .post(edge.url("/api/v1/sessions"))
-        .json(&json!({ "pin": 1234 }))
-        .send()
-        .await
-        .unwrap();
+    expect_error(edge.get(&manager, "/api/v1/nowhere").await, StatusCode::NOT_FOUND, "not_found").await;
+    let r = edge.http.post(edge.url("/api/v1/sessions")).json(&json!({ "pin": 1234 })).send().await.unwrap();
     expect_error(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
 
-    assert_eq!(
-        edge.change_count(&manager).await,
-        changes,
-        "no bad request wrote anything"
-    );
+    assert_eq!(edge.change_count(&manager).await, changes, "no bad request wrote anything");
     edge.stop().await;
 }
 
@@ -431,14 +272,10 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(|f| json!(f)),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
         "\\PC{0,12}".prop_map(Value::String),
-        prop::sample::select(vec![
-            "counter", "kiosk", "online", "takeaway", "delivery", "dine_in"
-        ])
-        .prop_map(|s| json!(s)),
+        prop::sample::select(vec!["counter", "kiosk", "online", "takeaway", "delivery", "dine_in"])
+            .prop_map(|s| json!(s)),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
@@ -483,11 +320,7 @@ fn order_like(items: Vec<String>, mods: Vec<String>) -> impl Strategy<Value = Va
 
 #[test]
 fn random_bodies_never_cause_a_5xx_or_a_panic() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let state = rt.block_on(patty_edge::open(config(dir.path()))).unwrap();
     let app = patty_edge::app(state);
@@ -503,10 +336,7 @@ fn random_bodies_never_cause_a_5xx_or_a_panic() {
             .await
             .unwrap();
         let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
-        serde_json::from_slice::<Value>(&bytes).unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        serde_json::from_slice::<Value>(&bytes).unwrap()["token"].as_str().unwrap().to_owned()
     });
     let menu: Value = rt.block_on(async {
         let r = app
@@ -519,25 +349,16 @@ fn random_bodies_never_cause_a_5xx_or_a_panic() {
             )
             .await
             .unwrap();
-        serde_json::from_slice(&axum::body::to_bytes(r.into_body(), 1 << 22).await.unwrap())
-            .unwrap()
+        serde_json::from_slice(&axum::body::to_bytes(r.into_body(), 1 << 22).await.unwrap()).unwrap()
     });
-    let items: Vec<String> = menu["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap().to_owned())
-        .collect();
+    let items: Vec<String> =
+        menu["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
     let mods: Vec<String> = menu["items"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|i| {
-            i["modifier_groups"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .flat_map(|g| g["modifiers"].as_array().unwrap().iter())
+            i["modifier_groups"].as_array().unwrap().iter().flat_map(|g| g["modifiers"].as_array().unwrap().iter())
         })
         .map(|m| m["id"].as_str().unwrap().to_owned())
         .collect();
@@ -551,19 +372,13 @@ fn random_bodies_never_cause_a_5xx_or_a_panic() {
             .unwrap();
         rt.block_on(app.clone().oneshot(req)).unwrap().status()
     };
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 300,
-        ..ProptestConfig::default()
-    });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 300, ..ProptestConfig::default() });
     let n = std::cell::Cell::new(0u64);
     runner
         .run(&prop_oneof![json_value(), order_like(items, mods)], |v| {
             n.set(n.get() + 1);
             let status = send(serde_json::to_vec(&v).unwrap(), format!("p{}", n.get()));
-            prop_assert!(
-                !status.is_server_error() && status != AxStatus::OK,
-                "{status} for {v}"
-            );
+            prop_assert!(!status.is_server_error() && status != AxStatus::OK, "{status} for {v}");
             Ok(())
         })
         .unwrap();

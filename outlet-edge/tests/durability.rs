@@ -27,67 +27,32 @@ fn spawn(dir: &std::path::Path) -> (Child, String) {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("addr=").nth(1) {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
             }
         }
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the edge logs its address");
+    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the edge logs its address");
     (child, format!("http://{addr}"))
 }
 
 async fn login(http: &Client, base: &str, pin: &str) -> String {
-    let r = http
-        .post(format!("{base}/api/v1/sessions"))
-        .json(&json!({ "pin": pin }))
-        .send()
-        .await
-        .unwrap();
+    let r = http.post(format!("{base}/api/v1/sessions")).json(&json!({ "pin": pin })).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_order_survives_sigkill_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let http = Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let http = Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let (mut child, base) = spawn(dir.path());
     let manager = login(&http, &base, MANAGER_PIN).await;
-    let menu: Value = http
-        .get(format!("{base}/api/v1/menu"))
-        .bearer_auth(&manager)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let water = menu["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == "Water")
-        .unwrap()["id"]
-        .clone();
-    let ing = menu["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == "Water")
-        .unwrap()["recipe"][0]["ingredient_id"]
-        .clone();
+    let menu: Value =
+        http.get(format!("{base}/api/v1/menu")).bearer_auth(&manager).send().await.unwrap().json().await.unwrap();
+    let water = menu["items"].as_array().unwrap().iter().find(|i| i["name"] == "Water").unwrap()["id"].clone();
+    let ing =
+        menu["items"].as_array().unwrap().iter().find(|i| i["name"] == "Water").unwrap()["recipe"][0]["ingredient_id"]
+            .clone();
     let r = http
         .post(format!("{base}/api/v1/inventory/receive"))
         .bearer_auth(&manager)
@@ -146,10 +111,7 @@ async fn every_acknowledged_order_survives_sigkill_exactly_once() {
     let unique: HashSet<&str> = ids.iter().copied().collect();
     assert_eq!(unique.len(), ids.len(), "no order is stored twice");
     for (key, id) in &acked {
-        assert!(
-            unique.contains(id.as_str()),
-            "acknowledged order {key} was lost"
-        );
+        assert!(unique.contains(id.as_str()), "acknowledged order {key} was lost");
     }
     // At most one in-flight order per terminal was committed without its answer arriving.
     assert!(
@@ -161,7 +123,8 @@ async fn every_acknowledged_order_survives_sigkill_exactly_once() {
     // Retrying an acknowledged request after the crash returns the same order.
     let cashier = login(&http, &base, CASHIER_PIN).await;
     let (key, id) = &acked[acked.len() / 2];
-    let body = json!({ "channel": "counter", "fulfilment": "takeaway", "lines": [{ "item_id": water, "quantity": 1 }] });
+    let body =
+        json!({ "channel": "counter", "fulfilment": "takeaway", "lines": [{ "item_id": water, "quantity": 1 }] });
     let r = http
         .post(format!("{base}/api/v1/orders"))
         .bearer_auth(&cashier)
@@ -173,32 +136,14 @@ async fn every_acknowledged_order_survives_sigkill_exactly_once() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["id"], id.as_str());
     // The log is gap-free and holds exactly each stored order and its one stock movement.
-    assert_eq!(
-        change_count(&http, &base, &manager).await,
-        seed_changes + 2 * ids.len() as u64
-    );
-    let levels: Value = http
-        .get(format!("{base}/api/v1/inventory"))
-        .bearer_auth(&manager)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bottles = levels
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["ingredient"]["name"] == "Water bottle")
-        .unwrap()["on_hand"]
-        .as_i64()
-        .unwrap();
-    assert_eq!(
-        bottles,
-        10_120 - ids.len() as i64,
-        "stock matches the stored orders"
-    );
+    assert_eq!(change_count(&http, &base, &manager).await, seed_changes + 2 * ids.len() as u64);
+    let levels: Value =
+        http.get(format!("{base}/api/v1/inventory")).bearer_auth(&manager).send().await.unwrap().json().await.unwrap();
+    let bottles =
+        levels.as_array().unwrap().iter().find(|l| l["ingredient"]["name"] == "Water bottle").unwrap()["on_hand"]
+            .as_i64()
+            .unwrap();
+    assert_eq!(bottles, 10_120 - ids.len() as i64, "stock matches the stored orders");
     child.kill().unwrap();
     child.wait().unwrap();
 }

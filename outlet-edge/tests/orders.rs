@@ -14,21 +14,10 @@ async fn an_order_is_priced_by_the_edge_and_decrements_stock() {
     let menu = edge.menu(&cashier).await;
     let cheese = item(&menu, "Cheese Palace");
     let fries = item(&menu, "Fries");
-    let large = fries["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == "Large")
-        .unwrap()["id"]
-        .clone();
+    let large = fries["variants"].as_array().unwrap().iter().find(|v| v["name"] == "Large").unwrap()["id"].clone();
     let before: Value = edge.get_json(&cashier, "/api/v1/inventory").await;
     let patties = |levels: &Value| {
-        levels
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["ingredient"]["name"] == "Beef patty")
-            .unwrap()["on_hand"]
+        levels.as_array().unwrap().iter().find(|l| l["ingredient"]["name"] == "Beef patty").unwrap()["on_hand"]
             .as_i64()
             .unwrap()
     };
@@ -68,10 +57,7 @@ async fn a_retried_order_returns_the_first_result_and_never_a_second_order() {
     assert_eq!(first.status(), StatusCode::CREATED);
     let first: Value = first.json().await.unwrap();
     // A double tap: both requests at once, and one more afterwards.
-    let (a, b) = tokio::join!(
-        edge.order(&cashier, "tap-1", &body),
-        edge.order(&cashier, "tap-1", &body)
-    );
+    let (a, b) = tokio::join!(edge.order(&cashier, "tap-1", &body), edge.order(&cashier, "tap-1", &body));
     for r in [a, b] {
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()["idempotent-replayed"], "true");
@@ -119,30 +105,12 @@ async fn concurrent_terminals_lose_no_update() {
     }
     let manager = edge.login(MANAGER_PIN).await;
     let levels = edge.get_json(&manager, "/api/v1/inventory").await;
-    let water = levels
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["ingredient"]["name"] == "Water bottle")
-        .unwrap();
-    assert_eq!(
-        water["on_hand"],
-        120 - 80,
-        "every sale decremented stock exactly once"
-    );
+    let water = levels.as_array().unwrap().iter().find(|l| l["ingredient"]["name"] == "Water bottle").unwrap();
+    assert_eq!(water["on_hand"], 120 - 80, "every sale decremented stock exactly once");
     let orders = edge.get_json(&manager, "/api/v1/orders?limit=500").await;
-    let mut numbers: Vec<i64> = orders
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["number"].as_i64().unwrap())
-        .collect();
+    let mut numbers: Vec<i64> = orders.as_array().unwrap().iter().map(|o| o["number"].as_i64().unwrap()).collect();
     numbers.sort();
-    assert_eq!(
-        numbers,
-        (1..=80).collect::<Vec<_>>(),
-        "order numbers are unique and dense"
-    );
+    assert_eq!(numbers, (1..=80).collect::<Vec<_>>(), "order numbers are unique and dense");
     edge.change_count(&manager).await; // asserts the log is gap-free
     edge.stop().await;
 }
@@ -153,12 +121,8 @@ async fn status_moves_follow_the_state_machine() {
     let cashier = edge.login(CASHIER_PIN).await;
     let kitchen = edge.login(KITCHEN_PIN).await;
     let menu = edge.menu(&cashier).await;
-    let order: Value = edge
-        .order(&cashier, "sm-1", &simple_order(&menu, "Classic Patty", 1))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let order: Value =
+        edge.order(&cashier, "sm-1", &simple_order(&menu, "Classic Patty", 1)).await.json().await.unwrap();
     let id = order["id"].as_str().unwrap();
     let status = |s: &str| json!({ "status": s });
     let path = format!("/api/v1/orders/{id}/status");
@@ -168,33 +132,13 @@ async fn status_moves_follow_the_state_machine() {
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "conflict");
     // A takeaway never goes out for delivery.
-    assert_eq!(
-        edge.post(&cashier, &path, &status("out_for_delivery"))
-            .await
-            .status(),
-        StatusCode::CONFLICT
-    );
+    assert_eq!(edge.post(&cashier, &path, &status("out_for_delivery")).await.status(), StatusCode::CONFLICT);
     // A cashier may not start preparation; the kitchen may.
-    assert_eq!(
-        edge.post(&cashier, &path, &status("preparing"))
-            .await
-            .status(),
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        edge.post(&kitchen, &path, &status("preparing"))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(edge.post(&cashier, &path, &status("preparing")).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(edge.post(&kitchen, &path, &status("preparing")).await.status(), StatusCode::OK);
     // No going back, and no edits once preparation started.
     let manager = edge.login(MANAGER_PIN).await;
-    assert_eq!(
-        edge.post(&manager, &path, &status("accepted"))
-            .await
-            .status(),
-        StatusCode::CONFLICT
-    );
+    assert_eq!(edge.post(&manager, &path, &status("accepted")).await.status(), StatusCode::CONFLICT);
     let edit = json!({ "lines": [{ "item_id": item(&menu, "Water")["id"], "quantity": 1 }] });
     let r = edge
         .http
@@ -206,30 +150,15 @@ async fn status_moves_follow_the_state_machine() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
     // Cancel is for orders not yet in preparation.
-    let r = edge
-        .post(
-            &cashier,
-            &format!("/api/v1/orders/{id}/cancel"),
-            &json!({ "reason": "changed mind" }),
-        )
-        .await;
+    let r = edge.post(&cashier, &format!("/api/v1/orders/{id}/cancel"), &json!({ "reason": "changed mind" })).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert_eq!(
-        edge.post(&kitchen, &path, &status("ready")).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(edge.post(&kitchen, &path, &status("ready")).await.status(), StatusCode::OK);
     let done = edge.post(&cashier, &path, &status("completed")).await;
     assert_eq!(done.status(), StatusCode::OK);
     assert_eq!(done.json::<Value>().await.unwrap()["status"], "completed");
     // Final is final, even for a manager's void.
     assert_eq!(
-        edge.post(
-            &manager,
-            &format!("/api/v1/orders/{id}/void"),
-            &json!({ "reason": "x" })
-        )
-        .await
-        .status(),
+        edge.post(&manager, &format!("/api/v1/orders/{id}/void"), &json!({ "reason": "x" })).await.status(),
         StatusCode::CONFLICT
     );
     edge.stop().await;
@@ -242,37 +171,17 @@ async fn edit_cancel_and_void_adjust_stock_and_are_recorded() {
     let manager = edge.login(MANAGER_PIN).await;
     let menu = edge.menu(&cashier).await;
     let on_hand = |levels: Value, name: &str| {
-        levels
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["ingredient"]["name"] == name)
-            .unwrap()["on_hand"]
+        levels.as_array().unwrap().iter().find(|l| l["ingredient"]["name"] == name).unwrap()["on_hand"]
             .as_i64()
             .unwrap()
     };
-    let start = on_hand(
-        edge.get_json(&cashier, "/api/v1/inventory").await,
-        "Beef patty",
-    );
+    let start = on_hand(edge.get_json(&cashier, "/api/v1/inventory").await, "Beef patty");
 
-    let order: Value = edge
-        .order(&cashier, "e-1", &simple_order(&menu, "Double Royal", 1))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let order: Value = edge.order(&cashier, "e-1", &simple_order(&menu, "Double Royal", 1)).await.json().await.unwrap();
     let id = order["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        on_hand(
-            edge.get_json(&cashier, "/api/v1/inventory").await,
-            "Beef patty"
-        ),
-        start - 2
-    );
+    assert_eq!(on_hand(edge.get_json(&cashier, "/api/v1/inventory").await, "Beef patty"), start - 2);
     // Edit: now a Classic (one patty) x3.
-    let edit =
-        json!({ "lines": [{ "item_id": item(&menu, "Classic Patty")["id"], "quantity": 3 }] });
+    let edit = json!({ "lines": [{ "item_id": item(&menu, "Classic Patty")["id"], "quantity": 3 }] });
     let r = edge
         .http
         .put(edge.url(&format!("/api/v1/orders/{id}/lines")))
@@ -284,87 +193,30 @@ async fn edit_cancel_and_void_adjust_stock_and_are_recorded() {
     assert_eq!(r.status(), StatusCode::OK);
     let edited: Value = r.json().await.unwrap();
     assert_eq!(edited["total"], 3 * 790);
-    assert_eq!(
-        on_hand(
-            edge.get_json(&cashier, "/api/v1/inventory").await,
-            "Beef patty"
-        ),
-        start - 3
-    );
+    assert_eq!(on_hand(edge.get_json(&cashier, "/api/v1/inventory").await, "Beef patty"), start - 3);
     // Cancel: reason required, stock back.
-    let r = edge
-        .post(
-            &cashier,
-            &format!("/api/v1/orders/{id}/cancel"),
-            &json!({ "reason": " " }),
-        )
-        .await;
+    let r = edge.post(&cashier, &format!("/api/v1/orders/{id}/cancel"), &json!({ "reason": " " })).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = edge
-        .post(
-            &cashier,
-            &format!("/api/v1/orders/{id}/cancel"),
-            &json!({ "reason": "customer left" }),
-        )
-        .await;
+    let r = edge.post(&cashier, &format!("/api/v1/orders/{id}/cancel"), &json!({ "reason": "customer left" })).await;
     assert_eq!(r.status(), StatusCode::OK);
     let cancelled: Value = r.json().await.unwrap();
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["closed_reason"], "customer left");
-    assert_eq!(
-        on_hand(
-            edge.get_json(&cashier, "/api/v1/inventory").await,
-            "Beef patty"
-        ),
-        start
-    );
+    assert_eq!(on_hand(edge.get_json(&cashier, "/api/v1/inventory").await, "Beef patty"), start);
 
     // Void is a manager's, audited, and keeps stock used once preparation started.
     let kitchen = edge.login(KITCHEN_PIN).await;
-    let o2: Value = edge
-        .order(&cashier, "e-2", &simple_order(&menu, "Classic Patty", 1))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let o2: Value = edge.order(&cashier, "e-2", &simple_order(&menu, "Classic Patty", 1)).await.json().await.unwrap();
     let id2 = o2["id"].as_str().unwrap();
-    edge.post(
-        &kitchen,
-        &format!("/api/v1/orders/{id2}/status"),
-        &json!({ "status": "preparing" }),
-    )
-    .await;
-    let r = edge
-        .post(
-            &cashier,
-            &format!("/api/v1/orders/{id2}/void"),
-            &json!({ "reason": "dropped" }),
-        )
-        .await;
+    edge.post(&kitchen, &format!("/api/v1/orders/{id2}/status"), &json!({ "status": "preparing" })).await;
+    let r = edge.post(&cashier, &format!("/api/v1/orders/{id2}/void"), &json!({ "reason": "dropped" })).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = edge
-        .post(
-            &manager,
-            &format!("/api/v1/orders/{id2}/void"),
-            &json!({ "reason": "dropped on the floor" }),
-        )
-        .await;
+    let r =
+        edge.post(&manager, &format!("/api/v1/orders/{id2}/void"), &json!({ "reason": "dropped on the floor" })).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        on_hand(
-            edge.get_json(&cashier, "/api/v1/inventory").await,
-            "Beef patty"
-        ),
-        start - 1
-    );
+    assert_eq!(on_hand(edge.get_json(&cashier, "/api/v1/inventory").await, "Beef patty"), start - 1);
     let audit = edge.get_json(&manager, "/api/v1/audit").await;
-    assert!(
-        audit
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["action"] == "void" && a["target"] == id2)
-    );
+    assert!(audit.as_array().unwrap().iter().any(|a| a["action"] == "void" && a["target"] == id2));
     edge.stop().await;
 }
 
@@ -373,62 +225,36 @@ async fn tenders_cash_with_change_card_and_split() {
     let edge = Edge::start().await;
     let cashier = edge.login(CASHIER_PIN).await;
     let menu = edge.menu(&cashier).await;
-    let order: Value = edge
-        .order(&cashier, "t-1", &simple_order(&menu, "Double Royal", 2))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let order: Value = edge.order(&cashier, "t-1", &simple_order(&menu, "Double Royal", 2)).await.json().await.unwrap();
     let id = order["id"].as_str().unwrap();
     assert_eq!(order["total"], 2380);
     let path = format!("/api/v1/orders/{id}/tenders");
 
     // Split: 1000 on a card, the rest in cash with change.
-    let too_much = edge
+    let too_much = edge.post(&cashier, &path, &json!({ "method": "card", "amount": 5000, "reference": "T1" })).await;
+    assert_eq!(too_much.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let card = edge
         .post(
             &cashier,
             &path,
-            &json!({ "method": "card", "amount": 5000, "reference": "T1" }),
+            &json!({ "method": "card", "amount": 1000, "reference": "AUTH-778", "brand": "Visa", "last4": "4242" }),
         )
         .await;
-    assert_eq!(too_much.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let card = edge.post(&cashier, &path, &json!({ "method": "card", "amount": 1000, "reference": "AUTH-778", "brand": "Visa", "last4": "4242" })).await;
     assert_eq!(card.status(), StatusCode::CREATED);
     assert_eq!(card.json::<Value>().await.unwrap()["paid"], 1000);
-    let cash = edge
-        .post(
-            &cashier,
-            &path,
-            &json!({ "method": "cash", "tendered": 2000 }),
-        )
-        .await;
+    let cash = edge.post(&cashier, &path, &json!({ "method": "cash", "tendered": 2000 })).await;
     assert_eq!(cash.status(), StatusCode::CREATED);
     let paid: Value = cash.json().await.unwrap();
     assert_eq!(paid["paid"], 2380);
     assert_eq!(paid["tenders"][1]["kind"]["cash"]["change"], 620);
     // Paid in full: no more tenders.
-    let r = edge
-        .post(
-            &cashier,
-            &path,
-            &json!({ "method": "cash", "tendered": 100 }),
-        )
-        .await;
+    let r = edge.post(&cashier, &path, &json!({ "method": "cash", "tendered": 100 })).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
 
     // The receipt shows it all.
-    let receipt = edge
-        .get_json(&cashier, &format!("/api/v1/orders/{id}/receipt"))
-        .await;
+    let receipt = edge.get_json(&cashier, &format!("/api/v1/orders/{id}/receipt")).await;
     let text = receipt["text"].as_str().unwrap();
-    for needle in [
-        "2 x Double Royal",
-        "23.80",
-        "Visa ****4242",
-        "Change",
-        "6.20",
-        "Tax included (20.00%)",
-    ] {
+    for needle in ["2 x Double Royal", "23.80", "Visa ****4242", "Change", "6.20", "Tax included (20.00%)"] {
         assert!(text.contains(needle), "receipt lacks {needle}:\n{text}");
     }
 
@@ -436,32 +262,14 @@ async fn tenders_cash_with_change_card_and_split() {
     let manager = edge.login(MANAGER_PIN).await;
     let refunds = format!("/api/v1/orders/{id}/refunds");
     assert_eq!(
-        edge.post(
-            &cashier,
-            &refunds,
-            &json!({ "amount": 500, "reason": "cold" })
-        )
-        .await
-        .status(),
+        edge.post(&cashier, &refunds, &json!({ "amount": 500, "reason": "cold" })).await.status(),
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        edge.post(
-            &manager,
-            &refunds,
-            &json!({ "amount": 9999, "reason": "cold" })
-        )
-        .await
-        .status(),
+        edge.post(&manager, &refunds, &json!({ "amount": 9999, "reason": "cold" })).await.status(),
         StatusCode::UNPROCESSABLE_ENTITY
     );
-    let r = edge
-        .post(
-            &manager,
-            &refunds,
-            &json!({ "amount": 500, "reason": "cold fries" }),
-        )
-        .await;
+    let r = edge.post(&manager, &refunds, &json!({ "amount": 500, "reason": "cold fries" })).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.json::<Value>().await.unwrap()["paid"], 1880);
     edge.stop().await;
@@ -484,43 +292,18 @@ async fn discounts_and_price_overrides_are_managers_and_audited() {
     assert_eq!(o["total"], 100);
     assert_eq!(o["lines"][0]["price_override"]["menu_unit_price"], 790);
 
-    let o2: Value = edge
-        .order(&cashier, "p-3", &simple_order(&menu, "Classic Patty", 2))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let o2: Value = edge.order(&cashier, "p-3", &simple_order(&menu, "Classic Patty", 2)).await.json().await.unwrap();
     let path = format!("/api/v1/orders/{}/discounts", o2["id"].as_str().unwrap());
     assert_eq!(
-        edge.post(
-            &cashier,
-            &path,
-            &json!({ "percent_bp": 1000, "reason": "loyal" })
-        )
-        .await
-        .status(),
+        edge.post(&cashier, &path, &json!({ "percent_bp": 1000, "reason": "loyal" })).await.status(),
         StatusCode::FORBIDDEN
     );
-    let r = edge
-        .post(
-            &manager,
-            &path,
-            &json!({ "percent_bp": 1000, "reason": "complaint" }),
-        )
-        .await;
+    let r = edge.post(&manager, &path, &json!({ "percent_bp": 1000, "reason": "complaint" })).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.json::<Value>().await.unwrap()["total"], 1580 - 158);
     let audit = edge.get_json(&manager, "/api/v1/audit").await;
-    let actions: Vec<&str> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["action"].as_str().unwrap())
-        .collect();
-    assert!(
-        actions.contains(&"price_override") && actions.contains(&"discount"),
-        "{actions:?}"
-    );
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"price_override") && actions.contains(&"discount"), "{actions:?}");
     edge.stop().await;
 }
 
@@ -541,8 +324,7 @@ async fn search_by_status_and_time_and_the_end_of_day_report() {
                     .as_object()
                     .map(|o| {
                         let mut o = o.clone();
-                        o["lines"][0]["variant_id"] =
-                            item(&menu, "Cola")["variants"][0]["id"].clone();
+                        o["lines"][0]["variant_id"] = item(&menu, "Cola")["variants"][0]["id"].clone();
                         Value::Object(o)
                     })
                     .unwrap(),
@@ -553,39 +335,20 @@ async fn search_by_status_and_time_and_the_end_of_day_report() {
             .unwrap();
         ids.push(o["id"].as_str().unwrap().to_owned());
     }
-    edge.post(
-        &kitchen,
-        &format!("/api/v1/kitchen/orders/{}/bump", ids[0]),
-        &json!({}),
-    )
-    .await;
-    edge.post(
-        &cashier,
-        &format!("/api/v1/orders/{}/tenders", ids[0]),
-        &json!({ "method": "cash", "tendered": 500 }),
-    )
-    .await;
-    edge.post(
-        &manager,
-        &format!("/api/v1/orders/{}/void", ids[1]),
-        &json!({ "reason": "test" }),
-    )
-    .await;
+    edge.post(&kitchen, &format!("/api/v1/kitchen/orders/{}/bump", ids[0]), &json!({})).await;
+    edge.post(&cashier, &format!("/api/v1/orders/{}/tenders", ids[0]), &json!({ "method": "cash", "tendered": 500 }))
+        .await;
+    edge.post(&manager, &format!("/api/v1/orders/{}/void", ids[1]), &json!({ "reason": "test" })).await;
 
     let ready = edge.get_json(&cashier, "/api/v1/orders?status=ready").await;
     assert_eq!(ready.as_array().unwrap().len(), 1);
     assert_eq!(ready[0]["id"], ids[0]);
-    let future = edge
-        .get_json(&cashier, "/api/v1/orders?from=2999-01-01T00:00:00Z")
-        .await;
+    let future = edge.get_json(&cashier, "/api/v1/orders?from=2999-01-01T00:00:00Z").await;
     assert!(future.as_array().unwrap().is_empty());
     let r = edge.get(&cashier, "/api/v1/orders?from=yesterday").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 
-    assert_eq!(
-        edge.get(&cashier, "/api/v1/reports/day").await.status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(edge.get(&cashier, "/api/v1/reports/day").await.status(), StatusCode::FORBIDDEN);
     let report = edge.get_json(&manager, "/api/v1/reports/day").await;
     assert_eq!(report["orders"], 2);
     assert_eq!(report["net_sales"], 500);
@@ -593,15 +356,7 @@ async fn search_by_status_and_time_and_the_end_of_day_report() {
     assert_eq!(report["by_item"][0]["name"], "Cola");
     assert_eq!(report["by_item"][0]["quantity"], 2);
     assert_eq!(report["by_tender"]["cash"]["amount"], 250);
-    assert_eq!(
-        report["by_hour"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h["orders"].as_i64().unwrap())
-            .sum::<i64>(),
-        2
-    );
+    assert_eq!(report["by_hour"].as_array().unwrap().iter().map(|h| h["orders"].as_i64().unwrap()).sum::<i64>(), 2);
     edge.stop().await;
 }
 
@@ -610,35 +365,14 @@ async fn staff_sessions_expire_and_roles_are_enforced() {
     let edge = Edge::start_with(|c| c.session.idle_secs = 1).await;
     let manager = edge.login(MANAGER_PIN).await;
     // Adding staff: manager only, PIN unique, shaped.
-    let r = edge
-        .post(
-            &manager,
-            "/api/v1/staff",
-            &json!({ "name": "Nia", "role": "cashier", "pin": "1111" }),
-        )
-        .await;
+    let r = edge.post(&manager, "/api/v1/staff", &json!({ "name": "Nia", "role": "cashier", "pin": "1111" })).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    let r = edge
-        .post(
-            &manager,
-            "/api/v1/staff",
-            &json!({ "name": "Nia", "role": "cashier", "pin": "12" }),
-        )
-        .await;
+    let r = edge.post(&manager, "/api/v1/staff", &json!({ "name": "Nia", "role": "cashier", "pin": "12" })).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = edge
-        .post(
-            &manager,
-            "/api/v1/staff",
-            &json!({ "name": "Nia", "role": "cashier", "pin": "5555" }),
-        )
-        .await;
+    let r = edge.post(&manager, "/api/v1/staff", &json!({ "name": "Nia", "role": "cashier", "pin": "5555" })).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let nia = edge.login("5555").await;
-    assert_eq!(
-        edge.get(&nia, "/api/v1/staff").await.status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(edge.get(&nia, "/api/v1/staff").await.status(), StatusCode::FORBIDDEN);
     // An idle session expires.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
@@ -648,29 +382,14 @@ async fn staff_sessions_expire_and_roles_are_enforced() {
             assert_eq!(r.json::<Value>().await.unwrap()["code"], "unauthorized");
             break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "session never expired"
-        );
+        assert!(std::time::Instant::now() < deadline, "session never expired");
     }
     // Wrong PINs lock sign-in after five tries.
     for _ in 0..5 {
-        let r = edge
-            .http
-            .post(edge.url("/api/v1/sessions"))
-            .json(&json!({ "pin": "9999" }))
-            .send()
-            .await
-            .unwrap();
+        let r = edge.http.post(edge.url("/api/v1/sessions")).json(&json!({ "pin": "9999" })).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
-    let r = edge
-        .http
-        .post(edge.url("/api/v1/sessions"))
-        .json(&json!({ "pin": "1234" }))
-        .send()
-        .await
-        .unwrap();
+    let r = edge.http.post(edge.url("/api/v1/sessions")).json(&json!({ "pin": "1234" })).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().contains_key("retry-after"));
     edge.stop().await;
@@ -683,34 +402,16 @@ async fn the_change_log_records_every_write_gap_free() {
     let menu = edge.menu(&manager).await;
     let before = edge.change_count(&manager).await;
     assert!(before > 0, "seeding is logged too");
-    let o: Value = edge
-        .order(&manager, "c-1", &simple_order(&menu, "Apple Pie", 1))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let o: Value = edge.order(&manager, "c-1", &simple_order(&menu, "Apple Pie", 1)).await.json().await.unwrap();
     let after = edge.change_count(&manager).await;
     // The order itself and one stock movement for its one ingredient.
     assert_eq!(after - before, 2);
-    let entries = edge
-        .get_json(&manager, &format!("/api/v1/changes?after={before}"))
-        .await;
-    assert_eq!(
-        entries[0]["change"]["order_upserted"]["order"]["id"],
-        o["id"]
-    );
-    assert!(
-        entries[1]["change"]["stock_moved"]["movement"]["delta"]
-            .as_i64()
-            .unwrap()
-            < 0
-    );
+    let entries = edge.get_json(&manager, &format!("/api/v1/changes?after={before}")).await;
+    assert_eq!(entries[0]["change"]["order_upserted"]["order"]["id"], o["id"]);
+    assert!(entries[1]["change"]["stock_moved"]["movement"]["delta"].as_i64().unwrap() < 0);
     let h0 = entries[0]["hlc"].as_u64().unwrap();
     let h1 = entries[1]["hlc"].as_u64().unwrap();
     assert!(h1 > h0, "HLC stamps increase along the log");
-    assert_eq!(
-        entries[0]["origin"],
-        edge.get_json(&manager, "/healthz").await["outlet_id"]
-    );
+    assert_eq!(entries[0]["origin"], edge.get_json(&manager, "/healthz").await["outlet_id"]);
     edge.stop().await;
 }

@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// A hybrid logical clock timestamp: 48 bits of Unix milliseconds, 16 bits of logical counter.
 /// Ordered first by physical time, then by counter.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct HlcTimestamp(pub u64);

@@ -32,10 +32,6 @@ impl Envelope {
     /// Decodes postcard bytes; trailing bytes are an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EnvelopeError> {
         let (env, rest) = postcard::take_from_bytes(bytes)?;
-        if rest.is_empty() {
-            Ok(env)
-        } else {
-            Err(EnvelopeError(postcard::Error::DeserializeBadEncoding))
-        }
+        if rest.is_empty() { Ok(env) } else { Err(EnvelopeError(postcard::Error::DeserializeBadEncoding)) }
     }
 }

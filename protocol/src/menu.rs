@@ -217,37 +217,23 @@ impl Menu {
                 return Err(MenuError(format!("duplicate item id {}", item.id)));
             }
             if !cats.contains(&item.category_id) {
-                return Err(MenuError(format!(
-                    "item {} names an unknown category",
-                    item.name
-                )));
+                return Err(MenuError(format!("item {} names an unknown category", item.name)));
             }
             if item.price < 0 {
-                return Err(MenuError(format!(
-                    "item {} has a negative price",
-                    item.name
-                )));
+                return Err(MenuError(format!("item {} has a negative price", item.name)));
             }
             if item.name.trim().is_empty() {
                 return Err(MenuError("an item has an empty name".into()));
             }
             for g in &item.modifier_groups {
                 if g.min > g.max {
-                    return Err(MenuError(format!(
-                        "modifier group {} has min above max",
-                        g.name
-                    )));
+                    return Err(MenuError(format!("modifier group {} has min above max", g.name)));
                 }
             }
             for w in &item.availability {
-                if w.start_minute >= w.end_minute
-                    || w.end_minute > 2880
-                    || w.days.iter().any(|d| !(1..=7).contains(d))
+                if w.start_minute >= w.end_minute || w.end_minute > 2880 || w.days.iter().any(|d| !(1..=7).contains(d))
                 {
-                    return Err(MenuError(format!(
-                        "item {} has an invalid availability window",
-                        item.name
-                    )));
+                    return Err(MenuError(format!("item {} has an invalid availability window", item.name)));
                 }
             }
         }
@@ -284,7 +270,8 @@ mod tests {
 
     #[test]
     fn availability_windows_use_local_time_and_weekdays() {
-        let breakfast = item(vec![AvailabilityWindow { days: vec![1, 2, 3, 4, 5], start_minute: 360, end_minute: 630 }]);
+        let breakfast =
+            item(vec![AvailabilityWindow { days: vec![1, 2, 3, 4, 5], start_minute: 360, end_minute: 630 }]);
         // 2026-11-26 is a Thursday. 07:00 UTC is 08:00 at UTC+1.
         let thu_7 = Utc.with_ymd_and_hms(2026, 11, 26, 7, 0, 0).unwrap();
         assert!(breakfast.is_in_window(thu_7, 60));
@@ -308,7 +295,12 @@ mod tests {
         let cat = Category { id: CategoryId::new(), name: "Burgers".into(), position: 0 };
         let mut i = item(vec![]);
         i.category_id = cat.id;
-        let mut menu = Menu { version: 1, currency: crate::Currency::parse("EUR").unwrap(), categories: vec![cat], items: vec![i.clone()] };
+        let mut menu = Menu {
+            version: 1,
+            currency: crate::Currency::parse("EUR").unwrap(),
+            categories: vec![cat],
+            items: vec![i.clone()],
+        };
         assert!(menu.validate().is_ok());
         menu.items.push(i.clone());
         assert!(menu.validate().is_err(), "duplicate item id");

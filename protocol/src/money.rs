@@ -71,11 +71,7 @@ pub fn apply_basis_points(amount: i64, basis_points: u32) -> i64 {
     let num = i128::from(amount) * i128::from(basis_points);
     let q = num / 10_000;
     let r = num % 10_000;
-    let rounded = if r.abs() * 2 >= 10_000 {
-        q + num.signum()
-    } else {
-        q
-    };
+    let rounded = if r.abs() * 2 >= 10_000 { q + num.signum() } else { q };
     i64::try_from(rounded).unwrap_or(if amount < 0 { i64::MIN } else { i64::MAX })
 }
 

@@ -127,11 +127,7 @@ pub enum TransitionError {
 /// allowed while nothing has been prepared (placed, accepted); void is the manager's withdrawal
 /// once preparation started or the order was paid, and is allowed from any non-final status.
 /// Completing a delivery order requires it to have gone out for delivery.
-pub fn transition(
-    from: OrderStatus,
-    to: OrderStatus,
-    fulfilment: Fulfilment,
-) -> Result<(), TransitionError> {
+pub fn transition(from: OrderStatus, to: OrderStatus, fulfilment: Fulfilment) -> Result<(), TransitionError> {
     use OrderStatus::*;
     let refuse = Err(TransitionError::NotAllowed { from, to });
     if from.is_final() || from == to {
@@ -419,14 +415,7 @@ mod tests {
         for w in take.windows(2) {
             assert_eq!(transition(w[0], w[1], Fulfilment::Takeaway), Ok(()));
         }
-        let del = [
-            Placed,
-            Accepted,
-            Preparing,
-            Ready,
-            OutForDelivery,
-            Completed,
-        ];
+        let del = [Placed, Accepted, Preparing, Ready, OutForDelivery, Completed];
         for w in del.windows(2) {
             assert_eq!(transition(w[0], w[1], Fulfilment::Delivery), Ok(()));
         }
@@ -459,10 +448,7 @@ mod tests {
 
     #[test]
     fn delivery_rules() {
-        assert_eq!(
-            transition(Ready, OutForDelivery, Fulfilment::Takeaway),
-            Err(TransitionError::NotDelivery)
-        );
+        assert_eq!(transition(Ready, OutForDelivery, Fulfilment::Takeaway), Err(TransitionError::NotDelivery));
         assert!(transition(Ready, Completed, Fulfilment::Delivery).is_err());
     }
 }

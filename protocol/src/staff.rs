@@ -28,9 +28,7 @@ impl Role {
 
     /// Parses [`Role::as_str`]'s output.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Cashier, Self::Kitchen, Self::Manager]
-            .into_iter()
-            .find(|r| r.as_str() == s)
+        [Self::Cashier, Self::Kitchen, Self::Manager].into_iter().find(|r| r.as_str() == s)
     }
 }
 

@@ -23,34 +23,20 @@ fn status() -> impl Strategy<Value = OrderStatus> {
 
 fn tender() -> impl Strategy<Value = Tender> {
     let kind = prop_oneof![
-        (0..1_000_000i64, 0..10_000i64)
-            .prop_map(|(tendered, change)| TenderKind::Cash { tendered, change }),
-        (
-            text(),
-            proptest::option::of(text()),
-            proptest::option::of("[0-9]{4}")
-        )
-            .prop_map(|(reference, brand, last4)| TenderKind::Card {
-                reference,
-                brand,
-                last4
-            }),
+        (0..1_000_000i64, 0..10_000i64).prop_map(|(tendered, change)| TenderKind::Cash { tendered, change }),
+        (text(), proptest::option::of(text()), proptest::option::of("[0-9]{4}"))
+            .prop_map(|(reference, brand, last4)| TenderKind::Card { reference, brand, last4 }),
         text().prop_map(|reason| TenderKind::Refund { reason }),
     ];
-    (
-        uuid(),
-        any::<i64>(),
-        kind,
-        proptest::option::of(uuid()),
-        any::<i64>(),
-    )
-        .prop_map(|(id, amount, kind, staff, at_ms)| Tender {
+    (uuid(), any::<i64>(), kind, proptest::option::of(uuid()), any::<i64>()).prop_map(
+        |(id, amount, kind, staff, at_ms)| Tender {
             id: TenderId(id),
             amount,
             kind,
             staff_id: staff.map(StaffId),
             at_ms,
-        })
+        },
+    )
 }
 
 fn line() -> impl Strategy<Value = OrderLine> {
@@ -64,29 +50,27 @@ fn line() -> impl Strategy<Value = OrderLine> {
         text(),
         prop::collection::vec((uuid(), text(), 1..4u32, -500..500i64), 0..4),
     )
-        .prop_map(
-            |(id, item, name, variant, quantity, unit_price, notes, mods)| OrderLine {
-                id: LineId(id),
-                item_id: ItemId(item),
-                name,
-                variant_id: variant.map(VariantId),
-                variant_name: variant.map(|v| v.to_string()),
-                quantity,
-                modifiers: mods
-                    .into_iter()
-                    .map(|(m, name, quantity, unit_delta)| LineModifier {
-                        modifier_id: ModifierId(m),
-                        name,
-                        quantity,
-                        unit_delta,
-                    })
-                    .collect(),
-                notes,
-                unit_price,
-                line_total: unit_price.wrapping_mul(i64::from(quantity)),
-                price_override: None,
-            },
-        )
+        .prop_map(|(id, item, name, variant, quantity, unit_price, notes, mods)| OrderLine {
+            id: LineId(id),
+            item_id: ItemId(item),
+            name,
+            variant_id: variant.map(VariantId),
+            variant_name: variant.map(|v| v.to_string()),
+            quantity,
+            modifiers: mods
+                .into_iter()
+                .map(|(m, name, quantity, unit_delta)| LineModifier {
+                    modifier_id: ModifierId(m),
+                    name,
+                    quantity,
+                    unit_delta,
+                })
+                .collect(),
+            notes,
+            unit_price,
+            line_total: unit_price.wrapping_mul(i64::from(quantity)),
+            price_override: None,
+        })
 }
 
 fn order() -> impl Strategy<Value = Order> {
@@ -100,50 +84,40 @@ fn order() -> impl Strategy<Value = Order> {
         text(),
         any::<i64>(),
     )
-        .prop_map(
-            |(id, outlet, number, status, lines, tenders, notes, created_ms)| {
-                let subtotal = lines.iter().fold(0i64, |a, l| a.wrapping_add(l.line_total));
-                Order {
-                    id: OrderId(id),
-                    outlet_id: OutletId(outlet),
-                    number,
-                    channel: Channel::Counter,
-                    fulfilment: Fulfilment::Takeaway,
-                    status,
-                    lines,
-                    notes,
-                    currency: Currency::parse("EUR").unwrap(),
-                    subtotal,
-                    discounts: vec![],
-                    tax: 0,
-                    total: subtotal,
-                    paid: tenders.iter().fold(0i64, |a, t| a.wrapping_add(t.amount)),
-                    tenders,
-                    staff_id: None,
-                    created_ms,
-                    updated_ms: created_ms,
-                    closed_reason: None,
-                    closed_by: None,
-                }
-            },
-        )
+        .prop_map(|(id, outlet, number, status, lines, tenders, notes, created_ms)| {
+            let subtotal = lines.iter().fold(0i64, |a, l| a.wrapping_add(l.line_total));
+            Order {
+                id: OrderId(id),
+                outlet_id: OutletId(outlet),
+                number,
+                channel: Channel::Counter,
+                fulfilment: Fulfilment::Takeaway,
+                status,
+                lines,
+                notes,
+                currency: Currency::parse("EUR").unwrap(),
+                subtotal,
+                discounts: vec![],
+                tax: 0,
+                total: subtotal,
+                paid: tenders.iter().fold(0i64, |a, t| a.wrapping_add(t.amount)),
+                tenders,
+                staff_id: None,
+                created_ms,
+                updated_ms: created_ms,
+                closed_reason: None,
+                closed_by: None,
+            }
+        })
 }
 
 fn change() -> impl Strategy<Value = ChangeV1> {
     prop_oneof![
         order().prop_map(|o| ChangeV1::OrderUpserted { order: Box::new(o) }),
         (uuid(), status(), proptest::option::of(text())).prop_map(|(o, status, reason)| {
-            ChangeV1::OrderStatus {
-                order_id: OrderId(o),
-                status,
-                reason,
-                by: None,
-            }
+            ChangeV1::OrderStatus { order_id: OrderId(o), status, reason, by: None }
         }),
-        (uuid(), tender()).prop_map(|(o, tender)| ChangeV1::TenderAdded {
-            order_id: OrderId(o),
-            tender
-        }),
+        (uuid(), tender()).prop_map(|(o, tender)| ChangeV1::TenderAdded { order_id: OrderId(o), tender }),
         (uuid(), uuid(), any::<i64>(), any::<i64>()).prop_map(|(m, i, delta, at_ms)| {
             ChangeV1::StockMoved {
                 movement: StockMovement {
@@ -158,21 +132,16 @@ fn change() -> impl Strategy<Value = ChangeV1> {
                 },
             }
         }),
-        (uuid(), any::<bool>()).prop_map(|(i, sold_out)| ChangeV1::ItemSoldOut {
-            item_id: ItemId(i),
-            sold_out
-        }),
+        (uuid(), any::<bool>()).prop_map(|(i, sold_out)| ChangeV1::ItemSoldOut { item_id: ItemId(i), sold_out }),
     ]
 }
 
 fn entry() -> impl Strategy<Value = ChangeEntry> {
-    (uuid(), 1..u64::MAX, any::<u64>(), change()).prop_map(|(origin, seq, hlc, change)| {
-        ChangeEntry {
-            origin: OutletId(origin),
-            seq,
-            hlc: HlcTimestamp(hlc),
-            change,
-        }
+    (uuid(), 1..u64::MAX, any::<u64>(), change()).prop_map(|(origin, seq, hlc, change)| ChangeEntry {
+        origin: OutletId(origin),
+        seq,
+        hlc: HlcTimestamp(hlc),
+        change,
     })
 }
 
@@ -200,9 +169,7 @@ proptest! {
 
 #[test]
 fn trailing_bytes_are_rejected() {
-    let mut bytes = Envelope::V1(EnvelopeV1::Changes(vec![]))
-        .to_bytes()
-        .unwrap();
+    let mut bytes = Envelope::V1(EnvelopeV1::Changes(vec![])).to_bytes().unwrap();
     bytes.push(0);
     assert!(Envelope::from_bytes(&bytes).is_err());
 }

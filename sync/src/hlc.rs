@@ -48,16 +48,10 @@ impl Clock {
     }
 
     /// Merges a timestamp received from another node, returning the receive event's timestamp.
-    pub fn observe(
-        &mut self,
-        remote: HlcTimestamp,
-        wall_ms: u64,
-    ) -> Result<HlcTimestamp, ClockError> {
+    pub fn observe(&mut self, remote: HlcTimestamp, wall_ms: u64) -> Result<HlcTimestamp, ClockError> {
         let remote_phys = remote.physical_ms();
         if remote_phys > wall_ms + MAX_DRIFT_MS {
-            return Err(ClockError::TooFarAhead {
-                ahead_ms: remote_phys - wall_ms,
-            });
+            return Err(ClockError::TooFarAhead { ahead_ms: remote_phys - wall_ms });
         }
         let last_phys = self.last.physical_ms();
         let phys = wall_ms.max(last_phys).max(remote_phys);
@@ -115,10 +109,7 @@ mod tests {
     #[test]
     fn refuses_a_remote_far_in_the_future() {
         let mut c = Clock::default();
-        assert!(
-            c.observe(HlcTimestamp::new(10 + MAX_DRIFT_MS + 1, 0), 10)
-                .is_err()
-        );
+        assert!(c.observe(HlcTimestamp::new(10 + MAX_DRIFT_MS + 1, 0), 10).is_err());
         assert_eq!(c.last(), HlcTimestamp::default());
     }
 

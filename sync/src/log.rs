@@ -18,11 +18,7 @@ pub struct Sequencer {
 impl Sequencer {
     /// Resumes after the last stored entry (`last_seq` 0 and a default stamp for an empty log).
     pub fn resume(origin: OutletId, last_seq: u64, last_hlc: HlcTimestamp) -> Self {
-        Self {
-            origin,
-            next_seq: last_seq + 1,
-            clock: Clock::resume(last_hlc),
-        }
+        Self { origin, next_seq: last_seq + 1, clock: Clock::resume(last_hlc) }
     }
 
     /// The origin this sequencer stamps.
@@ -39,12 +35,7 @@ impl Sequencer {
     pub fn append(&mut self, change: ChangeV1, wall_ms: u64) -> ChangeEntry {
         let seq = self.next_seq;
         self.next_seq += 1;
-        ChangeEntry {
-            origin: self.origin,
-            seq,
-            hlc: self.clock.now(wall_ms),
-            change,
-        }
+        ChangeEntry { origin: self.origin, seq, hlc: self.clock.now(wall_ms), change }
     }
 
     /// Forgets entries from `next_seq` on, after the transaction holding them rolled back. The
@@ -61,10 +52,7 @@ mod tests {
     use patty_protocol::ids::ItemId;
 
     fn change() -> ChangeV1 {
-        ChangeV1::ItemSoldOut {
-            item_id: ItemId::new(),
-            sold_out: true,
-        }
+        ChangeV1::ItemSoldOut { item_id: ItemId::new(), sold_out: true }
     }
 
     #[test]

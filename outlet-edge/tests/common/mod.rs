@@ -42,17 +42,8 @@ impl Edge {
             .await
             .unwrap();
         });
-        let http = Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
-        let edge = Self {
-            base,
-            http,
-            dir,
-            stop: Some(stop),
-            task: Some(task),
-        };
+        let http = Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+        let edge = Self { base, http, dir, stop: Some(stop), task: Some(task) };
         edge.wait_healthy().await;
         edge
     }
@@ -65,10 +56,7 @@ impl Edge {
             {
                 return;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "edge did not become healthy"
-            );
+            assert!(tokio::time::Instant::now() < deadline, "edge did not become healthy");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -78,10 +66,7 @@ impl Edge {
             let _ = s.send(());
         }
         if let Some(t) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(10), t)
-                .await
-                .expect("edge stops within 10 s")
-                .unwrap();
+            tokio::time::timeout(Duration::from_secs(10), t).await.expect("edge stops within 10 s").unwrap();
         }
     }
 
@@ -90,27 +75,13 @@ impl Edge {
     }
 
     pub async fn login(&self, pin: &str) -> String {
-        let r = self
-            .http
-            .post(self.url("/api/v1/sessions"))
-            .json(&json!({ "pin": pin }))
-            .send()
-            .await
-            .unwrap();
+        let r = self.http.post(self.url("/api/v1/sessions")).json(&json!({ "pin": pin })).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::CREATED, "sign in with {pin}");
-        r.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap()
     }
 
     pub async fn get_json(&self, token: &str, path: &str) -> Value {
@@ -120,13 +91,7 @@ impl Edge {
     }
 
     pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
     }
 
     pub async fn order(&self, token: &str, key: &str, body: &Value) -> Response {
@@ -148,12 +113,7 @@ impl Edge {
     pub async fn change_count(&self, manager: &str) -> u64 {
         let mut after = 0;
         loop {
-            let page = self
-                .get_json(
-                    manager,
-                    &format!("/api/v1/changes?after={after}&limit=5000"),
-                )
-                .await;
+            let page = self.get_json(manager, &format!("/api/v1/changes?after={after}&limit=5000")).await;
             let page = page.as_array().unwrap();
             if page.is_empty() {
                 return after;
@@ -167,11 +127,7 @@ impl Edge {
     }
 
     pub async fn order_count(&self, token: &str) -> usize {
-        self.get_json(token, "/api/v1/orders?limit=500")
-            .await
-            .as_array()
-            .unwrap()
-            .len()
+        self.get_json(token, "/api/v1/orders?limit=500").await.as_array().unwrap().len()
     }
 }
 
@@ -216,10 +172,7 @@ pub struct SseReader {
 impl SseReader {
     pub fn new(resp: Response) -> Self {
         use futures::StreamExt;
-        Self {
-            stream: resp.bytes_stream().boxed(),
-            buf: String::new(),
-        }
+        Self { stream: resp.bytes_stream().boxed(), buf: String::new() }
     }
 
     /// The next (event name, data) pair, or panics after `within`.
@@ -243,12 +196,7 @@ impl SseReader {
                     }
                     return (name, serde_json::from_str(&data).unwrap_or(Value::Null));
                 }
-                let chunk = self
-                    .stream
-                    .next()
-                    .await
-                    .expect("stream ended")
-                    .expect("stream error");
+                let chunk = self.stream.next().await.expect("stream ended").expect("stream error");
                 self.buf.push_str(&String::from_utf8_lossy(&chunk));
             }
         })

@@ -1,0 +1,134 @@
+//! Extractors whose rejections are the shared JSON error body: malformed JSON is 400, a wrong shape
+//! or an unknown field 422, an oversized body 413, a body that is not JSON 415, a bad query 400 and
+//! a malformed path id 404.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use patty_protocol::{ErrorBody, ErrorCode};
+use serde::de::DeserializeOwned;
+
+/// A refused request, answered with the JSON error body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        error_response(self.status, self.code, self.message)
+    }
+}
+
+/// The JSON error body with `status`; a 429 also says when to retry.
+pub fn error_response(status: StatusCode, code: ErrorCode, message: String) -> Response {
+    let mut resp = (status, axum::Json(ErrorBody { message, code })).into_response();
+    if code == ErrorCode::RateLimited {
+        resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("30"));
+    }
+    resp
+}
+
+/// `axum::Json` with JSON-error rejections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Rejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(r) => Err(json_rejection(r)),
+        }
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> Rejection {
+    let (status, code) = match &r {
+        JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, ErrorCode::MalformedJson),
+        JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidBody),
+        JsonRejection::MissingJsonContentType(_) => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType)
+        }
+        _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+        _ => (StatusCode::BAD_REQUEST, ErrorCode::MalformedJson),
+    };
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "request body is over the size limit".to_owned()
+    } else {
+        r.body_text()
+    };
+    Rejection { status, code, message }
+}
+
+/// `axum::extract::Query` with JSON-error rejections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| Self(q.0)).map_err(|r| Rejection {
+            status: StatusCode::BAD_REQUEST,
+            code: ErrorCode::Validation,
+            message: r.body_text(),
+        })
+    }
+}
+
+/// `axum::extract::Path` with JSON-error rejections (a malformed id names nothing: 404).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| Self(p.0)).map_err(|r| Rejection {
+            status: StatusCode::NOT_FOUND,
+            code: ErrorCode::NotFound,
+            message: r.body_text(),
+        })
+    }
+}
+
+/// The fallback for unknown routes.
+pub async fn not_found() -> Rejection {
+    Rejection { status: StatusCode::NOT_FOUND, code: ErrorCode::NotFound, message: "no such route".into() }
+}
+
+/// The fallback for a known route with the wrong method.
+pub async fn method_not_allowed() -> Rejection {
+    Rejection {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: ErrorCode::NotFound,
+        message: "method not allowed on this route".into(),
+    }
+}

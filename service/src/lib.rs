@@ -1,0 +1,17 @@
+//! Plumbing every Patty Palace service shares, so each idea is written once: layered
+//! configuration, extractors whose rejections are the shared JSON error body, HTTP metrics in the
+//! Prometheus format, the shutdown signal, and secret tokens.
+//!
+//! # Layout
+//! - [`config`]: defaults, then a TOML file, then `PATTY_SECTION__KEY` variables.
+//! - [`http`]: `Json`, `Query` and `Path` extractors and the [`http::Rejection`] they answer with.
+//! - [`metrics`]: request counters and latency histograms by route.
+//! - [`secret`]: random tokens and their digests.
+//! - [`run`]: the shutdown signal and tracing set-up for binaries.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod run;
+pub mod secret;
