@@ -62,6 +62,17 @@ impl Error {
     }
 }
 
+impl From<patty_protocol::pricing::PricingError> for Error {
+    fn from(e: patty_protocol::pricing::PricingError) -> Self {
+        use patty_protocol::pricing::PricingError as P;
+        match e {
+            P::Invalid(m) => Self::Validation(m),
+            P::Unavailable(m) => Self::Unavailable(m),
+            P::Forbidden(m) => Self::Forbidden(m),
+        }
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();

@@ -54,21 +54,9 @@ pub fn save(ctx: &mut WriteCtx<'_>, order: &mut Order, recalled: bool) -> Result
     Ok(())
 }
 
-/// Recomputes subtotal, tax, total and paid from lines, discounts and tenders.
+/// Recomputes an order's totals with the outlet's tax rules.
 pub fn recompute_totals(o: &mut Order, cfg: &OutletConfig) {
-    o.subtotal = o.lines.iter().map(|l| l.line_total).sum();
-    let discounts: i64 = o.discounts.iter().map(|d| d.amount).sum();
-    let net = (o.subtotal - discounts).max(0);
-    let bp = i64::from(cfg.tax_rate_bp);
-    if cfg.prices_include_tax {
-        let den = 10_000 + bp;
-        o.tax = (2 * net * bp + den) / (2 * den);
-        o.total = net;
-    } else {
-        o.tax = apply_basis_points(net, cfg.tax_rate_bp);
-        o.total = net + o.tax;
-    }
-    o.paid = o.tenders.iter().map(|t| t.amount).sum();
+    o.recompute_totals(cfg.tax_rate_bp, cfg.prices_include_tax);
 }
 
 /// Moves an order's status along the state machine, logs it, and publishes it.
@@ -232,6 +220,7 @@ async fn create(
                 currency: menu.currency,
                 subtotal: 0,
                 discounts: vec![],
+                delivery_fee: 0,
                 tax: 0,
                 total: 0,
                 tenders: vec![],

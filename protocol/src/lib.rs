@@ -8,6 +8,7 @@
 //! - [`money`]: integer minor units with a currency.
 //! - [`menu`]: categories, items, variants, modifiers, allergens, nutrition, availability windows.
 //! - [`order`]: orders, lines, tenders, and the status state machine ([`order::transition`]).
+//! - [`pricing`]: pricing lines from the menu (shared by the edge and the cloud).
 //! - [`inventory`]: ingredients, recipes and stock movements.
 //! - [`staff`]: staff members and roles.
 //! - [`change`]: the change-log entry every outlet write appends, and the hybrid-logical-clock stamp.
@@ -23,6 +24,7 @@ pub mod inventory;
 pub mod menu;
 pub mod money;
 pub mod order;
+pub mod pricing;
 pub mod staff;
 
 pub use envelope::{Envelope, EnvelopeError};

@@ -311,9 +311,12 @@ pub struct Order {
     pub subtotal: i64,
     /// Discounts granted.
     pub discounts: Vec<Discount>,
-    /// Tax on the discounted subtotal.
+    /// Delivery fee, minor units (0 unless delivered).
+    #[serde(default)]
+    pub delivery_fee: i64,
+    /// Tax on the discounted subtotal and the delivery fee.
     pub tax: i64,
-    /// Subtotal − discounts + tax.
+    /// Subtotal − discounts + delivery fee (+ tax where prices exclude it).
     pub total: i64,
     /// Tenders applied.
     pub tenders: Vec<Tender>,
@@ -332,6 +335,25 @@ pub struct Order {
 }
 
 impl Order {
+    /// Recomputes subtotal, tax, total and paid from lines, discounts, delivery fee and tenders.
+    /// Tax is on the discounted subtotal plus the delivery fee, rounded half away from zero;
+    /// `prices_include_tax` says whether menu prices already contain it (EU, UK) or it is added (US).
+    pub fn recompute_totals(&mut self, tax_rate_bp: u32, prices_include_tax: bool) {
+        self.subtotal = self.lines.iter().map(|l| l.line_total).sum();
+        let discounts: i64 = self.discounts.iter().map(|d| d.amount).sum();
+        let net = (self.subtotal - discounts).max(0) + self.delivery_fee;
+        let bp = i64::from(tax_rate_bp);
+        if prices_include_tax {
+            let den = 10_000 + bp;
+            self.tax = (2 * net * bp + den) / (2 * den);
+            self.total = net;
+        } else {
+            self.tax = crate::money::apply_basis_points(net, tax_rate_bp);
+            self.total = net + self.tax;
+        }
+        self.paid = self.tenders.iter().map(|t| t.amount).sum();
+    }
+
     /// What is still owed, in minor units.
     pub fn balance_due(&self) -> i64 {
         self.total - self.paid

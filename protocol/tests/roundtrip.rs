@@ -98,6 +98,7 @@ fn order() -> impl Strategy<Value = Order> {
                 currency: Currency::parse("EUR").unwrap(),
                 subtotal,
                 discounts: vec![],
+                delivery_fee: 0,
                 tax: 0,
                 total: subtotal,
                 paid: tenders.iter().fold(0i64, |a, t| a.wrapping_add(t.amount)),
