@@ -230,6 +230,9 @@ async fn create(
                 updated_ms: ctx.now_ms,
                 closed_reason: None,
                 closed_by: None,
+                customer_id: None,
+                delivery_address: None,
+                catalog_version: None,
             };
             recompute_totals(&mut order, &cfg);
             ctx.conn

@@ -7,6 +7,8 @@
 //! - [`ids`]: typed UUIDv7 identifiers, created where the thing is born.
 //! - [`money`]: integer minor units with a currency.
 //! - [`menu`]: categories, items, variants, modifiers, allergens, nutrition, availability windows.
+//! - [`catalog`]: the chain's published catalog with per-outlet prices and availability.
+//! - [`outlet`]: outlets, their delivery zones, opening hours and money rules.
 //! - [`order`]: orders, lines, tenders, and the status state machine ([`order::transition`]).
 //! - [`pricing`]: pricing lines from the menu (shared by the edge and the cloud).
 //! - [`inventory`]: ingredients, recipes and stock movements.
@@ -16,6 +18,7 @@
 //! - [`envelope`]: the versioned binary envelope and its postcard encoding.
 #![forbid(unsafe_code)]
 
+pub mod catalog;
 pub mod change;
 pub mod envelope;
 pub mod error;
@@ -24,6 +27,7 @@ pub mod inventory;
 pub mod menu;
 pub mod money;
 pub mod order;
+pub mod outlet;
 pub mod pricing;
 pub mod staff;
 

@@ -285,8 +285,8 @@ pub struct Tender {
     pub at_ms: i64,
 }
 
-/// An order as the edge stores and returns it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An order as the edge and the cloud store and return it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Order {
     /// Stable id, minted where the order was taken.
@@ -332,6 +332,29 @@ pub struct Order {
     pub closed_reason: Option<String>,
     /// The staff member who cancelled or voided it.
     pub closed_by: Option<StaffId>,
+    /// The customer, for online orders.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// Where to deliver, for delivery orders.
+    #[serde(default)]
+    pub delivery_address: Option<DeliveryAddress>,
+    /// The catalog version it was priced from, for online orders.
+    #[serde(default)]
+    pub catalog_version: Option<u64>,
+}
+
+/// Where a delivery goes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeliveryAddress {
+    /// Street and number.
+    pub line1: String,
+    /// City.
+    pub city: String,
+    /// Postcode.
+    pub postcode: String,
+    /// Where it is.
+    pub position: crate::outlet::LatLon,
 }
 
 impl Order {

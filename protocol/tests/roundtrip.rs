@@ -108,6 +108,9 @@ fn order() -> impl Strategy<Value = Order> {
                 updated_ms: created_ms,
                 closed_reason: None,
                 closed_by: None,
+                customer_id: None,
+                delivery_address: None,
+                catalog_version: None,
             }
         })
 }

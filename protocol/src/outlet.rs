@@ -1,0 +1,180 @@
+//! Outlets: where a restaurant is, the area it delivers to, when it is open, and its money rules.
+
+use crate::ids::OutletId;
+use crate::money::Currency;
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A position on Earth (WGS 84).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LatLon {
+    /// Latitude, −90 to 90.
+    pub lat: f64,
+    /// Longitude, −180 to 180.
+    pub lon: f64,
+}
+
+impl LatLon {
+    /// Whether both coordinates are finite and in range.
+    pub fn is_valid(&self) -> bool {
+        self.lat.is_finite() && self.lon.is_finite() && (-90.0..=90.0).contains(&self.lat) && (-180.0..=180.0).contains(&self.lon)
+    }
+}
+
+/// When an outlet is open on one weekday, in its local time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OpeningHours {
+    /// ISO weekday, 1 = Monday … 7 = Sunday.
+    pub day: u8,
+    /// Opens, minutes after local midnight.
+    pub open_minute: u16,
+    /// Closes, minutes after local midnight; past 1440 closes after midnight.
+    pub close_minute: u16,
+}
+
+/// Whether an outlet takes orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OutletStatus {
+    /// Trading (within its opening hours).
+    Active,
+    /// Temporarily not taking online orders.
+    Paused,
+    /// Closed for good.
+    Closed,
+}
+
+/// An outlet as HQ defines it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Outlet {
+    /// Stable id (also the origin id of its edge's change log).
+    pub id: OutletId,
+    /// Name.
+    pub name: String,
+    /// Where it is.
+    pub position: LatLon,
+    /// The delivery zone: a closed ring of `[lon, lat]` pairs (GeoJSON order), first = last.
+    pub delivery_zone: Vec<[f64; 2]>,
+    /// Opening hours per weekday; a day not listed is closed.
+    pub opening_hours: Vec<OpeningHours>,
+    /// IANA time zone name, for people.
+    pub timezone: String,
+    /// Offset of local time from UTC, minutes (what the hours are in).
+    pub utc_offset_minutes: i32,
+    /// Whether it takes orders.
+    pub status: OutletStatus,
+    /// The currency of its prices.
+    pub currency: Currency,
+    /// Sales tax, basis points.
+    pub tax_rate_bp: u32,
+    /// Menu prices include tax.
+    pub prices_include_tax: bool,
+    /// Delivery fee, minor units.
+    pub delivery_fee: i64,
+}
+
+/// A problem found by [`Outlet::validate`].
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct OutletError(pub String);
+
+impl Outlet {
+    /// Checks coordinates, the zone polygon, hours and money rules.
+    pub fn validate(&self) -> Result<(), OutletError> {
+        let bad = |m: &str| Err(OutletError(m.to_owned()));
+        if self.name.trim().is_empty() || self.name.chars().count() > 100 {
+            return bad("an outlet name is 1 to 100 characters");
+        }
+        if !self.position.is_valid() {
+            return bad("position is out of range");
+        }
+        let ring = &self.delivery_zone;
+        if ring.len() < 4 {
+            return bad("a delivery zone needs at least 4 points (a closed ring of 3 corners)");
+        }
+        if ring.iter().any(|[lon, lat]| !(LatLon { lat: *lat, lon: *lon }).is_valid()) {
+            return bad("a delivery zone point is out of range");
+        }
+        if ring.first() != ring.last() {
+            return bad("the delivery zone is not closed: its first and last points must be the same");
+        }
+        if signed_area(ring).abs() < 1e-12 {
+            return bad("the delivery zone has no area");
+        }
+        if self.opening_hours.iter().any(|h| !(1..=7).contains(&h.day) || h.open_minute >= h.close_minute || h.close_minute > 2880) {
+            return bad("opening hours need a weekday 1 to 7 and open before close");
+        }
+        if self.tax_rate_bp > 10_000 || self.delivery_fee < 0 || self.utc_offset_minutes.abs() > 14 * 60 {
+            return bad("tax_rate_bp is 0 to 10000, delivery_fee 0 or more, utc_offset_minutes within ±840");
+        }
+        Ok(())
+    }
+
+    /// Whether `at` falls in the opening hours.
+    pub fn is_open_at(&self, at: DateTime<Utc>) -> bool {
+        let local = at + chrono::Duration::minutes(i64::from(self.utc_offset_minutes));
+        let minute = (local.hour() * 60 + local.minute()) as u16;
+        let day = local.weekday().number_from_monday() as u8;
+        let prev = if day == 1 { 7 } else { day - 1 };
+        self.opening_hours.iter().any(|h| {
+            (h.day == day && minute >= h.open_minute && minute < h.close_minute) || (h.day == prev && h.close_minute > 1440 && minute + 1440 < h.close_minute)
+        })
+    }
+}
+
+/// Twice the signed area of a ring (shoelace), in square degrees.
+fn signed_area(ring: &[[f64; 2]]) -> f64 {
+    ring.windows(2).map(|w| w[0][0] * w[1][1] - w[1][0] * w[0][1]).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn outlet() -> Outlet {
+        Outlet {
+            id: OutletId::new(),
+            name: "Dock Street".into(),
+            position: LatLon { lat: 52.37, lon: 4.89 },
+            delivery_zone: vec![[4.85, 52.35], [4.93, 52.35], [4.93, 52.39], [4.85, 52.39], [4.85, 52.35]],
+            opening_hours: (1..=7).map(|day| OpeningHours { day, open_minute: 600, close_minute: 1380 }).collect(),
+            timezone: "Europe/Amsterdam".into(),
+            utc_offset_minutes: 60,
+            status: OutletStatus::Active,
+            currency: Currency::parse("EUR").unwrap(),
+            tax_rate_bp: 900,
+            prices_include_tax: true,
+            delivery_fee: 250,
+        }
+    }
+
+    #[test]
+    fn a_zone_must_be_a_closed_ring_with_area() {
+        assert!(outlet().validate().is_ok());
+        let mut o = outlet();
+        o.delivery_zone.pop();
+        assert!(o.validate().unwrap_err().0.contains("not closed"));
+        let mut o = outlet();
+        o.delivery_zone = vec![[4.85, 52.35], [4.86, 52.35], [4.87, 52.35], [4.85, 52.35]];
+        assert!(o.validate().unwrap_err().0.contains("no area"));
+        let mut o = outlet();
+        o.position.lat = 91.0;
+        assert!(o.validate().is_err());
+    }
+
+    #[test]
+    fn opening_hours_follow_local_time() {
+        let o = outlet();
+        // 09:30 UTC is 10:30 local: open. 22:30 UTC is 23:30 local: closed.
+        assert!(o.is_open_at(Utc.with_ymd_and_hms(2026, 11, 26, 9, 30, 0).unwrap()));
+        assert!(!o.is_open_at(Utc.with_ymd_and_hms(2026, 11, 26, 22, 30, 0).unwrap()));
+    }
+}
