@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Json, Path, Query, Result};
 use crate::events::{Event, StockAlert};
-use crate::menu::refresh_stock_availability;
+use crate::menu::{portion_need, refresh_stock_availability};
 use crate::staff::Session;
 use crate::state::AppState;
 use crate::store::WriteCtx;
@@ -96,15 +96,19 @@ pub fn apply(
     staff_id: Option<StaffId>,
     note: &str,
 ) -> Result<Vec<StockMovement>> {
-    let mut touched = HashSet::new();
+    let mut recheck = HashSet::new();
     let mut out = Vec::with_capacity(moves.len());
     for m in moves.iter().filter(|m| m.delta != 0) {
-        let changed = ctx
+        let (after, reorder_level, name): (i64, i64, String) = ctx
             .conn
-            .prepare_cached("UPDATE ingredients SET on_hand = on_hand + ?2 WHERE id = ?1")?
-            .execute(params![m.ingredient_id.to_string(), m.delta])?;
-        if changed == 0 {
-            return Err(Error::NotFound(format!("no ingredient {}", m.ingredient_id)));
+            .prepare_cached("UPDATE ingredients SET on_hand = on_hand + ?2 WHERE id = ?1 RETURNING on_hand, reorder_level, name")?
+            .query_row(params![m.ingredient_id.to_string(), m.delta], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?
+            .ok_or_else(|| Error::NotFound(format!("no ingredient {}", m.ingredient_id)))?;
+        let before = after - m.delta;
+        if m.kind == MovementKind::Sale && m.delta < 0 && after < 0 {
+            // The caller's savepoint rolls the update back.
+            return Err(Error::Unavailable(format!("not enough {name} in stock ({} needed, {before} on hand)", -m.delta)));
         }
         let movement = StockMovement {
             id: MovementId::new(),
@@ -132,13 +136,21 @@ pub fn apply(
                 ctx.now_ms
             ])?;
         ctx.log(ChangeV1::StockMoved { movement: movement.clone() })?;
-        touched.insert(m.ingredient_id);
+        // Alerts and availability change only when a level is crossed: work only then.
+        if (before <= reorder_level) != (after <= reorder_level) {
+            check_alert(ctx, m.ingredient_id)?;
+        }
+        for item in &menu.items {
+            let need = portion_need(item, m.ingredient_id);
+            if need > 0 && (before >= need) != (after >= need) {
+                recheck.insert(item.id);
+            }
+        }
         out.push(movement);
     }
-    for id in &touched {
-        check_alert(ctx, *id)?;
+    if !recheck.is_empty() {
+        refresh_stock_availability(ctx, menu, |item| recheck.contains(&item.id))?;
     }
-    refresh_stock_availability(ctx, menu, &touched)?;
     Ok(out)
 }
 

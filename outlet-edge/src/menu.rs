@@ -14,9 +14,9 @@ use patty_protocol::ids::{IngredientId, ItemId};
 use patty_protocol::menu::{Category, Item, Menu};
 pub use patty_protocol::pricing::{ItemState, Priced, PricingCtx, PricingError, price};
 use patty_protocol::staff::Role;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -34,33 +34,28 @@ pub fn item_states(conn: &Connection) -> Result<HashMap<ItemId, ItemState>> {
     Ok(out)
 }
 
-/// Ingredients one portion needs at least (base recipe plus the first variant's extras).
-fn one_portion(item: &Item) -> BTreeMap<IngredientId, i64> {
-    let mut need = BTreeMap::new();
+/// How much of `ingredient` one portion of `item` needs at least (base recipe plus the first
+/// variant's extras).
+pub fn portion_need(item: &Item, ingredient: IngredientId) -> i64 {
     let extra = item.variants.first().map(|v| v.recipe.as_slice()).unwrap_or_default();
-    for l in item.recipe.iter().chain(extra) {
-        *need.entry(l.ingredient_id).or_insert(0) += l.quantity;
-    }
-    need.retain(|_, q| *q > 0);
-    need
+    item.recipe.iter().chain(extra).filter(|l| l.ingredient_id == ingredient).map(|l| l.quantity).sum()
 }
 
-/// Re-marks as out of stock (or back in) every item that uses one of `touched`.
-pub fn refresh_stock_availability(ctx: &WriteCtx<'_>, menu: &Menu, touched: &HashSet<IngredientId>) -> Result<()> {
+/// Re-marks each item that `which` selects as out of stock (or back in): out when stock cannot
+/// cover one portion.
+pub fn refresh_stock_availability(ctx: &WriteCtx<'_>, menu: &Menu, which: impl Fn(&Item) -> bool) -> Result<()> {
     let mut on_hand = ctx.conn.prepare_cached("SELECT on_hand FROM ingredients WHERE id = ?1")?;
     let mut set = ctx.conn.prepare_cached(
         "INSERT INTO item_state (item_id, auto_unavailable) VALUES (?1, ?2)
          ON CONFLICT (item_id) DO UPDATE SET auto_unavailable = excluded.auto_unavailable",
     )?;
-    for item in &menu.items {
-        let need = one_portion(item);
-        if !need.keys().any(|i| touched.contains(i)) {
-            continue;
-        }
+    for item in menu.items.iter().filter(|i| which(i)) {
+        let extra = item.variants.first().map(|v| v.recipe.as_slice()).unwrap_or_default();
         let mut short = false;
-        for (ing, q) in &need {
-            let have: Option<i64> = on_hand.query_row([ing.to_string()], |r| r.get(0)).ok();
-            short |= have.is_some_and(|h| h < *q);
+        for ing in item.recipe.iter().chain(extra).map(|l| l.ingredient_id).collect::<HashSet<_>>() {
+            let need = portion_need(item, ing);
+            let have: Option<i64> = on_hand.query_row([ing.to_string()], |r| r.get(0)).optional()?;
+            short |= need > 0 && have.is_some_and(|h| h < need);
         }
         set.execute(params![item.id.to_string(), short])?;
     }

@@ -93,31 +93,28 @@ fn taken(conn: &Connection, id: OrderId) -> Result<BTreeMap<IngredientId, i64>> 
     Ok(out)
 }
 
-/// Sets an order's stock use to `want`, moving only the difference from what it has taken, and
-/// refusing if stock cannot cover an increase.
+/// Sets an order's stock use to `want`, moving only the difference from what it has taken
+/// (nothing, for a `fresh` order); stock that cannot cover an increase refuses the write.
 fn set_usage(
     ctx: &mut WriteCtx<'_>,
     menu: &Menu,
     order_id: OrderId,
     want: &BTreeMap<IngredientId, i64>,
     by: StaffId,
+    fresh: bool,
 ) -> Result<()> {
-    let had = taken(ctx.conn, order_id)?;
-    let mut moves = Vec::new();
-    for ing in had.keys().chain(want.keys()).collect::<std::collections::BTreeSet<_>>() {
-        let more = want.get(ing).copied().unwrap_or(0) - had.get(ing).copied().unwrap_or(0);
-        if more > 0 {
-            let level = inventory::level(ctx.conn, *ing)?
-                .ok_or_else(|| Error::Internal(format!("recipe names unknown ingredient {ing}")))?;
-            if level.on_hand < more {
-                return Err(Error::Unavailable(format!(
-                    "not enough {} in stock ({} needed, {} on hand)",
-                    level.ingredient.name, more, level.on_hand
-                )));
-            }
-        }
-        moves.push(Move { ingredient_id: *ing, kind: MovementKind::Sale, delta: -more });
-    }
+    let had = if fresh { BTreeMap::new() } else { taken(ctx.conn, order_id)? };
+    let moves: Vec<Move> = had
+        .keys()
+        .chain(want.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|ing| Move {
+            ingredient_id: *ing,
+            kind: MovementKind::Sale,
+            delta: had.get(ing).copied().unwrap_or(0) - want.get(ing).copied().unwrap_or(0),
+        })
+        .collect();
     inventory::apply(ctx, menu, &moves, Some(order_id), Some(by), "")?;
     Ok(())
 }
@@ -242,7 +239,7 @@ async fn create(
                 )?
                 .execute(params![order.id.to_string(), order.number, order.status.as_str(), order.created_ms, key, hash, serde_json::to_string(&order)?])?;
             ctx.log(ChangeV1::OrderUpserted { order: Box::new(order.clone()) })?;
-            set_usage(ctx, &menu, order.id, &priced.usage, session.staff.id)?;
+            set_usage(ctx, &menu, order.id, &priced.usage, session.staff.id, true)?;
             for line in order.lines.iter().filter(|l| l.price_override.is_some()) {
                 let detail = format!("{}: {} instead of {}", line.name, line.unit_price, line.price_override.as_ref().map_or(0, |o| o.menu_unit_price));
                 crate::audit::record(ctx, session.staff.id, "price_override", &order.id.to_string(), &detail)?;
@@ -310,7 +307,7 @@ async fn edit_lines(
             recompute_totals(&mut order, &cfg);
             save(ctx, &mut order, recalled)?;
             ctx.log(ChangeV1::OrderUpserted { order: Box::new(order.clone()) })?;
-            set_usage(ctx, &menu, id, &priced.usage, session.staff.id)?;
+            set_usage(ctx, &menu, id, &priced.usage, session.staff.id, false)?;
             Ok(order)
         })
         .await?;
@@ -398,7 +395,7 @@ async fn cancel(
                 ));
             }
             move_status(ctx, &mut order, recalled, OrderStatus::Cancelled, Some(by), Some(why))?;
-            set_usage(ctx, &menu, id, &BTreeMap::new(), by)?;
+            set_usage(ctx, &menu, id, &BTreeMap::new(), by, false)?;
             Ok(order)
         })
         .await?;
@@ -426,7 +423,7 @@ async fn void(
             let untouched = order.status.is_editable();
             move_status(ctx, &mut order, recalled, OrderStatus::Voided, Some(by), Some(why.clone()))?;
             if untouched {
-                set_usage(ctx, &menu, id, &BTreeMap::new(), by)?;
+                set_usage(ctx, &menu, id, &BTreeMap::new(), by, false)?;
             }
             crate::audit::record(
                 ctx,
