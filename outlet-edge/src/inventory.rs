@@ -101,14 +101,19 @@ pub fn apply(
     for m in moves.iter().filter(|m| m.delta != 0) {
         let (after, reorder_level, name): (i64, i64, String) = ctx
             .conn
-            .prepare_cached("UPDATE ingredients SET on_hand = on_hand + ?2 WHERE id = ?1 RETURNING on_hand, reorder_level, name")?
+            .prepare_cached(
+                "UPDATE ingredients SET on_hand = on_hand + ?2 WHERE id = ?1 RETURNING on_hand, reorder_level, name",
+            )?
             .query_row(params![m.ingredient_id.to_string(), m.delta], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?
             .ok_or_else(|| Error::NotFound(format!("no ingredient {}", m.ingredient_id)))?;
         let before = after - m.delta;
         if m.kind == MovementKind::Sale && m.delta < 0 && after < 0 {
             // The caller's savepoint rolls the update back.
-            return Err(Error::Unavailable(format!("not enough {name} in stock ({} needed, {before} on hand)", -m.delta)));
+            return Err(Error::Unavailable(format!(
+                "not enough {name} in stock ({} needed, {before} on hand)",
+                -m.delta
+            )));
         }
         let movement = StockMovement {
             id: MovementId::new(),

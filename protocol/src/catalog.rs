@@ -55,7 +55,9 @@ impl Catalog {
         for o in self.outlets.values() {
             for (item, price) in &o.prices {
                 if self.menu.item(*item).is_none() || *price < 0 {
-                    return Err(crate::menu::MenuError(format!("an outlet price names an unknown item or is negative: {item}")));
+                    return Err(crate::menu::MenuError(format!(
+                        "an outlet price names an unknown item or is negative: {item}"
+                    )));
                 }
             }
             if let Some(item) = o.unavailable.iter().find(|i| self.menu.item(**i).is_none()) {

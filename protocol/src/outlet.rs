@@ -19,7 +19,10 @@ pub struct LatLon {
 impl LatLon {
     /// Whether both coordinates are finite and in range.
     pub fn is_valid(&self) -> bool {
-        self.lat.is_finite() && self.lon.is_finite() && (-90.0..=90.0).contains(&self.lat) && (-180.0..=180.0).contains(&self.lon)
+        self.lat.is_finite()
+            && self.lon.is_finite()
+            && (-90.0..=90.0).contains(&self.lat)
+            && (-180.0..=180.0).contains(&self.lon)
     }
 }
 
@@ -108,7 +111,11 @@ impl Outlet {
         if signed_area(ring).abs() < 1e-12 {
             return bad("the delivery zone has no area");
         }
-        if self.opening_hours.iter().any(|h| !(1..=7).contains(&h.day) || h.open_minute >= h.close_minute || h.close_minute > 2880) {
+        if self
+            .opening_hours
+            .iter()
+            .any(|h| !(1..=7).contains(&h.day) || h.open_minute >= h.close_minute || h.close_minute > 2880)
+        {
             return bad("opening hours need a weekday 1 to 7 and open before close");
         }
         if self.tax_rate_bp > 10_000 || self.delivery_fee < 0 || self.utc_offset_minutes.abs() > 14 * 60 {
@@ -124,7 +131,8 @@ impl Outlet {
         let day = local.weekday().number_from_monday() as u8;
         let prev = if day == 1 { 7 } else { day - 1 };
         self.opening_hours.iter().any(|h| {
-            (h.day == day && minute >= h.open_minute && minute < h.close_minute) || (h.day == prev && h.close_minute > 1440 && minute + 1440 < h.close_minute)
+            (h.day == day && minute >= h.open_minute && minute < h.close_minute)
+                || (h.day == prev && h.close_minute > 1440 && minute + 1440 < h.close_minute)
         })
     }
 }

@@ -1,0 +1,200 @@
+//! The cloud's configuration: defaults, then a TOML file, then `PATTY_SECTION__KEY` variables, then
+//! command-line flags, then [`Config::validate`].
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use patty_service::config::ConfigError;
+
+/// Everything the cloud needs to run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Directory for the embedded SQLite database and generated keys; created if missing.
+    pub data_dir: PathBuf,
+    /// Where the data lives.
+    pub database: DatabaseConfig,
+    /// Tokens and passwords.
+    pub auth: AuthConfig,
+    /// The HTTP front door.
+    pub http: HttpConfig,
+    /// Kafka; off when no brokers are given.
+    pub kafka: KafkaConfig,
+}
+
+/// Where the data lives.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://…` selects PostgreSQL; empty keeps a SQLite file in the data directory.
+    /// `DATABASE_URL` is read too when this is empty.
+    pub url: String,
+    /// Most pooled connections (PostgreSQL).
+    pub max_connections: u32,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        let shown = match self.url.split_once('@') {
+            Some((_, host)) => format!("postgres://[redacted]@{host}"),
+            None => self.url.clone(),
+        };
+        f.debug_struct("DatabaseConfig").field("url", &shown).field("max_connections", &self.max_connections).finish()
+    }
+}
+
+/// Tokens and passwords.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Key for signing access tokens; several replicas must share it. Empty: a key generated in
+    /// the data directory (fine for one node).
+    pub jwt_secret: String,
+    /// Access token lifetime, seconds.
+    pub access_ttl_secs: u64,
+    /// Refresh token lifetime, seconds.
+    pub refresh_ttl_secs: u64,
+    /// Email verification and password reset token lifetime, seconds.
+    pub one_time_ttl_secs: u64,
+    /// An HQ administrator created on first start when no user exists (`email:password`); empty for none.
+    pub bootstrap_admin: String,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("jwt_secret", &if self.jwt_secret.is_empty() { "" } else { "[redacted]" })
+            .field("access_ttl_secs", &self.access_ttl_secs)
+            .field("refresh_ttl_secs", &self.refresh_ttl_secs)
+            .field("one_time_ttl_secs", &self.one_time_ttl_secs)
+            .field("bootstrap_admin", &if self.bootstrap_admin.is_empty() { "" } else { "[redacted]" })
+            .finish()
+    }
+}
+
+/// The HTTP front door.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest request body, bytes.
+    pub body_bytes: usize,
+    /// Origins allowed by CORS (`*` for any).
+    pub cors_origins: Vec<String>,
+    /// Requests per minute per client (token or address) before 429.
+    pub rate_per_minute: u32,
+    /// Requests a client may make at once above the rate.
+    pub rate_burst: u32,
+}
+
+/// Kafka.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap servers (`host:port,host:port`); empty turns Kafka off.
+    pub brokers: String,
+    /// Prefix for every topic name (for shared clusters); empty for none.
+    pub topic_prefix: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data/cloud"),
+            database: DatabaseConfig { url: String::new(), max_connections: 32 },
+            auth: AuthConfig::default(),
+            http: HttpConfig::default(),
+            kafka: KafkaConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: String::new(),
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            one_time_ttl_secs: 24 * 3600,
+            bootstrap_admin: String::new(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { body_bytes: 256 * 1024, cors_origins: vec![], rate_per_minute: 600, rate_burst: 100 }
+    }
+}
+
+impl Config {
+    /// The defaults, on data directory `dir`.
+    pub fn for_data_dir(dir: impl Into<PathBuf>) -> Self {
+        Self { data_dir: dir.into(), ..Self::default() }
+    }
+
+    /// Defaults, then `file`, then `PATTY_…` variables (and `DATABASE_URL`) from `env`, then validation.
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let mut config: Config = patty_service::config::load(file, env.iter().cloned())?;
+        if config.database.url.is_empty()
+            && let Some((_, url)) = env.iter().find(|(k, _)| k == "DATABASE_URL")
+        {
+            config.database.url = url.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        let url = &self.database.url;
+        if !(url.is_empty()
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || url.starts_with("sqlite:"))
+        {
+            return bad("database.url must be postgres://…, sqlite:… or empty");
+        }
+        if self.auth.access_ttl_secs == 0 || self.auth.refresh_ttl_secs < self.auth.access_ttl_secs {
+            return bad("auth.access_ttl_secs must be positive and at most auth.refresh_ttl_secs");
+        }
+        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
+            return bad("auth.jwt_secret must be at least 32 characters");
+        }
+        if !self.auth.bootstrap_admin.is_empty() && !self.auth.bootstrap_admin.contains(':') {
+            return bad("auth.bootstrap_admin is email:password");
+        }
+        if self.http.rate_per_minute == 0 || self.http.body_bytes < 1024 || self.database.max_connections == 0 {
+            return bad(
+                "http.rate_per_minute, http.body_bytes (at least 1024) and database.max_connections must be positive",
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_comes_from_the_environment_and_is_redacted() {
+        let env = [("DATABASE_URL".to_owned(), "postgres://u:hunter2@db/x".to_owned())];
+        let c = Config::load(None, env).unwrap();
+        assert_eq!(c.database.url, "postgres://u:hunter2@db/x");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let env = [("PATTY_DATABASE__URL".to_owned(), "mysql://x".to_owned())];
+        assert!(Config::load(None, env).is_err());
+        let env = [("PATTY_HTTP__CORS_ORIGINS".to_owned(), "https://a.example,https://b.example".to_owned())];
+        assert_eq!(Config::load(None, env).unwrap().http.cors_origins.len(), 2);
+    }
+}

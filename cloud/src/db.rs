@@ -1,0 +1,88 @@
+//! The cloud's storage: one set of portable SQL statements run through sqlx's `Any` driver on
+//! PostgreSQL (production) or SQLite (the embedded default), each backend with its own migrations.
+//!
+//! Why one implementation and not one per backend: every statement here is plain SQL that both
+//! engines run unchanged (`$1` placeholders, `BIGINT` times, JSON documents as text), so two
+//! copies would be the same code twice. Where the engines differ (auto-increment, pool size,
+//! pragmas, relay locking) the difference is in the migrations or in [`Backend`] branches here. The
+//! conformance suite (`tests/conformance.rs`) runs the same stories against both.
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Which engine is behind the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite, in a file in the data directory.
+    Sqlite,
+}
+
+/// The database handle: cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    /// The connection pool.
+    pub pool: AnyPool,
+    /// The engine.
+    pub backend: Backend,
+}
+
+/// Wall-clock time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Db {
+    /// Connects as configured and brings the schema up to date.
+    pub async fn connect(config: &Config) -> Result<Self> {
+        install_default_drivers();
+        let url = &config.database.url;
+        let (url, backend) = if url.starts_with("postgres") {
+            (url.clone(), Backend::Postgres)
+        } else if url.is_empty() {
+            std::fs::create_dir_all(&config.data_dir)
+                .map_err(|e| Error::Internal(format!("create {}: {e}", config.data_dir.display())))?;
+            (format!("sqlite://{}?mode=rwc", config.data_dir.join("cloud.db").display()), Backend::Sqlite)
+        } else {
+            (url.clone(), Backend::Sqlite)
+        };
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        let pool = match backend {
+            Backend::Postgres => options.max_connections(config.database.max_connections).connect(&url).await?,
+            // One connection: SQLite has one writer anyway, and a single connection never meets
+            // SQLITE_BUSY. WAL with synchronous=FULL: a committed write is on disk.
+            Backend::Sqlite => {
+                options
+                    .max_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+        };
+        let db = Self { pool, backend };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        };
+        migrator.run(&self.pool).await.map_err(|e| Error::Internal(format!("migrations: {e}")))
+    }
+}
+
+/// Whether `e` is a unique-constraint violation (an idempotent retry racing its twin).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}

@@ -1,0 +1,229 @@
+//! The cloud core: HQ's catalog and outlets, identity and access, customers and online ordering,
+//! and a transactional outbox that feeds Kafka. One service; each domain is a module with its own
+//! router, where the original specification had separate services.
+//!
+//! # Layout
+//! - [`config`]: the typed configuration.
+//! - [`db`]: sqlx on PostgreSQL or SQLite (the embedded default), with per-backend migrations.
+//! - [`error`]: the one error type and the JSON-error extractors.
+//! - [`auth`]: registration, sign-in, JWT access and rotating refresh tokens, roles, API keys.
+//! - [`outlets`]: outlets with delivery zones and opening hours.
+//! - [`catalog`]: the catalog draft and its immutable published versions.
+//! - [`customers`]: profiles, addresses, activity, export and erasure.
+//! - [`orders`]: browse, quote, place, history, cancel, live status, outlet moves.
+//! - [`outbox`]: domain events written with their change, the relay, and reading them over HTTP.
+//! - [`kafka`]: the relay's producer and topic creation.
+//! - [`limits`]: per-client rate limiting.
+//! - [`docs`]: the HTML API reference.
+//! - [`state`]: what handlers share.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod customers;
+pub mod db;
+pub mod docs;
+pub mod error;
+pub mod kafka;
+pub mod limits;
+pub mod orders;
+pub mod outbox;
+pub mod outlets;
+pub mod state;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, Method};
+use axum::response::{Html, IntoResponse};
+use patty_protocol::{ErrorBody, ErrorCode};
+use serde::Serialize;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Patty Palace cloud", description = "Catalog, outlets, identity, customers and online ordering for the whole chain; every domain event goes through a transactional outbox to Kafka."),
+    modifiers(&SecurityAddon),
+    components(schemas(ErrorBody, ErrorCode))
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("access token from /api/v1/auth/login; or an X-Api-Key header"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Health.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// "ok" when the database answers.
+    pub status: &'static str,
+    /// "postgres" or "sqlite".
+    pub database: &'static str,
+    /// Whether the relay publishes to Kafka.
+    pub kafka: bool,
+}
+
+/// Liveness and readiness: the database answers.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health), (status = 500, body = ErrorBody)))]
+async fn healthz(State(state): State<AppState>) -> Result<error::Json<Health>> {
+    sqlx::query("SELECT 1").execute(&state.db.pool).await?;
+    let database = match state.db.backend {
+        db::Backend::Postgres => "postgres",
+        db::Backend::Sqlite => "sqlite",
+    };
+    Ok(error::Json(Health { status: "ok", database, kafka: !state.config.kafka.brokers.is_empty() }))
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let mut out = String::new();
+    state.http_metrics.render(&mut out);
+    patty_service::metrics::series(
+        &mut out,
+        "patty_cloud_outbox_relayed_position",
+        "gauge",
+        "Highest relayed outbox position.",
+        *state.relay.relayed.borrow(),
+    );
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+/// The routers of every module, merged, with the OpenAPI document they describe.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
+        .merge(auth::router())
+        .merge(outlets::router())
+        .merge(catalog::router())
+        .merge(customers::router())
+        .merge(orders::router())
+        .merge(outbox::router())
+        .split_for_parts()
+}
+
+/// The whole HTTP application for `state`.
+pub fn app(state: AppState) -> Router {
+    let (router, openapi) = routes();
+    let docs = Html(docs::render(&openapi));
+    let openapi = Arc::new(openapi);
+    let limiter = Arc::new(limits::RateLimiter::new(state.config.http.rate_per_minute, state.config.http.rate_burst));
+    let origins = &state.config.http.cors_origins;
+    let cors = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+            "idempotency-key".parse().expect("header name"),
+        ])
+        .expose_headers([
+            "x-request-id".parse().expect("header name"),
+            "idempotent-replayed".parse().expect("header name"),
+        ])
+        .allow_origin(if origins.iter().any(|o| o == "*") {
+            AllowOrigin::any()
+        } else {
+            AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+        })
+        .max_age(Duration::from_secs(3600));
+    router
+        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }))
+        .route("/docs", axum::routing::get(move || async move { docs.clone() }))
+        .fallback(patty_service::http::not_found)
+        .method_not_allowed_fallback(patty_service::http::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(limiter, limits::limit))
+        .layer(axum::middleware::from_fn_with_state(state.http_metrics.clone(), patty_service::metrics::track))
+        .layer(DefaultBodyLimit::max(state.config.http.body_bytes))
+        .layer(cors)
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Connects the database (migrating it), Kafka when configured, and builds the state.
+pub async fn open(config: Config) -> Result<AppState> {
+    let db = db::Db::connect(&config).await?;
+    let secret = if config.auth.jwt_secret.is_empty() {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| Error::Internal(format!("create {}: {e}", config.data_dir.display())))?;
+        let path = config.data_dir.join("jwt.key");
+        patty_service::secret::load_or_create_key(&path)
+            .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?
+    } else {
+        config.auth.jwt_secret.as_bytes().to_vec()
+    };
+    if !config.auth.bootstrap_admin.is_empty() {
+        auth::bootstrap_admin(&db, &config.auth.bootstrap_admin).await?;
+    }
+    let sink = if config.kafka.brokers.is_empty() {
+        None
+    } else {
+        Some(kafka::KafkaSink::connect(&config.kafka.brokers, &config.kafka.topic_prefix).await?)
+    };
+    Ok(AppState {
+        relay: outbox::Relay::new(db.clone(), sink, 1000),
+        db,
+        config: Arc::new(config),
+        keys: Arc::new(auth::Keys::new(&secret)),
+        http_metrics: Default::default(),
+        closing: Arc::new(tokio::sync::watch::channel(false).0),
+    })
+}
+
+/// Serves the cloud on `listener` until `shutdown` completes, with the outbox relay running, then
+/// drains open requests and stops the relay.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let state = open(config).await?;
+    let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
+    tracing::info!(%addr, database = ?state.db.backend, kafka = !state.config.kafka.brokers.is_empty(), "patty-cloud listening");
+    let relay = tokio::spawn(state.relay.clone().run(state.closing.subscribe(), Duration::from_millis(200)));
+    let closing = state.closing.clone();
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.send_replace(true);
+        })
+        .await;
+    let _ = relay.await;
+    served.map_err(|e| Error::Internal(format!("serve: {e}")))?;
+    tracing::info!("patty-cloud stopped");
+    Ok(())
+}

@@ -1,0 +1,488 @@
+//! Customer ordering: browse an outlet's published menu with live availability, quote a basket,
+//! place an order with an idempotency key, order history, cancel before the outlet accepts, and a
+//! live status stream of one's own order. Outlet staff accept and advance their outlet's orders.
+
+use crate::auth::{Principal, Role};
+use crate::catalog;
+use crate::db::{Db, is_unique_violation, now_ms};
+use crate::error::{Error, Json, Path, Query, Result};
+use crate::outbox::{self, Topic};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use geo::Contains;
+use patty_protocol::ids::{OrderId, OutletId};
+use patty_protocol::menu::{Category, Item, Menu};
+use patty_protocol::order::{Channel, DeliveryAddress, Fulfilment, NewLine, Order, OrderStatus, transition};
+use patty_protocol::outlet::{Outlet, OutletStatus};
+use patty_protocol::pricing::{PricingCtx, price};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::collections::HashMap;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Most lines and portions an online order may have.
+const MAX_LINES: usize = 50;
+const MAX_QUANTITY: u32 = 20;
+
+/// An item on an outlet's menu, with whether it can be ordered now.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OutletMenuItem {
+    /// The item, priced for this outlet.
+    #[serde(flatten)]
+    pub item: Item,
+    /// Orderable now (inside its availability window).
+    pub available: bool,
+}
+
+/// An outlet's menu as customers see it.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OutletMenu {
+    /// The outlet.
+    pub outlet: Outlet,
+    /// The catalog version.
+    pub version: i64,
+    /// Whether the outlet takes orders now.
+    pub open_now: bool,
+    /// Categories in display order.
+    pub categories: Vec<Category>,
+    /// Items.
+    pub items: Vec<OutletMenuItem>,
+}
+
+async fn published_menu(db: &Db, outlet: &Outlet) -> Result<(i64, Menu)> {
+    let published =
+        catalog::latest(db).await?.ok_or_else(|| Error::Unavailable("no menu has been published yet".into()))?;
+    Ok((published.version, published.catalog.menu_for(outlet.id)))
+}
+
+/// An outlet's published menu with live availability (anyone).
+#[utoipa::path(get, path = "/api/v1/outlets/{id}/menu", tag = "ordering", params(("id" = String, Path, description = "outlet id")),
+    responses((status = 200, body = OutletMenu), (status = 404, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody)))]
+async fn outlet_menu(State(state): State<AppState>, Path(id): Path<OutletId>) -> Result<Json<OutletMenu>> {
+    let outlet = crate::outlets::load(&state.db, id).await?;
+    let (version, menu) = published_menu(&state.db, &outlet).await?;
+    let now = Utc::now();
+    let mut categories = menu.categories.clone();
+    categories.sort_by_key(|c| (c.position, c.name.clone()));
+    let items = menu
+        .items
+        .into_iter()
+        .map(|item| OutletMenuItem { available: item.is_in_window(now, outlet.utc_offset_minutes), item })
+        .collect();
+    let open_now = outlet.status == OutletStatus::Active && outlet.is_open_at(now);
+    Ok(Json(OutletMenu { outlet, version, open_now, categories, items }))
+}
+
+/// A basket to quote or order.
+#[derive(Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Basket {
+    /// The outlet.
+    #[schema(value_type = String)]
+    pub outlet_id: OutletId,
+    /// Delivery or takeaway (collected).
+    pub fulfilment: Fulfilment,
+    /// For delivery: one of the customer's saved addresses.
+    #[serde(default)]
+    pub address_id: Option<String>,
+    /// The lines.
+    pub lines: Vec<NewLine>,
+    /// Note for the outlet.
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// Prices and validates a basket: outlet open, address inside the delivery zone, items available,
+/// modifiers within limits. Returns the order it would be (not stored).
+async fn build(state: &AppState, customer: &str, basket: &Basket) -> Result<Order> {
+    if basket.fulfilment == Fulfilment::DineIn {
+        return Err(Error::Validation("online orders are delivered or collected".into()));
+    }
+    if basket.notes.chars().count() > 500 {
+        return Err(Error::Validation("notes are at most 500 characters".into()));
+    }
+    let outlet = crate::outlets::load(&state.db, basket.outlet_id).await?;
+    let now = Utc::now();
+    if outlet.status != OutletStatus::Active || !outlet.is_open_at(now) {
+        return Err(Error::Unavailable(format!("{} is not taking orders now", outlet.name)));
+    }
+    let delivery_address = match (basket.fulfilment, &basket.address_id) {
+        (Fulfilment::Delivery, None) => return Err(Error::Validation("a delivery needs an address_id".into())),
+        (Fulfilment::Delivery, Some(id)) => {
+            let a = crate::customers::load_address(state, customer, id).await?;
+            let zone = geo::Polygon::new(
+                geo::LineString::from(outlet.delivery_zone.iter().map(|[x, y]| (*x, *y)).collect::<Vec<_>>()),
+                vec![],
+            );
+            if !zone.contains(&geo::Point::new(a.position.lon, a.position.lat)) {
+                return Err(Error::Unavailable(format!("{} does not deliver to {}", outlet.name, a.line1)));
+            }
+            Some(DeliveryAddress { line1: a.line1, city: a.city, postcode: a.postcode, position: a.position })
+        }
+        (_, Some(_)) => return Err(Error::Validation("an address is only for delivery".into())),
+        (_, None) => None,
+    };
+    let (version, menu) = published_menu(&state.db, &outlet).await?;
+    let states = HashMap::new();
+    let cx = PricingCtx {
+        menu: &menu,
+        states: &states,
+        by: Default::default(),
+        manager: false,
+        now,
+        utc_offset_minutes: outlet.utc_offset_minutes,
+        max_lines: MAX_LINES,
+        max_quantity: MAX_QUANTITY,
+    };
+    if basket.lines.iter().any(|l| l.price_override.is_some()) {
+        return Err(Error::Forbidden("customers cannot set prices".into()));
+    }
+    let priced = price(&cx, &basket.lines)?;
+    let mut order = Order {
+        id: OrderId::new(),
+        outlet_id: outlet.id,
+        number: 0,
+        channel: Channel::Online,
+        fulfilment: basket.fulfilment,
+        status: OrderStatus::Placed,
+        lines: priced.lines,
+        notes: basket.notes.trim().to_owned(),
+        currency: menu.currency,
+        subtotal: 0,
+        discounts: vec![],
+        delivery_fee: if basket.fulfilment == Fulfilment::Delivery { outlet.delivery_fee } else { 0 },
+        tax: 0,
+        total: 0,
+        tenders: vec![],
+        paid: 0,
+        staff_id: None,
+        created_ms: now.timestamp_millis(),
+        updated_ms: now.timestamp_millis(),
+        closed_reason: None,
+        closed_by: None,
+        customer_id: Some(customer.to_owned()),
+        delivery_address,
+        catalog_version: Some(version as u64),
+    };
+    order.recompute_totals(outlet.tax_rate_bp, outlet.prices_include_tax);
+    Ok(order)
+}
+
+/// Quote a basket: prices, tax, delivery fee, total (customer). Nothing is stored.
+#[utoipa::path(post, path = "/api/v1/quotes", tag = "ordering", security(("bearer" = [])), request_body = Basket,
+    responses((status = 200, body = Order), (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
+async fn quote(State(state): State<AppState>, who: Principal, Json(basket): Json<Basket>) -> Result<Json<Order>> {
+    who.require(&[Role::Customer])?;
+    Ok(Json(build(&state, &who.subject, &basket).await?))
+}
+
+async fn load(db: &Db, id: OrderId) -> Result<Order> {
+    let row = sqlx::query("SELECT doc FROM orders WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no order {id}")))?;
+    Ok(serde_json::from_str(&row.try_get::<String, _>("doc")?)?)
+}
+
+/// A customer's orders, newest first.
+pub async fn of_customer(db: &Db, customer: &str, limit: i64) -> Result<Vec<Order>> {
+    let rows = sqlx::query("SELECT doc FROM orders WHERE customer_id = $1 ORDER BY created_ms DESC LIMIT $2")
+        .bind(customer)
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("doc")?)?)).collect()
+}
+
+/// Refuses unless `who` may see `order`: its customer, its outlet's staff, or HQ.
+fn may_see(who: &Principal, order: &Order) -> Result<()> {
+    let mine = who.role == Role::Customer && order.customer_id.as_deref() == Some(who.subject.as_str());
+    let outlet = matches!(who.role, Role::OutletStaff | Role::OutletManager | Role::Edge)
+        && who.outlet_id == Some(order.outlet_id);
+    if mine || outlet || who.role == Role::HqAdmin {
+        Ok(())
+    } else {
+        // Not 403: whether someone else's order exists is not the caller's business.
+        Err(Error::NotFound(format!("no order {}", order.id)))
+    }
+}
+
+/// Place an order (customer). Requires an `Idempotency-Key` header: a retry returns the first
+/// order (200, `Idempotent-Replayed: true`) and never places a second.
+#[utoipa::path(post, path = "/api/v1/orders", tag = "ordering", security(("bearer" = [])), request_body = Basket,
+    params(("Idempotency-Key" = String, Header, description = "unique per order attempt; retries reuse it")),
+    responses((status = 201, body = Order), (status = 200, body = Order), (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
+async fn place(
+    State(state): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    Json(basket): Json<Basket>,
+) -> Result<Response> {
+    who.require(&[Role::Customer])?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            Error::Validation("an Idempotency-Key header of 1 to 128 visible ASCII characters is required".into())
+        })?
+        .to_owned();
+    let hash = patty_service::secret::digest(&[&serde_json::to_vec(&basket)?]);
+    if let Some(earlier) = replay(&state.db, &who.subject, &key, &hash).await? {
+        return Ok(replayed(earlier));
+    }
+    let order = build(&state, &who.subject, &basket).await?;
+    let mut tx = state.db.pool.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
+    )
+    .bind(order.id.to_string())
+    .bind(&who.subject)
+    .bind(order.outlet_id.to_string())
+    .bind(order.status.as_str())
+    .bind(&key)
+    .bind(&hash)
+    .bind(order.created_ms)
+    .bind(serde_json::to_string(&order)?)
+    .execute(&mut *tx)
+    .await;
+    match inserted {
+        Err(e) if is_unique_violation(&e) => {
+            // A twin request with the same key won the race.
+            drop(tx);
+            let earlier = replay(&state.db, &who.subject, &key, &hash)
+                .await?
+                .ok_or_else(|| Error::Internal("idempotency race".into()))?;
+            return Ok(replayed(earlier));
+        }
+        r => r?,
+    };
+    outbox::record(&mut tx, Topic::Order, &order.id.to_string(), "order.placed", &serde_json::to_value(&order)?)
+        .await?;
+    crate::customers::log_activity(&mut tx, &who.subject, "order_placed", &order.id.to_string()).await?;
+    tx.commit().await?;
+    state.relay.wake.notify_one();
+    Ok((StatusCode::CREATED, Json(order)).into_response())
+}
+
+async fn replay(db: &Db, customer: &str, key: &str, hash: &str) -> Result<Option<Order>> {
+    let row = sqlx::query("SELECT request_hash, doc FROM orders WHERE customer_id = $1 AND idempotency_key = $2")
+        .bind(customer)
+        .bind(key)
+        .fetch_optional(&db.pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    if row.try_get::<String, _>("request_hash")? != hash {
+        return Err(Error::Conflict("this Idempotency-Key was used for a different order".into()));
+    }
+    Ok(Some(serde_json::from_str(&row.try_get::<String, _>("doc")?)?))
+}
+
+fn replayed(order: Order) -> Response {
+    let mut r = (StatusCode::OK, Json(order)).into_response();
+    r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    r
+}
+
+/// History paging.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Most to return, newest first (default 50, at most 500).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// My orders, newest first (customer).
+#[utoipa::path(get, path = "/api/v1/orders", tag = "ordering", security(("bearer" = [])), params(HistoryQuery),
+    responses((status = 200, body = Vec<Order>)))]
+async fn history(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<Vec<Order>>> {
+    who.require(&[Role::Customer])?;
+    Ok(Json(of_customer(&state.db, &who.subject, q.limit.unwrap_or(50).clamp(1, 500)).await?))
+}
+
+/// One order (its customer, its outlet's staff, HQ).
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "ordering", security(("bearer" = [])), params(("id" = String, Path, description = "order id")),
+    responses((status = 200, body = Order), (status = 404, body = patty_protocol::ErrorBody)))]
+async fn get_one(State(state): State<AppState>, who: Principal, Path(id): Path<OrderId>) -> Result<Json<Order>> {
+    let order = load(&state.db, id).await?;
+    may_see(&who, &order)?;
+    Ok(Json(order))
+}
+
+/// Moves `id` to `to` if the state machine allows it, in one transaction with its event. The
+/// status check is in the UPDATE itself, so a racing move (a customer's cancel against the
+/// outlet's accept) has exactly one winner; the loser gets 409.
+async fn move_order(
+    state: &AppState,
+    id: OrderId,
+    to: OrderStatus,
+    reason: Option<String>,
+    check: impl Fn(&Order) -> Result<()>,
+) -> Result<Order> {
+    let mut order = load(&state.db, id).await?;
+    check(&order)?;
+    let from = order.status;
+    transition(from, to, order.fulfilment).map_err(|e| Error::Conflict(e.to_string()))?;
+    order.status = to;
+    order.updated_ms = now_ms();
+    if matches!(to, OrderStatus::Cancelled | OrderStatus::Voided) {
+        order.closed_reason = reason;
+    }
+    let mut tx = state.db.pool.begin().await?;
+    let moved = sqlx::query("UPDATE orders SET status = $1, updated_ms = $2, doc = $3 WHERE id = $4 AND status = $5")
+        .bind(to.as_str())
+        .bind(order.updated_ms)
+        .bind(serde_json::to_string(&order)?)
+        .bind(id.to_string())
+        .bind(from.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if moved.rows_affected() != 1 {
+        return Err(Error::Conflict("the order changed meanwhile; reload it".into()));
+    }
+    let kind = format!("order.{}", to.as_str());
+    outbox::record(
+        &mut tx,
+        Topic::Order,
+        &id.to_string(),
+        &kind,
+        &serde_json::json!({ "order_id": id, "from": from, "to": to, "order": order }),
+    )
+    .await?;
+    tx.commit().await?;
+    state.relay.wake.notify_one();
+    Ok(order)
+}
+
+/// Why a customer cancels.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Why (optional).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Cancel my order before the outlet accepts it (customer). Once accepted, 409.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "ordering", security(("bearer" = [])), request_body = CancelRequest,
+    params(("id" = String, Path, description = "order id")),
+    responses((status = 200, body = Order), (status = 404, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody)))]
+async fn cancel(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<OrderId>,
+    Json(req): Json<CancelRequest>,
+) -> Result<Json<Order>> {
+    who.require(&[Role::Customer])?;
+    let reason = Some(if req.reason.trim().is_empty() {
+        "cancelled by the customer".to_owned()
+    } else {
+        req.reason.trim().chars().take(200).collect()
+    });
+    let order = move_order(&state, id, OrderStatus::Cancelled, reason, |o| {
+        if o.customer_id.as_deref() != Some(who.subject.as_str()) {
+            return Err(Error::NotFound(format!("no order {id}")));
+        }
+        if o.status != OrderStatus::Placed {
+            return Err(Error::Conflict(
+                "the outlet has accepted this order; it can no longer be cancelled online".into(),
+            ));
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(Json(order))
+}
+
+/// A status move by the outlet.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutletMove {
+    /// The new status.
+    pub status: OrderStatus,
+    /// Why, for a cancel or void.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Move one of the outlet's orders along the state machine: accept, prepare, ready, out for
+/// delivery, complete, or (with a reason) cancel or void (outlet staff and managers of that
+/// outlet, its edge node, HQ).
+#[utoipa::path(post, path = "/api/v1/outlets/{outlet}/orders/{id}/status", tag = "ordering", security(("bearer" = [])), request_body = OutletMove,
+    params(("outlet" = String, Path, description = "outlet id"), ("id" = String, Path, description = "order id")),
+    responses((status = 200, body = Order), (status = 403, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody)))]
+async fn outlet_move(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((outlet, id)): Path<(OutletId, OrderId)>,
+    Json(req): Json<OutletMove>,
+) -> Result<Json<Order>> {
+    who.require_outlet(&[Role::OutletStaff, Role::OutletManager, Role::Edge], outlet)?;
+    if matches!(req.status, OrderStatus::Cancelled | OrderStatus::Voided)
+        && req.reason.as_deref().is_none_or(|r| r.trim().is_empty())
+    {
+        return Err(Error::Validation("a cancel or void needs a reason".into()));
+    }
+    if req.status == OrderStatus::Voided && who.role == Role::OutletStaff {
+        return Err(Error::Forbidden("only a manager may void".into()));
+    }
+    let order = move_order(&state, id, req.status, req.reason, |o| {
+        if o.outlet_id == outlet { Ok(()) } else { Err(Error::NotFound(format!("no order {id} at this outlet"))) }
+    })
+    .await?;
+    Ok(Json(order))
+}
+
+/// The outlet's online orders, newest first (that outlet's staff, HQ).
+#[utoipa::path(get, path = "/api/v1/outlets/{outlet}/orders", tag = "ordering", security(("bearer" = [])), params(("outlet" = String, Path, description = "outlet id"), HistoryQuery),
+    responses((status = 200, body = Vec<Order>), (status = 403, body = patty_protocol::ErrorBody)))]
+async fn outlet_orders(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(outlet): Path<OutletId>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<Vec<Order>>> {
+    who.require_outlet(&[Role::OutletStaff, Role::OutletManager, Role::Edge], outlet)?;
+    let rows = sqlx::query("SELECT doc FROM orders WHERE outlet_id = $1 ORDER BY created_ms DESC LIMIT $2")
+        .bind(outlet.to_string())
+        .bind(q.limit.unwrap_or(50).clamp(1, 500))
+        .fetch_all(&state.db.pool)
+        .await?;
+    Ok(Json(
+        rows.iter().map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("doc")?)?)).collect::<Result<Vec<_>>>()?,
+    ))
+}
+
+/// Live status of one order (Server-Sent Events: every event of the order, from placement on).
+/// Its customer, its outlet's staff, HQ.
+#[utoipa::path(get, path = "/api/v1/orders/{id}/stream", tag = "ordering", security(("bearer" = [])), params(("id" = String, Path, description = "order id")),
+    responses((status = 200, description = "text/event-stream of the order's events", content_type = "text/event-stream"), (status = 404, body = patty_protocol::ErrorBody)))]
+async fn stream(State(state): State<AppState>, who: Principal, Path(id): Path<OrderId>) -> Result<impl IntoResponse> {
+    let order = load(&state.db, id).await?;
+    may_see(&who, &order)?;
+    Ok(outbox::follow(state, 0, Some(id.to_string())))
+}
+
+/// The ordering routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(outlet_menu))
+        .routes(routes!(quote))
+        .routes(routes!(place, history))
+        .routes(routes!(get_one))
+        .routes(routes!(cancel))
+        .routes(routes!(stream))
+        .routes(routes!(outlet_move))
+        .routes(routes!(outlet_orders))
+}

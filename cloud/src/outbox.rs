@@ -1,0 +1,315 @@
+//! The transactional outbox: every domain event is written in the same transaction as the change
+//! that caused it ([`record`]). One relay ([`Relay`]) takes unrelayed rows in id order, publishes
+//! them to Kafka when brokers are configured, and gives them a gap-free `position` in the order it
+//! relayed them; readers follow that position over HTTP (a cursor, or a live stream).
+//!
+//! A crash anywhere loses nothing: a row is marked relayed only after Kafka acknowledged it, so a
+//! crash between the two re-sends it. Consumers drop repeats by the event's unique `event_id`.
+//! On PostgreSQL, several cloud replicas may run relays; a transaction-scoped advisory lock lets
+//! one of them work at a time.
+
+use crate::auth::Principal;
+use crate::db::{Backend, Db, now_ms};
+use crate::error::{Error, Json, Query, Result};
+use crate::kafka::KafkaSink;
+use crate::state::AppState;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The Kafka topics of the domain events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum Topic {
+    /// `order.events`: placed, accepted, cancelled, completed…
+    Order,
+    /// `catalog.events`: a catalog version was published.
+    Catalog,
+    /// `customer.events`: registered, erased.
+    Customer,
+    /// `notification.events`: mail to send (verification, password reset).
+    Notification,
+}
+
+impl Topic {
+    /// Every topic.
+    pub const ALL: [Topic; 4] = [Self::Order, Self::Catalog, Self::Customer, Self::Notification];
+
+    /// The topic's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Order => "order.events",
+            Self::Catalog => "catalog.events",
+            Self::Customer => "customer.events",
+            Self::Notification => "notification.events",
+        }
+    }
+}
+
+/// Appends an event to the outbox in the caller's transaction. `key` is the aggregate's id: Kafka
+/// keeps each key's events in order within its partition.
+pub async fn record(
+    conn: &mut sqlx::AnyConnection,
+    topic: Topic,
+    key: &str,
+    kind: &str,
+    data: &serde_json::Value,
+) -> Result<()> {
+    let event_id = uuid::Uuid::now_v7().to_string();
+    let at = now_ms();
+    let payload = serde_json::json!({ "event_id": event_id, "kind": kind, "key": key, "at_ms": at, "data": data });
+    sqlx::query("INSERT INTO outbox (event_id, topic, key, kind, payload, created_ms) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&event_id)
+        .bind(topic.name())
+        .bind(key)
+        .bind(kind)
+        .bind(payload.to_string())
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// One outbox row.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OutboxEvent {
+    /// Gap-free relay order (absent until relayed).
+    pub position: Option<i64>,
+    /// Unique id, for dropping repeats.
+    pub event_id: String,
+    /// Kafka topic.
+    pub topic: String,
+    /// Aggregate id (the Kafka key).
+    pub key: String,
+    /// Event kind (`order.placed`…).
+    pub kind: String,
+    /// The event as published: `{event_id, kind, key, at_ms, data}`.
+    pub payload: serde_json::Value,
+    /// When it was written, Unix ms.
+    pub created_ms: i64,
+}
+
+/// A row picked for relaying: its id and the event.
+pub type Pending = (i64, OutboxEvent);
+
+fn event_row(r: &sqlx::any::AnyRow) -> Result<OutboxEvent> {
+    let payload: String = r.try_get("payload")?;
+    Ok(OutboxEvent {
+        position: r.try_get("position")?,
+        event_id: r.try_get("event_id")?,
+        topic: r.try_get("topic")?,
+        key: r.try_get("key")?,
+        kind: r.try_get("kind")?,
+        payload: serde_json::from_str(&payload)?,
+        created_ms: r.try_get("created_ms")?,
+    })
+}
+
+/// Relays the outbox: to Kafka if configured, and always into the positioned log.
+#[derive(Clone)]
+pub struct Relay {
+    db: Db,
+    sink: Option<KafkaSink>,
+    /// Writers poke this after committing an event, so the relay does not wait for its tick.
+    pub wake: std::sync::Arc<Notify>,
+    /// The highest relayed position, for live readers.
+    pub relayed: watch::Sender<i64>,
+    batch: i64,
+}
+
+impl Relay {
+    /// A relay over `db`, publishing to `sink` when given.
+    pub fn new(db: Db, sink: Option<KafkaSink>, batch: i64) -> Self {
+        Self { db, sink, wake: Default::default(), relayed: watch::channel(0).0, batch }
+    }
+
+    /// Relays one batch; returns how many events it relayed.
+    pub async fn relay_once(&self) -> Result<usize> {
+        let mut tx = self.db.pool.begin().await?;
+        if self.db.backend == Backend::Postgres {
+            let got: bool = sqlx::query("SELECT pg_try_advisory_xact_lock(7261626) AS got")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("got")?;
+            if !got {
+                return Ok(0);
+            }
+        }
+        let rows = sqlx::query("SELECT id, position, event_id, topic, key, kind, payload, created_ms FROM outbox WHERE position IS NULL ORDER BY id LIMIT $1")
+            .bind(self.batch)
+            .fetch_all(&mut *tx)
+            .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let pending: Vec<Pending> =
+            rows.iter().map(|r| Ok((r.try_get::<i64, _>("id")?, event_row(r)?))).collect::<Result<_>>()?;
+        if let Some(sink) = &self.sink {
+            sink.send_all(&pending).await?;
+        }
+        let first: i64 = sqlx::query("SELECT value FROM relay_state WHERE name = 'next_position'")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("value")?;
+        // Ids come from the database as integers, so the list is safe to inline.
+        let ids = pending.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>().join(",");
+        let sql = format!(
+            "UPDATE outbox SET position = $1 + r.rn - 1, published_ms = $2
+             FROM (SELECT id AS rid, ROW_NUMBER() OVER (ORDER BY id) AS rn FROM outbox WHERE id IN ({ids})) AS r
+             WHERE outbox.id = r.rid"
+        );
+        sqlx::query(&sql).bind(first).bind(now_ms()).execute(&mut *tx).await?;
+        let n = pending.len() as i64;
+        sqlx::query("UPDATE relay_state SET value = value + $1 WHERE name = 'next_position'")
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.relayed.send_replace(first + n - 1);
+        Ok(pending.len())
+    }
+
+    /// Relays until `shutdown` is set: at once when woken, otherwise every `tick`.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>, tick: Duration) {
+        if let Ok(Some(top)) = sqlx::query("SELECT MAX(position) AS top FROM outbox")
+            .fetch_one(&self.db.pool)
+            .await
+            .map(|r| r.try_get::<Option<i64>, _>("top").ok().flatten())
+        {
+            self.relayed.send_replace(top);
+        }
+        let mut backoff = tick;
+        loop {
+            match self.relay_once().await {
+                Ok(n) if n as i64 == self.batch => continue,
+                Ok(_) => backoff = tick,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox relay failed; retrying");
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {},
+                _ = tokio::time::sleep(backoff) => {},
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+        }
+    }
+}
+
+/// Reads relayed events after `after`, optionally only those of one key.
+pub async fn read_after(db: &Db, after: i64, key: Option<&str>, limit: i64) -> Result<Vec<OutboxEvent>> {
+    let rows = sqlx::query(
+        "SELECT position, event_id, topic, key, kind, payload, created_ms FROM outbox
+         WHERE position > $1 AND ($2 = '' OR key = $2) ORDER BY position LIMIT $3",
+    )
+    .bind(after)
+    .bind(key.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(event_row).collect()
+}
+
+/// Which events.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Events with a position above this (default 0).
+    #[serde(default)]
+    pub after: i64,
+    /// Most to return (default 500, at most 5000).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// The relayed events in order, with a resumable cursor (HQ). With Kafka off, this is how other
+/// systems read the events.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", security(("bearer" = [])), params(EventsQuery),
+    responses((status = 200, body = Vec<OutboxEvent>), (status = 403, body = patty_protocol::ErrorBody)))]
+async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<Vec<OutboxEvent>>> {
+    who.require(&[])?;
+    if q.after < 0 {
+        return Err(Error::Validation("after is 0 or more".into()));
+    }
+    Ok(Json(read_after(&state.db, q.after, None, q.limit.unwrap_or(500).clamp(1, 5000)).await?))
+}
+
+/// Live events (Server-Sent Events) from a cursor (HQ): every relayed event after `after`, each
+/// with its position as the SSE id, so a reconnecting client resumes where it stopped.
+#[utoipa::path(get, path = "/api/v1/events/stream", tag = "events", security(("bearer" = [])), params(EventsQuery),
+    responses((status = 200, description = "text/event-stream of events", content_type = "text/event-stream")))]
+async fn stream(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(q): Query<EventsQuery>,
+) -> Result<impl axum::response::IntoResponse> {
+    who.require(&[])?;
+    Ok(follow(state, q.after, None))
+}
+
+/// An SSE stream of relayed events after `after` (of one `key` when given), until shutdown.
+pub fn follow(
+    state: AppState,
+    after: i64,
+    key: Option<String>,
+) -> axum::response::Sse<
+    impl futures::Stream<Item = std::result::Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use axum::response::sse::{Event, KeepAlive};
+    let mut relayed = state.relay.relayed.subscribe();
+    let mut closing = state.closing.subscribe();
+    let stream = async_stream(move |tx| async move {
+        let mut cursor = after;
+        loop {
+            match read_after(&state.db, cursor, key.as_deref(), 500).await {
+                Ok(events) => {
+                    for e in events {
+                        cursor = e.position.unwrap_or(cursor);
+                        let ev = Event::default()
+                            .id(cursor.to_string())
+                            .event(e.kind.clone())
+                            .json_data(&e.payload)
+                            .unwrap_or_default();
+                        if tx.send(ev).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "event stream read failed"),
+            }
+            tokio::select! {
+                _ = relayed.changed() => {},
+                // Another replica may be the one relaying: look again now and then.
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+                _ = closing.wait_for(|c| *c) => return,
+            }
+        }
+    });
+    axum::response::Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// A stream fed by a task through a small channel; the task stops when the client goes.
+fn async_stream<F, Fut>(
+    f: F,
+) -> impl futures::Stream<Item = std::result::Result<axum::response::sse::Event, std::convert::Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<axum::response::sse::Event>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(f(tx));
+    futures::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok)
+}
+
+/// The event routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(stream))
+}

@@ -1,0 +1,243 @@
+//! Test fixtures: a real cloud on a free loopback port, on SQLite in a temp directory or on the
+//! PostgreSQL server in a schema of its own, so runs never collide.
+#![allow(dead_code, missing_docs)]
+
+use patty_cloud::config::Config;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+pub const ADMIN_EMAIL: &str = "hq@pattypalace.example";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the suite uses (the test command makes sure it runs).
+pub fn postgres_url() -> String {
+    std::env::var("PATTY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh schema on the test server; returns a URL whose connections use it.
+pub async fn postgres_schema() -> String {
+    use sqlx::Connection;
+    let base = postgres_url();
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is needed for these tests: {e}"));
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+pub struct Cloud {
+    pub base: String,
+    pub http: Client,
+    pub dir: tempfile::TempDir,
+    pub backend: Backend,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Cloud {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Config::for_data_dir(dir.path());
+        c.auth.bootstrap_admin = format!("{ADMIN_EMAIL}:{ADMIN_PASSWORD}");
+        c.http.rate_per_minute = 100_000;
+        c.http.rate_burst = 10_000;
+        if backend == Backend::Postgres {
+            c.database.url = postgres_schema().await;
+            c.database.max_connections = 8;
+        }
+        tweak(&mut c);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            patty_cloud::run(c, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        let http = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let cloud = Self { base, http, dir, backend, stop: Some(stop), task: Some(task) };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = cloud.http.get(cloud.url("/healthz")).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "cloud did not become healthy");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cloud
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(15), t).await.expect("cloud stops within 15 s").unwrap();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut r = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        r.send().await.unwrap()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Response {
+        self.send(reqwest::Method::GET, Some(token), path, None).await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.send(reqwest::Method::POST, Some(token), path, Some(body)).await
+    }
+
+    pub async fn put(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.send(reqwest::Method::PUT, Some(token), path, Some(body)).await
+    }
+
+    pub async fn json(&self, r: Response, status: StatusCode) -> Value {
+        let got = r.status();
+        let body = r.text().await.unwrap();
+        assert_eq!(got, status, "body: {body}");
+        serde_json::from_str(&body).unwrap_or(Value::Null)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let r = self
+            .send(
+                reqwest::Method::POST,
+                None,
+                "/api/v1/auth/login",
+                Some(&json!({ "email": email, "password": password })),
+            )
+            .await;
+        self.json(r, StatusCode::OK).await
+    }
+
+    pub async fn admin(&self) -> String {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn register(&self, email: &str) -> Value {
+        let body = json!({ "email": email, "password": "s3cret-pass", "name": "Ada Customer" });
+        let r = self.send(reqwest::Method::POST, None, "/api/v1/auth/register", Some(&body)).await;
+        self.json(r, StatusCode::CREATED).await
+    }
+
+    /// Creates a staff-side account and signs it in; returns its access token.
+    pub async fn staff(&self, admin: &str, email: &str, role: &str, outlet: Option<&str>) -> String {
+        let mut body = json!({ "email": email, "password": "staff-pass-1", "name": "Staff", "role": role });
+        if let Some(o) = outlet {
+            body["outlet_id"] = json!(o);
+        }
+        self.json(self.post(admin, "/api/v1/users", &body).await, StatusCode::CREATED).await;
+        self.login(email, "staff-pass-1").await["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// All relayed events, waiting until at least `min` are there.
+    pub async fn events(&self, admin: &str, min: usize) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let all = self.json(self.get(admin, "/api/v1/events?after=0&limit=5000").await, StatusCode::OK).await;
+            let all = all.as_array().unwrap().clone();
+            if all.len() >= min {
+                return all;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "only {} of {min} events relayed", all.len());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// An outlet in Amsterdam, open all day every day, delivering to a box around the centre.
+pub fn outlet(id: &str) -> Value {
+    json!({
+        "id": id,
+        "name": "Damrak",
+        "position": { "lat": 52.3740, "lon": 4.8930 },
+        "delivery_zone": [[4.86, 52.35], [4.93, 52.35], [4.93, 52.39], [4.86, 52.39], [4.86, 52.35]],
+        "opening_hours": (1..=7).map(|d| json!({ "day": d, "open_minute": 0, "close_minute": 1440 })).collect::<Vec<_>>(),
+        "timezone": "Europe/Amsterdam",
+        "utc_offset_minutes": 60,
+        "status": "active",
+        "currency": "EUR",
+        "tax_rate_bp": 900,
+        "prices_include_tax": true,
+        "delivery_fee": 299
+    })
+}
+
+/// A small catalog: a burger with an extras group, and fries with sizes.
+pub fn catalog(outlet_price: Option<(&str, i64)>) -> Value {
+    let burger = "01900000-0000-7000-8000-0000000000b1";
+    let mut c = json!({
+        "menu": {
+            "currency": "EUR",
+            "categories": [{ "id": "01900000-0000-7000-8000-0000000000c1", "name": "Burgers" }],
+            "items": [
+                { "id": burger, "category_id": "01900000-0000-7000-8000-0000000000c1", "name": "Classic Patty", "price": 790,
+                  "modifier_groups": [{ "id": "01900000-0000-7000-8000-0000000000d1", "name": "Extras", "max": 2,
+                     "modifiers": [{ "id": "01900000-0000-7000-8000-0000000000e1", "name": "Cheese", "price_delta": 80 }] }],
+                  "allergens": ["gluten"], "nutrition": { "kcal": 520 } },
+                { "id": "01900000-0000-7000-8000-0000000000b2", "category_id": "01900000-0000-7000-8000-0000000000c1", "name": "Fries", "price": 290,
+                  "variants": [{ "id": "01900000-0000-7000-8000-0000000000f1", "name": "Regular" }, { "id": "01900000-0000-7000-8000-0000000000f2", "name": "Large", "price_delta": 100 }] }
+            ]
+        }
+    });
+    if let Some((outlet, price)) = outlet_price {
+        c["outlets"] = json!({ outlet: { "prices": { burger: price } } });
+    }
+    c
+}
+
+pub const BURGER: &str = "01900000-0000-7000-8000-0000000000b1";
+pub const CHEESE: &str = "01900000-0000-7000-8000-0000000000e1";
+pub const FRIES: &str = "01900000-0000-7000-8000-0000000000b2";
+pub const LARGE: &str = "01900000-0000-7000-8000-0000000000f2";
+
+/// Generates one test per backend from an async story `fn(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($story:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $story() { super::$story($crate::common::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $story() { super::$story($crate::common::Backend::Postgres).await })*
+        }
+    };
+}

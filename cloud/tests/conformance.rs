@@ -1,0 +1,340 @@
+//! The conformance stories: the same scenarios against SQLite (the embedded default) and
+//! PostgreSQL, through the real HTTP API.
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn identity(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let admin = cloud.admin().await;
+    let reg = cloud.register("Ada@Example.com").await;
+    assert_eq!(reg["user"]["email"], "ada@example.com", "emails are normalised");
+    assert_eq!(reg["user"]["role"], "customer");
+    // The same email again is a conflict; bad input is refused.
+    let again = cloud
+        .send(
+            Method::POST,
+            None,
+            "/api/v1/auth/register",
+            Some(&json!({ "email": "ada@example.com", "password": "another-pass", "name": "A" })),
+        )
+        .await;
+    assert_eq!(cloud.json(again, StatusCode::CONFLICT).await["code"], "conflict");
+    let short = cloud
+        .send(
+            Method::POST,
+            None,
+            "/api/v1/auth/register",
+            Some(&json!({ "email": "b@example.com", "password": "short", "name": "B" })),
+        )
+        .await;
+    assert_eq!(cloud.json(short, StatusCode::UNPROCESSABLE_ENTITY).await["code"], "validation");
+    let bad_email = cloud
+        .send(
+            Method::POST,
+            None,
+            "/api/v1/auth/register",
+            Some(&json!({ "email": "nobody", "password": "long enough", "name": "B" })),
+        )
+        .await;
+    assert_eq!(bad_email.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let wrong = cloud
+        .send(
+            Method::POST,
+            None,
+            "/api/v1/auth/login",
+            Some(&json!({ "email": "ada@example.com", "password": "not-it-at-all" })),
+        )
+        .await;
+    assert_eq!(cloud.json(wrong, StatusCode::UNAUTHORIZED).await["code"], "unauthorized");
+
+    // Refresh rotates; the old token used again revokes the family.
+    let first = reg["refresh_token"].as_str().unwrap();
+    let r = cloud.send(Method::POST, None, "/api/v1/auth/refresh", Some(&json!({ "refresh_token": first }))).await;
+    let second = cloud.json(r, StatusCode::OK).await;
+    let second_refresh = second["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second_refresh, first);
+    let who = cloud
+        .json(cloud.get(second["access_token"].as_str().unwrap(), "/api/v1/auth/whoami").await, StatusCode::OK)
+        .await;
+    assert_eq!(who["email"], "ada@example.com");
+    let reuse = cloud.send(Method::POST, None, "/api/v1/auth/refresh", Some(&json!({ "refresh_token": first }))).await;
+    assert_eq!(reuse.status(), StatusCode::UNAUTHORIZED);
+    let after =
+        cloud.send(Method::POST, None, "/api/v1/auth/refresh", Some(&json!({ "refresh_token": second_refresh }))).await;
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "the whole family is revoked after a reuse");
+
+    // Email verification and password reset arrive as notification events with single-use tokens.
+    let events = cloud.events(&admin, 2).await;
+    let verify =
+        events.iter().find(|e| e["kind"] == "notification.email_verification_requested").expect("a verification event");
+    assert_eq!(verify["topic"], "notification.events");
+    let token = verify["payload"]["data"]["token"].as_str().unwrap();
+    let ok = cloud.send(Method::POST, None, "/api/v1/auth/verify-email", Some(&json!({ "token": token }))).await;
+    assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+    let twice = cloud.send(Method::POST, None, "/api/v1/auth/verify-email", Some(&json!({ "token": token }))).await;
+    assert_eq!(twice.status(), StatusCode::UNPROCESSABLE_ENTITY, "single use");
+    let login = cloud.login("ada@example.com", "s3cret-pass").await;
+    assert_eq!(login["user"]["email_verified"], true);
+
+    let r = cloud
+        .send(Method::POST, None, "/api/v1/auth/password-reset", Some(&json!({ "email": "nobody@example.com" })))
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "no hint whether an account exists");
+    let r = cloud
+        .send(Method::POST, None, "/api/v1/auth/password-reset", Some(&json!({ "email": "ada@example.com" })))
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let events = cloud.events(&admin, 3).await;
+    let reset = events.iter().find(|e| e["kind"] == "notification.password_reset_requested").expect("a reset event");
+    let token = reset["payload"]["data"]["token"].as_str().unwrap();
+    let r = cloud
+        .send(
+            Method::POST,
+            None,
+            "/api/v1/auth/password-reset/confirm",
+            Some(&json!({ "token": token, "password": "brand-new-pass" })),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let old = cloud
+        .send(Method::POST, None, "/api/v1/auth/refresh", Some(&json!({ "refresh_token": login["refresh_token"] })))
+        .await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED, "a reset revokes every refresh token");
+    cloud.login("ada@example.com", "brand-new-pass").await;
+    cloud.stop().await;
+}
+
+async fn catalog_outlets_and_ordering(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let admin = cloud.admin().await;
+    let outlet_id = "01900000-0000-7000-8000-00000000a001";
+    // A zone that is not closed is refused; a good outlet is created.
+    let mut open_ring = outlet(outlet_id);
+    open_ring["delivery_zone"].as_array_mut().unwrap().pop();
+    let r = cloud.post(&admin, "/api/v1/outlets", &open_ring).await;
+    assert!(cloud.json(r, StatusCode::UNPROCESSABLE_ENTITY).await["message"].as_str().unwrap().contains("not closed"));
+    cloud.json(cloud.post(&admin, "/api/v1/outlets", &outlet(outlet_id)).await, StatusCode::CREATED).await;
+    assert_eq!(cloud.post(&admin, "/api/v1/outlets", &outlet(outlet_id)).await.status(), StatusCode::CONFLICT);
+
+    // Nothing published yet: the menu is not available.
+    assert_eq!(
+        cloud.send(Method::GET, None, &format!("/api/v1/outlets/{outlet_id}/menu"), None).await.status(),
+        StatusCode::CONFLICT
+    );
+    // Draft with an outlet price, then publish.
+    cloud
+        .json(cloud.put(&admin, "/api/v1/catalog/draft", &catalog(Some((outlet_id, 850)))).await, StatusCode::OK)
+        .await;
+    let mut bad = catalog(None);
+    bad["menu"]["items"][0]["price"] = json!(-5);
+    assert_eq!(cloud.put(&admin, "/api/v1/catalog/draft", &bad).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v1 = cloud.json(cloud.post(&admin, "/api/v1/catalog/publish", &json!({})).await, StatusCode::CREATED).await;
+    assert_eq!(v1["version"], 1);
+    let menu = cloud
+        .json(cloud.send(Method::GET, None, &format!("/api/v1/outlets/{outlet_id}/menu"), None).await, StatusCode::OK)
+        .await;
+    assert_eq!(menu["version"], 1);
+    assert_eq!(menu["items"][0]["price"], 850, "the outlet's own price");
+
+    // A customer with an address inside the zone and one outside.
+    let ada = cloud.register("ada@example.com").await;
+    let token = ada["access_token"].as_str().unwrap().to_owned();
+    let home = cloud.json(cloud.post(&token, "/api/v1/me/addresses", &json!({ "label": "home", "line1": "Damrak 1", "city": "Amsterdam", "postcode": "1012 LG", "position": { "lat": 52.376, "lon": 4.896 } })).await, StatusCode::CREATED).await;
+    let far = cloud.json(cloud.post(&token, "/api/v1/me/addresses", &json!({ "label": "cottage", "line1": "Dorpsstraat 9", "city": "Edam", "postcode": "1135", "position": { "lat": 52.51, "lon": 5.05 } })).await, StatusCode::CREATED).await;
+    let bad_pos = cloud.post(&token, "/api/v1/me/addresses", &json!({ "label": "x", "line1": "x", "city": "x", "postcode": "x", "position": { "lat": 123.0, "lon": 4.0 } })).await;
+    assert_eq!(bad_pos.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let basket = |address: &Value| {
+        json!({
+            "outlet_id": outlet_id, "fulfilment": "delivery", "address_id": address["id"],
+            "lines": [
+                { "item_id": BURGER, "quantity": 2, "modifiers": [{ "modifier_id": CHEESE }] },
+                { "item_id": FRIES, "variant_id": LARGE, "quantity": 1 }
+            ]
+        })
+    };
+    let quote = cloud.json(cloud.post(&token, "/api/v1/quotes", &basket(&home)).await, StatusCode::OK).await;
+    // 2 x (850 + 80) + 390 = 2250; delivery 299; tax included at 9%.
+    assert_eq!(quote["subtotal"], 2250);
+    assert_eq!(quote["delivery_fee"], 299);
+    assert_eq!(quote["total"], 2549);
+    assert_eq!(quote["tax"], 210);
+    let outside = cloud.post(&token, "/api/v1/quotes", &basket(&far)).await;
+    assert_eq!(cloud.json(outside, StatusCode::CONFLICT).await["code"], "unavailable");
+    let mut too_many = basket(&home);
+    too_many["lines"][0]["modifiers"][0]["quantity"] = json!(5);
+    assert_eq!(cloud.post(&token, "/api/v1/quotes", &too_many).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Place, idempotently.
+    let place = |key: &str, body: &Value| {
+        cloud
+            .http
+            .post(cloud.url("/api/v1/orders"))
+            .bearer_auth(&token)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+    };
+    let first = place("web-1", &basket(&home)).await.unwrap();
+    let order = cloud.json(first, StatusCode::CREATED).await;
+    assert_eq!(order["status"], "placed");
+    assert_eq!(order["catalog_version"], 1);
+    assert_eq!(order["delivery_address"]["line1"], "Damrak 1");
+    let retry = place("web-1", &basket(&home)).await.unwrap();
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(cloud.json(retry, StatusCode::OK).await["id"], order["id"]);
+    let other_body = place("web-1", &basket(&far)).await.unwrap();
+    assert_eq!(other_body.status(), StatusCode::CONFLICT);
+    let no_key = cloud.post(&token, "/api/v1/orders", &basket(&home)).await;
+    assert_eq!(no_key.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Cancel before the outlet accepts.
+    let id = order["id"].as_str().unwrap();
+    let cancelled = cloud
+        .json(
+            cloud.post(&token, &format!("/api/v1/orders/{id}/cancel"), &json!({ "reason": "changed my mind" })).await,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(cancelled["status"], "cancelled");
+
+    // A second order is accepted by the outlet's staff; then the customer can no longer cancel.
+    let o2 = cloud.json(place("web-2", &basket(&home)).await.unwrap(), StatusCode::CREATED).await;
+    let id2 = o2["id"].as_str().unwrap();
+    let staff = cloud.staff(&admin, "till@example.com", "outlet_staff", Some(outlet_id)).await;
+    let other_outlet = "01900000-0000-7000-8000-00000000a002";
+    let mut o = outlet(other_outlet);
+    o["name"] = json!("Elsewhere");
+    cloud.json(cloud.post(&admin, "/api/v1/outlets", &o).await, StatusCode::CREATED).await;
+    let stranger = cloud.staff(&admin, "other@example.com", "outlet_staff", Some(other_outlet)).await;
+    let accept = json!({ "status": "accepted" });
+    assert_eq!(
+        cloud.post(&stranger, &format!("/api/v1/outlets/{outlet_id}/orders/{id2}/status"), &accept).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        cloud.post(&stranger, &format!("/api/v1/outlets/{other_outlet}/orders/{id2}/status"), &accept).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let accepted = cloud
+        .json(
+            cloud.post(&staff, &format!("/api/v1/outlets/{outlet_id}/orders/{id2}/status"), &accept).await,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(accepted["status"], "accepted");
+    let late = cloud.post(&token, &format!("/api/v1/orders/{id2}/cancel"), &json!({})).await;
+    assert_eq!(cloud.json(late, StatusCode::CONFLICT).await["code"], "conflict");
+    assert_eq!(
+        cloud
+            .post(&staff, &format!("/api/v1/outlets/{outlet_id}/orders/{id2}/status"), &json!({ "status": "placed" }))
+            .await
+            .status(),
+        StatusCode::CONFLICT
+    );
+
+    // Another customer sees none of it.
+    let bob = cloud.register("bob@example.com").await;
+    let bob = bob["access_token"].as_str().unwrap();
+    assert_eq!(cloud.get(bob, &format!("/api/v1/orders/{id2}")).await.status(), StatusCode::NOT_FOUND);
+    assert!(cloud.json(cloud.get(bob, "/api/v1/orders").await, StatusCode::OK).await.as_array().unwrap().is_empty());
+    let mine = cloud.json(cloud.get(&token, "/api/v1/orders").await, StatusCode::OK).await;
+    assert_eq!(mine.as_array().unwrap().len(), 2);
+
+    // The events, in order, with gap-free positions.
+    let events = cloud.events(&admin, 6).await;
+    let positions: Vec<i64> = events.iter().map(|e| e["position"].as_i64().unwrap()).collect();
+    assert_eq!(positions, (1..=positions.len() as i64).collect::<Vec<_>>());
+    let of_order: Vec<&str> = events.iter().filter(|e| e["key"] == id2).map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(of_order, ["order.placed", "order.accepted"]);
+    assert!(events.iter().any(|e| e["kind"] == "catalog.published" && e["topic"] == "catalog.events"));
+    let unique: std::collections::HashSet<&str> = events.iter().map(|e| e["event_id"].as_str().unwrap()).collect();
+    assert_eq!(unique.len(), events.len(), "every event has its own id");
+
+    // Export, then erasure: the orders stay, without the person.
+    let export = cloud.json(cloud.get(&token, "/api/v1/me/export").await, StatusCode::OK).await;
+    assert_eq!(export["orders"].as_array().unwrap().len(), 2);
+    assert_eq!(export["addresses"].as_array().unwrap().len(), 2);
+    assert!(!export["activity"].as_array().unwrap().is_empty());
+    assert_eq!(cloud.post(&token, "/api/v1/me/erasure", &json!({})).await.status(), StatusCode::NO_CONTENT);
+    let gone = cloud
+        .send(
+            Method::POST,
+            None,
+            "/api/v1/auth/login",
+            Some(&json!({ "email": "ada@example.com", "password": "s3cret-pass" })),
+        )
+        .await;
+    assert_eq!(gone.status(), StatusCode::UNAUTHORIZED);
+    let kept = cloud.json(cloud.get(&admin, &format!("/api/v1/orders/{id2}")).await, StatusCode::OK).await;
+    assert_eq!(kept["total"], 2549, "the financial record stays");
+    assert!(kept["delivery_address"].is_null() && kept["customer_id"].is_null(), "{kept}");
+    cloud.stop().await;
+}
+
+async fn api_keys(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let admin = cloud.admin().await;
+    let outlet_id = "01900000-0000-7000-8000-00000000a001";
+    cloud.json(cloud.post(&admin, "/api/v1/outlets", &outlet(outlet_id)).await, StatusCode::CREATED).await;
+    cloud.json(cloud.put(&admin, "/api/v1/catalog/draft", &catalog(None)).await, StatusCode::OK).await;
+    cloud.json(cloud.post(&admin, "/api/v1/catalog/publish", &json!({})).await, StatusCode::CREATED).await;
+    let created = cloud
+        .json(
+            cloud
+                .post(
+                    &admin,
+                    "/api/v1/api-keys",
+                    &json!({ "kind": "edge", "subject": outlet_id, "name": "Damrak till server" }),
+                )
+                .await,
+            StatusCode::CREATED,
+        )
+        .await;
+    let secret = created["secret"].as_str().unwrap();
+    let key_id = created["api_key"]["id"].as_str().unwrap();
+    let listed = cloud.json(cloud.get(&admin, "/api/v1/api-keys").await, StatusCode::OK).await;
+    assert!(!listed.to_string().contains(secret), "the secret is shown once, never listed");
+    // The edge reads catalog versions with its key; a made-up key is 401.
+    let with_key = |k: &str| cloud.http.get(cloud.url("/api/v1/catalog/versions/1")).header("x-api-key", k).send();
+    assert_eq!(with_key(secret).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(with_key("pp_made_up").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    // An edge key is scoped to its outlet.
+    let r = cloud
+        .http
+        .get(cloud.url("/api/v1/outlets/01900000-0000-7000-8000-00000000a0ff/orders"))
+        .header("x-api-key", secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = cloud
+        .http
+        .get(cloud.url(&format!("/api/v1/outlets/{outlet_id}/orders")))
+        .header("x-api-key", secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // Revoked: refused at once.
+    assert_eq!(
+        cloud.send(Method::DELETE, Some(&admin), &format!("/api/v1/api-keys/{key_id}"), None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(with_key(secret).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        cloud.send(Method::DELETE, Some(&admin), &format!("/api/v1/api-keys/{key_id}"), None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let bad = cloud
+        .post(&admin, "/api/v1/api-keys", &json!({ "kind": "edge", "subject": "not-an-outlet", "name": "x" }))
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    cloud.stop().await;
+}
+
+on_both_backends!(identity, catalog_outlets_and_ordering, api_keys);
