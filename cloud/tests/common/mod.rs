@@ -85,6 +85,12 @@ impl Cloud {
         cloud
     }
 
+    /// A handle on a cloud started elsewhere (a real binary).
+    pub fn attach(base: &str, backend: Backend) -> Self {
+        let http = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        Self { base: base.to_owned(), http, dir: tempfile::tempdir().unwrap(), backend, stop: None, task: None }
+    }
+
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
@@ -240,4 +246,73 @@ macro_rules! on_both_backends {
             async fn $story() { super::$story($crate::common::Backend::Postgres).await })*
         }
     };
+}
+
+/// A real Kafka-protocol broker (tansu, in memory) on a free loopback port.
+pub struct Broker {
+    pub addr: String,
+    child: std::process::Child,
+}
+
+/// The tansu binary: `PATTY_TANSU`, else on PATH, else where the test command caches it.
+pub fn tansu_binary() -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("PATTY_TANSU") {
+        return p.into();
+    }
+    let cached =
+        std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/patty-tools/bin/tansu");
+    if cached.exists() {
+        return cached;
+    }
+    "tansu".into()
+}
+
+impl Broker {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = format!("127.0.0.1:{port}");
+        let url = format!("tcp://{addr}");
+        let child = std::process::Command::new(tansu_binary())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("a Kafka-protocol broker (tansu) is needed; ./scripts/test installs it: {e}"));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(&addr).await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "the broker did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { addr, child }
+    }
+
+    /// Reads `topics` from the beginning with the independent consumer until `expected` records.
+    pub fn consume(&self, topics: &[&str], expected: usize, timeout_secs: u64) -> Vec<Value> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka_consume.py");
+        let out = std::process::Command::new("python3")
+            .arg(script)
+            .arg(&self.addr)
+            .arg(expected.to_string())
+            .arg(timeout_secs.to_string())
+            .args(topics)
+            .output()
+            .expect("python3 runs the independent consumer");
+        assert!(out.status.success(), "consumer failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,0 +1,158 @@
+//! The outbox relay against a real Kafka-protocol broker (tansu), read back by an independent
+//! consumer (confluent-kafka): every event arrives, keyed by its aggregate, in order per key; and a
+//! cloud killed with SIGKILL mid-relay loses nothing.
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::time::Duration;
+
+const TOPICS: [&str; 4] = ["order.events", "catalog.events", "customer.events", "notification.events"];
+const OUTLET: &str = "01900000-0000-7000-8000-00000000a001";
+
+/// HQ sets up an outlet and a catalog; a customer with a home address; returns the customer's token.
+async fn set_up(cloud: &Cloud, admin: &str) -> (String, Value) {
+    cloud.json(cloud.post(admin, "/api/v1/outlets", &outlet(OUTLET)).await, StatusCode::CREATED).await;
+    cloud.json(cloud.put(admin, "/api/v1/catalog/draft", &catalog(None)).await, StatusCode::OK).await;
+    cloud.json(cloud.post(admin, "/api/v1/catalog/publish", &json!({})).await, StatusCode::CREATED).await;
+    let ada = cloud.register("ada@example.com").await;
+    let token = ada["access_token"].as_str().unwrap().to_owned();
+    let home = json!({ "label": "home", "line1": "Damrak 1", "city": "Amsterdam", "postcode": "1012 LG", "position": { "lat": 52.376, "lon": 4.896 } });
+    let home = cloud.json(cloud.post(&token, "/api/v1/me/addresses", &home).await, StatusCode::CREATED).await;
+    (token, home)
+}
+
+fn basket(home: &Value) -> Value {
+    json!({ "outlet_id": OUTLET, "fulfilment": "delivery", "address_id": home["id"], "lines": [{ "item_id": BURGER, "quantity": 1 }] })
+}
+
+async fn place(cloud: &Cloud, token: &str, key: &str, home: &Value) -> Value {
+    let r = cloud
+        .http
+        .post(cloud.url("/api/v1/orders"))
+        .bearer_auth(token)
+        .header("idempotency-key", key)
+        .json(&basket(home))
+        .send()
+        .await
+        .unwrap();
+    cloud.json(r, StatusCode::CREATED).await
+}
+
+/// Checks Kafka holds exactly the outbox's events (repeats allowed only with the same event id),
+/// each under its aggregate's key, and each key's events of a topic in outbox order in one partition.
+fn check_against_outbox(records: &[Value], outbox: &[Value]) {
+    let in_kafka: HashSet<&str> = records.iter().map(|r| r["value"]["event_id"].as_str().unwrap()).collect();
+    let in_outbox: HashSet<&str> = outbox.iter().map(|e| e["event_id"].as_str().unwrap()).collect();
+    assert_eq!(in_kafka, in_outbox, "Kafka holds every outbox event and nothing else");
+    let mut by_key: HashMap<(&str, &str), Vec<&Value>> = HashMap::new();
+    for r in records {
+        assert_eq!(r["key"], r["value"]["key"], "the record key is the aggregate id");
+        by_key.entry((r["topic"].as_str().unwrap(), r["key"].as_str().unwrap())).or_default().push(r);
+    }
+    let position: HashMap<&str, i64> =
+        outbox.iter().map(|e| (e["event_id"].as_str().unwrap(), e["position"].as_i64().unwrap())).collect();
+    for (key, mut recs) in by_key {
+        let partitions: HashSet<i64> = recs.iter().map(|r| r["partition"].as_i64().unwrap()).collect();
+        assert_eq!(partitions.len(), 1, "all events of {key:?} in one partition");
+        recs.sort_by_key(|r| r["offset"].as_i64().unwrap());
+        let mut seen = HashSet::new();
+        let order: Vec<i64> = recs
+            .iter()
+            .filter(|r| seen.insert(r["value"]["event_id"].as_str().unwrap()))
+            .map(|r| position[r["value"]["event_id"].as_str().unwrap()])
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "events of {key:?} are in outbox order: {order:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_reaches_kafka_keyed_and_in_order() {
+    let broker = Broker::start().await;
+    let cloud = Cloud::start_with(Backend::Sqlite, |c| c.kafka.brokers = broker.addr.clone()).await;
+    let health = cloud.json(cloud.send(Method::GET, None, "/healthz", None).await, StatusCode::OK).await;
+    assert_eq!(health["kafka"], true);
+    let admin = cloud.admin().await;
+    let (token, home) = set_up(&cloud, &admin).await;
+    let staff = cloud.staff(&admin, "till@example.com", "outlet_staff", Some(OUTLET)).await;
+    for n in 0..12 {
+        let o = place(&cloud, &token, &format!("k-{n}"), &home).await;
+        let id = o["id"].as_str().unwrap();
+        if n % 3 == 0 {
+            cloud.post(&token, &format!("/api/v1/orders/{id}/cancel"), &json!({})).await;
+        } else {
+            for s in ["accepted", "preparing", "ready"] {
+                let r = cloud
+                    .post(&staff, &format!("/api/v1/outlets/{OUTLET}/orders/{id}/status"), &json!({ "status": s }))
+                    .await;
+                assert_eq!(r.status(), StatusCode::OK);
+            }
+        }
+    }
+    // 1 catalog + 2 registration + 12 placed + 4 cancelled + 8 x 3 moves = 43.
+    let outbox = cloud.events(&admin, 43).await;
+    assert_eq!(outbox.len(), 43);
+    let records = broker.consume(&TOPICS, outbox.len(), 60);
+    check_against_outbox(&records, &outbox);
+    let partitions: HashSet<i64> =
+        records.iter().filter(|r| r["topic"] == "order.events").map(|r| r["partition"].as_i64().unwrap()).collect();
+    assert!(partitions.len() > 1, "orders spread over the topic's partitions");
+    assert!(records.iter().all(|r| r["headers"].get("event_id").is_none_or(|h| *h == r["value"]["event_id"])));
+    cloud.stop().await;
+}
+
+/// Starts the real binary and returns it with its base URL, read from its log.
+fn spawn_cloud(dir: &std::path::Path, brokers: &str) -> (std::process::Child, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_patty-cloud"))
+        .args(["--listen", "127.0.0.1:0", "--kafka-brokers", brokers, "--data-dir"])
+        .arg(dir)
+        .env("PATTY_AUTH__BOOTSTRAP_ADMIN", format!("{ADMIN_EMAIL}:{ADMIN_PASSWORD}"))
+        .env("PATTY_HTTP__RATE_PER_MINUTE", "100000")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("addr=").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(60)).expect("the cloud logs its address");
+    (child, format!("http://{addr}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_killed_mid_relay_loses_no_event() {
+    let broker = Broker::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = spawn_cloud(dir.path(), &broker.addr);
+    let mut cloud = Cloud::attach(&base, Backend::Sqlite);
+    let admin = cloud.admin().await;
+    let (token, home) = set_up(&cloud, &admin).await;
+    let mut placed = 0;
+    for n in 0..150 {
+        place(&cloud, &token, &format!("crash-{n}"), &home).await;
+        placed += 1;
+    }
+    child.kill().unwrap(); // SIGKILL, with the relay busy
+    child.wait().unwrap();
+
+    let (mut child, base) = spawn_cloud(dir.path(), &broker.addr);
+    cloud.base = base;
+    let admin = cloud.admin().await;
+    let outbox = cloud.events(&admin, 3 + placed).await;
+    assert_eq!(outbox.len(), 3 + placed, "every committed event is relayed after the restart");
+    let records = broker.consume(&TOPICS, outbox.len(), 60);
+    check_against_outbox(&records, &outbox);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
