@@ -736,10 +736,11 @@ async fn revoke_key(State(state): State<AppState>, who: Principal, Path(id): Pat
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Who the token belongs to.
+/// Who the access token belongs to (any signed-in person; API keys are not people).
 #[utoipa::path(get, path = "/api/v1/auth/whoami", tag = "identity", security(("bearer" = [])),
-    responses((status = 200, body = User), (status = 401, body = patty_protocol::ErrorBody)))]
+    responses((status = 200, body = User), (status = 401, body = patty_protocol::ErrorBody), (status = 403, body = patty_protocol::ErrorBody)))]
 async fn whoami(State(state): State<AppState>, who: Principal) -> Result<Json<User>> {
+    who.require(&[Role::Customer, Role::OutletStaff, Role::OutletManager, Role::Driver])?;
     load_user(&state.db.pool, &who.subject).await?.map(Json).ok_or_else(|| Error::NotFound("no such user".into()))
 }
 

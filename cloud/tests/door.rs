@@ -1,0 +1,351 @@
+//! At the door: every route's roles (a missing token is 401, a wrong role or outlet 403), bad input
+//! of every kind (a JSON 4xx that changes nothing), rate limiting, CORS, request ids, the API
+//! reference and metrics.
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const A: &str = "01900000-0000-7000-8000-00000000a001";
+const B: &str = "01900000-0000-7000-8000-00000000a002";
+
+struct Principals {
+    by_role: Vec<(&'static str, Credential)>,
+}
+
+#[derive(Clone)]
+enum Credential {
+    Bearer(String),
+    ApiKey(String),
+}
+
+async fn send(cloud: &Cloud, who: Option<&Credential>, method: Method, path: &str, body: &Value) -> reqwest::Response {
+    let mut r = cloud.http.request(method.clone(), cloud.url(path));
+    match who {
+        Some(Credential::Bearer(t)) => r = r.bearer_auth(t),
+        Some(Credential::ApiKey(k)) => r = r.header("x-api-key", k),
+        None => {}
+    }
+    if method != Method::GET && method != Method::DELETE {
+        r = r.json(body).header("idempotency-key", uuid::Uuid::new_v4().to_string());
+    }
+    r.send().await.unwrap()
+}
+
+async fn principals(cloud: &Cloud, admin: &str) -> Principals {
+    let customer = cloud.register("cust@example.com").await["access_token"].as_str().unwrap().to_owned();
+    let staff = cloud.staff(admin, "staff@example.com", "outlet_staff", Some(A)).await;
+    let manager = cloud.staff(admin, "manager@example.com", "outlet_manager", Some(A)).await;
+    let other_manager = cloud.staff(admin, "manager-b@example.com", "outlet_manager", Some(B)).await;
+    let driver_token = cloud.staff(admin, "driver@example.com", "driver", None).await;
+    let driver_id = cloud.json(cloud.get(&driver_token, "/api/v1/auth/whoami").await, StatusCode::OK).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let edge = cloud
+        .json(
+            cloud.post(admin, "/api/v1/api-keys", &json!({ "kind": "edge", "subject": A, "name": "edge A" })).await,
+            StatusCode::CREATED,
+        )
+        .await;
+    let device = cloud
+        .json(
+            cloud
+                .post(admin, "/api/v1/api-keys", &json!({ "kind": "device", "subject": driver_id, "name": "van 7" }))
+                .await,
+            StatusCode::CREATED,
+        )
+        .await;
+    Principals {
+        by_role: vec![
+            ("customer", Credential::Bearer(customer)),
+            ("outlet_staff", Credential::Bearer(staff)),
+            ("outlet_manager", Credential::Bearer(manager)),
+            ("manager_of_b", Credential::Bearer(other_manager)),
+            ("driver", Credential::Bearer(driver_token)),
+            ("edge", Credential::ApiKey(edge["secret"].as_str().unwrap().to_owned())),
+            ("device", Credential::ApiKey(device["secret"].as_str().unwrap().to_owned())),
+            ("hq_admin", Credential::Bearer(admin.to_owned())),
+        ],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_states_its_roles() {
+    let cloud = Cloud::start(Backend::Sqlite).await;
+    let admin = cloud.admin().await;
+    for id in [A, B] {
+        let mut o = outlet(id);
+        o["name"] = json!(format!("Outlet {}", &id[id.len() - 1..]));
+        cloud.json(cloud.post(&admin, "/api/v1/outlets", &o).await, StatusCode::CREATED).await;
+    }
+    cloud.json(cloud.put(&admin, "/api/v1/catalog/draft", &catalog(None)).await, StatusCode::OK).await;
+    cloud.json(cloud.post(&admin, "/api/v1/catalog/publish", &json!({})).await, StatusCode::CREATED).await;
+    let p = principals(&cloud, &admin).await;
+    let customer = match &p.by_role[0].1 {
+        Credential::Bearer(t) => t.clone(),
+        Credential::ApiKey(_) => unreachable!(),
+    };
+    let order = cloud
+        .http
+        .post(cloud.url("/api/v1/orders"))
+        .bearer_auth(&customer)
+        .header("idempotency-key", "role-matrix")
+        .json(&json!({ "outlet_id": A, "fulfilment": "takeaway", "lines": [{ "item_id": BURGER, "quantity": 1 }] }))
+        .send()
+        .await
+        .unwrap();
+    let order_id = cloud.json(order, StatusCode::CREATED).await["id"].as_str().unwrap().to_owned();
+
+    let user = json!({ "email": "new@example.com", "password": "long-enough", "name": "N", "role": "driver" });
+    let key = json!({ "kind": "edge", "subject": A, "name": "k" });
+    let address = json!({ "label": "h", "line1": "Damrak 1", "city": "A", "postcode": "1", "position": { "lat": 52.376, "lon": 4.896 } });
+    let basket = json!({ "outlet_id": A, "fulfilment": "takeaway", "lines": [{ "item_id": BURGER, "quantity": 1 }] });
+    let accept = json!({ "status": "accepted" });
+    // (method, path, body, roles that may call it; HQ may call everything)
+    let routes: Vec<(Method, String, Value, &[&str])> = vec![
+        (
+            Method::GET,
+            "/api/v1/auth/whoami".into(),
+            json!(null),
+            &["customer", "outlet_staff", "outlet_manager", "manager_of_b", "driver"],
+        ),
+        (Method::POST, "/api/v1/users".into(), user, &[]),
+        (Method::GET, "/api/v1/api-keys".into(), json!(null), &[]),
+        (Method::POST, "/api/v1/api-keys".into(), key, &[]),
+        (Method::DELETE, "/api/v1/api-keys/01900000-0000-7000-8000-0000000000ff".into(), json!(null), &[]),
+        (Method::POST, "/api/v1/outlets".into(), outlet("01900000-0000-7000-8000-00000000a0ff"), &[]),
+        (Method::PUT, format!("/api/v1/outlets/{A}"), outlet(A), &["outlet_manager"]),
+        (Method::GET, "/api/v1/catalog/draft".into(), json!(null), &[]),
+        (Method::PUT, "/api/v1/catalog/draft".into(), catalog(None), &[]),
+        (Method::POST, "/api/v1/catalog/publish".into(), json!({}), &[]),
+        (Method::GET, "/api/v1/catalog/versions".into(), json!(null), &[]),
+        (Method::GET, "/api/v1/catalog/versions/1".into(), json!(null), &["edge"]),
+        (Method::GET, "/api/v1/me".into(), json!(null), &["customer"]),
+        (Method::PATCH, "/api/v1/me".into(), json!({ "phone": "+31 20 123" }), &["customer"]),
+        (Method::GET, "/api/v1/me/addresses".into(), json!(null), &["customer"]),
+        (Method::POST, "/api/v1/me/addresses".into(), address, &["customer"]),
+        (Method::DELETE, "/api/v1/me/addresses/none".into(), json!(null), &["customer"]),
+        (Method::GET, "/api/v1/me/activity".into(), json!(null), &["customer"]),
+        (Method::GET, "/api/v1/me/export".into(), json!(null), &["customer"]),
+        (Method::POST, "/api/v1/quotes".into(), basket.clone(), &["customer"]),
+        (Method::POST, "/api/v1/orders".into(), basket, &["customer"]),
+        (Method::GET, "/api/v1/orders".into(), json!(null), &["customer"]),
+        (Method::POST, format!("/api/v1/orders/{order_id}/cancel"), json!({}), &["customer"]),
+        (
+            Method::POST,
+            format!("/api/v1/outlets/{A}/orders/{order_id}/status"),
+            accept,
+            &["outlet_staff", "outlet_manager", "edge"],
+        ),
+        (Method::GET, format!("/api/v1/outlets/{A}/orders"), json!(null), &["outlet_staff", "outlet_manager", "edge"]),
+        (Method::GET, "/api/v1/events".into(), json!(null), &[]),
+        (Method::GET, "/api/v1/events/stream".into(), json!(null), &[]),
+    ];
+    for (method, path, body, allowed) in &routes {
+        let r = send(&cloud, None, method.clone(), path, body).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{method} {path} without a token");
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], "unauthorized");
+        for (role, cred) in &p.by_role {
+            if *role == "hq_admin" || allowed.contains(role) {
+                continue;
+            }
+            let r = send(&cloud, Some(cred), method.clone(), path, body).await;
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path} as {role}");
+            assert_eq!(r.json::<Value>().await.unwrap()["code"], "forbidden", "{method} {path} as {role}");
+        }
+    }
+    // Scope: another outlet's manager, an edge key of outlet A on outlet B.
+    let find = |name: &str| p.by_role.iter().find(|(r, _)| *r == name).unwrap().1.clone();
+    let r = send(&cloud, Some(&find("manager_of_b")), Method::PUT, &format!("/api/v1/outlets/{A}"), &outlet(A)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = send(&cloud, Some(&find("edge")), Method::GET, &format!("/api/v1/outlets/{B}/orders"), &json!(null)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Someone else's order is not found, for anyone but its customer, its outlet and HQ.
+    for role in ["manager_of_b", "driver"] {
+        let r = send(&cloud, Some(&find(role)), Method::GET, &format!("/api/v1/orders/{order_id}"), &json!(null)).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{role}");
+    }
+    for role in ["customer", "outlet_staff", "outlet_manager", "edge", "hq_admin"] {
+        let r = send(&cloud, Some(&find(role)), Method::GET, &format!("/api/v1/orders/{order_id}"), &json!(null)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{role}");
+    }
+    // An expired or forged token is 401.
+    let r = send(
+        &cloud,
+        Some(&Credential::Bearer("eyJhbGciOiJIUzI1NiJ9.e30.x".into())),
+        Method::GET,
+        "/api/v1/me",
+        &json!(null),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    cloud.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_json_4xx_and_changes_nothing() {
+    let cloud = Cloud::start(Backend::Sqlite).await;
+    let admin = cloud.admin().await;
+    cloud.json(cloud.post(&admin, "/api/v1/outlets", &outlet(A)).await, StatusCode::CREATED).await;
+    let events_before = cloud.events(&admin, 0).await.len();
+    let outlets_before = cloud.json(cloud.send(Method::GET, None, "/api/v1/outlets", None).await, StatusCode::OK).await;
+    let raw = |body: &'static str| {
+        cloud
+            .http
+            .post(cloud.url("/api/v1/outlets"))
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let expect = |status: StatusCode, code: &'static str| {
+        move |v: Value| {
+            assert_eq!(v["code"], code, "{status}: {v}");
+        }
+    };
+    let r = raw("{\"id\": ").await.unwrap();
+    expect(StatusCode::BAD_REQUEST, "malformed_json")(cloud.json(r, StatusCode::BAD_REQUEST).await);
+    let r = raw("{\"id\": 5}").await.unwrap();
+    expect(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")(cloud.json(r, StatusCode::UNPROCESSABLE_ENTITY).await);
+    let mut unknown = outlet("01900000-0000-7000-8000-00000000a0f1");
+    unknown["colour"] = json!("red");
+    expect(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")(
+        cloud.json(cloud.post(&admin, "/api/v1/outlets", &unknown).await, StatusCode::UNPROCESSABLE_ENTITY).await,
+    );
+    let mut far = outlet("01900000-0000-7000-8000-00000000a0f2");
+    far["position"]["lon"] = json!(200.0);
+    expect(StatusCode::UNPROCESSABLE_ENTITY, "validation")(
+        cloud.json(cloud.post(&admin, "/api/v1/outlets", &far).await, StatusCode::UNPROCESSABLE_ENTITY).await,
+    );
+    let mut open = outlet("01900000-0000-7000-8000-00000000a0f3");
+    open["delivery_zone"] = json!([[4.86, 52.35], [4.93, 52.35], [4.93, 52.39], [4.86, 52.39]]);
+    expect(StatusCode::UNPROCESSABLE_ENTITY, "validation")(
+        cloud.json(cloud.post(&admin, "/api/v1/outlets", &open).await, StatusCode::UNPROCESSABLE_ENTITY).await,
+    );
+    let mut tax = outlet("01900000-0000-7000-8000-00000000a0f4");
+    tax["tax_rate_bp"] = json!(-1);
+    expect(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")(
+        cloud.json(cloud.post(&admin, "/api/v1/outlets", &tax).await, StatusCode::UNPROCESSABLE_ENTITY).await,
+    );
+    let mut big = outlet("01900000-0000-7000-8000-00000000a0f5");
+    big["name"] = json!("x".repeat(300 * 1024));
+    expect(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")(
+        cloud.json(cloud.post(&admin, "/api/v1/outlets", &big).await, StatusCode::PAYLOAD_TOO_LARGE).await,
+    );
+    let r = cloud.http.post(cloud.url("/api/v1/outlets")).bearer_auth(&admin).body("name=x").send().await.unwrap();
+    expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")(
+        cloud.json(r, StatusCode::UNSUPPORTED_MEDIA_TYPE).await,
+    );
+    // Unknown ids.
+    expect(StatusCode::NOT_FOUND, "not_found")(
+        cloud
+            .json(
+                cloud.send(Method::GET, None, "/api/v1/outlets/01900000-0000-7000-8000-0000000000aa", None).await,
+                StatusCode::NOT_FOUND,
+            )
+            .await,
+    );
+    expect(StatusCode::NOT_FOUND, "not_found")(
+        cloud.json(cloud.send(Method::GET, None, "/api/v1/outlets/not-an-id", None).await, StatusCode::NOT_FOUND).await,
+    );
+    expect(StatusCode::NOT_FOUND, "not_found")(
+        cloud.json(cloud.get(&admin, "/api/v1/catalog/versions/99").await, StatusCode::NOT_FOUND).await,
+    );
+    let mut stranger = catalog(None);
+    stranger["outlets"] = json!({ "01900000-0000-7000-8000-0000000000bb": { "prices": {} } });
+    expect(StatusCode::UNPROCESSABLE_ENTITY, "validation")(
+        cloud.json(cloud.put(&admin, "/api/v1/catalog/draft", &stranger).await, StatusCode::UNPROCESSABLE_ENTITY).await,
+    );
+    // A bad query.
+    expect(StatusCode::BAD_REQUEST, "validation")(
+        cloud.json(cloud.get(&admin, "/api/v1/events?after=soon").await, StatusCode::BAD_REQUEST).await,
+    );
+    expect(StatusCode::UNPROCESSABLE_ENTITY, "validation")(
+        cloud.json(cloud.get(&admin, "/api/v1/events?after=-1").await, StatusCode::UNPROCESSABLE_ENTITY).await,
+    );
+    // Publishing with no draft.
+    expect(StatusCode::NOT_FOUND, "not_found")(
+        cloud.json(cloud.post(&admin, "/api/v1/catalog/publish", &json!({})).await, StatusCode::NOT_FOUND).await,
+    );
+
+    let outlets_after = cloud.json(cloud.send(Method::GET, None, "/api/v1/outlets", None).await, StatusCode::OK).await;
+    assert_eq!(outlets_after, outlets_before, "no outlet was written");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(cloud.events(&admin, 0).await.len(), events_before, "no event was written");
+    cloud.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_front_door_limits_rates_allows_cors_and_tags_requests() {
+    let cloud = Cloud::start_with(Backend::Sqlite, |c| {
+        c.http.rate_per_minute = 60;
+        c.http.rate_burst = 5;
+        c.http.cors_origins = vec!["https://order.pattypalace.example".into()];
+    })
+    .await;
+    // Request ids: generated, or echoed when the client sends one.
+    let r = cloud.send(Method::GET, None, "/api/v1/outlets", None).await;
+    assert!(!r.headers()["x-request-id"].is_empty());
+    let r = cloud.http.get(cloud.url("/api/v1/outlets")).header("x-request-id", "abc-123").send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"], "abc-123");
+    // CORS: the configured origin only.
+    let pre = cloud
+        .http
+        .request(Method::OPTIONS, cloud.url("/api/v1/orders"))
+        .header("origin", "https://order.pattypalace.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization,content-type,idempotency-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.headers()["access-control-allow-origin"], "https://order.pattypalace.example");
+    let other =
+        cloud.http.get(cloud.url("/api/v1/outlets")).header("origin", "https://evil.example").send().await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // The rate: a burst of 5 (3 spent above), then 429 with Retry-After.
+    let mut limited = None;
+    for _ in 0..10 {
+        let r = cloud.http.get(cloud.url("/api/v1/outlets")).send().await.unwrap();
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(r);
+            break;
+        }
+    }
+    let r = limited.expect("the limit was reached");
+    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait));
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "rate_limited");
+    cloud.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_describes_itself() {
+    let cloud = Cloud::start(Backend::Sqlite).await;
+    let doc = cloud.json(cloud.send(Method::GET, None, "/openapi.json", None).await, StatusCode::OK).await;
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/api/v1/auth/register",
+        "/api/v1/orders",
+        "/api/v1/outlets/{id}/menu",
+        "/api/v1/catalog/publish",
+        "/api/v1/events",
+        "/healthz",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(p), "{p} is in the OpenAPI document");
+    }
+    let html = cloud.send(Method::GET, None, "/docs", None).await;
+    assert!(html.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = html.text().await.unwrap();
+    assert!(html.contains("/api/v1/orders") && html.contains("Register as a customer"));
+    let metrics = cloud.send(Method::GET, None, "/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics.contains("patty_http_requests_total{method=\"GET\",route=\"/openapi.json\",status=\"200\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("patty_cloud_outbox_relayed_position"));
+    cloud.stop().await;
+}
