@@ -337,4 +337,50 @@ async fn api_keys(backend: Backend) {
     cloud.stop().await;
 }
 
-on_both_backends!(identity, catalog_outlets_and_ordering, api_keys);
+async fn live_order_status(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let admin = cloud.admin().await;
+    let outlet_id = "01900000-0000-7000-8000-00000000a001";
+    cloud.json(cloud.post(&admin, "/api/v1/outlets", &outlet(outlet_id)).await, StatusCode::CREATED).await;
+    cloud.json(cloud.put(&admin, "/api/v1/catalog/draft", &catalog(None)).await, StatusCode::OK).await;
+    cloud.json(cloud.post(&admin, "/api/v1/catalog/publish", &json!({})).await, StatusCode::CREATED).await;
+    let token = cloud.register("ada@example.com").await["access_token"].as_str().unwrap().to_owned();
+    let body =
+        json!({ "outlet_id": outlet_id, "fulfilment": "takeaway", "lines": [{ "item_id": BURGER, "quantity": 1 }] });
+    let r = cloud
+        .http
+        .post(cloud.url("/api/v1/orders"))
+        .bearer_auth(&token)
+        .header("idempotency-key", "live-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let order = cloud.json(r, StatusCode::CREATED).await;
+    let id = order["id"].as_str().unwrap();
+    let bob = cloud.register("bob@example.com").await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        cloud.get(&bob, &format!("/api/v1/orders/{id}/stream")).await.status(),
+        StatusCode::NOT_FOUND,
+        "only the customer's own order"
+    );
+
+    let mut live = patty_tests::SseReader::new(cloud.get(&token, &format!("/api/v1/orders/{id}/stream")).await);
+    let wait = std::time::Duration::from_secs(15);
+    let (kind, placed) = live.next(wait).await;
+    assert_eq!(kind, "order.placed");
+    assert_eq!(placed["data"]["id"], id);
+    let staff = cloud.staff(&admin, "till@example.com", "outlet_staff", Some(outlet_id)).await;
+    for status in ["accepted", "preparing", "ready", "completed"] {
+        let r = cloud
+            .post(&staff, &format!("/api/v1/outlets/{outlet_id}/orders/{id}/status"), &json!({ "status": status }))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{status}");
+        let (kind, event) = live.next(wait).await;
+        assert_eq!(kind, format!("order.{status}"));
+        assert_eq!(event["data"]["to"], status);
+    }
+    cloud.stop().await;
+}
+
+on_both_backends!(identity, catalog_outlets_and_ordering, api_keys, live_order_status);

@@ -8,8 +8,6 @@ use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::time::Duration;
 
 const TOPICS: [&str; 4] = ["order.events", "catalog.events", "customer.events", "notification.events"];
 const OUTLET: &str = "01900000-0000-7000-8000-00000000a001";
@@ -105,29 +103,14 @@ async fn every_event_reaches_kafka_keyed_and_in_order() {
     cloud.stop().await;
 }
 
-/// Starts the real binary and returns it with its base URL, read from its log.
+/// Starts the real binary and returns it with its base URL.
 fn spawn_cloud(dir: &std::path::Path, brokers: &str) -> (std::process::Child, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_patty-cloud"))
-        .args(["--listen", "127.0.0.1:0", "--kafka-brokers", brokers, "--data-dir"])
-        .arg(dir)
-        .env("PATTY_AUTH__BOOTSTRAP_ADMIN", format!("{ADMIN_EMAIL}:{ADMIN_PASSWORD}"))
-        .env("PATTY_HTTP__RATE_PER_MINUTE", "100000")
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("addr=").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(60)).expect("the cloud logs its address");
-    (child, format!("http://{addr}"))
+    let args = ["--listen", "127.0.0.1:0", "--kafka-brokers", brokers, "--data-dir", dir.to_str().unwrap()];
+    let envs = [
+        ("PATTY_AUTH__BOOTSTRAP_ADMIN", format!("{ADMIN_EMAIL}:{ADMIN_PASSWORD}")),
+        ("PATTY_HTTP__RATE_PER_MINUTE", "100000".to_owned()),
+    ];
+    patty_tests::spawn_service(env!("CARGO_BIN_EXE_patty-cloud").as_ref(), &args, &envs)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,32 +7,17 @@ use common::{CASHIER_PIN, MANAGER_PIN};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Starts the binary on a free port and returns it with its base URL, read from its log line.
 fn spawn(dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_patty-edge"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("addr=").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the edge logs its address");
-    (child, format!("http://{addr}"))
+    let dir = dir.to_str().unwrap();
+    patty_tests::spawn_service(
+        env!("CARGO_BIN_EXE_patty-edge").as_ref(),
+        &["--listen", "127.0.0.1:0", "--data-dir", dir],
+        &[],
+    )
 }
 
 async fn login(http: &Client, base: &str, pin: &str) -> String {

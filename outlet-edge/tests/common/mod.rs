@@ -163,56 +163,5 @@ pub fn simple_order(menu: &Value, name: &str, quantity: u32) -> Value {
     })
 }
 
-/// Reads Server-Sent Events from a streaming response.
-pub struct SseReader {
-    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
-    buf: String,
-}
-
-impl SseReader {
-    pub fn new(resp: Response) -> Self {
-        use futures::StreamExt;
-        Self { stream: resp.bytes_stream().boxed(), buf: String::new() }
-    }
-
-    /// The next (event name, data) pair, or panics after `within`.
-    pub async fn next(&mut self, within: Duration) -> (String, Value) {
-        use futures::StreamExt;
-        tokio::time::timeout(within, async {
-            loop {
-                if let Some(end) = self.buf.find("\n\n") {
-                    let block: String = self.buf.drain(..end + 2).collect();
-                    let mut name = String::new();
-                    let mut data = String::new();
-                    for line in block.lines() {
-                        if let Some(v) = line.strip_prefix("event:") {
-                            name = v.trim().to_owned();
-                        } else if let Some(v) = line.strip_prefix("data:") {
-                            data.push_str(v.trim());
-                        }
-                    }
-                    if name.is_empty() && data.is_empty() {
-                        continue; // keep-alive comment
-                    }
-                    return (name, serde_json::from_str(&data).unwrap_or(Value::Null));
-                }
-                let chunk = self.stream.next().await.expect("stream ended").expect("stream error");
-                self.buf.push_str(&String::from_utf8_lossy(&chunk));
-            }
-        })
-        .await
-        .expect("no event in time")
-    }
-
-    /// Skips events until `pred` holds; panics after `within`.
-    pub async fn until(&mut self, within: Duration, pred: impl Fn(&str, &Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let (name, data) = self.next(left).await;
-            if pred(&name, &data) {
-                return data;
-            }
-        }
-    }
-}
+#[allow(unused_imports)]
+pub use patty_tests::SseReader;

@@ -1,0 +1,13 @@
+//! Fixtures for tests that drive Patty Palace the way a user would: real binaries started on free
+//! loopback ports, and a reader for the Server-Sent Events streams.
+//!
+//! # Layout
+//! - [`process`]: start a service binary and learn the address it listens on.
+//! - [`sse`]: read events from a streaming HTTP response with deadlines.
+#![forbid(unsafe_code)]
+
+pub mod process;
+pub mod sse;
+
+pub use process::spawn_service;
+pub use sse::SseReader;

@@ -1,0 +1,32 @@
+//! Starting a service binary on `127.0.0.1:0` and reading the address it logs.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Starts `binary` with `args` (which should include `--listen 127.0.0.1:0`) and `envs`, and
+/// returns it with `http://ADDR` from its `… listening addr=ADDR` log line. Panics if no address
+/// is logged within 60 seconds.
+pub fn spawn_service(binary: &Path, args: &[&str], envs: &[(&str, String)]) -> (Child, String) {
+    let mut child = Command::new(binary)
+        .args(args)
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("addr=").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let addr =
+        rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("{} logged no address", binary.display()));
+    (child, format!("http://{addr}"))
+}
