@@ -1,12 +1,15 @@
 //! Test fixtures: a real cloud on a free loopback port, on SQLite in a temp directory or on the
 //! PostgreSQL server in a schema of its own, so runs never collide.
-#![allow(dead_code, missing_docs)]
+#![allow(dead_code, missing_docs, unused_imports)]
 
 use patty_cloud::config::Config;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::sync::oneshot;
+
+pub use patty_tests::kafka::Broker;
+pub use patty_tests::postgres::postgres_schema;
 
 pub const ADMIN_EMAIL: &str = "hq@pattypalace.example";
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
@@ -15,24 +18,6 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery";
 pub enum Backend {
     Sqlite,
     Postgres,
-}
-
-/// The PostgreSQL server the suite uses (the test command makes sure it runs).
-pub fn postgres_url() -> String {
-    std::env::var("PATTY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A fresh schema on the test server; returns a URL whose connections use it.
-pub async fn postgres_schema() -> String {
-    use sqlx::Connection;
-    let base = postgres_url();
-    let mut conn = sqlx::PgConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is needed for these tests: {e}"));
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
 }
 
 pub struct Cloud {
@@ -246,73 +231,4 @@ macro_rules! on_both_backends {
             async fn $story() { super::$story($crate::common::Backend::Postgres).await })*
         }
     };
-}
-
-/// A real Kafka-protocol broker (tansu, in memory) on a free loopback port.
-pub struct Broker {
-    pub addr: String,
-    child: std::process::Child,
-}
-
-/// The tansu binary: `PATTY_TANSU`, else on PATH, else where the test command caches it.
-pub fn tansu_binary() -> std::path::PathBuf {
-    if let Ok(p) = std::env::var("PATTY_TANSU") {
-        return p.into();
-    }
-    let cached =
-        std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/patty-tools/bin/tansu");
-    if cached.exists() {
-        return cached;
-    }
-    "tansu".into()
-}
-
-impl Broker {
-    pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr = format!("127.0.0.1:{port}");
-        let url = format!("tcp://{addr}");
-        let child = std::process::Command::new(tansu_binary())
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "memory://tansu/",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("a Kafka-protocol broker (tansu) is needed; ./scripts/test installs it: {e}"));
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(&addr).await.is_err() {
-            assert!(tokio::time::Instant::now() < deadline, "the broker did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self { addr, child }
-    }
-
-    /// Reads `topics` from the beginning with the independent consumer until `expected` records.
-    pub fn consume(&self, topics: &[&str], expected: usize, timeout_secs: u64) -> Vec<Value> {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kafka_consume.py");
-        let out = std::process::Command::new("python3")
-            .arg(script)
-            .arg(&self.addr)
-            .arg(expected.to_string())
-            .arg(timeout_secs.to_string())
-            .args(topics)
-            .output()
-            .expect("python3 runs the independent consumer");
-        assert!(out.status.success(), "consumer failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
