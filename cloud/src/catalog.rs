@@ -3,7 +3,7 @@
 //! latest and record which one.
 
 use crate::auth::{Principal, Role};
-use crate::db::{Db, now_ms};
+use crate::db::now_ms;
 use crate::error::{Error, Json, Path, Result};
 use crate::outbox::{self, Topic};
 use crate::state::AppState;
@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use patty_protocol::catalog::Catalog;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -28,14 +29,25 @@ pub struct Published {
     pub catalog: Catalog,
 }
 
-/// The latest published version, if any.
-pub async fn latest(db: &Db) -> Result<Option<Published>> {
-    let row = sqlx::query(
-        "SELECT version, doc, published_ms, published_by FROM catalog_versions ORDER BY version DESC LIMIT 1",
-    )
-    .fetch_optional(&db.pool)
-    .await?;
-    row.map(|r| published_row(&r)).transpose()
+/// The latest published version, if any, parsed once per version and shared.
+pub async fn latest(state: &AppState) -> Result<Option<Arc<Published>>> {
+    let newest: Option<i64> =
+        sqlx::query("SELECT MAX(version) AS v FROM catalog_versions").fetch_one(&state.db.pool).await?.try_get("v")?;
+    let Some(newest) = newest else { return Ok(None) };
+    if let Some(cached) = state.catalog.read().ok().and_then(|c| c.clone())
+        && cached.version == newest
+    {
+        return Ok(Some(cached));
+    }
+    let row = sqlx::query("SELECT version, doc, published_ms, published_by FROM catalog_versions WHERE version = $1")
+        .bind(newest)
+        .fetch_one(&state.db.pool)
+        .await?;
+    let published = Arc::new(published_row(&row)?);
+    if let Ok(mut c) = state.catalog.write() {
+        *c = Some(published.clone());
+    }
+    Ok(Some(published))
 }
 
 fn published_row(r: &sqlx::any::AnyRow) -> Result<Published> {

@@ -194,11 +194,12 @@ pub async fn open(config: Config) -> Result<AppState> {
         Some(kafka::KafkaSink::connect(&config.kafka.brokers, &config.kafka.topic_prefix).await?)
     };
     Ok(AppState {
-        relay: outbox::Relay::new(db.clone(), sink, 1000),
+        relay: outbox::Relay::new(db.clone(), sink, outbox::RELAY_BATCH),
         db,
         config: Arc::new(config),
         keys: Arc::new(auth::Keys::new(&secret)),
         http_metrics: Default::default(),
+        catalog: Default::default(),
         closing: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }

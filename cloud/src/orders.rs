@@ -53,9 +53,9 @@ pub struct OutletMenu {
     pub items: Vec<OutletMenuItem>,
 }
 
-async fn published_menu(db: &Db, outlet: &Outlet) -> Result<(i64, Menu)> {
+async fn published_menu(state: &AppState, outlet: &Outlet) -> Result<(i64, Menu)> {
     let published =
-        catalog::latest(db).await?.ok_or_else(|| Error::Unavailable("no menu has been published yet".into()))?;
+        catalog::latest(state).await?.ok_or_else(|| Error::Unavailable("no menu has been published yet".into()))?;
     Ok((published.version, published.catalog.menu_for(outlet.id)))
 }
 
@@ -64,7 +64,7 @@ async fn published_menu(db: &Db, outlet: &Outlet) -> Result<(i64, Menu)> {
     responses((status = 200, body = OutletMenu), (status = 404, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody)))]
 async fn outlet_menu(State(state): State<AppState>, Path(id): Path<OutletId>) -> Result<Json<OutletMenu>> {
     let outlet = crate::outlets::load(&state.db, id).await?;
-    let (version, menu) = published_menu(&state.db, &outlet).await?;
+    let (version, menu) = published_menu(&state, &outlet).await?;
     let now = Utc::now();
     let mut categories = menu.categories.clone();
     categories.sort_by_key(|c| (c.position, c.name.clone()));
@@ -126,7 +126,7 @@ async fn build(state: &AppState, customer: &str, basket: &Basket) -> Result<Orde
         (_, Some(_)) => return Err(Error::Validation("an address is only for delivery".into())),
         (_, None) => None,
     };
-    let (version, menu) = published_menu(&state.db, &outlet).await?;
+    let (version, menu) = published_menu(state, &outlet).await?;
     let states = HashMap::new();
     let cx = PricingCtx {
         menu: &menu,

@@ -92,6 +92,9 @@ pub struct OutboxEvent {
     pub created_ms: i64,
 }
 
+/// How many events the relay takes per round.
+pub const RELAY_BATCH: i64 = 1000;
+
 /// A row picked for relaying: its id and the event.
 pub type Pending = (i64, OutboxEvent);
 

@@ -20,6 +20,8 @@ pub struct AppState {
     pub relay: Relay,
     /// Requests and latency by route.
     pub http_metrics: Arc<HttpMetrics>,
+    /// The latest published catalog, parsed once per version.
+    pub catalog: Arc<std::sync::RwLock<Option<Arc<crate::catalog::Published>>>>,
     /// Set to true at shutdown, ending live streams and the relay.
     pub closing: Arc<tokio::sync::watch::Sender<bool>>,
 }

@@ -1,0 +1,263 @@
+//! Cloud benchmarks, each next to a baseline measured in the same run:
+//! - `orders`: orders placed per second through the API on PostgreSQL by 32 concurrent customers,
+//!   p50/p99; baseline: plain single-row INSERT transactions through sqlx on the same server.
+//! - `relay`: outbox events relayed into a Kafka-protocol broker per second; baseline: rdkafka's
+//!   own producer (same settings) sending the same number of same-sized messages.
+//!
+//! `cargo bench -p patty-cloud --bench cloud [orders|relay]` (both by default). Needs PostgreSQL
+//! (`PATTY_TEST_POSTGRES`) and tansu, as the test command provides. PATTY_BENCH_SECS and
+//! PATTY_BENCH_EVENTS change the measuring time and the relay's event count.
+
+use patty_cloud::config::Config;
+use patty_tests::kafka::Broker;
+use patty_tests::postgres::postgres_schema;
+use rdkafka::producer::FutureProducer;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const CLIENTS: usize = 32;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn summary(mut lat: Vec<Duration>, elapsed: Duration) -> (f64, f64, f64, usize) {
+    lat.sort();
+    let pick = |p: f64| {
+        lat.get(((lat.len().max(1) - 1) as f64 * p).round() as usize).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    (lat.len() as f64 / elapsed.as_secs_f64(), pick(0.5), pick(0.99), lat.len())
+}
+
+async fn baseline_inserts(secs: u64) -> (f64, f64, f64, usize) {
+    let url = postgres_schema().await;
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(CLIENTS as u32).connect(&url).await.unwrap();
+    sqlx::query("CREATE TABLE t (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, created_ms BIGINT NOT NULL, doc TEXT NOT NULL)").execute(&pool).await.unwrap();
+    let doc = "x".repeat(1200);
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let (pool, doc) = (pool.clone(), doc.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let mut tx = pool.begin().await.unwrap();
+                sqlx::query("INSERT INTO t (id, customer_id, created_ms, doc) VALUES ($1, $2, $3, $4)")
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(c.to_string())
+                    .bind(0i64)
+                    .bind(&doc)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    summary(lat, start.elapsed())
+}
+
+async fn cloud_orders(secs: u64) -> (f64, f64, f64, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_data_dir(dir.path());
+    config.database.url = postgres_schema().await;
+    config.database.max_connections = CLIENTS as u32;
+    config.auth.bootstrap_admin = "hq@bench.example:bench-password".into();
+    config.http.rate_per_minute = 10_000_000;
+    config.http.rate_burst = 1_000_000;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(patty_cloud::run(config, listener, async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{base}/healthz")).send().await.map(|r| !r.status().is_success()).unwrap_or(true) {
+        assert!(Instant::now() < deadline, "cloud did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let post =
+        |token: &str, path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(token).json(&body).send();
+    let login: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "email": "hq@bench.example", "password": "bench-password" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin = login["access_token"].as_str().unwrap().to_owned();
+    let outlet = "01900000-0000-7000-8000-00000000b001";
+    let hours: Vec<Value> = (1..=7).map(|d| json!({ "day": d, "open_minute": 0, "close_minute": 1440 })).collect();
+    post(&admin, "/api/v1/outlets", json!({ "id": outlet, "name": "Bench", "position": { "lat": 52.374, "lon": 4.893 },
+        "delivery_zone": [[4.86, 52.35], [4.93, 52.35], [4.93, 52.39], [4.86, 52.39], [4.86, 52.35]], "opening_hours": hours,
+        "timezone": "Europe/Amsterdam", "utc_offset_minutes": 60, "status": "active", "currency": "EUR", "tax_rate_bp": 900,
+        "prices_include_tax": true, "delivery_fee": 299 })).await.unwrap();
+    let seed: Value = serde_json::from_str(include_str!("../../outlet-edge/sample/seed.json")).unwrap();
+    http.put(format!("{base}/api/v1/catalog/draft"))
+        .bearer_auth(&admin)
+        .json(&json!({ "menu": seed["menu"] }))
+        .send()
+        .await
+        .unwrap();
+    post(&admin, "/api/v1/catalog/publish", json!({})).await.unwrap();
+    let item =
+        |name: &str| seed["menu"]["items"].as_array().unwrap().iter().find(|i| i["name"] == name).unwrap().clone();
+    let cheese = item("Cheese Palace");
+    let cola = item("Cola");
+    let mut customers = Vec::new();
+    for c in 0..CLIENTS {
+        let r: Value = http
+            .post(format!("{base}/api/v1/auth/register"))
+            .json(&json!({ "email": format!("c{c}@bench.example"), "password": "bench-password", "name": "C" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = r["access_token"].as_str().unwrap().to_owned();
+        let a: Value = post(&token, "/api/v1/me/addresses", json!({ "label": "home", "line1": "Damrak 1", "city": "Amsterdam", "postcode": "1012", "position": { "lat": 52.376, "lon": 4.896 } })).await.unwrap().json().await.unwrap();
+        customers.push((token, a["id"].as_str().unwrap().to_owned()));
+    }
+    let basket = |address: &str| {
+        json!({ "outlet_id": outlet, "fulfilment": "delivery", "address_id": address, "lines": [
+        { "item_id": cheese["id"], "quantity": 2, "modifiers": [{ "modifier_id": cheese["modifier_groups"][0]["modifiers"][0]["id"] }] },
+        { "item_id": cola["id"], "variant_id": cola["variants"][1]["id"], "quantity": 1 } ] })
+    };
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, (token, address)) in customers.into_iter().enumerate() {
+        let (client, base, body) = (reqwest::Client::new(), base.clone(), basket(&address));
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut n = 0;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let r = client
+                    .post(format!("{base}/api/v1/orders"))
+                    .bearer_auth(&token)
+                    .header("idempotency-key", format!("b{c}-{n}"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), reqwest::StatusCode::CREATED, "{}", r.text().await.unwrap_or_default());
+                lat.push(t.elapsed());
+                n += 1;
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    let out = summary(lat, start.elapsed());
+    let _ = stop.send(());
+    let _ = server.await;
+    out
+}
+
+async fn bench_orders(secs: u64) {
+    let base = baseline_inserts(secs).await;
+    let cloud = cloud_orders(secs).await;
+    println!("orders on PostgreSQL, {CLIENTS} concurrent clients");
+    println!(
+        "  baseline (sqlx single-row INSERT transactions): {:>7.0} /s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} rows)",
+        base.0, base.1, base.2, base.3
+    );
+    println!(
+        "  patty-cloud POST /api/v1/orders (delivery, 2 lines): {:>7.0} /s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} orders)",
+        cloud.0, cloud.1, cloud.2, cloud.3
+    );
+    println!("  ratio cloud/baseline: {:.2}x", cloud.0 / base.0);
+}
+
+async fn bench_relay(events: usize) {
+    let broker = Broker::start().await;
+    // A payload the size of an order.placed event.
+    let payload = json!({ "event_id": uuid::Uuid::now_v7(), "kind": "order.placed", "key": uuid::Uuid::now_v7(), "at_ms": 0, "data": { "pad": "x".repeat(900) } }).to_string();
+
+    // Baseline: rdkafka's producer, same settings, every message sent then every ack awaited.
+    patty_cloud::kafka::ensure_topics(&broker.addr, &[("bench.baseline", patty_cloud::kafka::DOMAIN_PARTITIONS)])
+        .await
+        .unwrap();
+    let producer: FutureProducer = patty_cloud::kafka::producer_config(&broker.addr).create().unwrap();
+    let start = Instant::now();
+    let mut acks = Vec::with_capacity(events);
+    for n in 0..events {
+        let (producer, payload) = (producer.clone(), payload.clone());
+        acks.push(async move {
+            let key = format!("order-{}", n % 5000);
+            producer
+                .send(
+                    rdkafka::producer::FutureRecord::to("bench.baseline").key(&key).payload(&payload),
+                    Duration::from_secs(60),
+                )
+                .await
+                .map(|_| ())
+                .map_err(|(e, _)| e)
+        });
+    }
+    for r in futures::future::join_all(acks).await {
+        r.unwrap();
+    }
+    let base = events as f64 / start.elapsed().as_secs_f64();
+
+    // The relay: the same number of same-sized events waiting in a PostgreSQL outbox.
+    let mut config = Config::for_data_dir(tempfile::tempdir().unwrap().path());
+    config.database.url = postgres_schema().await;
+    let db = patty_cloud::db::Db::connect(&config).await.unwrap();
+    let data = json!({ "pad": "x".repeat(800) });
+    let mut conn = db.pool.acquire().await.unwrap();
+    sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
+    for n in 0..events {
+        patty_cloud::outbox::record(
+            &mut conn,
+            patty_cloud::outbox::Topic::Order,
+            &format!("order-{}", n % 5000),
+            "order.placed",
+            &data,
+        )
+        .await
+        .unwrap();
+    }
+    sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+    drop(conn);
+    let sink = patty_cloud::kafka::KafkaSink::connect(&broker.addr, "").await.unwrap();
+    let relay = patty_cloud::outbox::Relay::new(db, Some(sink), patty_cloud::outbox::RELAY_BATCH);
+    let start = Instant::now();
+    let mut done = 0;
+    while done < events {
+        done += relay.relay_once().await.unwrap();
+    }
+    let relayed = events as f64 / start.elapsed().as_secs_f64();
+    println!("outbox relay into tansu, {events} events of about {} bytes", payload.len());
+    println!("  baseline (rdkafka producer, same settings): {base:>8.0} msgs/s");
+    println!("  patty-cloud relay (PostgreSQL outbox -> Kafka, positions assigned): {relayed:>8.0} events/s");
+    println!("  ratio relay/baseline: {:.2}x", relayed / base);
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let which: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let all = which.is_empty();
+    if all || which.iter().any(|w| w == "orders") {
+        bench_orders(env_or("PATTY_BENCH_SECS", 10)).await;
+    }
+    if all || which.iter().any(|w| w == "relay") {
+        bench_relay(env_or("PATTY_BENCH_EVENTS", 50_000) as usize).await;
+    }
+}
