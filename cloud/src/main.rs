@@ -30,14 +30,13 @@ struct Args {
 fn main() {
     patty_service::run::init_tracing();
     if let Err(e) = start() {
-        eprintln!("patty-cloud: {e:#}");
-        std::process::exit(1);
+        patty_service::run::exit_with_error("patty-cloud", format!("{e:#}"));
     }
 }
 
 #[tokio::main]
 async fn start() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let args: Args = patty_service::run::parse_args("patty-cloud");
     let mut config = Config::load(args.config.as_deref(), std::env::vars()).context("configuration")?;
     if let Some(listen) = args.listen {
         config.listen = listen;

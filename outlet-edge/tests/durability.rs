@@ -7,7 +7,7 @@ use common::{CASHIER_PIN, MANAGER_PIN};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::process::Child;
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -153,5 +153,52 @@ async fn change_count(http: &Client, base: &str, manager: &str) -> u64 {
             assert_eq!(seq, after + 1, "gap in the change log");
             after = seq;
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_stops_cleanly_on_sigterm_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let (mut child, base) = spawn(dir.path());
+    let manager = login(&http, &base, MANAGER_PIN).await;
+    let origin: Value = http.get(format!("{base}/healthz")).send().await.unwrap().json().await.unwrap();
+    // A live stream is open: shutdown must not wait on it.
+    let stream = http.get(format!("{base}/api/v1/kitchen/stream")).bearer_auth(&manager).send().await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the edge did not stop within 15 s of SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "clean exit, got {exit:?}");
+    // The same data directory comes back as the same outlet.
+    let (mut child, base) = spawn(dir.path());
+    let again: Value = http.get(format!("{base}/healthz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(again["outlet_id"], origin["outlet_id"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn bad_command_lines_and_configs_exit_non_zero_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_toml = dir.path().join("edge.toml");
+    std::fs::write(&bad_toml, "[outlet]\ntax_rate_bp = 50000\n").unwrap();
+    let cases: Vec<Vec<String>> = vec![
+        vec!["--listen".into(), "nowhere".into()],
+        vec!["--config".into(), dir.path().join("missing.toml").display().to_string()],
+        vec!["--config".into(), bad_toml.display().to_string()],
+    ];
+    for args in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_patty-edge")).args(&args).env("RUST_LOG", "off").output().unwrap();
+        assert!(!out.status.success(), "{args:?} must fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "one line on stderr for {args:?}: {err}");
     }
 }

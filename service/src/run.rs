@@ -32,3 +32,27 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutting down");
 }
+
+/// Parses the command line; `--help` and `--version` print as usual, and any error is one line on
+/// stderr with exit code 2.
+pub fn parse_args<T: clap::Parser>(name: &str) -> T {
+    match T::try_parse() {
+        Ok(args) => args,
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+            e.exit()
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            eprintln!("{name}: {first} (see --help)");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Reports a fatal error as one line on stderr (whatever newlines the message holds) and exits 1.
+pub fn exit_with_error(name: &str, err: impl std::fmt::Display) -> ! {
+    let text = err.to_string();
+    eprintln!("{name}: {}", text.split_whitespace().collect::<Vec<_>>().join(" "));
+    std::process::exit(1);
+}
