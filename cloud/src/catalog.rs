@@ -29,23 +29,34 @@ pub struct Published {
     pub catalog: Catalog,
 }
 
-/// The latest published version, if any, parsed once per version and shared.
+/// How long the ordering path trusts its copy of the latest version before asking the database.
+const LATEST_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The latest published version, if any: parsed once per version, shared, and re-checked against
+/// the database at most once a second (a publish on this replica is seen at once).
 pub async fn latest(state: &AppState) -> Result<Option<Arc<Published>>> {
+    let cached = state.catalog.read().ok().and_then(|c| c.clone());
+    if let Some((checked, p)) = &cached
+        && checked.elapsed() < LATEST_TTL
+    {
+        return Ok(Some(p.clone()));
+    }
     let newest: Option<i64> =
         sqlx::query("SELECT MAX(version) AS v FROM catalog_versions").fetch_one(&state.db.pool).await?.try_get("v")?;
     let Some(newest) = newest else { return Ok(None) };
-    if let Some(cached) = state.catalog.read().ok().and_then(|c| c.clone())
-        && cached.version == newest
-    {
-        return Ok(Some(cached));
-    }
-    let row = sqlx::query("SELECT version, doc, published_ms, published_by FROM catalog_versions WHERE version = $1")
-        .bind(newest)
-        .fetch_one(&state.db.pool)
-        .await?;
-    let published = Arc::new(published_row(&row)?);
+    let published = match cached {
+        Some((_, p)) if p.version == newest => p,
+        _ => {
+            let row =
+                sqlx::query("SELECT version, doc, published_ms, published_by FROM catalog_versions WHERE version = $1")
+                    .bind(newest)
+                    .fetch_one(&state.db.pool)
+                    .await?;
+            Arc::new(published_row(&row)?)
+        }
+    };
     if let Ok(mut c) = state.catalog.write() {
-        *c = Some(published.clone());
+        *c = Some((std::time::Instant::now(), published.clone()));
     }
     Ok(Some(published))
 }
@@ -143,6 +154,9 @@ async fn publish(State(state): State<AppState>, who: Principal) -> Result<(Statu
     let event = serde_json::json!({ "version": version, "items": catalog.menu.items.len() });
     outbox::record(&mut tx, Topic::Catalog, "catalog", "catalog.published", &event).await?;
     tx.commit().await?;
+    if let Ok(mut c) = state.catalog.write() {
+        *c = None;
+    }
     state.relay.wake.notify_one();
     Ok((StatusCode::CREATED, Json(Published { version, published_ms: now, published_by: who.subject, catalog })))
 }

@@ -46,16 +46,13 @@ impl KafkaSink {
     /// (the relay retries it whole, and consumers drop repeats by event id).
     pub async fn send_all(&self, events: &[Pending]) -> Result<()> {
         let mut acks = Vec::with_capacity(events.len());
-        for (_, e) in events {
+        for e in events {
             let topic = format!("{}{}", self.prefix, e.topic);
-            let payload = e.payload.to_string();
-            let producer = self.producer.clone();
-            let key = e.key.clone();
-            let event_id = e.event_id.clone();
+            let producer = &self.producer;
             acks.push(async move {
                 let headers = rdkafka::message::OwnedHeaders::new()
-                    .insert(rdkafka::message::Header { key: "event_id", value: Some(event_id.as_str()) });
-                let record = FutureRecord::to(&topic).key(&key).payload(&payload).headers(headers);
+                    .insert(rdkafka::message::Header { key: "event_id", value: Some(e.event_id.as_str()) });
+                let record = FutureRecord::to(&topic).key(&e.key).payload(&e.payload).headers(headers);
                 producer
                     .send(record, Duration::from_secs(30))
                     .await

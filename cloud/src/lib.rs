@@ -200,6 +200,7 @@ pub async fn open(config: Config) -> Result<AppState> {
         keys: Arc::new(auth::Keys::new(&secret)),
         http_metrics: Default::default(),
         catalog: Default::default(),
+        outlets: Default::default(),
         closing: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }

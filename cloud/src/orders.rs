@@ -105,7 +105,7 @@ async fn build(state: &AppState, customer: &str, basket: &Basket) -> Result<Orde
     if basket.notes.chars().count() > 500 {
         return Err(Error::Validation("notes are at most 500 characters".into()));
     }
-    let outlet = crate::outlets::load(&state.db, basket.outlet_id).await?;
+    let outlet = crate::outlets::load_recent(state, basket.outlet_id).await?;
     let now = Utc::now();
     if outlet.status != OutletStatus::Active || !outlet.is_open_at(now) {
         return Err(Error::Unavailable(format!("{} is not taking orders now", outlet.name)));
@@ -233,10 +233,17 @@ async fn place(
         })?
         .to_owned();
     let hash = patty_service::secret::digest(&[&serde_json::to_vec(&basket)?]);
-    if let Some(earlier) = replay(&state.db, &who.subject, &key, &hash).await? {
-        return Ok(replayed(earlier));
-    }
-    let order = build(&state, &who.subject, &basket).await?;
+    // The happy path asks nothing extra: a retry is found by the unique index on insert, or, if
+    // the basket no longer validates (the outlet closed since), by looking before failing.
+    let order = match build(&state, &who.subject, &basket).await {
+        Ok(order) => order,
+        Err(e) => {
+            return match replay(&state.db, &who.subject, &key, &hash).await? {
+                Some(earlier) => Ok(replayed(earlier)),
+                None => Err(e),
+            };
+        }
+    };
     let mut tx = state.db.pool.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)

@@ -92,11 +92,23 @@ pub struct OutboxEvent {
     pub created_ms: i64,
 }
 
-/// How many events the relay takes per round.
-pub const RELAY_BATCH: i64 = 1000;
+/// How many events the relay takes per round: enough that waiting for the broker's
+/// acknowledgements is paid once for many events.
+pub const RELAY_BATCH: i64 = 5000;
 
-/// A row picked for relaying: its id and the event.
-pub type Pending = (i64, OutboxEvent);
+/// A row picked for relaying, with its payload as stored (published as is, never re-encoded).
+pub struct Pending {
+    /// The outbox row id.
+    pub id: i64,
+    /// Unique event id.
+    pub event_id: String,
+    /// Kafka topic.
+    pub topic: String,
+    /// Aggregate id, the Kafka key.
+    pub key: String,
+    /// The event's JSON.
+    pub payload: String,
+}
 
 fn event_row(r: &sqlx::any::AnyRow) -> Result<OutboxEvent> {
     let payload: String = r.try_get("payload")?;
@@ -141,15 +153,27 @@ impl Relay {
                 return Ok(0);
             }
         }
-        let rows = sqlx::query("SELECT id, position, event_id, topic, key, kind, payload, created_ms FROM outbox WHERE position IS NULL ORDER BY id LIMIT $1")
-            .bind(self.batch)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, event_id, topic, key, payload FROM outbox WHERE position IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(self.batch)
+        .fetch_all(&mut *tx)
+        .await?;
         if rows.is_empty() {
             return Ok(0);
         }
-        let pending: Vec<Pending> =
-            rows.iter().map(|r| Ok((r.try_get::<i64, _>("id")?, event_row(r)?))).collect::<Result<_>>()?;
+        let pending: Vec<Pending> = rows
+            .iter()
+            .map(|r| {
+                Ok(Pending {
+                    id: r.try_get("id")?,
+                    event_id: r.try_get("event_id")?,
+                    topic: r.try_get("topic")?,
+                    key: r.try_get("key")?,
+                    payload: r.try_get("payload")?,
+                })
+            })
+            .collect::<Result<_>>()?;
         if let Some(sink) = &self.sink {
             sink.send_all(&pending).await?;
         }
@@ -158,7 +182,7 @@ impl Relay {
             .await?
             .try_get("value")?;
         // Ids come from the database as integers, so the list is safe to inline.
-        let ids = pending.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>().join(",");
+        let ids = pending.iter().map(|p| p.id.to_string()).collect::<Vec<_>>().join(",");
         let sql = format!(
             "UPDATE outbox SET position = $1 + r.rn - 1, published_ms = $2
              FROM (SELECT id AS rid, ROW_NUMBER() OVER (ORDER BY id) AS rn FROM outbox WHERE id IN ({ids})) AS r

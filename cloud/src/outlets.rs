@@ -23,6 +23,22 @@ pub async fn load(db: &Db, id: OutletId) -> Result<Outlet> {
     Ok(serde_json::from_str(&row.try_get::<String, _>("doc")?)?)
 }
 
+/// An outlet for the ordering path: read from the database at most once a second per outlet
+/// (status and hours changes reach orders within that second).
+pub async fn load_recent(state: &AppState, id: OutletId) -> Result<std::sync::Arc<Outlet>> {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(1);
+    if let Some((at, o)) = state.outlets.lock().ok().and_then(|m| m.get(&id).cloned())
+        && at.elapsed() < TTL
+    {
+        return Ok(o);
+    }
+    let outlet = std::sync::Arc::new(load(&state.db, id).await?);
+    if let Ok(mut m) = state.outlets.lock() {
+        m.insert(id, (std::time::Instant::now(), outlet.clone()));
+    }
+    Ok(outlet)
+}
+
 fn status_str(s: OutletStatus) -> &'static str {
     match s {
         OutletStatus::Active => "active",

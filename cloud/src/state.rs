@@ -4,8 +4,13 @@ use crate::auth::Keys;
 use crate::config::Config;
 use crate::db::Db;
 use crate::outbox::Relay;
+use patty_protocol::ids::OutletId;
+use patty_protocol::outlet::Outlet;
 use patty_service::metrics::HttpMetrics;
 use std::sync::Arc;
+
+/// A shared value and when it was last read from the database.
+pub type Recent<T> = (std::time::Instant, Arc<T>);
 
 /// Shared by every request; cheap to clone.
 #[derive(Clone)]
@@ -20,8 +25,10 @@ pub struct AppState {
     pub relay: Relay,
     /// Requests and latency by route.
     pub http_metrics: Arc<HttpMetrics>,
-    /// The latest published catalog, parsed once per version.
-    pub catalog: Arc<std::sync::RwLock<Option<Arc<crate::catalog::Published>>>>,
+    /// The latest published catalog, parsed once per version, and when it was last confirmed.
+    pub catalog: Arc<std::sync::RwLock<Option<Recent<crate::catalog::Published>>>>,
+    /// Outlets as the ordering path last read them, and when.
+    pub outlets: Arc<std::sync::Mutex<std::collections::HashMap<OutletId, Recent<Outlet>>>>,
     /// Set to true at shutdown, ending live streams and the relay.
     pub closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
