@@ -4,7 +4,7 @@
 
 use crate::auth::{Principal, Role};
 use crate::catalog;
-use crate::db::{Db, is_unique_violation, now_ms};
+use crate::db::{Backend, Db, is_unique_violation, now_ms};
 use crate::error::{Error, Json, Path, Query, Result};
 use crate::outbox::{self, Topic};
 use crate::state::AppState;
@@ -244,25 +244,13 @@ async fn place(
             };
         }
     };
-    let mut tx = state.db.pool.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
-    )
-    .bind(order.id.to_string())
-    .bind(&who.subject)
-    .bind(order.outlet_id.to_string())
-    .bind(order.status.as_str())
-    .bind(&key)
-    .bind(&hash)
-    .bind(order.created_ms)
-    .bind(serde_json::to_string(&order)?)
-    .execute(&mut *tx)
-    .await;
+    let inserted = match state.db.backend {
+        Backend::Postgres => insert_placed_postgres(&state.db, &order, &who.subject, &key, &hash).await,
+        Backend::Sqlite => insert_placed(&state.db, &order, &who.subject, &key, &hash).await,
+    };
     match inserted {
-        Err(e) if is_unique_violation(&e) => {
-            // A twin request with the same key won the race.
-            drop(tx);
+        Err(Error::Db(e)) if is_unique_violation(&e) => {
+            // A retry, or a twin request with the same key that won the race.
             let earlier = replay(&state.db, &who.subject, &key, &hash)
                 .await?
                 .ok_or_else(|| Error::Internal("idempotency race".into()))?;
@@ -270,12 +258,60 @@ async fn place(
         }
         r => r?,
     };
-    outbox::record(&mut tx, Topic::Order, &order.id.to_string(), "order.placed", &serde_json::to_value(&order)?)
-        .await?;
-    crate::customers::log_activity(&mut tx, &who.subject, "order_placed", &order.id.to_string()).await?;
-    tx.commit().await?;
     state.relay.wake.notify_one();
     Ok((StatusCode::CREATED, Json(order)).into_response())
+}
+
+/// Inserts a placed order, its `order.placed` event and the customer's activity in one transaction.
+async fn insert_placed(db: &Db, order: &Order, customer: &str, key: &str, hash: &str) -> Result<()> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
+    )
+    .bind(order.id.to_string())
+    .bind(customer)
+    .bind(order.outlet_id.to_string())
+    .bind(order.status.as_str())
+    .bind(key)
+    .bind(hash)
+    .bind(order.created_ms)
+    .bind(serde_json::to_string(order)?)
+    .execute(&mut *tx)
+    .await?;
+    outbox::record(&mut tx, Topic::Order, &order.id.to_string(), "order.placed", &serde_json::to_value(order)?).await?;
+    crate::customers::log_activity(&mut tx, customer, "order_placed", &order.id.to_string()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The same three inserts as [`insert_placed`] in one PostgreSQL statement (data-modifying CTEs):
+/// one round trip, atomic by itself, instead of five. This is the hottest write path.
+async fn insert_placed_postgres(db: &Db, order: &Order, customer: &str, key: &str, hash: &str) -> Result<()> {
+    let id = order.id.to_string();
+    let e = outbox::NewEvent::new(Topic::Order, &id, "order.placed", &serde_json::to_value(order)?);
+    sqlx::query(
+        "WITH o AS (INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)),
+              e AS (INSERT INTO outbox (event_id, topic, key, kind, payload, created_ms) VALUES ($9, $10, $1, $11, $12, $13))
+         INSERT INTO activity (user_id, at_ms, kind, detail) VALUES ($2, $13, 'order_placed', $1)",
+    )
+    .bind(&id)
+    .bind(customer)
+    .bind(order.outlet_id.to_string())
+    .bind(order.status.as_str())
+    .bind(key)
+    .bind(hash)
+    .bind(order.created_ms)
+    .bind(serde_json::to_string(order)?)
+    .bind(e.event_id)
+    .bind(e.topic)
+    .bind(e.kind)
+    .bind(e.payload)
+    .bind(e.at_ms)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
 }
 
 async fn replay(db: &Db, customer: &str, key: &str, hash: &str) -> Result<Option<Order>> {

@@ -49,6 +49,34 @@ impl Topic {
     }
 }
 
+/// An event ready to be inserted into the outbox.
+pub struct NewEvent {
+    /// Unique id, for consumers to drop repeats.
+    pub event_id: String,
+    /// The topic's name.
+    pub topic: &'static str,
+    /// Aggregate id.
+    pub key: String,
+    /// Event kind.
+    pub kind: String,
+    /// The JSON published: `{event_id, kind, key, at_ms, data}`.
+    pub payload: String,
+    /// When, Unix ms.
+    pub at_ms: i64,
+}
+
+impl NewEvent {
+    /// An event of `kind` about aggregate `key`, carrying `data`.
+    pub fn new(topic: Topic, key: &str, kind: &str, data: &serde_json::Value) -> Self {
+        let event_id = uuid::Uuid::now_v7().to_string();
+        let at_ms = now_ms();
+        let payload =
+            serde_json::json!({ "event_id": event_id, "kind": kind, "key": key, "at_ms": at_ms, "data": data })
+                .to_string();
+        Self { event_id, topic: topic.name(), key: key.to_owned(), kind: kind.to_owned(), payload, at_ms }
+    }
+}
+
 /// Appends an event to the outbox in the caller's transaction. `key` is the aggregate's id: Kafka
 /// keeps each key's events in order within its partition.
 pub async fn record(
@@ -58,16 +86,14 @@ pub async fn record(
     kind: &str,
     data: &serde_json::Value,
 ) -> Result<()> {
-    let event_id = uuid::Uuid::now_v7().to_string();
-    let at = now_ms();
-    let payload = serde_json::json!({ "event_id": event_id, "kind": kind, "key": key, "at_ms": at, "data": data });
+    let e = NewEvent::new(topic, key, kind, data);
     sqlx::query("INSERT INTO outbox (event_id, topic, key, kind, payload, created_ms) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(&event_id)
-        .bind(topic.name())
-        .bind(key)
-        .bind(kind)
-        .bind(payload.to_string())
-        .bind(at)
+        .bind(e.event_id)
+        .bind(e.topic)
+        .bind(e.key)
+        .bind(e.kind)
+        .bind(e.payload)
+        .bind(e.at_ms)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -91,6 +117,9 @@ pub struct OutboxEvent {
     /// When it was written, Unix ms.
     pub created_ms: i64,
 }
+
+/// How long the relay waits after a wake-up so one round carries what arrives meanwhile.
+const COALESCE: Duration = Duration::from_millis(10);
 
 /// How many events the relay takes per round: enough that waiting for the broker's
 /// acknowledgements is paid once for many events.
@@ -210,18 +239,27 @@ impl Relay {
         }
         let mut backoff = tick;
         loop {
-            match self.relay_once().await {
+            let failing = match self.relay_once().await {
                 Ok(n) if n as i64 == self.batch => continue,
-                Ok(_) => backoff = tick,
+                Ok(_) => {
+                    backoff = tick;
+                    false
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox relay failed; retrying");
                     backoff = (backoff * 2).min(Duration::from_secs(5));
+                    true
                 }
-            }
-            tokio::select! {
-                _ = self.wake.notified() => {},
-                _ = tokio::time::sleep(backoff) => {},
+            };
+            // While failing (the broker is down), new events do not cut the backoff short.
+            let woken = tokio::select! {
+                _ = self.wake.notified(), if !failing => true,
+                _ = tokio::time::sleep(backoff) => false,
                 _ = shutdown.wait_for(|s| *s) => return,
+            };
+            if woken {
+                // Gather what arrives in the next few milliseconds into the same round.
+                tokio::time::sleep(COALESCE).await;
             }
         }
     }
