@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! - [`config`]: defaults, then a TOML file, then `PATTY_SECTION__KEY` variables.
+//! - [`error`]: the one error type of the HTTP services, rendered as the JSON error body.
 //! - [`http`]: `Json`, `Query` and `Path` extractors and the [`http::Rejection`] they answer with.
 //! - [`metrics`]: request counters and latency histograms by route.
 //! - [`secret`]: random tokens and their digests.
@@ -11,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod run;
