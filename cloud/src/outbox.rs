@@ -1,9 +1,10 @@
 //! The transactional outbox: every domain event is written in the same transaction as the change
-//! that caused it ([`record`]). One relay ([`Relay`]) takes unrelayed rows in id order, publishes
-//! them to Kafka when brokers are configured, and gives them a gap-free `position` in the order it
-//! relayed them; readers follow that position over HTTP (a cursor, or a live stream).
+//! that caused it ([`record`]). One relay ([`Relay`]) takes the outbox's rows in id order,
+//! publishes them to Kafka when brokers are configured, and moves them into the append-only
+//! `events` table with a gap-free `position` in the order it relayed them; readers follow that
+//! position over HTTP (a cursor, or a live stream).
 //!
-//! A crash anywhere loses nothing: a row is marked relayed only after Kafka acknowledged it, so a
+//! A crash anywhere loses nothing: a row leaves the outbox only after Kafka acknowledged it, so a
 //! crash between the two re-sends it. Consumers drop repeats by the event's unique `event_id`.
 //! On PostgreSQL, several cloud replicas may run relays; a transaction-scoped advisory lock lets
 //! one of them work at a time.
@@ -102,8 +103,8 @@ pub async fn record(
 /// One outbox row.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutboxEvent {
-    /// Gap-free relay order (absent until relayed).
-    pub position: Option<i64>,
+    /// Gap-free relay order.
+    pub position: i64,
     /// Unique id, for dropping repeats.
     pub event_id: String,
     /// Kafka topic.
@@ -182,12 +183,10 @@ impl Relay {
                 return Ok(0);
             }
         }
-        let rows = sqlx::query(
-            "SELECT id, event_id, topic, key, payload FROM outbox WHERE position IS NULL ORDER BY id LIMIT $1",
-        )
-        .bind(self.batch)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = sqlx::query("SELECT id, event_id, topic, key, payload FROM outbox ORDER BY id LIMIT $1")
+            .bind(self.batch)
+            .fetch_all(&mut *tx)
+            .await?;
         if rows.is_empty() {
             return Ok(0);
         }
@@ -210,14 +209,16 @@ impl Relay {
             .fetch_one(&mut *tx)
             .await?
             .try_get("value")?;
-        // Ids come from the database as integers, so the list is safe to inline.
+        // Ids come from the database as integers, so the list is safe to inline. The events take
+        // positions in id order; the outbox keeps only what is still to relay.
         let ids = pending.iter().map(|p| p.id.to_string()).collect::<Vec<_>>().join(",");
-        let sql = format!(
-            "UPDATE outbox SET position = $1 + r.rn - 1, published_ms = $2
-             FROM (SELECT id AS rid, ROW_NUMBER() OVER (ORDER BY id) AS rn FROM outbox WHERE id IN ({ids})) AS r
-             WHERE outbox.id = r.rid"
+        let moved = format!(
+            "INSERT INTO events (position, event_id, topic, key, kind, payload, created_ms, relayed_ms)
+             SELECT $1 + ROW_NUMBER() OVER (ORDER BY id) - 1, event_id, topic, key, kind, payload, created_ms, $2
+             FROM outbox WHERE id IN ({ids})"
         );
-        sqlx::query(&sql).bind(first).bind(now_ms()).execute(&mut *tx).await?;
+        sqlx::query(&moved).bind(first).bind(now_ms()).execute(&mut *tx).await?;
+        sqlx::query(&format!("DELETE FROM outbox WHERE id IN ({ids})")).execute(&mut *tx).await?;
         let n = pending.len() as i64;
         sqlx::query("UPDATE relay_state SET value = value + $1 WHERE name = 'next_position'")
             .bind(n)
@@ -230,7 +231,7 @@ impl Relay {
 
     /// Relays until `shutdown` is set: at once when woken, otherwise every `tick`.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>, tick: Duration) {
-        if let Ok(Some(top)) = sqlx::query("SELECT MAX(position) AS top FROM outbox")
+        if let Ok(Some(top)) = sqlx::query("SELECT MAX(position) AS top FROM events")
             .fetch_one(&self.db.pool)
             .await
             .map(|r| r.try_get::<Option<i64>, _>("top").ok().flatten())
@@ -268,7 +269,7 @@ impl Relay {
 /// Reads relayed events after `after`, optionally only those of one key.
 pub async fn read_after(db: &Db, after: i64, key: Option<&str>, limit: i64) -> Result<Vec<OutboxEvent>> {
     let rows = sqlx::query(
-        "SELECT position, event_id, topic, key, kind, payload, created_ms FROM outbox
+        "SELECT position, event_id, topic, key, kind, payload, created_ms FROM events
          WHERE position > $1 AND ($2 = '' OR key = $2) ORDER BY position LIMIT $3",
     )
     .bind(after)
@@ -337,7 +338,7 @@ pub fn follow(
             match read_after(&state.db, cursor, key.as_deref(), 500).await {
                 Ok(events) => {
                     for e in events {
-                        cursor = e.position.unwrap_or(cursor);
+                        cursor = e.position;
                         let ev = Event::default()
                             .id(cursor.to_string())
                             .event(e.kind.clone())

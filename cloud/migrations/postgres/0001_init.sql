@@ -97,21 +97,31 @@ CREATE TABLE orders (
 CREATE INDEX orders_customer ON orders (customer_id, created_ms);
 CREATE INDEX orders_outlet ON orders (outlet_id, created_ms);
 
--- The transactional outbox. `position` is assigned by the single relay, in the order it relays,
--- so readers with a cursor never miss a row that committed late.
+-- The transactional outbox: events written with their change, waiting for the relay. It holds
+-- only what is not relayed yet, so it stays small.
 CREATE TABLE outbox (
-    id           BIGSERIAL PRIMARY KEY,
-    event_id     TEXT NOT NULL UNIQUE,
-    topic        TEXT NOT NULL,
-    key          TEXT NOT NULL,
-    kind         TEXT NOT NULL,
-    payload      TEXT NOT NULL,
-    created_ms   BIGINT NOT NULL,
-    position     BIGINT UNIQUE,
-    published_ms BIGINT
+    id         BIGSERIAL PRIMARY KEY,
+    event_id   TEXT NOT NULL,
+    topic      TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
 );
-CREATE INDEX outbox_pending ON outbox (id) WHERE position IS NULL;
-CREATE INDEX outbox_key ON outbox (key, position);
+
+-- Relayed events, append-only, numbered gap-free in the order the single relay moved them, so a
+-- reader's cursor never skips an event that committed late.
+CREATE TABLE events (
+    position   BIGINT PRIMARY KEY,
+    event_id   TEXT NOT NULL,
+    topic      TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    relayed_ms BIGINT NOT NULL
+);
+CREATE INDEX events_key ON events (key, position);
 
 CREATE TABLE relay_state (
     name  TEXT PRIMARY KEY,
