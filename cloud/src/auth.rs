@@ -66,12 +66,18 @@ impl Role {
 pub struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    validation: Validation,
 }
+
+/// Clock difference tolerated between the replica that signed a token and the one checking it.
+const LEEWAY_SECS: u64 = 5;
 
 impl Keys {
     /// Keys from a shared secret.
     pub fn new(secret: &[u8]) -> Self {
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECS;
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
     }
 }
 
@@ -131,7 +137,7 @@ impl FromRequestParts<AppState> for Principal {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| Error::Unauthorized("sign in first: no access token".into()))?;
-        let data = jsonwebtoken::decode::<Claims>(token, &state.keys.decoding, &Validation::new(Algorithm::HS256))
+        let data = jsonwebtoken::decode::<Claims>(token, &state.keys.decoding, &state.keys.validation)
             .map_err(|_| Error::Unauthorized("the access token is invalid or has expired".into()))?;
         Ok(Self { subject: data.claims.sub, role: data.claims.role, outlet_id: data.claims.outlet })
     }

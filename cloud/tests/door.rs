@@ -349,3 +349,37 @@ async fn the_api_describes_itself() {
     assert!(metrics.contains("patty_cloud_outbox_relayed_position"));
     cloud.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_tokens_and_mailed_links_expire() {
+    let cloud = Cloud::start_with(Backend::Sqlite, |c| {
+        c.auth.access_ttl_secs = 1;
+        c.auth.one_time_ttl_secs = 1;
+    })
+    .await;
+    let reg = cloud.register("ada@example.com").await;
+    let access = reg["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(cloud.get(&access, "/api/v1/me").await.status(), StatusCode::OK);
+    // The mailed link dies after a second.
+    let admin = cloud.admin().await;
+    let events = cloud.events(&admin, 2).await;
+    let token = events.iter().find(|e| e["kind"] == "notification.email_verification_requested").unwrap()["payload"]["data"]["token"].clone();
+    // The access token dies after its second plus the 5 s clock leeway.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if cloud.get(&access, "/api/v1/me").await.status() == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the access token never expired");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let r = cloud.send(Method::POST, None, "/api/v1/auth/verify-email", Some(&json!({ "token": token }))).await;
+    assert_eq!(cloud.json(r, StatusCode::UNPROCESSABLE_ENTITY).await["code"], "validation");
+    // The refresh token still works and yields a fresh access token.
+    let r = cloud
+        .send(Method::POST, None, "/api/v1/auth/refresh", Some(&json!({ "refresh_token": reg["refresh_token"] })))
+        .await;
+    let fresh = cloud.json(r, StatusCode::OK).await;
+    assert_eq!(cloud.get(fresh["access_token"].as_str().unwrap(), "/api/v1/me").await.status(), StatusCode::OK);
+    cloud.stop().await;
+}
