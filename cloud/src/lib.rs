@@ -36,7 +36,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, Method};
 use axum::response::{Html, IntoResponse};
 use patty_protocol::{ErrorBody, ErrorCode};
@@ -47,8 +47,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
@@ -135,7 +133,6 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = routes();
     let docs = Html(docs::render(&openapi));
-    let openapi = Arc::new(openapi);
     let limiter = Arc::new(limits::RateLimiter::new(state.config.http.rate_per_minute, state.config.http.rate_burst));
     let origins = &state.config.http.cors_origins;
     let cors = CorsLayer::new()
@@ -155,22 +152,11 @@ pub fn app(state: AppState) -> Router {
             AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
         })
         .max_age(Duration::from_secs(3600));
-    router
-        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }))
-        .route("/docs", axum::routing::get(move || async move { docs.clone() }))
-        .fallback(patty_service::http::not_found)
-        .method_not_allowed_fallback(patty_service::http::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(limiter, limits::limit))
-        .layer(axum::middleware::from_fn_with_state(state.http_metrics.clone(), patty_service::metrics::track))
-        .layer(DefaultBodyLimit::max(state.config.http.body_bytes))
-        .layer(cors)
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
-        }))
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .with_state(state)
+    let router = router.route("/docs", axum::routing::get(move || async move { docs.clone() }));
+    patty_service::http::finish(router, openapi, state.http_metrics.clone(), state.config.http.body_bytes, |r| {
+        r.layer(axum::middleware::from_fn_with_state(limiter, limits::limit)).layer(cors)
+    })
+    .with_state(state)
 }
 
 /// Connects the database (migrating it), Kafka when configured, and builds the state.

@@ -40,7 +40,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use patty_protocol::ids::OutletId;
 use patty_protocol::{ErrorBody, ErrorCode};
 use serde::Serialize;
@@ -48,8 +48,6 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
@@ -116,16 +114,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The whole HTTP application for `state`.
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = routes();
-    let openapi = Arc::new(openapi);
-    router
-        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }))
-        .fallback(patty_service::http::not_found)
-        .method_not_allowed_fallback(patty_service::http::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.metrics.http.clone(), patty_service::metrics::track))
-        .layer(DefaultBodyLimit::max(state.config.limits.body_bytes))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    patty_service::http::finish(router, openapi, state.metrics.http.clone(), state.config.limits.body_bytes, |r| r)
         .with_state(state)
 }
 

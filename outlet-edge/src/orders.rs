@@ -438,6 +438,45 @@ async fn void(
     Ok(Json(order))
 }
 
+/// What an amendment to an order appends to the change log.
+enum Logged {
+    /// A tender was applied (or a refund given).
+    Tender(Tender),
+    /// The order's content changed: log it whole.
+    Order,
+}
+
+/// A manager's action to record in the audit trail: (action, detail).
+type Audit = Option<(&'static str, String)>;
+
+/// Loads order `id` and lets `amend` change it; then recomputes its totals, saves it, and logs the
+/// change (and the audit entry, if any), all in one write.
+async fn amend_order(
+    state: &AppState,
+    id: OrderId,
+    by: StaffId,
+    amend: impl FnOnce(&mut WriteCtx<'_>, &mut Order) -> Result<(Logged, Audit)> + Send + 'static,
+) -> Result<Order> {
+    let cfg = state.config.outlet.clone();
+    state
+        .store
+        .write(move |ctx| {
+            let (mut order, recalled) = load(ctx.conn, id)?;
+            let (logged, audit) = amend(ctx, &mut order)?;
+            recompute_totals(&mut order, &cfg);
+            save(ctx, &mut order, recalled)?;
+            ctx.log(match logged {
+                Logged::Tender(tender) => ChangeV1::TenderAdded { order_id: id, tender },
+                Logged::Order => ChangeV1::OrderUpserted { order: Box::new(order.clone()) },
+            })?;
+            if let Some((action, detail)) = audit {
+                crate::audit::record(ctx, by, action, &id.to_string(), &detail)?;
+            }
+            Ok(order)
+        })
+        .await
+}
+
 /// A payment to apply.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
@@ -474,50 +513,43 @@ async fn add_tender(
     Json(req): Json<NewTender>,
 ) -> Result<(StatusCode, Json<Order>)> {
     session.require(&[Role::Cashier])?;
-    let cfg = state.config.outlet.clone();
     let by = session.staff.id;
-    let order = state
-        .store
-        .write(move |ctx| {
-            let (mut order, recalled) = load(ctx.conn, id)?;
-            if matches!(order.status, OrderStatus::Cancelled | OrderStatus::Voided) {
-                return Err(Error::Conflict(format!("the order is {}", order.status.as_str())));
+    let order = amend_order(&state, id, by, move |ctx, order| {
+        if matches!(order.status, OrderStatus::Cancelled | OrderStatus::Voided) {
+            return Err(Error::Conflict(format!("the order is {}", order.status.as_str())));
+        }
+        let due = order.balance_due();
+        if due <= 0 {
+            return Err(Error::Conflict("the order is already paid".into()));
+        }
+        let (amount, kind) = match req {
+            NewTender::Cash { tendered } if (1..=100_000_000).contains(&tendered) => {
+                let amount = tendered.min(due);
+                (amount, TenderKind::Cash { tendered, change: tendered - amount })
             }
-            let due = order.balance_due();
-            if due <= 0 {
-                return Err(Error::Conflict("the order is already paid".into()));
+            NewTender::Cash { .. } => {
+                return Err(Error::Validation("cash tendered must be positive".into()));
             }
-            let (amount, kind) = match req {
-                NewTender::Cash { tendered } if (1..=100_000_000).contains(&tendered) => {
-                    let amount = tendered.min(due);
-                    (amount, TenderKind::Cash { tendered, change: tendered - amount })
-                }
-                NewTender::Cash { .. } => {
-                    return Err(Error::Validation("cash tendered must be positive".into()));
-                }
-                NewTender::Card { amount, .. } if amount <= 0 || amount > due => {
-                    return Err(Error::Validation(format!("a card amount must be 1 to the balance due ({due})")));
-                }
-                NewTender::Card { reference, .. } if reference.trim().is_empty() || reference.len() > 100 => {
-                    return Err(Error::Validation(
-                        "a card payment needs the terminal's reference (1 to 100 characters)".into(),
-                    ));
-                }
-                NewTender::Card { last4: Some(l), .. } if l.len() != 4 || !l.bytes().all(|b| b.is_ascii_digit()) => {
-                    return Err(Error::Validation("last4 is four digits".into()));
-                }
-                NewTender::Card { amount, reference, brand, last4 } => {
-                    (amount, TenderKind::Card { reference: reference.trim().to_owned(), brand, last4 })
-                }
-            };
-            let tender = Tender { id: TenderId::new(), amount, kind, staff_id: Some(by), at_ms: ctx.now_ms };
-            order.tenders.push(tender.clone());
-            recompute_totals(&mut order, &cfg);
-            save(ctx, &mut order, recalled)?;
-            ctx.log(ChangeV1::TenderAdded { order_id: id, tender })?;
-            Ok(order)
-        })
-        .await?;
+            NewTender::Card { amount, .. } if amount <= 0 || amount > due => {
+                return Err(Error::Validation(format!("a card amount must be 1 to the balance due ({due})")));
+            }
+            NewTender::Card { reference, .. } if reference.trim().is_empty() || reference.len() > 100 => {
+                return Err(Error::Validation(
+                    "a card payment needs the terminal's reference (1 to 100 characters)".into(),
+                ));
+            }
+            NewTender::Card { last4: Some(l), .. } if l.len() != 4 || !l.bytes().all(|b| b.is_ascii_digit()) => {
+                return Err(Error::Validation("last4 is four digits".into()));
+            }
+            NewTender::Card { amount, reference, brand, last4 } => {
+                (amount, TenderKind::Card { reference: reference.trim().to_owned(), brand, last4 })
+            }
+        };
+        let tender = Tender { id: TenderId::new(), amount, kind, staff_id: Some(by), at_ms: ctx.now_ms };
+        order.tenders.push(tender.clone());
+        Ok((Logged::Tender(tender), None))
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(order)))
 }
 
@@ -543,30 +575,22 @@ async fn refund(
 ) -> Result<(StatusCode, Json<Order>)> {
     session.require_manager()?;
     let why = reason(&req.reason)?;
-    let cfg = state.config.outlet.clone();
     let by = session.staff.id;
-    let order = state
-        .store
-        .write(move |ctx| {
-            let (mut order, recalled) = load(ctx.conn, id)?;
-            if req.amount <= 0 || req.amount > order.paid {
-                return Err(Error::Validation(format!("a refund must be 1 to what was paid ({})", order.paid)));
-            }
-            let tender = Tender {
-                id: TenderId::new(),
-                amount: -req.amount,
-                kind: TenderKind::Refund { reason: why.clone() },
-                staff_id: Some(by),
-                at_ms: ctx.now_ms,
-            };
-            order.tenders.push(tender.clone());
-            recompute_totals(&mut order, &cfg);
-            save(ctx, &mut order, recalled)?;
-            ctx.log(ChangeV1::TenderAdded { order_id: id, tender })?;
-            crate::audit::record(ctx, by, "refund", &id.to_string(), &format!("{}: {why}", req.amount))?;
-            Ok(order)
-        })
-        .await?;
+    let order = amend_order(&state, id, by, move |ctx, order| {
+        if req.amount <= 0 || req.amount > order.paid {
+            return Err(Error::Validation(format!("a refund must be 1 to what was paid ({})", order.paid)));
+        }
+        let tender = Tender {
+            id: TenderId::new(),
+            amount: -req.amount,
+            kind: TenderKind::Refund { reason: why.clone() },
+            staff_id: Some(by),
+            at_ms: ctx.now_ms,
+        };
+        order.tenders.push(tender.clone());
+        Ok((Logged::Tender(tender), Some(("refund", format!("{}: {why}", req.amount)))))
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(order)))
 }
 
@@ -596,37 +620,27 @@ async fn discount(
 ) -> Result<(StatusCode, Json<Order>)> {
     session.require_manager()?;
     let why = reason(&req.reason)?;
-    let cfg = state.config.outlet.clone();
     let by = session.staff.id;
-    let order = state
-        .store
-        .write(move |ctx| {
-            let (mut order, recalled) = load(ctx.conn, id)?;
-            if order.status.is_final() || order.paid != 0 {
-                return Err(Error::Conflict("discounts go on open, unpaid orders".into()));
+    let order = amend_order(&state, id, by, move |_ctx, order| {
+        if order.status.is_final() || order.paid != 0 {
+            return Err(Error::Conflict("discounts go on open, unpaid orders".into()));
+        }
+        let already: i64 = order.discounts.iter().map(|d| d.amount).sum();
+        let room = order.subtotal - already;
+        let amount = match (req.amount, req.percent_bp) {
+            (Some(a), None) => a,
+            (None, Some(bp)) if bp <= 10_000 => apply_basis_points(order.subtotal, bp),
+            _ => {
+                return Err(Error::Validation("give either amount or percent_bp (at most 10000)".into()));
             }
-            let already: i64 = order.discounts.iter().map(|d| d.amount).sum();
-            let room = order.subtotal - already;
-            let amount = match (req.amount, req.percent_bp) {
-                (Some(a), None) => a,
-                (None, Some(bp)) if bp <= 10_000 => apply_basis_points(order.subtotal, bp),
-                _ => {
-                    return Err(Error::Validation("give either amount or percent_bp (at most 10000)".into()));
-                }
-            };
-            if amount <= 0 || amount > room {
-                return Err(Error::Validation(format!(
-                    "a discount must be 1 to what is left of the subtotal ({room})"
-                )));
-            }
-            order.discounts.push(Discount { amount, reason: why.clone(), by });
-            recompute_totals(&mut order, &cfg);
-            save(ctx, &mut order, recalled)?;
-            ctx.log(ChangeV1::OrderUpserted { order: Box::new(order.clone()) })?;
-            crate::audit::record(ctx, by, "discount", &id.to_string(), &format!("{amount}: {why}"))?;
-            Ok(order)
-        })
-        .await?;
+        };
+        if amount <= 0 || amount > room {
+            return Err(Error::Validation(format!("a discount must be 1 to what is left of the subtotal ({room})")));
+        }
+        order.discounts.push(Discount { amount, reason: why.clone(), by });
+        Ok((Logged::Order, Some(("discount", format!("{amount}: {why}")))))
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(order)))
 }
 

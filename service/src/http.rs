@@ -132,3 +132,31 @@ pub async fn method_not_allowed() -> Rejection {
         message: "method not allowed on this route".into(),
     }
 }
+
+/// What every service's router gets: `/openapi.json`, JSON 404/405 fallbacks, HTTP metrics, the
+/// body limit, and a request id (generated or taken from `x-request-id`) that is echoed in the
+/// response and recorded on the request's log span. `inner` adds a service's own layers (rate
+/// limits, CORS) around the routes and fallbacks, inside the common ones.
+pub fn finish<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+    openapi: utoipa::openapi::OpenApi,
+    metrics: std::sync::Arc<crate::metrics::HttpMetrics>,
+    body_bytes: usize,
+    inner: impl FnOnce(axum::Router<S>) -> axum::Router<S>,
+) -> axum::Router<S> {
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    let openapi = std::sync::Arc::new(openapi);
+    let router = router
+        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(openapi.as_ref().clone()) }))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    inner(router)
+        .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
+        .layer(axum::extract::DefaultBodyLimit::max(body_bytes))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
