@@ -9,6 +9,7 @@
 //! PATTY_BENCH_EVENTS change the measuring time and the relay's event count.
 
 use patty_cloud::config::Config;
+use patty_tests::bench::{Figures, closed_loop, env_or};
 use patty_tests::kafka::Broker;
 use patty_tests::postgres::postgres_schema;
 use rdkafka::producer::FutureProducer;
@@ -17,55 +18,30 @@ use std::time::{Duration, Instant};
 
 const CLIENTS: usize = 32;
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn summary(mut lat: Vec<Duration>, elapsed: Duration) -> (f64, f64, f64, usize) {
-    lat.sort();
-    let pick = |p: f64| {
-        lat.get(((lat.len().max(1) - 1) as f64 * p).round() as usize).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
-    (lat.len() as f64 / elapsed.as_secs_f64(), pick(0.5), pick(0.99), lat.len())
-}
-
-async fn baseline_inserts(secs: u64) -> (f64, f64, f64, usize) {
+async fn baseline_inserts(secs: u64) -> Figures {
     let url = postgres_schema().await;
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(CLIENTS as u32).connect(&url).await.unwrap();
     sqlx::query("CREATE TABLE t (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, created_ms BIGINT NOT NULL, doc TEXT NOT NULL)").execute(&pool).await.unwrap();
-    let doc = "x".repeat(1200);
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..CLIENTS {
+    let doc = std::sync::Arc::new("x".repeat(1200));
+    closed_loop(CLIENTS, secs, move |c, _| {
         let (pool, doc) = (pool.clone(), doc.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                let mut tx = pool.begin().await.unwrap();
-                sqlx::query("INSERT INTO t (id, customer_id, created_ms, doc) VALUES ($1, $2, $3, $4)")
-                    .bind(uuid::Uuid::now_v7().to_string())
-                    .bind(c.to_string())
-                    .bind(0i64)
-                    .bind(&doc)
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-                tx.commit().await.unwrap();
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.unwrap());
-    }
-    summary(lat, start.elapsed())
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("INSERT INTO t (id, customer_id, created_ms, doc) VALUES ($1, $2, $3, $4)")
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(c.to_string())
+                .bind(0i64)
+                .bind(doc.as_str())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+    })
+    .await
 }
 
-async fn cloud_orders(secs: u64) -> (f64, f64, f64, usize) {
+async fn cloud_orders(secs: u64) -> Figures {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_data_dir(dir.path());
     config.database.url = postgres_schema().await;
@@ -135,36 +111,26 @@ async fn cloud_orders(secs: u64) -> (f64, f64, f64, usize) {
         { "item_id": cheese["id"], "quantity": 2, "modifiers": [{ "modifier_id": cheese["modifier_groups"][0]["modifiers"][0]["id"] }] },
         { "item_id": cola["id"], "variant_id": cola["variants"][1]["id"], "quantity": 1 } ] })
     };
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for (c, (token, address)) in customers.into_iter().enumerate() {
-        let (client, base, body) = (reqwest::Client::new(), base.clone(), basket(&address));
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut n = 0;
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                let r = client
-                    .post(format!("{base}/api/v1/orders"))
-                    .bearer_auth(&token)
-                    .header("idempotency-key", format!("b{c}-{n}"))
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), reqwest::StatusCode::CREATED, "{}", r.text().await.unwrap_or_default());
-                lat.push(t.elapsed());
-                n += 1;
-            }
-            lat
-        }));
-    }
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.unwrap());
-    }
-    let out = summary(lat, start.elapsed());
+    let bodies: Vec<(String, Value)> =
+        customers.into_iter().map(|(token, address)| (token, basket(&address))).collect();
+    let bodies = std::sync::Arc::new(bodies);
+    let client = reqwest::Client::new();
+    let out = closed_loop(CLIENTS, secs, move |c, n| {
+        let (bodies, client, base) = (bodies.clone(), client.clone(), base.clone());
+        async move {
+            let (token, body) = &bodies[c];
+            let r = client
+                .post(format!("{base}/api/v1/orders"))
+                .bearer_auth(token)
+                .header("idempotency-key", format!("b{c}-{n}"))
+                .json(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), reqwest::StatusCode::CREATED, "{}", r.text().await.unwrap_or_default());
+        }
+    })
+    .await;
     let _ = stop.send(());
     let _ = server.await;
     out
@@ -176,13 +142,13 @@ async fn bench_orders(secs: u64) {
     println!("orders on PostgreSQL, {CLIENTS} concurrent clients");
     println!(
         "  baseline (sqlx single-row INSERT transactions): {:>7.0} /s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} rows)",
-        base.0, base.1, base.2, base.3
+        base.per_sec, base.p50_ms, base.p99_ms, base.n
     );
     println!(
         "  patty-cloud POST /api/v1/orders (delivery, 2 lines): {:>7.0} /s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} orders)",
-        cloud.0, cloud.1, cloud.2, cloud.3
+        cloud.per_sec, cloud.p50_ms, cloud.p99_ms, cloud.n
     );
-    println!("  ratio cloud/baseline: {:.2}x", cloud.0 / base.0);
+    println!("  ratio cloud/baseline: {:.2}x", cloud.per_sec / base.per_sec);
 }
 
 async fn bench_relay(events: usize) {

@@ -11,33 +11,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-struct Figures {
-    per_sec: f64,
-    p50: Duration,
-    p99: Duration,
-    n: usize,
-}
-
-fn figures(mut lat: Vec<Duration>, elapsed: Duration) -> Figures {
-    lat.sort();
-    Figures {
-        per_sec: lat.len() as f64 / elapsed.as_secs_f64(),
-        p50: percentile(&lat, 0.5),
-        p99: percentile(&lat, 0.99),
-        n: lat.len(),
-    }
-}
+use patty_tests::bench::{Figures, closed_loop, env_or};
 
 /// Plain SQLite: one connection, one single-row INSERT per transaction, WAL + synchronous FULL.
 fn baseline(dir: &std::path::Path, secs: u64) -> Figures {
@@ -58,7 +32,7 @@ fn baseline(dir: &std::path::Path, secs: u64) -> Figures {
         lat.push(t.elapsed());
         n += 1;
     }
-    figures(lat, start.elapsed())
+    Figures::from_latencies(lat, start.elapsed())
 }
 
 /// Fills a fresh edge store with `count` orders (and their change-log entries), as a busy outlet
@@ -185,56 +159,41 @@ async fn main() {
     }));
 
     let commits_before = state.store.stats.commits.load(std::sync::atomic::Ordering::Relaxed);
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for t in 0..terminals {
-        let token = login("1111").await;
-        let client = reqwest::Client::new();
-        let (url, body) = (url.clone(), body.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut n = 0u64;
-            while Instant::now() < deadline {
-                let t0 = Instant::now();
-                let r = client
-                    .post(format!("{url}/api/v1/orders"))
-                    .bearer_auth(&token)
-                    .header("idempotency-key", format!("bench-{t}-{n}"))
-                    .json(&*body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), reqwest::StatusCode::CREATED, "{}", r.text().await.unwrap_or_default());
-                lat.push(t0.elapsed());
-                n += 1;
-            }
-            lat
-        }));
+    let mut tills = Vec::new();
+    for _ in 0..terminals {
+        tills.push((login("1111").await, reqwest::Client::new()));
     }
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.unwrap());
-    }
-    let edge = figures(lat, start.elapsed());
+    let tills = Arc::new(tills);
+    let edge = closed_loop(terminals as usize, secs, move |t, n| {
+        let (tills, url, body) = (tills.clone(), url.clone(), body.clone());
+        async move {
+            let (token, client) = &tills[t];
+            let r = client
+                .post(format!("{url}/api/v1/orders"))
+                .bearer_auth(token)
+                .header("idempotency-key", format!("bench-{t}-{n}"))
+                .json(&*body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), reqwest::StatusCode::CREATED, "{}", r.text().await.unwrap_or_default());
+        }
+    })
+    .await;
     let commits = state.store.stats.commits.load(std::sync::atomic::Ordering::Relaxed) - commits_before;
     let _ = stop.send(());
     let _ = server.await;
 
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("order placement, {terminals} terminals, {orders} orders preloaded, WAL + synchronous=FULL");
     println!(
         "  baseline (plain SQLite single-row INSERT transactions): {:>8.0} commits/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} rows)",
-        base.per_sec,
-        ms(base.p50),
-        ms(base.p99),
-        base.n
+        base.per_sec, base.p50_ms, base.p99_ms, base.n
     );
     println!(
         "  patty-edge POST /api/v1/orders (3 lines, stock by recipe): {:>8.0} orders/s   p50 {:>6.2} ms  p99 {:>6.2} ms  ({} orders, {:.1} per commit)",
         edge.per_sec,
-        ms(edge.p50),
-        ms(edge.p99),
+        edge.p50_ms,
+        edge.p99_ms,
         edge.n,
         edge.n as f64 / commits.max(1) as f64
     );

@@ -2,12 +2,14 @@
 //! loopback ports, and a reader for the Server-Sent Events streams.
 //!
 //! # Layout
+//! - [`bench`]: closed-loop load for the benchmarks and their figures.
 //! - [`kafka`]: a tansu broker and the independent consumer.
 //! - [`postgres`]: a fresh schema per test on the PostgreSQL server.
 //! - [`process`]: start a service binary and learn the address it listens on.
 //! - [`sse`]: read events from a streaming HTTP response with deadlines.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod kafka;
 pub mod postgres;
 pub mod process;
