@@ -161,6 +161,9 @@ async fn bench_relay(events: usize) {
         .await
         .unwrap();
     let producer: FutureProducer = patty_cloud::kafka::producer_config(&broker.addr).create().unwrap();
+    // Warm up (connection, metadata), as the relay's producer is by the time it is measured.
+    let warm = rdkafka::producer::FutureRecord::to("bench.baseline").key("warm-up").payload(&payload);
+    producer.send(warm, Duration::from_secs(60)).await.map_err(|(e, _)| e).unwrap();
     let start = Instant::now();
     let mut acks = Vec::with_capacity(events);
     for n in 0..events {
