@@ -48,35 +48,22 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Patty Palace cloud", description = "Catalog, outlets, identity, customers and online ordering for the whole chain; every domain event goes through a transactional outbox to Kafka."),
-    modifiers(&SecurityAddon),
+    modifiers(&BEARER),
     components(schemas(ErrorBody, ErrorCode))
 )]
 struct ApiDoc;
 
-struct SecurityAddon;
-
-impl utoipa::Modify for SecurityAddon {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("access token from /api/v1/auth/login; or an X-Api-Key header"))
-                    .build(),
-            ),
-        );
-    }
-}
+const BEARER: patty_service::http::BearerScheme = patty_service::http::BearerScheme {
+    name: "bearer",
+    format: Some("JWT"),
+    description: "access token from /api/v1/auth/login; or an X-Api-Key header",
+};
 
 /// Health.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -49,34 +49,22 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Patty Palace outlet edge", description = "The outlet's own server: orders, kitchen, stock and staff, working with no internet."),
-    modifiers(&SecurityAddon),
+    modifiers(&BEARER),
     components(schemas(ErrorBody, ErrorCode, events::Event))
 )]
 struct ApiDoc;
 
-struct SecurityAddon;
-
-impl utoipa::Modify for SecurityAddon {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "pin_session",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("token from POST /api/v1/sessions"))
-                    .build(),
-            ),
-        );
-    }
-}
+const BEARER: patty_service::http::BearerScheme = patty_service::http::BearerScheme {
+    name: "pin_session",
+    format: None,
+    description: "token from POST /api/v1/sessions",
+};
 
 /// Health.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -316,23 +316,8 @@ async fn search_by_status_and_time_and_the_end_of_day_report() {
     let menu = edge.menu(&cashier).await;
     let mut ids = vec![];
     for n in 0..3 {
-        let o: Value = edge
-            .order(
-                &cashier,
-                &format!("s-{n}"),
-                &simple_order(&menu, "Cola", 1)
-                    .as_object()
-                    .map(|o| {
-                        let mut o = o.clone();
-                        o["lines"][0]["variant_id"] = item(&menu, "Cola")["variants"][0]["id"].clone();
-                        Value::Object(o)
-                    })
-                    .unwrap(),
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+        let o: Value =
+            edge.order(&cashier, &format!("s-{n}"), &sized_order(&menu, "Cola", 1)).await.json().await.unwrap();
         ids.push(o["id"].as_str().unwrap().to_owned());
     }
     edge.post(&kitchen, &format!("/api/v1/kitchen/orders/{}/bump", ids[0]), &json!({})).await;

@@ -16,23 +16,7 @@ async fn the_kitchen_sees_orders_live_and_bumps_and_recalls_them() {
     let cashier = edge.login(CASHIER_PIN).await;
     let kitchen = edge.login(KITCHEN_PIN).await;
     let menu = edge.menu(&cashier).await;
-    let early: Value = edge
-        .order(
-            &cashier,
-            "k-0",
-            &simple_order(&menu, "Fries", 1)
-                .as_object()
-                .map(|o| {
-                    let mut o = o.clone();
-                    o["lines"][0]["variant_id"] = item(&menu, "Fries")["variants"][0]["id"].clone();
-                    Value::Object(o)
-                })
-                .unwrap(),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let early: Value = edge.order(&cashier, "k-0", &sized_order(&menu, "Fries", 1)).await.json().await.unwrap();
 
     let resp = edge.get(&kitchen, "/api/v1/kitchen/stream").await;
     assert_eq!(resp.status(), StatusCode::OK);

@@ -160,3 +160,28 @@ pub fn finish<S: Clone + Send + Sync + 'static>(
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
+
+/// Adds a bearer-token security scheme to an OpenAPI document (`modifiers(&SCHEME)` in
+/// `#[openapi(...)]`).
+pub struct BearerScheme {
+    /// The scheme's name, as handlers cite it in `security((name = []))`.
+    pub name: &'static str,
+    /// The token format, if it has one (`JWT`).
+    pub format: Option<&'static str>,
+    /// Where the token comes from.
+    pub description: &'static str,
+}
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let mut http = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(self.description));
+        if let Some(f) = self.format {
+            http = http.bearer_format(f);
+        }
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(self.name, SecurityScheme::Http(http.build()));
+    }
+}

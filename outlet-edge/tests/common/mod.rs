@@ -155,6 +155,13 @@ pub fn modifier(item: &Value, name: &str) -> String {
         .to_owned()
 }
 
+/// An order of one item in its first size (for items that have sizes).
+pub fn sized_order(menu: &Value, name: &str, quantity: u32) -> Value {
+    let mut o = simple_order(menu, name, quantity);
+    o["lines"][0]["variant_id"] = item(menu, name)["variants"][0]["id"].clone();
+    o
+}
+
 pub fn simple_order(menu: &Value, name: &str, quantity: u32) -> Value {
     json!({
         "channel": "counter",
