@@ -268,15 +268,25 @@ impl Relay {
 
 /// Reads relayed events after `after`, optionally only those of one key.
 pub async fn read_after(db: &Db, after: i64, key: Option<&str>, limit: i64) -> Result<Vec<OutboxEvent>> {
-    let rows = sqlx::query(
-        "SELECT position, event_id, topic, key, kind, payload, created_ms FROM events
-         WHERE position > $1 AND ($2 = '' OR key = $2) ORDER BY position LIMIT $3",
-    )
-    .bind(after)
-    .bind(key.unwrap_or(""))
-    .bind(limit)
-    .fetch_all(&db.pool)
-    .await?;
+    const COLUMNS: &str = "SELECT position, event_id, topic, key, kind, payload, created_ms FROM events";
+    // Two statements rather than one with `$2 = '' OR key = $2`, so each uses its index.
+    let rows = match key {
+        Some(key) => {
+            sqlx::query(&format!("{COLUMNS} WHERE key = $1 AND position > $2 ORDER BY position LIMIT $3"))
+                .bind(key)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&db.pool)
+                .await?
+        }
+        None => {
+            sqlx::query(&format!("{COLUMNS} WHERE position > $1 ORDER BY position LIMIT $2"))
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&db.pool)
+                .await?
+        }
+    };
     rows.iter().map(event_row).collect()
 }
 
