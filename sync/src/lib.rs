@@ -4,11 +4,13 @@
 //! # Layout
 //! - [`hlc`]: the hybrid logical clock that stamps every change-log entry.
 //! - [`log`]: the change-log sequencer that hands out gap-free sequence numbers with HLC stamps.
+//! - [`merge`]: merge rules: stock as a sum of distinct movements, order status forward only, conflicts.
 //! - [`upload`]: the upward path: the edge's batching uploader and the cloud's per-origin cursor.
 #![forbid(unsafe_code)]
 
 pub mod hlc;
 pub mod log;
+pub mod merge;
 pub mod upload;
 
 pub use hlc::{Clock, ClockError};
