@@ -3,22 +3,13 @@
 use anyhow::Context;
 use clap::Parser;
 use patty_cloud::config::Config;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 
 /// Catalog, outlets, identity, customers and online ordering for the whole chain.
 #[derive(Parser)]
 #[command(name = "patty-cloud", version)]
 struct Args {
-    /// Address to listen on (default 127.0.0.1:8080).
-    #[arg(long)]
-    listen: Option<SocketAddr>,
-    /// Directory for the embedded database and keys; created if missing (default data/cloud).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// TOML configuration file; PATTY_SECTION__KEY environment variables override it.
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    common: patty_service::run::ServiceArgs,
     /// PostgreSQL URL (postgres://…); without it, SQLite in the data directory.
     #[arg(long)]
     database_url: Option<String>,
@@ -37,11 +28,11 @@ fn main() {
 #[tokio::main]
 async fn start() -> anyhow::Result<()> {
     let args: Args = patty_service::run::parse_args("patty-cloud");
-    let mut config = Config::load(args.config.as_deref(), std::env::vars()).context("configuration")?;
-    if let Some(listen) = args.listen {
+    let mut config = Config::load(args.common.config.as_deref(), std::env::vars()).context("configuration")?;
+    if let Some(listen) = args.common.listen {
         config.listen = listen;
     }
-    if let Some(dir) = args.data_dir {
+    if let Some(dir) = args.common.data_dir {
         config.data_dir = dir;
     }
     if let Some(url) = args.database_url {

@@ -56,3 +56,17 @@ pub fn exit_with_error(name: &str, err: impl std::fmt::Display) -> ! {
     eprintln!("{name}: {}", text.split_whitespace().collect::<Vec<_>>().join(" "));
     std::process::exit(1);
 }
+
+/// The flags every service binary takes (`#[command(flatten)]` into its own `Args`).
+#[derive(clap::Args, Debug)]
+pub struct ServiceArgs {
+    /// Address to listen on (overrides `listen` in the config; see the README for the default).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Directory for the service's data and keys; created if missing.
+    #[arg(long)]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// TOML configuration file; PATTY_SECTION__KEY environment variables override it.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+}
