@@ -139,8 +139,39 @@ impl FromRequestParts<AppState> for Principal {
             .ok_or_else(|| Error::Unauthorized("sign in first: no access token".into()))?;
         let data = jsonwebtoken::decode::<Claims>(token, &state.keys.decoding, &state.keys.validation)
             .map_err(|_| Error::Unauthorized("the access token is invalid or has expired".into()))?;
+        if data.claims.role == Role::Customer {
+            ensure_not_erased(state, &data.claims.sub).await?;
+        }
         Ok(Self { subject: data.claims.sub, role: data.claims.role, outlet_id: data.claims.outlet })
     }
+}
+
+/// How long a replica trusts that a customer account still exists before asking again.
+const LIVE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Refuses a still-valid access token whose customer erased their account (checked at most once a
+/// second per customer and replica; the replica that erases forgets the customer at once).
+async fn ensure_not_erased(state: &AppState, user_id: &str) -> Result<()> {
+    let fresh =
+        state.live_customers.lock().ok().and_then(|m| m.get(user_id).copied()).is_some_and(|t| t.elapsed() < LIVE_TTL);
+    if fresh {
+        return Ok(());
+    }
+    let live = sqlx::query("SELECT 1 AS one FROM users WHERE id = $1 AND erased_ms IS NULL")
+        .bind(user_id)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .is_some();
+    if !live {
+        return Err(Error::Unauthorized("this account no longer exists".into()));
+    }
+    if let Ok(mut m) = state.live_customers.lock() {
+        if m.len() > 100_000 {
+            m.retain(|_, t| t.elapsed() < LIVE_TTL);
+        }
+        m.insert(user_id.to_owned(), std::time::Instant::now());
+    }
+    Ok(())
 }
 
 async fn api_key_principal(db: &Db, key: &str) -> Result<Principal> {

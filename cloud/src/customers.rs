@@ -323,6 +323,9 @@ async fn erase(State(state): State<AppState>, who: Principal) -> Result<StatusCo
     }
     outbox::record(&mut tx, Topic::Customer, &id, "customer.erased", &serde_json::json!({ "user_id": id })).await?;
     tx.commit().await?;
+    if let Ok(mut m) = state.live_customers.lock() {
+        m.remove(&id);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -174,6 +174,7 @@ pub async fn open(config: Config) -> Result<AppState> {
         http_metrics: Default::default(),
         catalog: Default::default(),
         outlets: Default::default(),
+        live_customers: Default::default(),
         closing: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }

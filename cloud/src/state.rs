@@ -29,6 +29,8 @@ pub struct AppState {
     pub catalog: Arc<std::sync::RwLock<Option<Recent<crate::catalog::Published>>>>,
     /// Outlets as the ordering path last read them, and when.
     pub outlets: Arc<std::sync::Mutex<std::collections::HashMap<OutletId, Recent<Outlet>>>>,
+    /// Customers last confirmed not erased, and when.
+    pub live_customers: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
     /// Set to true at shutdown, ending live streams and the relay.
     pub closing: Arc<tokio::sync::watch::Sender<bool>>,
 }

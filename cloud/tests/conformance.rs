@@ -270,6 +270,9 @@ async fn catalog_outlets_and_ordering(backend: Backend) {
         )
         .await;
     assert_eq!(gone.status(), StatusCode::UNAUTHORIZED);
+    // The access token issued before the erasure no longer works either.
+    assert_eq!(cloud.get(&token, "/api/v1/orders").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(place("web-3", &basket(&home)).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     let kept = cloud.json(cloud.get(&admin, &format!("/api/v1/orders/{id2}")).await, StatusCode::OK).await;
     assert_eq!(kept["total"], 2549, "the financial record stays");
     assert!(kept["delivery_address"].is_null() && kept["customer_id"].is_null(), "{kept}");
