@@ -2,7 +2,8 @@
 //! what sync ships to the cloud. Entries carry the outlet's origin id, a gap-free sequence number
 //! and a hybrid-logical-clock timestamp.
 
-use crate::ids::{ItemId, OrderId, OutletId, StaffId};
+use crate::conflict::{Conflict, Resolution};
+use crate::ids::{ConflictId, IngredientId, ItemId, OrderId, OutletId, StaffId};
 use crate::inventory::{Ingredient, StockMovement};
 use crate::order::{Order, OrderStatus, Tender};
 use crate::staff::Staff;
@@ -93,6 +94,73 @@ pub enum ChangeV1 {
         /// Details.
         detail: String,
     },
+    /// The outlet found a conflict (a price changed while an order was open).
+    ConflictRaised {
+        /// The record, with both sides.
+        conflict: Conflict,
+    },
+    /// A manager at the outlet settled a conflict.
+    ConflictResolved {
+        /// The conflict.
+        id: ConflictId,
+        /// How.
+        resolution: Resolution,
+    },
+}
+
+/// What the cloud sends an outlet, in order, each with its position in the cloud's event log (the
+/// outlet's resumable cursor). Versioned by position: new variants only ever go at the end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DownV1 {
+    /// A catalog version was published: the menu as this outlet sells it, applied whole.
+    Catalog {
+        /// The version.
+        version: i64,
+        /// The outlet's menu, as JSON (a `Menu`).
+        menu_json: String,
+    },
+    /// A customer placed an online order for this outlet.
+    OnlineOrder {
+        /// The order, in status `placed`.
+        order: Box<Order>,
+    },
+    /// The customer cancelled an online order in the cloud.
+    OrderCancelled {
+        /// The order.
+        order_id: OrderId,
+        /// Why.
+        reason: Option<String>,
+    },
+    /// HQ set an ingredient's reorder level for this outlet.
+    Threshold {
+        /// The ingredient.
+        ingredient_id: IngredientId,
+        /// The new level.
+        reorder_level: i64,
+    },
+    /// The cloud found a conflict concerning this outlet.
+    ConflictRaised {
+        /// The record.
+        conflict: Conflict,
+    },
+    /// HQ settled a conflict.
+    ConflictResolved {
+        /// The conflict.
+        id: ConflictId,
+        /// How.
+        resolution: Resolution,
+    },
+}
+
+/// One message of the downward stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DownFrame {
+    /// Position in the cloud's event log; the outlet resumes after the last one it applied.
+    pub position: u64,
+    /// The message.
+    pub msg: DownV1,
 }
 
 /// One entry of an outlet's change log.

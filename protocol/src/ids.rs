@@ -67,4 +67,6 @@ id_type!(
     MovementId,
     /// A staff member.
     StaffId,
+    /// A conflict record raised by sync.
+    ConflictId,
 );

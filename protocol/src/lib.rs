@@ -20,6 +20,7 @@
 
 pub mod catalog;
 pub mod change;
+pub mod conflict;
 pub mod envelope;
 pub mod error;
 pub mod ids;

@@ -6,12 +6,14 @@
 //! - [`log`]: the change-log sequencer that hands out gap-free sequence numbers with HLC stamps.
 //! - [`merge`]: merge rules: stock as a sum of distinct movements, order status forward only, conflicts.
 //! - [`upload`]: the upward path: the edge's batching uploader and the cloud's per-origin cursor.
+//! - [`wire`]: the bytes on the wire: compressed batches up, length-prefixed frames down.
 #![forbid(unsafe_code)]
 
 pub mod hlc;
 pub mod log;
 pub mod merge;
 pub mod upload;
+pub mod wire;
 
 pub use hlc::{Clock, ClockError};
 pub use log::Sequencer;
