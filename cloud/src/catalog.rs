@@ -152,7 +152,7 @@ async fn publish(State(state): State<AppState>, who: Principal) -> Result<(Statu
         });
     }
     let event = serde_json::json!({ "version": version, "items": catalog.menu.items.len() });
-    outbox::record(&mut tx, Topic::Catalog, "catalog", "catalog.published", &event).await?;
+    outbox::NewEvent::new(Topic::Catalog, "catalog", "catalog.published", &event).down_to("*").insert(&mut tx).await?;
     tx.commit().await?;
     if let Ok(mut c) = state.catalog.write() {
         *c = None;

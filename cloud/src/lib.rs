@@ -13,6 +13,7 @@
 //! - [`orders`]: browse, quote, place, history, cancel, live status, outlet moves.
 //! - [`outbox`]: domain events written with their change, the relay, and reading them over HTTP.
 //! - [`kafka`]: the relay's producer and topic creation.
+//! - [`sync`]: outlets' change logs applied once, merged by meaning; conflicts; the downward stream.
 //! - [`limits`]: per-client rate limiting.
 //! - [`docs`]: the HTML API reference.
 //! - [`state`]: what handlers share.
@@ -31,6 +32,7 @@ pub mod orders;
 pub mod outbox;
 pub mod outlets;
 pub mod state;
+pub mod sync;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -113,6 +115,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(customers::router())
         .merge(orders::router())
         .merge(outbox::router())
+        .merge(sync::router())
         .split_for_parts()
 }
 
@@ -175,6 +178,7 @@ pub async fn open(config: Config) -> Result<AppState> {
         catalog: Default::default(),
         outlets: Default::default(),
         live_customers: Default::default(),
+        sync: Default::default(),
         closing: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }

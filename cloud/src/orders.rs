@@ -279,7 +279,10 @@ async fn insert_placed(db: &Db, order: &Order, customer: &str, key: &str, hash: 
     .bind(serde_json::to_string(order)?)
     .execute(&mut *tx)
     .await?;
-    outbox::record(&mut tx, Topic::Order, &order.id.to_string(), "order.placed", &serde_json::to_value(order)?).await?;
+    outbox::NewEvent::new(Topic::Order, &order.id.to_string(), "order.placed", &serde_json::to_value(order)?)
+        .down_to(order.outlet_id)
+        .insert(&mut tx)
+        .await?;
     crate::customers::log_activity(&mut tx, customer, "order_placed", &order.id.to_string()).await?;
     tx.commit().await?;
     Ok(())
@@ -289,11 +292,12 @@ async fn insert_placed(db: &Db, order: &Order, customer: &str, key: &str, hash: 
 /// one round trip, atomic by itself, instead of five. This is the hottest write path.
 async fn insert_placed_postgres(db: &Db, order: &Order, customer: &str, key: &str, hash: &str) -> Result<()> {
     let id = order.id.to_string();
-    let e = outbox::NewEvent::new(Topic::Order, &id, "order.placed", &serde_json::to_value(order)?);
+    let e = outbox::NewEvent::new(Topic::Order, &id, "order.placed", &serde_json::to_value(order)?)
+        .down_to(order.outlet_id);
     sqlx::query(
         "WITH o AS (INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)),
-              e AS (INSERT INTO outbox (event_id, topic, key, kind, payload, created_ms) VALUES ($9, $10, $1, $11, $12, $13))
+              e AS (INSERT INTO outbox (event_id, topic, key, kind, payload, created_ms, down) VALUES ($9, $10, $1, $11, $12, $13, $3))
          INSERT INTO activity (user_id, at_ms, kind, detail) VALUES ($2, $13, 'order_placed', $1)",
     )
     .bind(&id)
@@ -371,6 +375,7 @@ async fn move_order(
     id: OrderId,
     to: OrderStatus,
     reason: Option<String>,
+    tell_outlet: bool,
     check: impl Fn(&Order) -> Result<()>,
 ) -> Result<Order> {
     let mut order = load(&state.db, id).await?;
@@ -395,14 +400,13 @@ async fn move_order(
         return Err(Error::Conflict("the order changed meanwhile; reload it".into()));
     }
     let kind = format!("order.{}", to.as_str());
-    outbox::record(
-        &mut tx,
+    let event = outbox::NewEvent::new(
         Topic::Order,
         &id.to_string(),
         &kind,
         &serde_json::json!({ "order_id": id, "from": from, "to": to, "order": order }),
-    )
-    .await?;
+    );
+    if tell_outlet { event.down_to(order.outlet_id) } else { event }.insert(&mut tx).await?;
     tx.commit().await?;
     state.relay.wake.notify_one();
     Ok(order)
@@ -433,7 +437,7 @@ async fn cancel(
     } else {
         req.reason.trim().chars().take(200).collect()
     });
-    let order = move_order(&state, id, OrderStatus::Cancelled, reason, |o| {
+    let order = move_order(&state, id, OrderStatus::Cancelled, reason, true, |o| {
         if o.customer_id.as_deref() != Some(who.subject.as_str()) {
             return Err(Error::NotFound(format!("no order {id}")));
         }
@@ -480,7 +484,7 @@ async fn outlet_move(
     if req.status == OrderStatus::Voided && who.role == Role::OutletStaff {
         return Err(Error::Forbidden("only a manager may void".into()));
     }
-    let order = move_order(&state, id, req.status, req.reason, |o| {
+    let order = move_order(&state, id, req.status, req.reason, false, |o| {
         if o.outlet_id == outlet { Ok(()) } else { Err(Error::NotFound(format!("no order {id} at this outlet"))) }
     })
     .await?;

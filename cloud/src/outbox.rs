@@ -33,11 +33,13 @@ pub enum Topic {
     Customer,
     /// `notification.events`: mail to send (verification, password reset).
     Notification,
+    /// `sync.events`: conflicts raised and settled, stock thresholds set by HQ.
+    Sync,
 }
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 4] = [Self::Order, Self::Catalog, Self::Customer, Self::Notification];
+    pub const ALL: [Topic; 5] = [Self::Order, Self::Catalog, Self::Customer, Self::Notification, Self::Sync];
 
     /// The topic's name.
     pub fn name(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Topic {
             Self::Catalog => "catalog.events",
             Self::Customer => "customer.events",
             Self::Notification => "notification.events",
+            Self::Sync => "sync.events",
         }
     }
 }
@@ -64,6 +67,8 @@ pub struct NewEvent {
     pub payload: String,
     /// When, Unix ms.
     pub at_ms: i64,
+    /// The outlet whose downward stream carries it (`*`: every outlet's), if any.
+    pub down: Option<String>,
 }
 
 impl NewEvent {
@@ -74,7 +79,30 @@ impl NewEvent {
         let payload =
             serde_json::json!({ "event_id": event_id, "kind": kind, "key": key, "at_ms": at_ms, "data": data })
                 .to_string();
-        Self { event_id, topic: topic.name(), key: key.to_owned(), kind: kind.to_owned(), payload, at_ms }
+        Self { event_id, topic: topic.name(), key: key.to_owned(), kind: kind.to_owned(), payload, at_ms, down: None }
+    }
+
+    /// The same event, carried down to `outlet` (`*`: to every outlet).
+    pub fn down_to(mut self, outlet: impl ToString) -> Self {
+        self.down = Some(outlet.to_string());
+        self
+    }
+
+    /// Appends the event to the outbox in the caller's transaction.
+    pub async fn insert(self, conn: &mut sqlx::AnyConnection) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO outbox (event_id, topic, key, kind, payload, created_ms, down) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(self.event_id)
+        .bind(self.topic)
+        .bind(self.key)
+        .bind(self.kind)
+        .bind(self.payload)
+        .bind(self.at_ms)
+        .bind(self.down)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
     }
 }
 
@@ -87,17 +115,7 @@ pub async fn record(
     kind: &str,
     data: &serde_json::Value,
 ) -> Result<()> {
-    let e = NewEvent::new(topic, key, kind, data);
-    sqlx::query("INSERT INTO outbox (event_id, topic, key, kind, payload, created_ms) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(e.event_id)
-        .bind(e.topic)
-        .bind(e.key)
-        .bind(e.kind)
-        .bind(e.payload)
-        .bind(e.at_ms)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    NewEvent::new(topic, key, kind, data).insert(conn).await
 }
 
 /// One outbox row.
@@ -213,8 +231,8 @@ impl Relay {
         // positions in id order; the outbox keeps only what is still to relay.
         let ids = pending.iter().map(|p| p.id.to_string()).collect::<Vec<_>>().join(",");
         let moved = format!(
-            "INSERT INTO events (position, event_id, topic, key, kind, payload, created_ms, relayed_ms)
-             SELECT $1 + ROW_NUMBER() OVER (ORDER BY id) - 1, event_id, topic, key, kind, payload, created_ms, $2
+            "INSERT INTO events (position, event_id, topic, key, kind, payload, created_ms, relayed_ms, down)
+             SELECT $1 + ROW_NUMBER() OVER (ORDER BY id) - 1, event_id, topic, key, kind, payload, created_ms, $2, down
              FROM outbox WHERE id IN ({ids})"
         );
         sqlx::query(&moved).bind(first).bind(now_ms()).execute(&mut *tx).await?;

@@ -31,6 +31,8 @@ pub struct AppState {
     pub outlets: Arc<std::sync::Mutex<std::collections::HashMap<OutletId, Recent<Outlet>>>>,
     /// Customers last confirmed not erased, and when.
     pub live_customers: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
+    /// Sync's figures and which outlets' downward streams are open here.
+    pub sync: Arc<crate::sync::SyncState>,
     /// Set to true at shutdown, ending live streams and the relay.
     pub closing: Arc<tokio::sync::watch::Sender<bool>>,
 }

@@ -135,7 +135,10 @@ impl Uploader {
         self.retry_at_ms = 0;
         match ack {
             // Acks only move forward: a late duplicate answer cannot rewind the cursor.
-            Ack::AppliedThrough(seq) | Ack::Gap { applied_through: seq } => self.acked = self.acked.max(seq),
+            Ack::AppliedThrough(seq) => self.acked = self.acked.max(seq),
+            // The cloud holds less than the edge was told (restored from a backup): resend from
+            // what it holds. A cloud that keeps what it acknowledged never answers this.
+            Ack::Gap { applied_through } => self.acked = applied_through,
         }
     }
 

@@ -79,7 +79,8 @@ pub fn encode_frame(frame: &DownFrame) -> Vec<u8> {
 }
 
 /// Splits complete frames off the front of `buf` (bytes as they arrive), leaving a partial one.
-/// A frame longer than `max_frame` is an error: the stream is then abandoned and reopened.
+/// A zero-length frame is a keep-alive and yields nothing. A frame longer than `max_frame` is an
+/// error: the stream is then abandoned and reopened.
 pub fn take_frames(buf: &mut Vec<u8>, max_frame: usize) -> Result<Vec<DownFrame>, WireError> {
     let mut frames = Vec::new();
     let mut at = 0;
@@ -90,6 +91,11 @@ pub fn take_frames(buf: &mut Vec<u8>, max_frame: usize) -> Result<Vec<DownFrame>
         }
         if buf.len() - at - 4 < len {
             break;
+        }
+        if len == 0 {
+            // A keep-alive.
+            at += 4;
+            continue;
         }
         let frame =
             postcard::from_bytes(&buf[at + 4..at + 4 + len]).map_err(|e| WireError::Malformed(e.to_string()))?;
@@ -143,7 +149,8 @@ mod tests {
         let frames: Vec<DownFrame> = (1..=5)
             .map(|p| DownFrame { position: p, msg: DownV1::OrderCancelled { order_id: OrderId::new(), reason: None } })
             .collect();
-        let bytes: Vec<u8> = frames.iter().flat_map(encode_frame).collect();
+        let mut bytes: Vec<u8> = frames.iter().flat_map(encode_frame).collect();
+        bytes.splice(0..0, [0, 0, 0, 0]);
         for cut in 0..bytes.len() {
             let mut buf = bytes[..cut].to_vec();
             let mut got = take_frames(&mut buf, 1024).unwrap();
