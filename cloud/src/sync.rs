@@ -660,8 +660,7 @@ pub struct UploadAck {
     responses((status = 200, body = UploadAck), (status = 403, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn up(State(state): State<AppState>, who: Principal, body: Bytes) -> Result<Json<UploadAck>> {
     let outlet = edge_outlet(&who)?;
-    let entries =
-        patty_sync::wire::decode_batch(&body, MAX_INFLATED).map_err(|e| Error::Validation(e.to_string()))?;
+    let entries = patty_sync::wire::decode_batch(&body, MAX_INFLATED).map_err(|e| Error::Validation(e.to_string()))?;
     if entries.len() > MAX_ENTRIES {
         return Err(Error::Validation(format!("at most {MAX_ENTRIES} entries per batch")));
     }
@@ -973,7 +972,11 @@ pub struct OutletStock {
 #[utoipa::path(get, path = "/api/v1/outlets/{outlet}/stock", tag = "sync", security(("bearer" = [])),
     params(("outlet" = String, Path, description = "outlet id")),
     responses((status = 200, body = Vec<OutletStock>), (status = 403, body = patty_protocol::ErrorBody)))]
-async fn stock(State(state): State<AppState>, who: Principal, Path(outlet): Path<OutletId>) -> Result<Json<Vec<OutletStock>>> {
+async fn stock(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(outlet): Path<OutletId>,
+) -> Result<Json<Vec<OutletStock>>> {
     who.require_outlet(&[Role::OutletManager], outlet)?;
     let rows = sqlx::query(
         "SELECT ingredient_id, name, unit, on_hand, reorder_level FROM stock_levels WHERE outlet_id = $1 ORDER BY name, ingredient_id",

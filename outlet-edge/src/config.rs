@@ -21,6 +21,18 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Where the first menu, stock and staff come from.
     pub seed: SeedConfig,
+    /// The link to the cloud (sync); off while `url` is empty.
+    pub cloud: CloudConfig,
+}
+
+/// The link to the cloud.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudConfig {
+    /// The cloud's base URL (`http://host:port`); empty: this outlet works alone.
+    pub url: String,
+    /// This outlet's API key (kind `edge`), issued by HQ.
+    pub api_key: String,
 }
 
 /// The outlet's identity and money rules.
@@ -78,6 +90,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             limits: LimitsConfig::default(),
             seed: SeedConfig::default(),
+            cloud: CloudConfig::default(),
         }
     }
 }
@@ -143,6 +156,14 @@ impl Config {
         }
         if self.limits.body_bytes < 1024 || self.limits.order_lines == 0 || self.limits.line_quantity == 0 {
             return bad("limits must allow at least a 1 KiB body, one line and one portion");
+        }
+        if !self.cloud.url.is_empty() {
+            if !(self.cloud.url.starts_with("http://") || self.cloud.url.starts_with("https://")) {
+                return bad("cloud.url must start with http:// or https://");
+            }
+            if self.cloud.api_key.is_empty() {
+                return bad("cloud.api_key is required when cloud.url is set");
+            }
         }
         Ok(())
     }

@@ -159,7 +159,8 @@ pub fn apply(
     Ok(out)
 }
 
-fn check_alert(ctx: &mut WriteCtx<'_>, id: IngredientId) -> Result<()> {
+/// Raises or clears `id`'s low-stock alert to match its level now.
+pub fn check_alert(ctx: &mut WriteCtx<'_>, id: IngredientId) -> Result<()> {
     let Some(level) = level(ctx.conn, id)? else {
         return Ok(());
     };

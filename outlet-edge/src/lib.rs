@@ -14,6 +14,7 @@
 //! - [`reports`]: the end-of-day report.
 //! - [`audit`]: the trail of manager-only actions.
 //! - [`changes`]: the change log over HTTP.
+//! - [`sync`]: the link to the cloud: the log goes up, catalogs and online orders come down; conflicts.
 //! - [`events`]: the live streams' events and Server-Sent Events plumbing.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`seed`]: the first menu, stock and staff of an empty store.
@@ -35,6 +36,7 @@ pub mod seed;
 pub mod staff;
 pub mod state;
 pub mod store;
+pub mod sync;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -96,6 +98,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(reports::router())
         .merge(audit::router())
         .merge(changes::router())
+        .merge(sync::router())
         .split_for_parts()
 }
 
@@ -142,6 +145,7 @@ pub async fn open(config: Config) -> Result<AppState> {
         sessions: Arc::new(sessions),
         metrics: Arc::new(metrics::Metrics::default()),
         pin_key: pin_key.into(),
+        sync: Default::default(),
         closing: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }
@@ -166,7 +170,8 @@ pub async fn run(
 ) -> Result<()> {
     let state = open(config).await?;
     let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
-    tracing::info!(%addr, outlet_id = %state.store.origin(), "patty-edge listening");
+    tracing::info!(%addr, outlet_id = %state.store.origin(), cloud = %state.config.cloud.url, "patty-edge listening");
+    sync::start(&state);
     let closing = state.closing.clone();
     let app = app(state);
     axum::serve(listener, app)

@@ -19,7 +19,9 @@ use patty_protocol::ids::{IngredientId, OrderId, StaffId, TenderId};
 use patty_protocol::inventory::MovementKind;
 use patty_protocol::menu::Menu;
 use patty_protocol::money::apply_basis_points;
-use patty_protocol::order::{Channel, Discount, NewLine, NewOrder, Order, OrderStatus, Tender, TenderKind, transition};
+use patty_protocol::order::{
+    Channel, Discount, NewLine, NewLineModifier, NewOrder, Order, OrderStatus, Tender, TenderKind, transition,
+};
 use patty_protocol::staff::Role;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -119,7 +121,8 @@ fn set_usage(
     Ok(())
 }
 
-fn next_number(ctx: &WriteCtx<'_>, cfg: &OutletConfig) -> Result<u32> {
+/// The next order number of the outlet's local day.
+pub fn next_number(ctx: &WriteCtx<'_>, cfg: &OutletConfig) -> Result<u32> {
     let local = DateTime::<Utc>::from_timestamp_millis(ctx.now_ms).unwrap_or_default()
         + chrono::Duration::minutes(i64::from(cfg.utc_offset_minutes));
     let key = format!("order_number:{}", local.format("%Y-%m-%d"));
@@ -343,10 +346,38 @@ async fn set_status(
         _ => session.require(&[Role::Cashier])?,
     }
     let by = session.staff.id;
+    let menu = state.menu();
+    let st = state.clone();
     let order = state
         .store
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
+            // An online order takes its stock when the outlet accepts it: stock that cannot cover
+            // it, or an item sold out here, refuses the acceptance.
+            if order.channel == Channel::Online
+                && order.status == OrderStatus::Placed
+                && req.status == OrderStatus::Accepted
+            {
+                let lines: Vec<NewLine> = order
+                    .lines
+                    .iter()
+                    .map(|l| NewLine {
+                        item_id: l.item_id,
+                        variant_id: l.variant_id,
+                        quantity: l.quantity,
+                        modifiers: l
+                            .modifiers
+                            .iter()
+                            .map(|m| NewLineModifier { modifier_id: m.modifier_id, quantity: m.quantity })
+                            .collect(),
+                        notes: l.notes.clone(),
+                        price_override: None,
+                    })
+                    .collect();
+                let states = item_states(ctx.conn)?;
+                let priced = price(&pricing_ctx(&st, &menu, &states, &session), &lines)?;
+                set_usage(ctx, &menu, id, &priced.usage, by, true)?;
+            }
             move_status(ctx, &mut order, recalled, req.status, Some(by), None)?;
             Ok(order)
         })

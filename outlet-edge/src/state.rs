@@ -22,6 +22,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The key PINs are hashed with.
     pub pin_key: Arc<[u8]>,
+    /// The link to the cloud.
+    pub sync: Arc<crate::sync::Link>,
     /// Set to true when the server shuts down, ending the live streams.
     pub closing: Arc<tokio::sync::watch::Sender<bool>>,
 }

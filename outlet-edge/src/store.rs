@@ -26,7 +26,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 const SCHEMA: &str = include_str!("schema.sql");
-const SCHEMA_VERSION: i64 = 1;
+/// Each later version's migration, in order: `MIGRATIONS[0]` takes version 1 to 2.
+const MIGRATIONS: &[&str] = &[include_str!("schema_2.sql")];
+const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 /// The most writes one commit carries; bounds the latency the first of them can see.
 const MAX_GROUP: usize = 256;
 
@@ -79,6 +81,8 @@ fn change_kind(c: &ChangeV1) -> &'static str {
         ChangeV1::ItemSoldOut { .. } => "item_sold_out",
         ChangeV1::StaffUpserted { .. } => "staff_upserted",
         ChangeV1::Audited { .. } => "audited",
+        ChangeV1::ConflictRaised { .. } => "conflict_raised",
+        ChangeV1::ConflictResolved { .. } => "conflict_resolved",
     }
 }
 
@@ -154,9 +158,14 @@ impl Store {
         let conn = open_write_connection(path)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version == 0 {
-            conn.execute_batch(&format!("BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?;
-        } else if version != SCHEMA_VERSION {
-            return Err(Error::Internal(format!("store schema version {version} is not {SCHEMA_VERSION}")));
+            conn.execute_batch(&format!("BEGIN; {SCHEMA} PRAGMA user_version = 1; COMMIT;"))?;
+        } else if version > SCHEMA_VERSION {
+            return Err(Error::Internal(format!(
+                "store schema version {version} is newer than this program's {SCHEMA_VERSION}"
+            )));
+        }
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version.max(1) as usize - 1) {
+            conn.execute_batch(&format!("BEGIN; {migration} PRAGMA user_version = {}; COMMIT;", i + 2))?;
         }
         let stored: Option<String> =
             conn.query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| r.get(0)).optional()?;

@@ -3,9 +3,9 @@
 //! of length-prefixed postcard [`DownFrame`]s. Decoding is bounded: a body that would inflate past
 //! the limit is refused before it is inflated.
 
+use patty_protocol::Envelope;
 use patty_protocol::change::{ChangeEntry, DownFrame};
 use patty_protocol::envelope::{Batch, EnvelopeV1};
-use patty_protocol::Envelope;
 
 /// Tag byte: the rest is postcard.
 const PLAIN: u8 = 0;
