@@ -217,7 +217,10 @@ impl Apply {
             match &e.change {
                 ChangeV1::OrderUpserted { order } => order_changes.entry(order.id).or_default().push(&e.change),
                 ChangeV1::OrderStatus { order_id, .. } => order_changes.entry(*order_id).or_default().push(&e.change),
-                ChangeV1::TenderAdded { order_id, tender } => tenders.push((*order_id, tender)),
+                ChangeV1::TenderAdded { order_id, tender } => {
+                    tenders.push((*order_id, tender));
+                    order_changes.entry(*order_id).or_default().push(&e.change);
+                }
                 ChangeV1::StockMoved { movement } => movements.push(movement),
                 ChangeV1::IngredientUpserted { ingredient } => ingredients.push(ingredient),
                 ChangeV1::ItemSoldOut { item_id, sold_out } => {
@@ -398,6 +401,14 @@ impl Apply {
                                 c.closed_reason = reason.clone().or(c.closed_reason.take());
                                 c.closed_by = by.or(c.closed_by);
                             }
+                        }
+                    }
+                    ChangeV1::TenderAdded { tender, .. } => {
+                        if let Some(c) = cur.as_mut()
+                            && !c.tenders.iter().any(|t| t.id == tender.id)
+                        {
+                            c.paid += tender.amount;
+                            c.tenders.push(tender.clone());
                         }
                     }
                     _ => {}

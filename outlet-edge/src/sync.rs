@@ -25,6 +25,7 @@ use futures::StreamExt;
 use patty_protocol::change::{ChangeV1, DownFrame, DownV1};
 use patty_protocol::conflict::{Conflict, ConflictKind, Resolution};
 use patty_protocol::ids::ConflictId;
+use patty_protocol::inventory::{Ingredient, Unit};
 use patty_protocol::menu::Menu;
 use patty_protocol::order::{Order, OrderStatus};
 use patty_sync::{Ack, Backoff, BatchLimits, Uploader};
@@ -389,13 +390,17 @@ fn install_catalog(ctx: &mut WriteCtx<'_>, old: &Menu, new: &Menu, version: i64)
     // A recipe may name an ingredient this outlet never stocked: it starts at zero, so the item
     // shows out of stock until a delivery is received.
     for item in &new.items {
-        for line in item.recipe.iter().chain(item.variants.iter().flat_map(|v| v.recipe.iter())) {
-            ctx.conn
-                .prepare_cached(
-                    "INSERT INTO ingredients (id, name, unit, reorder_level, on_hand) VALUES (?1, ?2, 'piece', 0, 0)
-                     ON CONFLICT (id) DO NOTHING",
-                )?
-                .execute(params![line.ingredient_id.to_string(), format!("ingredient {}", line.ingredient_id)])?;
+        let modifiers = item.modifier_groups.iter().flat_map(|g| g.modifiers.iter()).flat_map(|m| m.recipe.iter());
+        for line in item.recipe.iter().chain(item.variants.iter().flat_map(|v| v.recipe.iter())).chain(modifiers) {
+            if crate::inventory::level(ctx.conn, line.ingredient_id)?.is_none() {
+                let ingredient = Ingredient {
+                    id: line.ingredient_id,
+                    name: format!("ingredient {}", line.ingredient_id),
+                    unit: Unit::Piece,
+                    reorder_level: 0,
+                };
+                crate::inventory::upsert_ingredient(ctx, &ingredient)?;
+            }
         }
     }
     let changed: Vec<_> = new

@@ -30,3 +30,14 @@ pub fn spawn_service(binary: &Path, args: &[&str], envs: &[(&str, String)]) -> (
         rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("{} logged no address", binary.display()));
     (child, format!("http://{addr}"))
 }
+
+/// The path of workspace binary `name`, built beside the running test (as `cargo test --workspace`
+/// builds every package's binaries before running any test). Panics with what to run if absent.
+pub fn workspace_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is not built: run `cargo build --bin {name}` or the whole suite", path.display());
+    path
+}

@@ -1,0 +1,584 @@
+//! Sync end to end with the real binaries: a cloud (SQLite or PostgreSQL) and an outlet's edge,
+//! each killed with SIGKILL at the worst moments, and a link cut while a customer's cancel races
+//! the kitchen. After healing, both sides hold the same orders, tenders and stock, and the
+//! conflicts are listed on both sides.
+
+use patty_tests::postgres::postgres_schema;
+use patty_tests::process::workspace_binary;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::process::Child;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+const ADMIN: &str = "hq@pattypalace.example";
+const PASSWORD: &str = "correct horse battery";
+const MANAGER_PIN: &str = "1234";
+const CASHIER_PIN: &str = "1111";
+
+/// Polls `f` until it gives a value, failing after `secs` seconds with `what`.
+async fn eventually<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Proc {
+    child: Child,
+    base: String,
+}
+
+impl Proc {
+    fn kill(&mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_cloud(dir: &std::path::Path, port: u16, database_url: &str) -> Proc {
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["--listen", &listen, "--data-dir", dir.to_str().unwrap()];
+    if !database_url.is_empty() {
+        args.extend(["--database-url", database_url]);
+    }
+    let envs = [
+        ("PATTY_AUTH__BOOTSTRAP_ADMIN", format!("{ADMIN}:{PASSWORD}")),
+        ("PATTY_HTTP__RATE_PER_MINUTE", "100000".into()),
+        ("PATTY_HTTP__RATE_BURST", "10000".into()),
+    ];
+    let (child, base) = patty_tests::spawn_service(&workspace_binary("patty-cloud"), &args, &envs);
+    Proc { child, base }
+}
+
+fn start_edge(dir: &std::path::Path, outlet: &str, cloud: &str, key: &str) -> Proc {
+    let envs = [
+        ("PATTY_OUTLET__ID", outlet.to_owned()),
+        ("PATTY_CLOUD__URL", cloud.to_owned()),
+        ("PATTY_CLOUD__API_KEY", key.to_owned()),
+    ];
+    let args = ["--listen", "127.0.0.1:0", "--data-dir", dir.to_str().unwrap()];
+    let (child, base) = patty_tests::spawn_service(&workspace_binary("patty-edge"), &args, &envs);
+    Proc { child, base }
+}
+
+/// A client for one service.
+#[derive(Clone)]
+struct Api {
+    http: Client,
+    base: String,
+}
+
+impl Api {
+    fn new(base: &str) -> Self {
+        Self { http: Client::builder().timeout(Duration::from_secs(20)).build().unwrap(), base: base.to_owned() }
+    }
+
+    async fn call(&self, method: reqwest::Method, token: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut r = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        match r.send().await {
+            Ok(resp) => {
+                let status = resp.status();
+                let text = resp.text().await.unwrap_or_default();
+                (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+            }
+            Err(e) => (StatusCode::SERVICE_UNAVAILABLE, json!({ "error": e.to_string() })),
+        }
+    }
+
+    async fn get(&self, token: &str, path: &str) -> Value {
+        let (s, v) = self.call(reqwest::Method::GET, token, path, None).await;
+        assert_eq!(s, StatusCode::OK, "GET {path}: {v}");
+        v
+    }
+
+    async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, token, path, Some(body)).await
+    }
+
+    async fn ok(&self, token: &str, path: &str, body: Value) -> Value {
+        let (s, v) = self.post(token, path, body).await;
+        assert!(s.is_success(), "POST {path}: {s} {v}");
+        v
+    }
+}
+
+/// The outlet as HQ registers it: Amsterdam, open all day, delivering around the centre.
+fn outlet(id: &str) -> Value {
+    json!({
+        "id": id,
+        "name": "Damrak",
+        "position": { "lat": 52.3740, "lon": 4.8930 },
+        "delivery_zone": [[4.86, 52.35], [4.93, 52.35], [4.93, 52.39], [4.86, 52.39], [4.86, 52.35]],
+        "opening_hours": (1..=7).map(|d| json!({ "day": d, "open_minute": 0, "close_minute": 1440 })).collect::<Vec<_>>(),
+        "timezone": "Europe/Amsterdam",
+        "utc_offset_minutes": 60,
+        "status": "active",
+        "currency": "EUR",
+        "tax_rate_bp": 900,
+        "prices_include_tax": true,
+        "delivery_fee": 299
+    })
+}
+
+/// A cloud with one outlet, its catalog published from the sample menu, and that outlet's edge
+/// synced to it.
+struct Chain {
+    _cloud_dir: tempfile::TempDir,
+    edge_dir: tempfile::TempDir,
+    cloud: Proc,
+    cloud_port: u16,
+    database_url: String,
+    edge: Proc,
+    hq: Api,
+    admin: String,
+    outlet: String,
+    key: String,
+}
+
+impl Chain {
+    /// `via` maps the cloud's address to the one the edge is given (a cuttable link, or itself).
+    async fn start(postgres: bool, via: impl FnOnce(u16) -> String) -> Self {
+        let cloud_dir = tempfile::tempdir().unwrap();
+        let edge_dir = tempfile::tempdir().unwrap();
+        let database_url = if postgres { postgres_schema().await } else { String::new() };
+        let cloud_port = free_port();
+        let cloud = start_cloud(cloud_dir.path(), cloud_port, &database_url);
+        let hq = Api::new(&cloud.base);
+        let (_, login) = hq.post("", "/api/v1/auth/login", json!({ "email": ADMIN, "password": PASSWORD })).await;
+        let admin = login["access_token"].as_str().expect("admin signs in").to_owned();
+        let outlet = uuid::Uuid::now_v7().to_string();
+        hq.ok(&admin, "/api/v1/outlets", self::outlet(&outlet)).await;
+        let key = hq.ok(&admin, "/api/v1/api-keys", json!({ "kind": "edge", "subject": outlet, "name": "edge" })).await
+            ["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let seed: Value =
+            serde_json::from_str(include_str!("../../outlet-edge/sample/seed.json")).expect("sample seed");
+        let (s, v) =
+            hq.call(reqwest::Method::PUT, &admin, "/api/v1/catalog/draft", Some(json!({ "menu": seed["menu"] }))).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        hq.ok(&admin, "/api/v1/catalog/publish", json!({})).await;
+        let edge = start_edge(edge_dir.path(), &outlet, &via(cloud_port), &key);
+        let chain =
+            Self { _cloud_dir: cloud_dir, edge_dir, cloud, cloud_port, database_url, edge, hq, admin, outlet, key };
+        let status = chain
+            .edge_status_when("the first catalog and an open link", |s| {
+                s["catalog_version"] == 1 && s["link"] == "online"
+            })
+            .await;
+        assert_eq!(status["enabled"], true);
+        chain
+    }
+
+    fn edge_api(&self) -> Api {
+        Api::new(&self.edge.base)
+    }
+
+    async fn edge_login(&self, pin: &str) -> String {
+        let (s, v) = self.edge_api().post("", "/api/v1/sessions", json!({ "pin": pin })).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn edge_status_when(&self, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+        let api = self.edge_api();
+        let token = self.edge_login(MANAGER_PIN).await;
+        eventually(what, 60, || {
+            let (api, token) = (api.clone(), token.clone());
+            let cond = &cond;
+            async move {
+                let (s, v) = api.call(reqwest::Method::GET, &token, "/api/v1/sync/status", None).await;
+                (s == StatusCode::OK && cond(&v)).then_some(v)
+            }
+        })
+        .await
+    }
+
+    /// Waits until the cloud has applied the edge's whole log and the edge knows it.
+    async fn converged(&self) -> Value {
+        let status = self
+            .edge_status_when("the edge's log to be acknowledged", |s| s["pending"] == 0 && s["link"] == "online")
+            .await;
+        let through = self
+            .hq
+            .get(&self.admin, "/api/v1/sync/outlets")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["outlet_id"] == self.outlet.as_str())
+            .expect("the outlet's cursor")["applied_through"]
+            .clone();
+        assert_eq!(through, status["last_seq"], "the cloud applied exactly the edge's log");
+        status
+    }
+
+    /// Sells `n` bottles of water, one order each, paid in cash.
+    async fn sell_water(&self, cashier: &str, n: usize, tag: &str) -> Vec<String> {
+        let api = self.edge_api();
+        let water = self.item("Water").await;
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let body = json!({ "channel": "counter", "fulfilment": "takeaway", "lines": [{ "item_id": water, "quantity": 1 }] });
+            let r = api
+                .http
+                .post(format!("{}/api/v1/orders", api.base))
+                .bearer_auth(cashier)
+                .header("idempotency-key", format!("{tag}-{i}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+            api.ok(cashier, &format!("/api/v1/orders/{id}/tenders"), json!({ "method": "cash", "tendered": 500 }))
+                .await;
+            ids.push(id);
+        }
+        ids
+    }
+
+    async fn item(&self, name: &str) -> String {
+        let token = self.edge_login(MANAGER_PIN).await;
+        let menu = self.edge_api().get(&token, "/api/v1/menu").await;
+        let items = menu["items"].as_array().unwrap();
+        items.iter().find(|i| i["name"] == name).unwrap_or_else(|| panic!("{name} on the menu"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Checks that the cloud holds exactly the edge's orders (each once, same status and paid
+    /// amount) and the same stock per ingredient.
+    async fn assert_same_state(&self) {
+        let manager = self.edge_login(MANAGER_PIN).await;
+        let edge = self.edge_api();
+        let edge_orders = edge.get(&manager, "/api/v1/orders?limit=500").await;
+        let cloud_orders = self.hq.get(&self.admin, &format!("/api/v1/outlets/{}/orders?limit=500", self.outlet)).await;
+        let view = |v: &Value| -> BTreeMap<String, (String, i64)> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|o| {
+                    (
+                        o["id"].as_str().unwrap().to_owned(),
+                        (o["status"].as_str().unwrap().to_owned(), o["paid"].as_i64().unwrap()),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(cloud_orders.as_array().unwrap().len(), view(&cloud_orders).len(), "no order twice in the cloud");
+        assert_eq!(view(&cloud_orders), view(&edge_orders), "the same orders, statuses and payments on both sides");
+        let edge_stock: BTreeMap<String, i64> = edge
+            .get(&manager, "/api/v1/inventory")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l["ingredient"]["id"].as_str().unwrap().to_owned(), l["on_hand"].as_i64().unwrap()))
+            .collect();
+        let cloud_stock: BTreeMap<String, i64> = self
+            .hq
+            .get(&self.admin, &format!("/api/v1/outlets/{}/stock", self.outlet))
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l["ingredient_id"].as_str().unwrap().to_owned(), l["on_hand"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(cloud_stock, edge_stock, "the cloud's stock is the sum of the outlet's movements");
+    }
+
+    async fn conflicts_on_both_sides(&self, kind: &str) -> (Value, Value) {
+        let manager = self.edge_login(MANAGER_PIN).await;
+        let edge = self.edge_api();
+        let at_edge = eventually(&format!("a {kind} conflict at the outlet"), 30, || {
+            let (edge, manager) = (edge.clone(), manager.clone());
+            async move {
+                let list = edge.get(&manager, "/api/v1/conflicts").await;
+                list.as_array().unwrap().iter().find(|c| c["kind"] == kind).cloned()
+            }
+        })
+        .await;
+        let at_hq = eventually(&format!("the {kind} conflict at HQ"), 30, || {
+            let id = at_edge["id"].clone();
+            async move {
+                let list = self.hq.get(&self.admin, &format!("/api/v1/conflicts?outlet={}", self.outlet)).await;
+                list.as_array().unwrap().iter().find(|c| c["id"] == id).cloned()
+            }
+        })
+        .await;
+        (at_edge, at_hq)
+    }
+}
+
+/// The cloud dies (SIGKILL) and stays down while the outlet sells; HQ changes a price on the
+/// restarted cloud while an order is open at the outlet. On reconnect both sides converge, the open
+/// order keeps the price it was taken at, and the price conflict is listed at both ends and settled
+/// from HQ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlet_sells_through_a_cloud_outage_and_both_sides_converge() {
+    let mut chain = Chain::start(true, |port| format!("http://127.0.0.1:{port}")).await;
+    let cashier = chain.edge_login(CASHIER_PIN).await;
+    chain.sell_water(&cashier, 5, "before").await;
+    chain.converged().await;
+    chain.assert_same_state().await;
+
+    chain.cloud.kill();
+    chain.edge_status_when("the link to drop", |s| s["link"] == "offline").await;
+    chain.sell_water(&cashier, 40, "offline").await;
+    let burger = chain.item("Classic Patty").await;
+    let edge = chain.edge_api();
+    let open = edge
+        .http
+        .post(format!("{}/api/v1/orders", edge.base))
+        .bearer_auth(&cashier)
+        .header("idempotency-key", "open-burger")
+        .json(
+            &json!({ "channel": "counter", "fulfilment": "dine_in", "lines": [{ "item_id": burger, "quantity": 2 }] }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let status = chain.edge_status_when("a backlog", |s| s["pending"].as_u64() > Some(40)).await;
+    assert_eq!(status["link"], "offline");
+
+    // The cloud comes back on its data; HQ raises the burger's price before the outlet is heard from.
+    chain.cloud = start_cloud(chain._cloud_dir.path(), chain.cloud_port, &chain.database_url);
+    let (_, login) = chain.hq.post("", "/api/v1/auth/login", json!({ "email": ADMIN, "password": PASSWORD })).await;
+    chain.admin = login["access_token"].as_str().unwrap().to_owned();
+    let mut draft = chain.hq.get(&chain.admin, "/api/v1/catalog/draft").await;
+    for item in draft["menu"]["items"].as_array_mut().unwrap() {
+        if item["id"] == burger.as_str() {
+            item["price"] = json!(850);
+        }
+    }
+    let (s, v) = chain.hq.call(reqwest::Method::PUT, &chain.admin, "/api/v1/catalog/draft", Some(draft)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    chain.hq.ok(&chain.admin, "/api/v1/catalog/publish", json!({})).await;
+
+    chain.edge_status_when("catalog version 2 at the outlet", |s| s["catalog_version"] == 2).await;
+    let (at_edge, at_hq) = chain.conflicts_on_both_sides("price_changed_while_open").await;
+    assert_eq!(at_edge["subject"], open["id"]);
+    assert!(at_hq["outlet_side"].as_str().unwrap().contains("790"), "{at_hq}");
+    assert!(at_hq["cloud_side"].as_str().unwrap().contains("850"), "{at_hq}");
+    chain.converged().await;
+    chain.assert_same_state().await;
+    let manager = chain.edge_login(MANAGER_PIN).await;
+    let kept = edge.get(&manager, &format!("/api/v1/orders/{}", open["id"].as_str().unwrap())).await;
+    assert_eq!(kept["lines"][0]["unit_price"], 790, "an open order keeps the price it was taken at");
+    let menu = edge.get(&manager, "/api/v1/menu").await;
+    let now = menu["items"].as_array().unwrap().iter().find(|i| i["id"] == burger.as_str()).unwrap()["price"].clone();
+    assert_eq!(now, 850, "new orders take the new price");
+
+    // Settled at HQ; the outlet hears of it.
+    let id = at_hq["id"].as_str().unwrap().to_owned();
+    let (s, v) = chain.hq.post(&chain.admin, &format!("/api/v1/conflicts/{id}/resolve"), json!({ "note": "" })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["code"], "validation");
+    chain.hq.ok(&chain.admin, &format!("/api/v1/conflicts/{id}/resolve"), json!({ "note": "honour 7.90" })).await;
+    eventually("the settlement at the outlet", 30, || {
+        let (edge, manager, id) = (edge.clone(), manager.clone(), id.clone());
+        async move {
+            let list = edge.get(&manager, "/api/v1/conflicts").await;
+            list.as_array().unwrap().iter().find(|c| c["id"] == id.as_str() && !c["resolution"].is_null()).cloned()
+        }
+    })
+    .await;
+}
+
+/// A link between the edge and the cloud that the test can cut: while cut, connections are
+/// dropped and new ones closed at once (what a dead mobile link looks like to both ends).
+struct CuttableLink {
+    cut: Arc<AtomicBool>,
+    epoch: tokio::sync::watch::Sender<u64>,
+}
+
+impl CuttableLink {
+    fn start(port: u16, target: u16) -> Arc<Self> {
+        let link = Arc::new(Self { cut: Arc::default(), epoch: tokio::sync::watch::channel(0).0 });
+        let l = link.clone();
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        tokio::spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { continue };
+                if l.cut.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let mut epoch = l.epoch.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {},
+                        _ = epoch.changed() => {},
+                    }
+                });
+            }
+        });
+        link
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, Ordering::SeqCst);
+        if cut {
+            self.epoch.send_modify(|e| *e += 1);
+        }
+    }
+}
+
+/// A customer cancels online while the link is down and the kitchen accepts: the outlet's
+/// acceptance stands and the race is a conflict at both ends. Then the edge is killed mid-upload
+/// and restarted: nothing is applied twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_races_the_kitchen_and_an_edge_killed_mid_upload_duplicates_nothing() {
+    let link_port = free_port();
+    let link = std::sync::Mutex::new(None);
+    let mut chain = Chain::start(false, |cloud| {
+        *link.lock().unwrap() = Some(CuttableLink::start(link_port, cloud));
+        format!("http://127.0.0.1:{link_port}")
+    })
+    .await;
+    let link = link.lock().unwrap().take().unwrap();
+
+    // An online order reaches the outlet as placed.
+    let (s, reg) = chain
+        .hq
+        .post(
+            "",
+            "/api/v1/auth/register",
+            json!({ "email": "ada@example.com", "password": "s3cret-pass", "name": "Ada" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{reg}");
+    let customer = reg["access_token"].as_str().unwrap().to_owned();
+    let burger = chain.item("Classic Patty").await;
+    let r = chain
+        .hq
+        .http
+        .post(format!("{}/api/v1/orders", chain.hq.base))
+        .bearer_auth(&customer)
+        .header("idempotency-key", "ada-1")
+        .json(&json!({ "outlet_id": chain.outlet, "fulfilment": "takeaway", "lines": [{ "item_id": burger, "quantity": 1 }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let online = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let cashier = chain.edge_login(CASHIER_PIN).await;
+    let edge = chain.edge_api();
+    eventually("the online order at the outlet", 30, || {
+        let (edge, cashier, online) = (edge.clone(), cashier.clone(), online.clone());
+        async move {
+            let (s, o) = edge.call(reqwest::Method::GET, &cashier, &format!("/api/v1/orders/{online}"), None).await;
+            (s == StatusCode::OK && o["status"] == "placed").then_some(())
+        }
+    })
+    .await;
+
+    // The link drops; the kitchen accepts; the customer cancels in the cloud.
+    link.set_cut(true);
+    chain.edge_status_when("the link to drop", |s| s["link"] == "offline").await;
+    edge.ok(&cashier, &format!("/api/v1/orders/{online}/status"), json!({ "status": "accepted" })).await;
+    let (s, v) =
+        chain.hq.post(&customer, &format!("/api/v1/orders/{online}/cancel"), json!({ "reason": "too slow" })).await;
+    assert_eq!(s, StatusCode::OK, "the cloud still had it placed: {v}");
+    link.set_cut(false);
+    chain.converged().await;
+    let (at_edge, at_hq) = chain.conflicts_on_both_sides("cancel_raced_kitchen").await;
+    assert_eq!(at_edge["subject"], online.as_str());
+    assert!(at_hq["cloud_side"].as_str().unwrap().contains("too slow"), "{at_hq}");
+    let in_cloud = chain.hq.get(&customer, &format!("/api/v1/orders/{online}")).await;
+    assert_eq!(in_cloud["status"], "accepted", "the outlet's acceptance stands");
+    let at_outlet = edge.get(&cashier, &format!("/api/v1/orders/{online}")).await;
+    assert_eq!(at_outlet["status"], "accepted");
+
+    // The edge is killed while terminals sell and batches are in flight, then restarted.
+    let selling = {
+        let chain_edge = edge.clone();
+        let cashier = cashier.clone();
+        let water = chain.item("Water").await;
+        tokio::spawn(async move {
+            let mut sold = 0;
+            for i in 0.. {
+                let body = json!({ "channel": "counter", "fulfilment": "takeaway", "lines": [{ "item_id": water, "quantity": 1 }] });
+                let r = chain_edge
+                    .http
+                    .post(format!("{}/api/v1/orders", chain_edge.base))
+                    .bearer_auth(&cashier)
+                    .header("idempotency-key", format!("burst-{i}"))
+                    .json(&body)
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == StatusCode::CREATED => sold += 1,
+                    _ => return sold,
+                }
+            }
+            sold
+        })
+    };
+    let before = chain.edge_status_when("uploads under way", |s| s["acked"].as_u64().unwrap_or(0) > 0).await;
+    let acked_then = before["acked"].as_u64().unwrap();
+    eventually("more uploads mid-burst", 60, || {
+        let hq = chain.hq.clone();
+        let (admin, outlet) = (chain.admin.clone(), chain.outlet.clone());
+        async move {
+            let list = hq.get(&admin, "/api/v1/sync/outlets").await;
+            let through =
+                list.as_array().unwrap().iter().find(|o| o["outlet_id"] == outlet.as_str())?["applied_through"]
+                    .as_u64()?;
+            (through > acked_then + 200).then_some(())
+        }
+    })
+    .await;
+    chain.edge.kill();
+    let sold = selling.await.unwrap();
+    assert!(sold > 0);
+    chain.edge = start_edge(chain.edge_dir.path(), &chain.outlet, &format!("http://127.0.0.1:{link_port}"), &chain.key);
+    chain.converged().await;
+    chain.assert_same_state().await;
+    // Each in-store order was recorded once in the event log.
+    let events = chain.hq.get(&chain.admin, "/api/v1/events?after=0&limit=5000").await;
+    let recorded: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "order.recorded")
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    let unique: BTreeSet<&str> = recorded.iter().copied().collect();
+    assert_eq!(unique.len(), recorded.len(), "no order recorded twice");
+    assert!(unique.len() >= sold, "{} recorded, {sold} sold", unique.len());
+}
