@@ -24,7 +24,7 @@ pub struct BatchLimits {
 
 impl Default for BatchLimits {
     fn default() -> Self {
-        Self { max_entries: 2000, max_bytes: 256 * 1024 }
+        Self { max_entries: 2000, max_bytes: 192 * 1024 }
     }
 }
 
