@@ -18,7 +18,8 @@ use std::ops::RangeInclusive;
 pub struct BatchLimits {
     /// Most entries.
     pub max_entries: usize,
-    /// Most encoded bytes (an entry larger than this still travels, alone).
+    /// Most encoded bytes, before compression (an entry larger than this still travels, alone); the
+    /// default keeps an uncompressed body under the cloud's 256 KiB request limit.
     pub max_bytes: usize,
 }
 
