@@ -73,6 +73,8 @@ pub struct SyncStatus {
 #[derive(Default)]
 pub struct Link {
     inner: Mutex<LinkInner>,
+    /// Poked when the downward stream opens: the uploader stops backing off.
+    back: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -170,7 +172,7 @@ async fn upload_loop(state: AppState, client: reqwest::Client, base: String) {
     let key = state.config.cloud.api_key.clone();
     let limits = BatchLimits::default();
     let hint = state.store.read(|c| meta_u64(c, "sync_acked")).await.unwrap_or(0);
-    let mut up = Uploader::resume(state.store.origin(), hint, limits, Backoff::default());
+    let mut up = Uploader::resume(state.store.origin(), hint, limits, Backoff { base_ms: 500, max_ms: 30_000 });
     let mut wake = state.store.events.subscribe();
     let mut closing = state.closing.subscribe();
     loop {
@@ -193,6 +195,7 @@ async fn upload_loop(state: AppState, client: reqwest::Client, base: String) {
             tokio::select! {
                 _ = wake.recv() => {},
                 _ = tokio::time::sleep(wait) => {},
+                _ = state.sync.back.notified() => up.retry_now(),
                 _ = closing.wait_for(|c| *c) => return,
             }
             continue;
@@ -243,7 +246,7 @@ async fn upload_loop(state: AppState, client: reqwest::Client, base: String) {
 
 async fn down_loop(state: AppState, client: reqwest::Client, base: String) {
     let key = state.config.cloud.api_key.clone();
-    let backoff = Backoff { base_ms: 500, max_ms: 30_000 };
+    let backoff = Backoff { base_ms: 500, max_ms: 15_000 };
     let mut failures = 0u32;
     let mut closing = state.closing.subscribe();
     loop {
@@ -258,6 +261,7 @@ async fn down_loop(state: AppState, client: reqwest::Client, base: String) {
                     // A fresh stream proves the link; the uploader says otherwise if it fails.
                     l.up_ok = true;
                 });
+                state.sync.back.notify_one();
                 follow(&state, r, &mut closing).await
             }
             Ok(r) => format!("{}: {}", r.status(), r.text().await.unwrap_or_default()),

@@ -143,6 +143,13 @@ impl Uploader {
         }
     }
 
+    /// The link is known to be back (the downward stream reconnected): stop backing off, so the
+    /// backlog starts moving at once instead of after the current delay.
+    pub fn retry_now(&mut self) {
+        self.retry_at_ms = 0;
+        self.failures = 0;
+    }
+
     /// The upload failed or timed out: back off before trying again. Returns when to retry.
     pub fn on_failure(&mut self, now_ms: u64, random: u64) -> u64 {
         self.in_flight = None;
@@ -221,6 +228,20 @@ mod tests {
         up.on_ack(Ack::AppliedThrough(4));
         let b = up.next_batch(&entries[4..], 0, |_| 400).unwrap();
         assert_eq!(b.entries.len(), 2, "bytes bound the batch");
+    }
+
+    #[test]
+    fn a_link_known_to_be_back_ends_the_backoff() {
+        let o = OutletId::new();
+        let entries = log(o, 3);
+        let mut up = Uploader::resume(o, 0, BatchLimits::default(), Backoff { base_ms: 1000, max_ms: 60_000 });
+        assert!(up.next_batch(&entries, 0, |_| 10).is_some());
+        for _ in 0..10 {
+            up.on_failure(0, 7);
+        }
+        assert!(up.next_batch(&entries, 1000, |_| 10).is_none(), "backing off");
+        up.retry_now();
+        assert!(up.next_batch(&entries, 1000, |_| 10).is_some());
     }
 
     #[test]

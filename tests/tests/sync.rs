@@ -296,6 +296,13 @@ impl Chain {
         };
         assert_eq!(cloud_orders.as_array().unwrap().len(), view(&cloud_orders).len(), "no order twice in the cloud");
         assert_eq!(view(&cloud_orders), view(&edge_orders), "the same orders, statuses and payments on both sides");
+        self.assert_stock_equal().await;
+    }
+
+    /// Checks that the cloud's stock per ingredient is the edge's.
+    async fn assert_stock_equal(&self) {
+        let manager = self.edge_login(MANAGER_PIN).await;
+        let edge = self.edge_api();
         let edge_stock: BTreeMap<String, i64> = edge
             .get(&manager, "/api/v1/inventory")
             .await
@@ -581,4 +588,151 @@ async fn cancel_races_the_kitchen_and_an_edge_killed_mid_upload_duplicates_nothi
     let unique: BTreeSet<&str> = recorded.iter().copied().collect();
     assert_eq!(unique.len(), recorded.len(), "no order recorded twice");
     assert!(unique.len() >= sold, "{} recorded, {sold} sold", unique.len());
+}
+
+/// Orders per hour of a trading day, relative: breakfast, a lunch peak, a dinner peak.
+const DAY_CURVE: [u32; 24] = [0, 0, 0, 0, 0, 0, 1, 3, 4, 3, 3, 6, 14, 16, 8, 4, 4, 6, 12, 14, 9, 5, 2, 1];
+
+impl Chain {
+    /// Every order id in the edge's change log.
+    async fn edge_order_ids(&self) -> BTreeSet<String> {
+        let manager = self.edge_login(MANAGER_PIN).await;
+        let (edge, mut after, mut ids) = (self.edge_api(), 0u64, BTreeSet::new());
+        loop {
+            let page = edge.get(&manager, &format!("/api/v1/changes?after={after}&limit=5000")).await;
+            let page = page.as_array().unwrap();
+            let Some(last) = page.last() else { return ids };
+            after = last["seq"].as_u64().unwrap();
+            for e in page {
+                if let Some(id) = e["change"]["order_upserted"]["order"]["id"].as_str() {
+                    ids.insert(id.to_owned());
+                }
+            }
+        }
+    }
+
+    /// The aggregate key of every `order.recorded` event in the cloud's log, repeats included.
+    async fn cloud_recorded(&self) -> Vec<String> {
+        let (mut after, mut keys) = (0i64, Vec::new());
+        loop {
+            let page = self.hq.get(&self.admin, &format!("/api/v1/events?after={after}&limit=5000")).await;
+            let page = page.as_array().unwrap();
+            let Some(last) = page.last() else { return keys };
+            after = last["position"].as_i64().unwrap();
+            keys.extend(
+                page.iter().filter(|e| e["kind"] == "order.recorded").map(|e| e["key"].as_str().unwrap().to_owned()),
+            );
+        }
+    }
+}
+
+/// An outlet trades 72 hours with no link: each simulated hour brings the orders of a lunch and
+/// dinner curve (pie and a drink in the morning, burger meals otherwise, some paid in cash,
+/// some cancelled). Time is compressed (the orders carry the real clock); the volume and the mix
+/// are those of three days. Then the link returns and the backlog is applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_days_offline_then_caught_up() {
+    let per_day = patty_tests::bench::env_or("PATTY_ENDURANCE_ORDERS_PER_DAY", 600);
+    let link_port = free_port();
+    let link = std::sync::Mutex::new(None);
+    let chain = Chain::start(false, |cloud| {
+        *link.lock().unwrap() = Some(CuttableLink::start(link_port, cloud));
+        format!("http://127.0.0.1:{link_port}")
+    })
+    .await;
+    let link = link.lock().unwrap().take().unwrap();
+    link.set_cut(true);
+    chain.edge_status_when("the link to drop", |s| s["link"] == "offline").await;
+    let manager = chain.edge_login(MANAGER_PIN).await;
+    let edge = chain.edge_api();
+    let inventory = edge.get(&manager, "/api/v1/inventory").await;
+    for level in inventory.as_array().unwrap() {
+        edge.ok(
+            &manager,
+            "/api/v1/inventory/receive",
+            json!({ "ingredient_id": level["ingredient"]["id"], "quantity": 1_000_000 }),
+        )
+        .await;
+    }
+    let mut breakfast = Vec::new();
+    for n in ["Apple Pie", "Water"] {
+        breakfast.push(chain.item(n).await);
+    }
+    let mut meal = Vec::new();
+    for n in ["Classic Patty", "Onion Rings", "Lemonade"] {
+        meal.push(chain.item(n).await);
+    }
+    let total: u32 = DAY_CURVE.iter().sum();
+    let mut hours = Vec::new();
+    for _day in 0..3 {
+        for (hour, weight) in DAY_CURVE.iter().enumerate() {
+            let n = (u64::from(*weight) * per_day).div_ceil(u64::from(total));
+            hours.push((hour, n));
+        }
+    }
+    let mut sold = 0u64;
+    for (hour, n) in hours {
+        let items = if hour < 11 { breakfast.clone() } else { meal.clone() };
+        // Four terminals share the hour's orders.
+        let terminals: Vec<_> = (0..4u64)
+            .map(|t| {
+                let (edge, items) = (edge.clone(), items.clone());
+                let cashier = chain.edge_login(CASHIER_PIN);
+                async move {
+                    let cashier = cashier.await;
+                    for k in (0..n).filter(|k| k % 4 == t) {
+                        let lines: Vec<Value> = items.iter().map(|i| json!({ "item_id": i, "quantity": 1 })).collect();
+                        let r = edge
+                            .http
+                            .post(format!("{}/api/v1/orders", edge.base))
+                            .bearer_auth(&cashier)
+                            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+                            .json(&json!({ "channel": "counter", "fulfilment": "takeaway", "lines": lines }))
+                            .send()
+                            .await
+                            .unwrap();
+                        let status = r.status();
+                        let o: Value = r.json().await.unwrap();
+                        assert_eq!(status, StatusCode::CREATED, "{o}");
+                        let id = o["id"].as_str().unwrap();
+                        if k % 25 == 7 {
+                            edge.ok(
+                                &cashier,
+                                &format!("/api/v1/orders/{id}/cancel"),
+                                json!({ "reason": "customer left" }),
+                            )
+                            .await;
+                        } else if k % 3 == 0 {
+                            edge.ok(
+                                &cashier,
+                                &format!("/api/v1/orders/{id}/tenders"),
+                                json!({ "method": "cash", "tendered": 5000 }),
+                            )
+                            .await;
+                        } else {
+                            let card = json!({ "method": "card", "amount": o["total"], "reference": "term" });
+                            edge.ok(&cashier, &format!("/api/v1/orders/{id}/tenders"), card).await;
+                        }
+                    }
+                }
+            })
+            .collect();
+        futures::future::join_all(terminals).await;
+        sold += n;
+    }
+    let status = chain.edge_status_when("the backlog", |s| s["link"] == "offline").await;
+    let backlog = status["pending"].as_u64().unwrap();
+    assert!(backlog > sold * 5, "{backlog} changes waiting for {sold} orders");
+
+    link.set_cut(false);
+    let back = std::time::Instant::now();
+    chain.converged().await;
+    let took = back.elapsed();
+    println!("72 h offline: {sold} orders, {backlog} changes caught up in {:.1} s", took.as_secs_f64());
+    assert!(took < Duration::from_secs(120), "caught up in {took:?}");
+    let orders = chain.edge_order_ids().await;
+    let recorded = chain.cloud_recorded().await;
+    assert_eq!(recorded.len(), orders.len(), "each order recorded once");
+    assert_eq!(recorded.into_iter().collect::<BTreeSet<_>>(), orders);
+    chain.assert_stock_equal().await;
 }
