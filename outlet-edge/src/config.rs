@@ -193,6 +193,18 @@ mod tests {
         assert!(Config::load(None, env).is_err());
         let env = [("PATTY_OUTLET__NO_SUCH_KEY".to_owned(), "1".to_owned())];
         assert!(Config::load(None, env).is_err());
+        let env = [
+            ("PATTY_CLOUD__URL".to_owned(), "ftp://cloud".to_owned()),
+            ("PATTY_CLOUD__API_KEY".to_owned(), "k".to_owned()),
+        ];
+        assert!(Config::load(None, env).is_err(), "a cloud URL that is not HTTP");
+        let env = [("PATTY_CLOUD__URL".to_owned(), "http://cloud:8080".to_owned())];
+        assert!(Config::load(None, env).is_err(), "a cloud without the outlet's key");
+        let env = [
+            ("PATTY_CLOUD__URL".to_owned(), "http://cloud:8080".to_owned()),
+            ("PATTY_CLOUD__API_KEY".to_owned(), "k".to_owned()),
+        ];
+        assert_eq!(Config::load(None, env).unwrap().cloud.url, "http://cloud:8080");
         let env = [("PATTY_DATABASE_URL".to_owned(), "postgres://elsewhere".to_owned())];
         assert!(Config::load(None, env).is_ok(), "another binary's setting is not ours to refuse");
     }
