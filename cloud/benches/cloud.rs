@@ -56,11 +56,7 @@ async fn cloud_orders(secs: u64) -> Figures {
         let _ = stopped.await;
     }));
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/healthz")).send().await.map(|r| !r.status().is_success()).unwrap_or(true) {
-        assert!(Instant::now() < deadline, "cloud did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    patty_tests::fixtures::wait_healthy(&http, &base).await;
     let post =
         |token: &str, path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(token).json(&body).send();
     let login: Value = http
@@ -74,11 +70,7 @@ async fn cloud_orders(secs: u64) -> Figures {
         .unwrap();
     let admin = login["access_token"].as_str().unwrap().to_owned();
     let outlet = "01900000-0000-7000-8000-00000000b001";
-    let hours: Vec<Value> = (1..=7).map(|d| json!({ "day": d, "open_minute": 0, "close_minute": 1440 })).collect();
-    post(&admin, "/api/v1/outlets", json!({ "id": outlet, "name": "Bench", "position": { "lat": 52.374, "lon": 4.893 },
-        "delivery_zone": [[4.86, 52.35], [4.93, 52.35], [4.93, 52.39], [4.86, 52.39], [4.86, 52.35]], "opening_hours": hours,
-        "timezone": "Europe/Amsterdam", "utc_offset_minutes": 60, "status": "active", "currency": "EUR", "tax_rate_bp": 900,
-        "prices_include_tax": true, "delivery_fee": 299 })).await.unwrap();
+    post(&admin, "/api/v1/outlets", patty_tests::fixtures::outlet(outlet)).await.unwrap();
     let seed: Value = serde_json::from_str(include_str!("../../outlet-edge/sample/seed.json")).unwrap();
     http.put(format!("{base}/api/v1/catalog/draft"))
         .bearer_auth(&admin)

@@ -16,7 +16,8 @@
 //!   the outlet) become records with both sides, listed here and at the outlet, settled by a person.
 //! - Down: `GET /api/v1/sync/down?after=P` streams, in event-log order, what the outlet must hear
 //!   of (catalog versions, its online orders, customer cancels, stock thresholds, conflicts), each
-//!   frame with its position so the edge resumes after the last one it applied.
+//!   frame with its position so the edge resumes after the last one it applied. Staff HQ sets
+//!   travel down too (name, role, active; never a PIN).
 
 use crate::auth::{Principal, Role};
 use crate::catalog::{self, Published};
@@ -791,6 +792,7 @@ async fn down_message(
             ingredient_id: serde_json::from_value(data["ingredient_id"].clone())?,
             reorder_level: data["reorder_level"].as_i64().unwrap_or(0),
         }),
+        "staff.upserted" => Some(DownV1::Staff { staff: serde_json::from_value(data)? }),
         "conflict.raised" => Some(DownV1::ConflictRaised { conflict: serde_json::from_value(data)? }),
         "conflict.resolved" => {
             let c: Conflict = serde_json::from_value(data)?;
@@ -1056,6 +1058,85 @@ async fn set_threshold(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A staff member of an outlet as HQ sets it.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffIn {
+    /// Display name (1 to 100 characters).
+    pub name: String,
+    /// What they may do at the outlet.
+    #[schema(value_type = String, example = "cashier")]
+    pub role: patty_protocol::staff::Role,
+    /// Whether they may sign in (default true).
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Add or change a staff member of an outlet (HQ, that outlet's manager); the outlet applies it
+/// when it hears of it. PINs are not set here: a manager sets a new member's PIN at the outlet.
+#[utoipa::path(put, path = "/api/v1/outlets/{outlet}/staff/{id}", tag = "sync", security(("bearer" = [])), request_body = StaffIn,
+    params(("outlet" = String, Path, description = "outlet id"), ("id" = String, Path, description = "staff id")),
+    responses((status = 200, body = patty_protocol::staff::Staff), (status = 403, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
+async fn put_staff(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((outlet, id)): Path<(OutletId, patty_protocol::ids::StaffId)>,
+    Json(req): Json<StaffIn>,
+) -> Result<Json<patty_protocol::staff::Staff>> {
+    who.require_outlet(&[Role::OutletManager], outlet)?;
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::Validation("a staff name is 1 to 100 characters".into()));
+    }
+    let staff = patty_protocol::staff::Staff { id, name: name.to_owned(), role: req.role, active: req.active };
+    let mut tx = state.db.pool.begin().await?;
+    let taken = sqlx::query("SELECT outlet_id FROM outlet_staff WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.try_get::<String, _>("outlet_id"))
+        .transpose()?;
+    if taken.is_some_and(|o| o != outlet.to_string()) {
+        return Err(Error::Conflict("this staff id belongs to another outlet".into()));
+    }
+    sqlx::query(
+        "INSERT INTO outlet_staff (id, outlet_id, doc) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+    )
+    .bind(id.to_string())
+    .bind(outlet.to_string())
+    .bind(serde_json::to_string(&staff)?)
+    .execute(&mut *tx)
+    .await?;
+    NewEvent::new(Topic::Sync, &id.to_string(), "staff.upserted", &serde_json::to_value(&staff)?)
+        .down_to(outlet)
+        .insert(&mut tx)
+        .await?;
+    tx.commit().await?;
+    state.relay.wake.notify_one();
+    Ok(Json(staff))
+}
+
+/// An outlet's staff as the cloud knows them: set by HQ or reported by the outlet (HQ, its manager).
+#[utoipa::path(get, path = "/api/v1/outlets/{outlet}/staff", tag = "sync", security(("bearer" = [])),
+    params(("outlet" = String, Path, description = "outlet id")),
+    responses((status = 200, body = Vec<patty_protocol::staff::Staff>), (status = 403, body = patty_protocol::ErrorBody)))]
+async fn list_staff(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(outlet): Path<OutletId>,
+) -> Result<Json<Vec<patty_protocol::staff::Staff>>> {
+    who.require_outlet(&[Role::OutletManager], outlet)?;
+    let rows = sqlx::query("SELECT doc FROM outlet_staff WHERE outlet_id = $1 ORDER BY id")
+        .bind(outlet.to_string())
+        .fetch_all(&state.db.pool)
+        .await?;
+    Ok(Json(rows.iter().map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("doc")?)?)).collect::<Result<_>>()?))
+}
+
 /// The sync routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -1066,4 +1147,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(resolve))
         .routes(routes!(stock))
         .routes(routes!(set_threshold))
+        .routes(routes!(list_staff))
+        .routes(routes!(put_staff))
 }

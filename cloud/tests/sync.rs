@@ -205,6 +205,30 @@ async fn conflicts_and_thresholds(backend: Backend) {
     let stock = cloud.json(cloud.get(&admin, &format!("/api/v1/outlets/{a}/stock")).await, StatusCode::OK).await;
     assert_eq!(stock[0]["reorder_level"], 3);
     assert_eq!(stock[0]["on_hand"], -4, "a threshold leaves the stock alone");
+    // Staff set by HQ or the outlet's own manager, checked.
+    let staff_id = patty_protocol::ids::StaffId::new();
+    let path = format!("/api/v1/outlets/{a}/staff/{staff_id}");
+    for (token, body, status) in [
+        (&other, json!({ "name": "Noor", "role": "cashier" }), StatusCode::FORBIDDEN),
+        (&own, json!({ "name": " ", "role": "cashier" }), StatusCode::UNPROCESSABLE_ENTITY),
+        (&own, json!({ "name": "Noor", "role": "owner" }), StatusCode::UNPROCESSABLE_ENTITY),
+        (&own, json!({ "name": "Noor", "role": "cashier" }), StatusCode::OK),
+        (&admin, json!({ "name": "Noor", "role": "kitchen", "active": false }), StatusCode::OK),
+    ] {
+        assert_eq!(cloud.send(Method::PUT, Some(token), &path, Some(&body)).await.status(), status, "{body}");
+    }
+    let moved = cloud
+        .send(
+            Method::PUT,
+            Some(&admin),
+            &format!("/api/v1/outlets/{b}/staff/{staff_id}"),
+            Some(&json!({ "name": "Noor", "role": "cashier" })),
+        )
+        .await;
+    assert_eq!(moved.status(), StatusCode::CONFLICT, "a staff id stays with its outlet");
+    let listed = cloud.json(cloud.get(&own, &format!("/api/v1/outlets/{a}/staff")).await, StatusCode::OK).await;
+    assert_eq!(listed, json!([{ "id": staff_id, "name": "Noor", "role": "kitchen", "active": false }]));
+
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     while !cloud
         .events(&admin, 1)

@@ -108,20 +108,8 @@ async fn main() {
 
     let http = reqwest::Client::new();
     let login = |pin: &'static str| {
-        let http = http.clone();
-        let url = url.clone();
-        async move {
-            let r: Value = http
-                .post(format!("{url}/api/v1/sessions"))
-                .json(&json!({ "pin": pin }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r["token"].as_str().unwrap().to_owned()
-        }
+        let (http, url) = (http.clone(), url.clone());
+        async move { patty_tests::fixtures::pin_session(&http, &url, pin).await }
     };
     let manager = login("1234").await;
     let menu: Value =

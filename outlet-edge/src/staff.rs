@@ -101,7 +101,7 @@ impl Sessions {
     }
 
     /// Signs out every session of `staff_id` (when they are deactivated).
-    fn close_all_of(&self, staff_id: StaffId) -> Result<()> {
+    pub fn close_all_of(&self, staff_id: StaffId) -> Result<()> {
         self.lock()?.by_token.retain(|_, e| e.staff.id != staff_id);
         Ok(())
     }
@@ -253,6 +253,9 @@ pub struct StaffPatch {
     /// Deactivate (false) or reactivate (true).
     #[serde(default)]
     pub active: Option<bool>,
+    /// A new PIN (4 to 8 digits), as for a member HQ added, who has none yet.
+    #[serde(default)]
+    pub pin: Option<String>,
 }
 
 /// Sign in with a PIN.
@@ -333,7 +336,7 @@ async fn add_staff(
     Ok((StatusCode::CREATED, Json(staff)))
 }
 
-/// Change a staff member's role or deactivate them (manager; audited).
+/// Change a staff member's role, deactivate them, or set their PIN (manager; audited).
 #[utoipa::path(patch, path = "/api/v1/staff/{id}", tag = "staff", security(("pin_session" = [])), request_body = StaffPatch,
     params(("id" = String, Path, description = "staff id")),
     responses((status = 200, body = Staff), (status = 404, body = patty_protocol::ErrorBody)))]
@@ -345,6 +348,7 @@ async fn patch_staff(
 ) -> Result<Json<Staff>> {
     session.require_manager()?;
     let by = session.staff.id;
+    let key = state.pin_key.clone();
     let staff = state
         .store
         .write(move |ctx| {
@@ -362,6 +366,20 @@ async fn patch_staff(
                 "UPDATE staff SET role = ?2, active = ?3 WHERE id = ?1",
                 params![id.to_string(), staff.role.as_str(), staff.active],
             )?;
+            if let Some(pin) = &req.pin {
+                validate_pin(pin)?;
+                let hash = pin_hash(&key, pin);
+                let taken: bool = ctx.conn.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM staff WHERE pin_hash = ?1 AND id <> ?2)",
+                    params![hash, id.to_string()],
+                    |r| r.get(0),
+                )?;
+                if taken {
+                    return Err(Error::Conflict("that PIN is already in use at this outlet".into()));
+                }
+                ctx.conn.execute("UPDATE staff SET pin_hash = ?2 WHERE id = ?1", params![id.to_string(), hash])?;
+                crate::audit::record(ctx, by, "pin_set", &id.to_string(), &staff.name)?;
+            }
             ctx.log(ChangeV1::StaffUpserted { staff: staff.clone() })?;
             crate::audit::record(
                 ctx,

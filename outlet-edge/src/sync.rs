@@ -12,7 +12,9 @@
 //!   here stay (they win at the outlet until cleared here); open orders keep the prices they were
 //!   taken at, and each line whose price changed becomes a conflict. Online orders arrive as
 //!   `placed`; stock is taken when the outlet accepts one. A customer's cancel applies while the
-//!   order is still `placed`; after that the cloud records the race as a conflict.
+//!   order is still `placed`; after that the cloud records the race as a conflict. Staff HQ adds
+//!   or changes arrive with name, role and active flag; PINs never travel (a manager sets a new
+//!   member's PIN here), and the last change applied at each side stands.
 
 use crate::changes::read_after;
 use crate::error::{Error, Json, Path, Result};
@@ -67,6 +69,10 @@ pub struct SyncStatus {
     pub bytes_up: u64,
     /// The last failure, if the link is failing.
     pub last_error: Option<String>,
+    /// The last upload failure since the last successful upload.
+    pub upload_error: Option<String>,
+    /// Uploads that failed since start.
+    pub upload_failures: u64,
 }
 
 /// Shared link state.
@@ -86,6 +92,8 @@ struct LinkInner {
     acked: u64,
     bytes_up: u64,
     last_error: Option<String>,
+    upload_error: Option<String>,
+    upload_failures: u64,
 }
 
 impl Link {
@@ -109,6 +117,8 @@ impl Link {
         self.update(|l| {
             if what == "upload" {
                 l.up_ok = false;
+                l.upload_failures += 1;
+                l.upload_error = Some(msg.clone());
             } else {
                 l.down_open = false;
             }
@@ -152,8 +162,29 @@ pub fn start(state: &AppState) {
         }
     };
     let base = cfg.url.trim_end_matches('/').to_owned();
-    tokio::spawn(upload_loop(state.clone(), client.clone(), base.clone()));
-    tokio::spawn(down_loop(state.clone(), client, base));
+    let (down_client, down_base) = (client.clone(), base.clone());
+    supervise("upload", state.clone(), move |s| upload_loop(s, client.clone(), base.clone()));
+    supervise("downward stream", state.clone(), move |s| down_loop(s, down_client.clone(), down_base.clone()));
+}
+
+/// Runs a sync task until shutdown, starting it again (and saying so) if it ever panics.
+fn supervise<F, Fut>(name: &'static str, state: AppState, task: F)
+where
+    F: Fn(AppState) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            match tokio::spawn(task(state.clone())).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!(task = name, error = %e, "a sync task stopped unexpectedly; starting it again");
+                    state.sync.fail(name, format!("task restarted after: {e}"));
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
 }
 
 /// A pseudo-random number for jitter (no cryptographic use).
@@ -202,22 +233,28 @@ async fn upload_loop(state: AppState, client: reqwest::Client, base: String) {
         };
         let body = patty_sync::wire::encode_batch(&batch.entries);
         let len = body.len() as u64;
-        let sent = client
-            .post(&url)
-            .header("x-api-key", &key)
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .timeout(UPLOAD_TIMEOUT)
-            .body(body)
-            .send()
-            .await;
-        let answer = match sent {
-            Ok(r) if r.status().is_success() => r.json::<UploadAck>().await.map_err(|e| e.to_string()),
-            Ok(r) => {
-                let status = r.status();
-                Err(format!("{status}: {}", r.text().await.unwrap_or_default()))
+        let attempt = async {
+            let sent = client
+                .post(&url)
+                .header("x-api-key", &key)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .timeout(UPLOAD_TIMEOUT)
+                .body(body)
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => r.json::<UploadAck>().await.map_err(|e| e.to_string()),
+                Ok(r) => {
+                    let status = r.status();
+                    Err(format!("{status}: {}", r.text().await.unwrap_or_default()))
+                }
+                Err(e) => Err(e.to_string()),
             }
-            Err(e) => Err(e.to_string()),
         };
+        // The client's timeout covers the exchange; this one bounds the attempt whatever happens.
+        let answer = tokio::time::timeout(UPLOAD_TIMEOUT + Duration::from_secs(5), attempt)
+            .await
+            .unwrap_or_else(|_| Err("no answer in time".into()));
         match answer {
             Ok(a) => {
                 up.on_ack(if a.gap {
@@ -230,6 +267,7 @@ async fn upload_loop(state: AppState, client: reqwest::Client, base: String) {
                     l.up_ok = true;
                     l.acked = acked;
                     l.bytes_up += len;
+                    l.upload_error = None;
                 });
                 if let Err(e) = state.store.write(move |ctx| meta_set(ctx.conn, "sync_acked", acked)).await {
                     tracing::warn!(error = %e, "saving the upload cursor failed");
@@ -237,7 +275,10 @@ async fn upload_loop(state: AppState, client: reqwest::Client, base: String) {
             }
             Err(e) => {
                 let retry = up.on_failure(now_ms() as u64, jitter());
-                tracing::debug!(error = %e, retry_in_ms = retry.saturating_sub(now_ms() as u64), "upload failed");
+                let first = state.sync.inner.lock().map(|l| l.upload_error.is_none()).unwrap_or(true);
+                if first {
+                    tracing::warn!(error = %e, retry_in_ms = retry.saturating_sub(now_ms() as u64), "upload failed; retrying with backoff");
+                }
                 state.sync.fail("upload", e);
             }
         }
@@ -384,6 +425,18 @@ fn apply_one(ctx: &mut WriteCtx<'_>, state: &AppState, menu: &Menu, msg: DownV1)
         }
         DownV1::ConflictResolved { id, resolution } => {
             settle(ctx.conn, id, &resolution)?;
+            Ok(None)
+        }
+        DownV1::Staff { staff } => {
+            // A new member gets a PIN no digest can equal: they sign in once a manager sets one.
+            ctx.conn
+                .prepare_cached(
+                    "INSERT INTO staff (id, name, role, pin_hash, active) VALUES (?1, ?2, ?3, 'unset:' || ?1, ?4)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, active = excluded.active",
+                )?
+                .execute(params![staff.id.to_string(), staff.name, staff.role.as_str(), staff.active])?;
+            // Open sessions carry the old role: they end, so the change takes effect at once.
+            state.sessions.close_all_of(staff.id)?;
             Ok(None)
         }
     }
@@ -555,6 +608,8 @@ pub async fn current_status(state: &AppState) -> Result<SyncStatus> {
         catalog_version,
         bytes_up: l.bytes_up,
         last_error: l.last_error.clone(),
+        upload_error: l.upload_error.clone(),
+        upload_failures: l.upload_failures,
     })
 }
 

@@ -20,11 +20,7 @@ fn spawn(dir: &std::path::Path) -> (Child, String) {
     )
 }
 
-async fn login(http: &Client, base: &str, pin: &str) -> String {
-    let r = http.post(format!("{base}/api/v1/sessions")).json(&json!({ "pin": pin })).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
-}
+use patty_tests::fixtures::pin_session as login;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_order_survives_sigkill_exactly_once() {

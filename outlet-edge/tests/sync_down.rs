@@ -34,18 +34,8 @@ impl Outlet {
     }
 
     async fn call(&self, pin: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let token: Value = self
-            .http
-            .post(format!("{}/api/v1/sessions", self.base))
-            .json(&json!({ "pin": pin }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let mut r =
-            self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token["token"].as_str().unwrap());
+        let token = patty_tests::fixtures::pin_session(&self.http, &self.base, pin).await;
+        let mut r = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
         if let Some(b) = body {
             r = r.json(&b).header("idempotency-key", uuid::Uuid::new_v4().to_string());
         }
@@ -171,6 +161,35 @@ async fn downward_messages_apply_once_and_whole() {
     assert_eq!(level["ingredient"]["reorder_level"], 123_456);
     assert_eq!(level["low"], true);
     assert_eq!(outlet.status().await["down_position"], 9);
+
+    // A cashier HQ added: listed at once, signs in once a manager sets a PIN here; HQ's
+    // deactivation ends their session and their sign-ins.
+    let noor = patty_protocol::staff::Staff {
+        id: patty_protocol::ids::StaffId::new(),
+        name: "Noor".into(),
+        role: patty_protocol::staff::Role::Cashier,
+        active: true,
+    };
+    apply_frames(&outlet.state, vec![frame(10, DownV1::Staff { staff: noor.clone() })]).await.unwrap();
+    let (_, staff) = outlet.call("1234", Method::GET, "/api/v1/staff", None).await;
+    assert!(staff.as_array().unwrap().iter().any(|s| s["name"] == "Noor" && s["role"] == "cashier"), "{staff}");
+    let path = format!("/api/v1/staff/{}", noor.id);
+    for (pin, status) in
+        [("12", StatusCode::UNPROCESSABLE_ENTITY), ("1111", StatusCode::CONFLICT), ("5678", StatusCode::OK)]
+    {
+        let (s, e) = outlet.call("1234", Method::PATCH, &path, Some(json!({ "pin": pin }))).await;
+        assert_eq!(s, status, "{pin}: {e}");
+    }
+    let sign_in = |pin: &'static str| {
+        let (http, base) = (outlet.http.clone(), outlet.base.clone());
+        async move {
+            http.post(format!("{base}/api/v1/sessions")).json(&json!({ "pin": pin })).send().await.unwrap().status()
+        }
+    };
+    assert_eq!(sign_in("5678").await, StatusCode::CREATED);
+    let gone = patty_protocol::staff::Staff { active: false, ..noor };
+    apply_frames(&outlet.state, vec![frame(11, DownV1::Staff { staff: gone })]).await.unwrap();
+    assert_ne!(sign_in("5678").await, StatusCode::CREATED, "a member HQ deactivated cannot sign in");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -152,6 +152,12 @@ pub enum DownV1 {
         /// How.
         resolution: Resolution,
     },
+    /// HQ added or changed a staff member of this outlet (name, role, active). PINs never travel:
+    /// a manager sets a new member's PIN at the outlet.
+    Staff {
+        /// The staff member.
+        staff: Staff,
+    },
 }
 
 /// One message of the downward stream.

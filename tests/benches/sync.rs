@@ -54,11 +54,7 @@ impl Cloud {
             .unwrap();
         });
         let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http.get(format!("{base}/healthz")).send().await.map(|r| !r.status().is_success()).unwrap_or(true) {
-            assert!(Instant::now() < deadline, "cloud did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        patty_tests::fixtures::wait_healthy(&http, &base).await;
         let login: Value = http
             .post(format!("{base}/api/v1/auth/login"))
             .json(&json!({ "email": ADMIN.0, "password": ADMIN.1 }))
@@ -86,11 +82,7 @@ impl Cloud {
 
     /// Registers an outlet and returns its edge API key.
     async fn outlet(&self, id: OutletId) -> String {
-        let hours: Vec<Value> = (1..=7).map(|d| json!({ "day": d, "open_minute": 0, "close_minute": 1440 })).collect();
-        self.post("/api/v1/outlets", json!({ "id": id, "name": "Bench", "position": { "lat": 52.374, "lon": 4.893 },
-            "delivery_zone": [[4.86, 52.35], [4.93, 52.35], [4.93, 52.39], [4.86, 52.39], [4.86, 52.35]], "opening_hours": hours,
-            "timezone": "Europe/Amsterdam", "utc_offset_minutes": 60, "status": "active", "currency": "EUR", "tax_rate_bp": 900,
-            "prices_include_tax": true, "delivery_fee": 299 })).await;
+        self.post("/api/v1/outlets", patty_tests::fixtures::outlet(&id.to_string())).await;
         self.post("/api/v1/api-keys", json!({ "kind": "edge", "subject": id, "name": "bench" })).await["secret"]
             .as_str()
             .unwrap()
@@ -176,11 +168,7 @@ impl Edge {
             .unwrap();
         });
         let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http.get(format!("{base}/healthz")).send().await.map(|r| !r.status().is_success()).unwrap_or(true) {
-            assert!(Instant::now() < deadline, "edge did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        patty_tests::fixtures::wait_healthy(&http, &base).await;
         Self { base, http, stop: Some(stop), task }
     }
 
@@ -194,17 +182,7 @@ impl Edge {
     }
 
     async fn login(&self, pin: &str) -> String {
-        let r: Value = self
-            .http
-            .post(format!("{}/api/v1/sessions", self.base))
-            .json(&json!({ "pin": pin }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        r["token"].as_str().unwrap().to_owned()
+        patty_tests::fixtures::pin_session(&self.http, &self.base, pin).await
     }
 
     /// Trades `orders` orders as a counter does: a burger with extra cheese, large fries and a

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`bench`]: closed-loop load for the benchmarks and their figures.
+//! - [`fixtures`]: the sample outlet, waiting for a service to answer.
 //! - [`kafka`]: a tansu broker and the independent consumer.
 //! - [`postgres`]: a fresh schema per test on the PostgreSQL server.
 //! - [`process`]: start a service binary and learn the address it listens on.
@@ -10,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod fixtures;
 pub mod kafka;
 pub mod postgres;
 pub mod process;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// Starts `binary` with `args` (which should include `--listen 127.0.0.1:0`) and `envs`, and
 /// returns it with `http://ADDR` from its `… listening addr=ADDR` log line. Panics if no address
-/// is logged within 60 seconds.
+/// is logged within 60 seconds. With `PATTY_TEST_ECHO` set, its log is echoed to the test's stderr.
 pub fn spawn_service(binary: &Path, args: &[&str], envs: &[(&str, String)]) -> (Child, String) {
     let mut child = Command::new(binary)
         .args(args)
@@ -20,7 +20,11 @@ pub fn spawn_service(binary: &Path, args: &[&str], envs: &[(&str, String)]) -> (
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let echo = std::env::var_os("PATTY_TEST_ECHO").is_some();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if echo {
+                eprintln!("{line}");
+            }
             if let Some(rest) = line.split("addr=").nth(1) {
                 let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
             }

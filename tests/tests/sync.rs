@@ -128,24 +128,6 @@ impl Api {
     }
 }
 
-/// The outlet as HQ registers it: Amsterdam, open all day, delivering around the centre.
-fn outlet(id: &str) -> Value {
-    json!({
-        "id": id,
-        "name": "Damrak",
-        "position": { "lat": 52.3740, "lon": 4.8930 },
-        "delivery_zone": [[4.86, 52.35], [4.93, 52.35], [4.93, 52.39], [4.86, 52.39], [4.86, 52.35]],
-        "opening_hours": (1..=7).map(|d| json!({ "day": d, "open_minute": 0, "close_minute": 1440 })).collect::<Vec<_>>(),
-        "timezone": "Europe/Amsterdam",
-        "utc_offset_minutes": 60,
-        "status": "active",
-        "currency": "EUR",
-        "tax_rate_bp": 900,
-        "prices_include_tax": true,
-        "delivery_fee": 299
-    })
-}
-
 /// A cloud with one outlet, its catalog published from the sample menu, and that outlet's edge
 /// synced to it.
 struct Chain {
@@ -173,7 +155,7 @@ impl Chain {
         let (_, login) = hq.post("", "/api/v1/auth/login", json!({ "email": ADMIN, "password": PASSWORD })).await;
         let admin = login["access_token"].as_str().expect("admin signs in").to_owned();
         let outlet = uuid::Uuid::now_v7().to_string();
-        hq.ok(&admin, "/api/v1/outlets", self::outlet(&outlet)).await;
+        hq.ok(&admin, "/api/v1/outlets", patty_tests::fixtures::outlet(&outlet)).await;
         let key = hq.ok(&admin, "/api/v1/api-keys", json!({ "kind": "edge", "subject": outlet, "name": "edge" })).await
             ["secret"]
             .as_str()
@@ -202,23 +184,22 @@ impl Chain {
     }
 
     async fn edge_login(&self, pin: &str) -> String {
-        let (s, v) = self.edge_api().post("", "/api/v1/sessions", json!({ "pin": pin })).await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        v["token"].as_str().unwrap().to_owned()
+        let edge = self.edge_api();
+        patty_tests::fixtures::pin_session(&edge.http, &edge.base, pin).await
     }
 
     async fn edge_status_when(&self, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
         let api = self.edge_api();
         let token = self.edge_login(MANAGER_PIN).await;
-        eventually(what, 60, || {
-            let (api, token) = (api.clone(), token.clone());
-            let cond = &cond;
-            async move {
-                let (s, v) = api.call(reqwest::Method::GET, &token, "/api/v1/sync/status", None).await;
-                (s == StatusCode::OK && cond(&v)).then_some(v)
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (s, v) = api.call(reqwest::Method::GET, &token, "/api/v1/sync/status", None).await;
+            if s == StatusCode::OK && cond(&v) {
+                return v;
             }
-        })
-        .await
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}; last status {s}: {v}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Waits until the cloud has applied the edge's whole log and the edge knows it.
@@ -478,6 +459,33 @@ async fn cancel_races_the_kitchen_and_an_edge_killed_mid_upload_duplicates_nothi
     })
     .await;
     let link = link.lock().unwrap().take().unwrap();
+
+    // A cashier HQ adds appears in the outlet's staff list.
+    let noor = uuid::Uuid::now_v7();
+    let (s, v) = chain
+        .hq
+        .call(
+            reqwest::Method::PUT,
+            &chain.admin,
+            &format!("/api/v1/outlets/{}/staff/{noor}", chain.outlet),
+            Some(json!({ "name": "Noor", "role": "cashier" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let manager = chain.edge_login(MANAGER_PIN).await;
+    eventually("HQ's new cashier at the outlet", 30, || {
+        let (edge, manager) = (chain.edge_api(), manager.clone());
+        async move {
+            let staff = edge.get(&manager, "/api/v1/staff").await;
+            staff
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["id"] == noor.to_string().as_str() && s["role"] == "cashier")
+                .then_some(())
+        }
+    })
+    .await;
 
     // An online order reaches the outlet as placed.
     let (s, reg) = chain

@@ -57,16 +57,7 @@ impl Cloud {
         });
         let http = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         let cloud = Self { base, http, dir, backend, stop: Some(stop), task: Some(task) };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = cloud.http.get(cloud.url("/healthz")).send().await
-                && r.status().is_success()
-            {
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "cloud did not become healthy");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        patty_tests::fixtures::wait_healthy(&cloud.http, &cloud.base).await;
         cloud
     }
 
@@ -172,23 +163,7 @@ impl Cloud {
     }
 }
 
-/// An outlet in Amsterdam, open all day every day, delivering to a box around the centre.
-pub fn outlet(id: &str) -> Value {
-    json!({
-        "id": id,
-        "name": "Damrak",
-        "position": { "lat": 52.3740, "lon": 4.8930 },
-        "delivery_zone": [[4.86, 52.35], [4.93, 52.35], [4.93, 52.39], [4.86, 52.39], [4.86, 52.35]],
-        "opening_hours": (1..=7).map(|d| json!({ "day": d, "open_minute": 0, "close_minute": 1440 })).collect::<Vec<_>>(),
-        "timezone": "Europe/Amsterdam",
-        "utc_offset_minutes": 60,
-        "status": "active",
-        "currency": "EUR",
-        "tax_rate_bp": 900,
-        "prices_include_tax": true,
-        "delivery_fee": 299
-    })
-}
+pub use patty_tests::fixtures::outlet;
 
 /// A small catalog: a burger with an extras group, and fries with sizes.
 pub fn catalog(outlet_price: Option<(&str, i64)>) -> Value {

@@ -1,0 +1,43 @@
+//! Shared fixtures: the sample outlet as HQ registers it, and waiting for a service to answer.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// An outlet in Amsterdam, open all day every day, delivering to a box around the centre.
+pub fn outlet(id: &str) -> Value {
+    json!({
+        "id": id,
+        "name": "Damrak",
+        "position": { "lat": 52.3740, "lon": 4.8930 },
+        "delivery_zone": [[4.86, 52.35], [4.93, 52.35], [4.93, 52.39], [4.86, 52.39], [4.86, 52.35]],
+        "opening_hours": (1..=7).map(|d| json!({ "day": d, "open_minute": 0, "close_minute": 1440 })).collect::<Vec<_>>(),
+        "timezone": "Europe/Amsterdam",
+        "utc_offset_minutes": 60,
+        "status": "active",
+        "currency": "EUR",
+        "tax_rate_bp": 900,
+        "prices_include_tax": true,
+        "delivery_fee": 299
+    })
+}
+
+/// Waits until `base`'s `/healthz` answers 2xx; panics after 30 seconds.
+pub async fn wait_healthy(http: &reqwest::Client, base: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{base} did not become healthy");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Signs in at an edge with a staff PIN; returns the session token. Panics unless it is 201.
+pub async fn pin_session(http: &reqwest::Client, base: &str, pin: &str) -> String {
+    let r = http.post(format!("{base}/api/v1/sessions")).json(&json!({ "pin": pin })).send().await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED, "sign-in with PIN {pin}");
+    r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+}
