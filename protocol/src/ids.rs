@@ -69,4 +69,8 @@ id_type!(
     StaffId,
     /// A conflict record raised by sync.
     ConflictId,
+    /// A driver's device (a phone or a vehicle agent), as its API key names it.
+    DeviceId,
+    /// A delivery of one order.
+    DeliveryId,
 );

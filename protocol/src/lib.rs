@@ -31,6 +31,7 @@ pub mod order;
 pub mod outlet;
 pub mod pricing;
 pub mod staff;
+pub mod telemetry;
 
 pub use envelope::{Envelope, EnvelopeError};
 pub use error::{ErrorBody, ErrorCode};
