@@ -23,6 +23,37 @@ pub struct Config {
     pub http: HttpConfig,
     /// Kafka; off when no brokers are given.
     pub kafka: KafkaConfig,
+    /// The MQTT broker drivers' agents publish to; telemetry ingest is off when no URL is given.
+    pub mqtt: MqttConfig,
+}
+
+/// The MQTT broker for driver telemetry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttConfig {
+    /// `mqtt://host:port`; empty turns ingest off.
+    pub url: String,
+    /// User name for the cloud's session, if the broker wants one.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// The shared-subscription group: replicas in the same group split the fleet between them.
+    pub share_group: String,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self { url: String::new(), username: String::new(), password: String::new(), share_group: "patty-cloud".into() }
+    }
+}
+
+impl MqttConfig {
+    /// Host and port from `url`, if it is `mqtt://host:port`.
+    pub fn host_port(&self) -> Option<(String, u16)> {
+        let rest = self.url.strip_prefix("mqtt://")?;
+        let (host, port) = rest.rsplit_once(':')?;
+        Some((host.to_owned(), port.parse().ok()?))
+    }
 }
 
 /// Where the data lives.
@@ -109,6 +140,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
             kafka: KafkaConfig::default(),
+            mqtt: MqttConfig::default(),
         }
     }
 }
@@ -172,6 +204,12 @@ impl Config {
         }
         if !self.auth.bootstrap_admin.is_empty() && !self.auth.bootstrap_admin.contains(':') {
             return bad("auth.bootstrap_admin is email:password");
+        }
+        if !self.mqtt.url.is_empty() && self.mqtt.host_port().is_none() {
+            return bad("mqtt.url must be mqtt://host:port");
+        }
+        if self.mqtt.share_group.is_empty() || self.mqtt.share_group.contains(['/', '+', '#']) {
+            return bad("mqtt.share_group must be a non-empty name without '/', '+' or '#'");
         }
         if self.http.rate_per_minute == 0 || self.http.body_bytes < 1024 || self.database.max_connections == 0 {
             return bad(

@@ -1,6 +1,6 @@
 //! Kafka: the outbox relay's producer (rdkafka; idempotent, acks from all in-sync replicas, key =
-//! the aggregate's id so each aggregate's events stay in order in its partition), and topic
-//! creation with the partition counts the design names.
+//! the aggregate's id so each aggregate's events stay in order in its partition), the telemetry
+//! ingest's records, and topic creation with the partition counts the design names.
 
 use crate::error::{Error, Result};
 use crate::outbox::{Pending, Topic};
@@ -37,8 +37,10 @@ impl KafkaSink {
     pub async fn connect(brokers: &str, prefix: &str) -> Result<Self> {
         let producer: FutureProducer =
             producer_config(brokers).create().map_err(|e| Error::Internal(format!("kafka producer: {e}")))?;
-        let topics: Vec<String> = Topic::ALL.iter().map(|t| format!("{prefix}{}", t.name())).collect();
-        ensure_topics(brokers, &topics.iter().map(|t| (t.as_str(), DOMAIN_PARTITIONS)).collect::<Vec<_>>()).await?;
+        let mut topics: Vec<(String, i32)> =
+            Topic::ALL.iter().map(|t| (format!("{prefix}{}", t.name()), DOMAIN_PARTITIONS)).collect();
+        topics.extend(crate::fleet::TOPICS.iter().map(|(t, p)| (format!("{prefix}{t}"), *p)));
+        ensure_topics(brokers, &topics.iter().map(|(t, p)| (t.as_str(), *p)).collect::<Vec<_>>()).await?;
         Ok(Self { producer, prefix: prefix.to_owned() })
     }
 
@@ -64,6 +66,16 @@ impl KafkaSink {
             r?;
         }
         Ok(())
+    }
+
+    /// Publishes one record to `topic` (the prefix is added) and waits for its acknowledgement.
+    pub async fn send(&self, topic: &str, key: &str, payload: &str) -> Result<()> {
+        let topic = format!("{}{topic}", self.prefix);
+        self.producer
+            .send(FutureRecord::to(&topic).key(key).payload(payload), Duration::from_secs(30))
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| Error::Internal(format!("kafka send: {e}")))
     }
 
     /// Waits for everything queued to be delivered (at shutdown).

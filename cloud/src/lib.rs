@@ -12,6 +12,7 @@
 //! - [`customers`]: profiles, addresses, activity, export and erasure.
 //! - [`orders`]: browse, quote, place, history, cancel, live status, outlet moves.
 //! - [`outbox`]: domain events written with their change, the relay, and reading them over HTTP.
+//! - [`fleet`]: driver telemetry over MQTT: fixes judged, latest positions, produced to Kafka.
 //! - [`kafka`]: the relay's producer and topic creation.
 //! - [`sync`]: outlets' change logs applied once, merged by meaning; conflicts; the downward stream.
 //! - [`limits`]: per-client rate limiting.
@@ -26,6 +27,7 @@ pub mod customers;
 pub mod db;
 pub mod docs;
 pub mod error;
+pub mod fleet;
 pub mod kafka;
 pub mod limits;
 pub mod orders;
@@ -101,6 +103,34 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "Highest relayed outbox position.",
         *state.relay.relayed.borrow(),
     );
+    use std::sync::atomic::Ordering::Relaxed;
+    let f = &state.fleet;
+    patty_service::metrics::series(
+        &mut out,
+        "patty_cloud_fixes_accepted_total",
+        "counter",
+        "Fixes accepted.",
+        f.accepted.load(Relaxed),
+    );
+    patty_service::metrics::series(
+        &mut out,
+        "patty_cloud_fixes_jumps_total",
+        "counter",
+        "Fixes accepted but flagged as an impossible jump.",
+        f.jumps.load(Relaxed),
+    );
+    patty_service::metrics::series(
+        &mut out,
+        "patty_cloud_fixes_repeats_total",
+        "counter",
+        "Repeated fixes dropped.",
+        f.repeats.load(Relaxed),
+    );
+    out.push_str("# HELP patty_cloud_device_messages_rejected_total Device messages refused, by reason.\n");
+    out.push_str("# TYPE patty_cloud_device_messages_rejected_total counter\n");
+    for (reason, n) in f.rejected() {
+        out.push_str(&format!("patty_cloud_device_messages_rejected_total{{reason=\"{reason}\"}} {n}\n"));
+    }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
 
@@ -116,6 +146,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(orders::router())
         .merge(outbox::router())
         .merge(sync::router())
+        .merge(fleet::router())
         .split_for_parts()
 }
 
@@ -170,7 +201,9 @@ pub async fn open(config: Config) -> Result<AppState> {
         Some(kafka::KafkaSink::connect(&config.kafka.brokers, &config.kafka.topic_prefix).await?)
     };
     Ok(AppState {
-        relay: outbox::Relay::new(db.clone(), sink, outbox::RELAY_BATCH),
+        relay: outbox::Relay::new(db.clone(), sink.clone(), outbox::RELAY_BATCH),
+        kafka: sink,
+        fleet: Default::default(),
         db,
         config: Arc::new(config),
         keys: Arc::new(auth::Keys::new(&secret)),
@@ -194,6 +227,7 @@ pub async fn run(
     let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
     tracing::info!(%addr, database = ?state.db.backend, kafka = !state.config.kafka.brokers.is_empty(), "patty-cloud listening");
     let relay = tokio::spawn(state.relay.clone().run(state.closing.subscribe(), Duration::from_millis(200)));
+    let ingest = tokio::spawn(fleet::run(state.clone(), state.closing.subscribe()));
     let closing = state.closing.clone();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
@@ -203,6 +237,7 @@ pub async fn run(
         })
         .await;
     let _ = relay.await;
+    let _ = ingest.await;
     served.map_err(|e| Error::Internal(format!("serve: {e}")))?;
     tracing::info!("patty-cloud stopped");
     Ok(())

@@ -31,6 +31,10 @@ pub struct AppState {
     pub outlets: Arc<std::sync::Mutex<std::collections::HashMap<OutletId, Recent<Outlet>>>>,
     /// Customers last confirmed not erased, and when.
     pub live_customers: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
+    /// The Kafka producer, when brokers are configured.
+    pub kafka: Option<crate::kafka::KafkaSink>,
+    /// Drivers' latest positions and the ingest's counters.
+    pub fleet: Arc<crate::fleet::Fleet>,
     /// Sync's figures and which outlets' downward streams are open here.
     pub sync: Arc<crate::sync::SyncState>,
     /// Set to true at shutdown, ending live streams and the relay.

@@ -12,45 +12,6 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A Mosquitto of the test's own, with unlimited queues (the stock 1,000-message queue drops).
-struct Broker {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Broker {
-    fn start(port: u16) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\n"),
-        )
-        .unwrap();
-        let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].into_iter().find(|p| std::path::Path::new(p).exists());
-        let child = Command::new(bin.expect("mosquitto is installed (./scripts/test installs it)"))
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "mosquitto did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, _dir: dir }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The agent, with its log lines forwarded to a channel.
 struct Agent {
     child: Child,
@@ -165,7 +126,7 @@ const ROUTE: &str = "52.3731,4.8926;52.3789,4.9003;52.3770,4.9100";
 #[tokio::test]
 async fn a_drive_arrives_in_order_and_the_last_will_follows_a_crash() {
     let port = free_port();
-    let _broker = Broker::start(port);
+    let _broker = patty_tests::mqtt::Mosquitto::start(port);
     let mut watch = Watcher::start(port, "van-7").await;
     let dir = tempfile::tempdir().unwrap();
     let mut agent = Agent::start(port, "van-7", &dir.path().join("buffer.db"), ROUTE);
@@ -197,7 +158,7 @@ async fn fixes_wait_on_disk_through_an_outage_and_a_restart() {
     first.wait_log("the position source ended");
     first.kill();
     // The broker comes up; a restarted agent sends the first drive, then its own, in order.
-    let _broker = Broker::start(port);
+    let _broker = patty_tests::mqtt::Mosquitto::start(port);
     let mut watch = Watcher::start(port, "van-8").await;
     let _second = Agent::start(port, "van-8", &buffer, "52.3770,4.9100;52.3731,4.8926");
     let a = watch.drive().await;

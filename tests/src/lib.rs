@@ -5,6 +5,7 @@
 //! - [`bench`]: closed-loop load for the benchmarks and their figures.
 //! - [`fixtures`]: the sample outlet, waiting for a service to answer.
 //! - [`kafka`]: a tansu broker and the independent consumer.
+//! - [`mqtt`]: a Mosquitto of the test's own with the fleet's broker settings.
 //! - [`postgres`]: a fresh schema per test on the PostgreSQL server.
 //! - [`process`]: start a service binary and learn the address it listens on.
 //! - [`sse`]: read events from a streaming HTTP response with deadlines.
@@ -13,6 +14,7 @@
 pub mod bench;
 pub mod fixtures;
 pub mod kafka;
+pub mod mqtt;
 pub mod postgres;
 pub mod process;
 pub mod sse;

@@ -1,0 +1,452 @@
+//! Fleet telemetry, the cloud's side: fixes from drivers' agents arrive over MQTT, are judged,
+//! kept as each device's latest position, and produced to Kafka.
+//!
+//! - Ingest subscribes with a shared subscription (`$share/GROUP/patty/v1/devices/+/fix`), so
+//!   several replicas in one group split the fleet. The session is persistent and acknowledgements
+//!   are manual: a fix is acknowledged to the broker only after Kafka acknowledged it (or, with
+//!   Kafka off, once it is judged), so a replica that dies mid-stream leaves its unacknowledged
+//!   fixes with the broker for redelivery, and nothing is dropped silently.
+//! - A fix is accepted when its device is an active device key (the topic names the key's id),
+//!   its bytes decode, its coordinates and heading are in range and its time is not more than two
+//!   minutes ahead. A fix whose implied speed from the last one is impossible for a car (over
+//!   70 m/s) is kept but flagged as a jump. A repeat (sequence not above the last) is dropped.
+//!   Every rejection is counted by reason and logged at most once a minute per device.
+//! - Accepted fixes go to `delivery.location.updates` (10 partitions), keyed by the device, so
+//!   each device's fixes stay in order in their partition.
+
+use crate::auth::Principal;
+use crate::db::now_ms;
+use crate::error::{Error, Json, Path, Result};
+use crate::state::AppState;
+use axum::extract::State;
+use patty_protocol::telemetry::{Fix, TOPIC_PREFIX};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The Kafka topics of the delivery streams, with their partition counts.
+pub const TOPICS: [(&str, i32); 4] = [
+    ("delivery.location.updates", 10),
+    ("delivery.geofence.alerts", 5),
+    ("delivery.status.events", 6),
+    ("delivery.route.events", 6),
+];
+
+/// Faster than this between two fixes is not a car: the later fix is flagged.
+const MAX_PLAUSIBLE_MPS: f64 = 70.0;
+/// A fix stamped further ahead than this is refused.
+const MAX_AHEAD_S: u64 = 120;
+
+/// Why a message was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Not a device topic this cloud knows.
+    BadTopic,
+    /// The topic's device is not an active device key.
+    UnknownDevice,
+    /// The payload is not a fix.
+    Malformed,
+    /// Coordinates or heading out of range.
+    OutOfRange,
+    /// Stamped too far in the future.
+    FromTheFuture,
+}
+
+impl Reason {
+    const ALL: [Reason; 5] =
+        [Reason::BadTopic, Reason::UnknownDevice, Reason::Malformed, Reason::OutOfRange, Reason::FromTheFuture];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::BadTopic => "bad_topic",
+            Self::UnknownDevice => "unknown_device",
+            Self::Malformed => "malformed",
+            Self::OutOfRange => "out_of_range",
+            Self::FromTheFuture => "from_the_future",
+        }
+    }
+}
+
+/// What to do with a fix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Keep it; `jump` when it is implausibly far from the last one.
+    Accept {
+        /// Implied speed over [`MAX_PLAUSIBLE_MPS`].
+        jump: bool,
+    },
+    /// Seen before (sequence not above the last accepted).
+    Repeat,
+    /// Refuse it.
+    Reject(Reason),
+}
+
+/// Judges `fix` against the device's last accepted one.
+pub fn judge(last: Option<&Fix>, fix: &Fix, now_s: u64) -> Verdict {
+    if !fix.in_range() {
+        return Verdict::Reject(Reason::OutOfRange);
+    }
+    if u64::from(fix.time_s) > now_s + MAX_AHEAD_S {
+        return Verdict::Reject(Reason::FromTheFuture);
+    }
+    let Some(last) = last else { return Verdict::Accept { jump: false } };
+    if fix.seq <= last.seq {
+        return Verdict::Repeat;
+    }
+    let metres = distance_m((last.lat(), last.lon()), (fix.lat(), fix.lon()));
+    let seconds = f64::from(fix.time_s.saturating_sub(last.time_s).max(1));
+    Verdict::Accept { jump: metres / seconds > MAX_PLAUSIBLE_MPS }
+}
+
+/// Great-circle distance in metres.
+pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    use geo::{Distance, Haversine, Point};
+    Haversine.distance(Point::new(a.1, a.0), Point::new(b.1, b.0))
+}
+
+/// A device's latest accepted position.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DevicePosition {
+    /// The device (its API key's id).
+    pub device_id: String,
+    /// The driver the device belongs to.
+    pub driver_id: String,
+    /// The fix's sequence number.
+    pub seq: u32,
+    /// Latitude, degrees.
+    pub lat: f64,
+    /// Longitude, degrees.
+    pub lon: f64,
+    /// Accuracy, metres.
+    pub accuracy_m: u16,
+    /// Speed, metres per second.
+    pub speed_mps: f64,
+    /// Heading, degrees.
+    pub heading_deg: u16,
+    /// When measured, Unix seconds.
+    pub time_s: u32,
+    /// Battery percent, when known.
+    pub battery_pct: Option<u8>,
+    /// The job number the fix names.
+    pub job: Option<u32>,
+    /// Implausibly far from the previous fix.
+    pub jump: bool,
+    /// When the cloud received it, Unix ms.
+    pub received_ms: i64,
+    /// Whether the device's session is up (its last status was `online`).
+    pub online: bool,
+}
+
+/// Fleet state on this replica.
+#[derive(Default)]
+pub struct Fleet {
+    latest: Mutex<HashMap<String, (Fix, DevicePosition)>>,
+    online: Mutex<HashMap<String, bool>>,
+    devices: Mutex<HashMap<String, (Option<String>, Instant)>>,
+    quiet: Mutex<HashMap<String, Instant>>,
+    /// Fixes accepted.
+    pub accepted: AtomicU64,
+    /// Accepted but flagged as an impossible jump.
+    pub jumps: AtomicU64,
+    /// Repeats dropped.
+    pub repeats: AtomicU64,
+    rejected: [AtomicU64; 5],
+}
+
+impl Fleet {
+    /// Rejections so far, by reason.
+    pub fn rejected(&self) -> Vec<(&'static str, u64)> {
+        Reason::ALL.iter().zip(&self.rejected).map(|(r, n)| (r.as_str(), n.load(Ordering::Relaxed))).collect()
+    }
+
+    fn reject(&self, device: &str, reason: Reason, detail: &str) {
+        self.rejected[Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0)].fetch_add(1, Ordering::Relaxed);
+        let mut quiet = self.quiet.lock().unwrap_or_else(|e| e.into_inner());
+        let due = quiet.get(device).is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+        if due {
+            quiet.insert(device.to_owned(), Instant::now());
+            tracing::warn!(
+                device,
+                reason = reason.as_str(),
+                detail,
+                "a device message was refused (logged once a minute per device)"
+            );
+        }
+    }
+
+    /// The latest positions, newest first.
+    pub fn positions(&self) -> Vec<DevicePosition> {
+        let online = self.online.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut out: Vec<DevicePosition> = self
+            .latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|(_, p)| DevicePosition { online: online.get(&p.device_id).copied().unwrap_or(false), ..p.clone() })
+            .collect();
+        out.sort_by_key(|p| std::cmp::Reverse(p.received_ms));
+        out
+    }
+}
+
+/// The driver behind an active device key, cached for 10 seconds.
+async fn driver_of(state: &AppState, device: &str) -> Result<Option<String>> {
+    if let Some((driver, at)) = state.fleet.devices.lock().unwrap_or_else(|e| e.into_inner()).get(device)
+        && at.elapsed() < Duration::from_secs(10)
+    {
+        return Ok(driver.clone());
+    }
+    let driver = sqlx::query("SELECT subject FROM api_keys WHERE id = $1 AND kind = 'device' AND revoked_ms IS NULL")
+        .bind(device)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .map(|r| r.try_get::<String, _>("subject"))
+        .transpose()?;
+    state
+        .fleet
+        .devices
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(device.to_owned(), (driver.clone(), Instant::now()));
+    Ok(driver)
+}
+
+/// Splits `patty/v1/devices/D/KIND` into (D, KIND).
+fn parse_topic(topic: &str) -> Option<(&str, &str)> {
+    let rest = topic.strip_prefix(TOPIC_PREFIX)?.strip_prefix('/')?;
+    let (device, kind) = rest.split_once('/')?;
+    (!device.is_empty() && !kind.contains('/')).then_some((device, kind))
+}
+
+/// What one message asks of the ingest loop once it is judged.
+enum Outcome {
+    /// Produce this record (key, JSON), then acknowledge.
+    Produce(String, String),
+    /// Acknowledge at once.
+    Ack,
+}
+
+async fn handle(state: &AppState, topic: &str, payload: &[u8]) -> Outcome {
+    let Some((device, kind)) = parse_topic(topic) else {
+        state.fleet.reject(topic, Reason::BadTopic, "not a device topic");
+        return Outcome::Ack;
+    };
+    match kind {
+        "status" => {
+            let online = payload == b"online";
+            state.fleet.online.lock().unwrap_or_else(|e| e.into_inner()).insert(device.to_owned(), online);
+            Outcome::Ack
+        }
+        "fix" => {
+            let driver = match driver_of(state, device).await {
+                Ok(Some(d)) => d,
+                Ok(None) => {
+                    state.fleet.reject(device, Reason::UnknownDevice, "no active device key with this id");
+                    return Outcome::Ack;
+                }
+                Err(e) => {
+                    // The database is unreachable: leave the fix with the broker for redelivery.
+                    tracing::error!(error = %e, "checking a device failed");
+                    return Outcome::Ack;
+                }
+            };
+            let fix = match Fix::decode(payload) {
+                Ok(f) => f,
+                Err(e) => {
+                    state.fleet.reject(device, Reason::Malformed, &e.to_string());
+                    return Outcome::Ack;
+                }
+            };
+            let now_s = (now_ms() / 1000) as u64;
+            let mut latest = state.fleet.latest.lock().unwrap_or_else(|e| e.into_inner());
+            match judge(latest.get(device).map(|(f, _)| f), &fix, now_s) {
+                Verdict::Reject(reason) => {
+                    drop(latest);
+                    state.fleet.reject(device, reason, &format!("{fix:?}"));
+                    Outcome::Ack
+                }
+                Verdict::Repeat => {
+                    state.fleet.repeats.fetch_add(1, Ordering::Relaxed);
+                    Outcome::Ack
+                }
+                Verdict::Accept { jump } => {
+                    state.fleet.accepted.fetch_add(1, Ordering::Relaxed);
+                    if jump {
+                        state.fleet.jumps.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let position = DevicePosition {
+                        device_id: device.to_owned(),
+                        driver_id: driver,
+                        seq: fix.seq,
+                        lat: fix.lat(),
+                        lon: fix.lon(),
+                        accuracy_m: fix.accuracy_m,
+                        speed_mps: fix.speed_mps(),
+                        heading_deg: fix.heading_deg,
+                        time_s: fix.time_s,
+                        battery_pct: (fix.battery_pct <= 100).then_some(fix.battery_pct),
+                        job: fix.job,
+                        jump,
+                        received_ms: now_ms(),
+                        online: true,
+                    };
+                    let json = serde_json::to_string(&position).unwrap_or_default();
+                    latest.insert(device.to_owned(), (fix, position));
+                    Outcome::Produce(device.to_owned(), json)
+                }
+            }
+        }
+        _ => {
+            state.fleet.reject(device, Reason::BadTopic, topic);
+            Outcome::Ack
+        }
+    }
+}
+
+/// Runs the ingest until `shutdown`, reconnecting after a broker failure.
+pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let cfg = state.config.mqtt.clone();
+    let Some((host, port)) = cfg.host_port() else { return };
+    let mut opts = MqttOptions::new(format!("patty-cloud-{}", cfg.share_group), host.clone(), port);
+    opts.set_keep_alive(Duration::from_secs(10));
+    opts.set_clean_session(false);
+    opts.set_manual_acks(true);
+    opts.set_inflight(1000);
+    if !cfg.username.is_empty() {
+        opts.set_credentials(cfg.username.clone(), cfg.password.clone());
+    }
+    let (client, mut events) = AsyncClient::new(opts, 10_000);
+    let share = format!("$share/{}/{TOPIC_PREFIX}", cfg.share_group);
+    let mut failures = 0u32;
+    loop {
+        let event = tokio::select! {
+            e = events.poll() => e,
+            _ = shutdown.changed() => {
+                let _ = client.disconnect().await;
+                return;
+            }
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                failures = 0;
+                tracing::info!(%host, port, "telemetry ingest connected to the broker");
+                for kind in ["fix", "status"] {
+                    if let Err(e) = client.subscribe(format!("{share}/+/{kind}"), QoS::AtLeastOnce).await {
+                        tracing::error!(error = %e, "subscribing failed");
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => match handle(&state, &p.topic, &p.payload).await {
+                Outcome::Ack => {
+                    let _ = client.ack(&p).await;
+                }
+                Outcome::Produce(key, json) => match &state.kafka {
+                    Some(sink) => {
+                        let (sink, client) = (sink.clone(), client.clone());
+                        tokio::spawn(async move {
+                            match sink.send("delivery.location.updates", &key, &json).await {
+                                Ok(()) => {
+                                    let _ = client.ack(&p).await;
+                                }
+                                // Not acknowledged: the broker redelivers it.
+                                Err(e) => tracing::error!(error = %e, "producing a fix failed"),
+                            }
+                        });
+                    }
+                    None => {
+                        let _ = client.ack(&p).await;
+                    }
+                },
+            },
+            Ok(_) => {}
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                if failures == 1 || failures.is_multiple_of(30) {
+                    tracing::warn!(error = %e, %host, port, "telemetry ingest lost the broker; reconnecting");
+                }
+                tokio::time::sleep(Duration::from_millis(500 * u64::from(failures.min(10)))).await;
+            }
+        }
+    }
+}
+
+/// Every device's latest position (HQ).
+#[utoipa::path(get, path = "/api/v1/fleet/positions", tag = "fleet", security(("bearer" = [])),
+    responses((status = 200, body = Vec<DevicePosition>), (status = 403, body = patty_protocol::ErrorBody)))]
+async fn positions(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<DevicePosition>>> {
+    who.require(&[])?;
+    Ok(Json(state.fleet.positions()))
+}
+
+/// One device's latest position (HQ).
+#[utoipa::path(get, path = "/api/v1/fleet/devices/{id}/position", tag = "fleet", security(("bearer" = [])),
+    params(("id" = String, Path, description = "device id")),
+    responses((status = 200, body = DevicePosition), (status = 404, body = patty_protocol::ErrorBody)))]
+async fn device_position(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<DevicePosition>> {
+    who.require(&[])?;
+    state
+        .fleet
+        .positions()
+        .into_iter()
+        .find(|p| p.device_id == id)
+        .map(Json)
+        .ok_or_else(|| Error::NotFound(format!("no position from device {id} yet")))
+}
+
+/// The fleet routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(positions)).routes(routes!(device_position))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patty_protocol::telemetry::micro;
+
+    fn fix(seq: u32, t: u32, lat: f64, lon: f64) -> Fix {
+        Fix {
+            seq,
+            time_s: t,
+            lat_u: micro(lat),
+            lon_u: micro(lon),
+            accuracy_m: 5,
+            speed_dms: 100,
+            heading_deg: 90,
+            battery_pct: 80,
+            job: None,
+        }
+    }
+
+    #[test]
+    fn fixes_are_judged_by_range_time_order_and_plausibility() {
+        let now = 1_800_000_000;
+        let a = fix(1, 1_799_999_990, 52.37, 4.89);
+        assert_eq!(judge(None, &a, now), Verdict::Accept { jump: false });
+        assert_eq!(judge(Some(&a), &fix(2, 1_800_000_000, 52.3709, 4.89), now), Verdict::Accept { jump: false });
+        // 100 km in 10 s.
+        assert_eq!(judge(Some(&a), &fix(2, 1_800_000_000, 53.27, 4.89), now), Verdict::Accept { jump: true });
+        assert_eq!(judge(Some(&a), &fix(1, 1_800_000_000, 52.37, 4.89), now), Verdict::Repeat);
+        assert_eq!(judge(None, &fix(1, now as u32 + 600, 52.37, 4.89), now), Verdict::Reject(Reason::FromTheFuture));
+        assert_eq!(judge(None, &Fix { lat_u: 95_000_000, ..a }, now), Verdict::Reject(Reason::OutOfRange));
+    }
+
+    #[test]
+    fn only_device_topics_parse() {
+        assert_eq!(parse_topic("patty/v1/devices/abc/fix"), Some(("abc", "fix")));
+        assert_eq!(parse_topic("patty/v1/devices//fix"), None);
+        assert_eq!(parse_topic("patty/v1/devices/abc/fix/more"), None);
+        assert_eq!(parse_topic("owntracks/u/d"), None);
+    }
+}
