@@ -182,6 +182,22 @@ impl Fleet {
         }
     }
 
+    /// Appends the ingest's counters in the Prometheus text format.
+    pub fn render(&self, out: &mut String) {
+        for (name, help, n) in [
+            ("patty_cloud_fixes_accepted_total", "Fixes accepted.", &self.accepted),
+            ("patty_cloud_fixes_jumps_total", "Fixes accepted but flagged as an impossible jump.", &self.jumps),
+            ("patty_cloud_fixes_repeats_total", "Repeated fixes dropped.", &self.repeats),
+        ] {
+            patty_service::metrics::series(out, name, "counter", help, n.load(Ordering::Relaxed));
+        }
+        out.push_str("# HELP patty_cloud_device_messages_rejected_total Device messages refused, by reason.\n");
+        out.push_str("# TYPE patty_cloud_device_messages_rejected_total counter\n");
+        for (reason, n) in self.rejected() {
+            out.push_str(&format!("patty_cloud_device_messages_rejected_total{{reason=\"{reason}\"}} {n}\n"));
+        }
+    }
+
     /// The latest positions, newest first.
     pub fn positions(&self) -> Vec<DevicePosition> {
         let online = self.online.lock().unwrap_or_else(|e| e.into_inner()).clone();

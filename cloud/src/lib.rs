@@ -103,34 +103,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "Highest relayed outbox position.",
         *state.relay.relayed.borrow(),
     );
-    use std::sync::atomic::Ordering::Relaxed;
-    let f = &state.fleet;
-    patty_service::metrics::series(
-        &mut out,
-        "patty_cloud_fixes_accepted_total",
-        "counter",
-        "Fixes accepted.",
-        f.accepted.load(Relaxed),
-    );
-    patty_service::metrics::series(
-        &mut out,
-        "patty_cloud_fixes_jumps_total",
-        "counter",
-        "Fixes accepted but flagged as an impossible jump.",
-        f.jumps.load(Relaxed),
-    );
-    patty_service::metrics::series(
-        &mut out,
-        "patty_cloud_fixes_repeats_total",
-        "counter",
-        "Repeated fixes dropped.",
-        f.repeats.load(Relaxed),
-    );
-    out.push_str("# HELP patty_cloud_device_messages_rejected_total Device messages refused, by reason.\n");
-    out.push_str("# TYPE patty_cloud_device_messages_rejected_total counter\n");
-    for (reason, n) in f.rejected() {
-        out.push_str(&format!("patty_cloud_device_messages_rejected_total{{reason=\"{reason}\"}} {n}\n"));
-    }
+    state.fleet.render(&mut out);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
 
