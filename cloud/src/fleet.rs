@@ -1,7 +1,7 @@
 //! Fleet telemetry, the cloud's side: fixes from drivers' agents arrive over MQTT, are judged,
 //! kept as each device's latest position, and produced to Kafka.
 //!
-//! - Ingest subscribes with a shared subscription (`$share/GROUP/patty/v1/devices/+/fix`), so
+//! - Ingest subscribes with a shared subscription (`$share/GROUP/patty/v1/devices/#`), so
 //!   several replicas in one group split the fleet. The session is persistent and acknowledgements
 //!   are manual: a fix is acknowledged to the broker only after Kafka acknowledged it (or, with
 //!   Kafka off, once it is judged), so a replica that dies mid-stream leaves its unacknowledged
@@ -320,6 +320,8 @@ async fn handle(state: &AppState, topic: &str, payload: &[u8]) -> Outcome {
                 }
             }
         }
+        // The cloud's own commands, and the drivers' replies (read by dispatch).
+        "cmd" | "reply" => Outcome::Ack,
         _ => {
             state.fleet.reject(device, Reason::BadTopic, topic);
             Outcome::Ack
@@ -354,10 +356,10 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 failures = 0;
                 tracing::info!(%host, port, "telemetry ingest connected to the broker");
-                for kind in ["fix", "status"] {
-                    if let Err(e) = client.subscribe(format!("{share}/+/{kind}"), QoS::AtLeastOnce).await {
-                        tracing::error!(error = %e, "subscribing failed");
-                    }
+                // Everything under the device prefix: fixes and status, and anything else a device
+                // publishes there, which is refused and counted.
+                if let Err(e) = client.subscribe(format!("{share}/#"), QoS::AtLeastOnce).await {
+                    tracing::error!(error = %e, "subscribing failed");
                 }
             }
             Ok(Event::Incoming(Packet::Publish(p))) => match handle(&state, &p.topic, &p.payload).await {
@@ -365,18 +367,23 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                     let _ = client.ack(&p).await;
                 }
                 Outcome::Produce(key, json) => match &state.kafka {
-                    Some(sink) => {
-                        let (sink, client) = (sink.clone(), client.clone());
-                        tokio::spawn(async move {
-                            match sink.send("delivery.location.updates", &key, &json).await {
-                                Ok(()) => {
-                                    let _ = client.ack(&p).await;
+                    // Queued here, in arrival order; only the wait for Kafka's acknowledgement
+                    // runs aside.
+                    Some(sink) => match sink.enqueue("delivery.location.updates", &key, &json) {
+                        Ok(delivered) => {
+                            let client = client.clone();
+                            tokio::spawn(async move {
+                                match delivered.await {
+                                    Ok(()) => {
+                                        let _ = client.ack(&p).await;
+                                    }
+                                    // Not acknowledged: the broker redelivers it.
+                                    Err(e) => tracing::error!(error = %e, "producing a fix failed"),
                                 }
-                                // Not acknowledged: the broker redelivers it.
-                                Err(e) => tracing::error!(error = %e, "producing a fix failed"),
-                            }
-                        });
-                    }
+                            });
+                        }
+                        Err(e) => tracing::error!(error = %e, "queueing a fix for Kafka failed"),
+                    },
                     None => {
                         let _ = client.ack(&p).await;
                     }

@@ -68,14 +68,27 @@ impl KafkaSink {
         Ok(())
     }
 
-    /// Publishes one record to `topic` (the prefix is added) and waits for its acknowledgement.
-    pub async fn send(&self, topic: &str, key: &str, payload: &str) -> Result<()> {
+    /// Queues one record for `topic` (the prefix is added) at once, so records queued one after
+    /// the other keep their order in their partition; the returned future resolves when Kafka
+    /// acknowledged it.
+    pub fn enqueue(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &str,
+    ) -> Result<impl std::future::Future<Output = Result<()>> + Send + 'static> {
         let topic = format!("{}{topic}", self.prefix);
-        self.producer
-            .send(FutureRecord::to(&topic).key(key).payload(payload), Duration::from_secs(30))
-            .await
-            .map(|_| ())
-            .map_err(|(e, _)| Error::Internal(format!("kafka send: {e}")))
+        let delivery = self
+            .producer
+            .send_result(FutureRecord::to(&topic).key(key).payload(payload))
+            .map_err(|(e, _)| Error::Internal(format!("kafka enqueue: {e}")))?;
+        Ok(async move {
+            match delivery.await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err((e, _))) => Err(Error::Internal(format!("kafka send: {e}"))),
+                Err(_) => Err(Error::Internal("kafka send: the producer went away".into())),
+            }
+        })
     }
 
     /// Waits for everything queued to be delivered (at shutdown).
