@@ -418,22 +418,28 @@ impl CuttableLink {
         let l = link.clone();
         let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
         listener.set_nonblocking(true).unwrap();
-        tokio::spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { continue };
-                if l.cut.load(Ordering::SeqCst) {
-                    continue; // dropped: closed at once
-                }
-                let mut epoch = l.epoch.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else { return };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {},
-                        _ = epoch.changed() => {},
+        // Its own thread and runtime: nothing the test blocks on can hold the link up.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    let Ok((mut inbound, _)) = listener.accept().await else { continue };
+                    if l.cut.load(Ordering::SeqCst) {
+                        continue; // dropped: closed at once
                     }
-                });
-            }
+                    let mut epoch = l.epoch.subscribe();
+                    tokio::spawn(async move {
+                        let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
+                            return;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {},
+                            _ = epoch.changed() => {},
+                        }
+                    });
+                }
+            })
         });
         link
     }
