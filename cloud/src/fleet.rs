@@ -369,7 +369,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 Outcome::Produce(key, json) => match &state.kafka {
                     // Queued here, in arrival order; only the wait for Kafka's acknowledgement
                     // runs aside.
-                    Some(sink) => match sink.enqueue("delivery.location.updates", &key, &json) {
+                    Some(sink) => match sink.enqueue("delivery.location.updates", &key, &json).await {
                         Ok(delivered) => {
                             let client = client.clone();
                             tokio::spawn(async move {

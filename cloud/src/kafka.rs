@@ -71,17 +71,26 @@ impl KafkaSink {
     /// Queues one record for `topic` (the prefix is added) at once, so records queued one after
     /// the other keep their order in their partition; the returned future resolves when Kafka
     /// acknowledged it.
-    pub fn enqueue(
+    /// While the producer's queue is full, this waits (the caller feels the back-pressure).
+    pub async fn enqueue(
         &self,
         topic: &str,
         key: &str,
         payload: &str,
     ) -> Result<impl std::future::Future<Output = Result<()>> + Send + 'static> {
+        use rdkafka::error::{KafkaError, RDKafkaErrorCode};
         let topic = format!("{}{topic}", self.prefix);
-        let delivery = self
-            .producer
-            .send_result(FutureRecord::to(&topic).key(key).payload(payload))
-            .map_err(|(e, _)| Error::Internal(format!("kafka enqueue: {e}")))?;
+        let mut record = FutureRecord::to(&topic).key(key).payload(payload);
+        let delivery = loop {
+            match self.producer.send_result(record) {
+                Ok(d) => break d,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => return Err(Error::Internal(format!("kafka enqueue: {e}"))),
+            }
+        };
         Ok(async move {
             match delivery.await {
                 Ok(Ok(_)) => Ok(()),

@@ -68,6 +68,26 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// Reads `topic` from the beginning with the independent client until `expected` records or
+    /// `timeout_secs`: (records read, distinct (key, seq) pairs, partitions).
+    pub fn count(&self, topic: &str, expected: u64, timeout_secs: u64) -> (u64, u64, u64) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/kafka_count.py");
+        let out = std::process::Command::new("python3")
+            .arg(script)
+            .arg(&self.addr)
+            .arg(topic)
+            .arg(expected.to_string())
+            .arg(timeout_secs.to_string())
+            .output()
+            .expect("python3 counts the records");
+        assert!(out.status.success(), "count: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let n = |k: &str| v[k].as_u64().unwrap_or(0);
+        (n("records"), n("distinct"), n("partitions"))
+    }
+}
+
 impl Drop for Broker {
     fn drop(&mut self) {
         let _ = self.child.kill();
