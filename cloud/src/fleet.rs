@@ -334,7 +334,8 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let cfg = state.config.mqtt.clone();
     let Some((host, port)) = cfg.host_port() else { return };
     let mut opts = MqttOptions::new(format!("patty-cloud-{}", cfg.share_group), host.clone(), port);
-    opts.set_keep_alive(Duration::from_secs(10));
+    // Long enough to ride out a wait for room in Kafka's queue without the broker dropping us.
+    opts.set_keep_alive(Duration::from_secs(30));
     opts.set_clean_session(false);
     opts.set_manual_acks(true);
     opts.set_inflight(1000);
@@ -343,6 +344,15 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
     let (client, mut events) = AsyncClient::new(opts, 10_000);
     let share = format!("$share/{}/{TOPIC_PREFIX}", cfg.share_group);
+    // Requests to the client (acknowledgements, the subscription) are sent from tasks, never
+    // awaited here: the client's queue is emptied only by this loop's polls, so awaiting a full
+    // queue here would stop the ingest for good.
+    let ack = |p: rumqttc::Publish| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let _ = client.ack(&p).await;
+        });
+    };
     let mut failures = 0u32;
     loop {
         let event = tokio::select! {
@@ -358,14 +368,15 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 tracing::info!(%host, port, "telemetry ingest connected to the broker");
                 // Everything under the device prefix: fixes and status, and anything else a device
                 // publishes there, which is refused and counted.
-                if let Err(e) = client.subscribe(format!("{share}/#"), QoS::AtLeastOnce).await {
-                    tracing::error!(error = %e, "subscribing failed");
-                }
+                let (client, filter) = (client.clone(), format!("{share}/#"));
+                tokio::spawn(async move {
+                    if let Err(e) = client.subscribe(filter, QoS::AtLeastOnce).await {
+                        tracing::error!(error = %e, "subscribing failed");
+                    }
+                });
             }
             Ok(Event::Incoming(Packet::Publish(p))) => match handle(&state, &p.topic, &p.payload).await {
-                Outcome::Ack => {
-                    let _ = client.ack(&p).await;
-                }
+                Outcome::Ack => ack(p),
                 Outcome::Produce(key, json) => match &state.kafka {
                     // Queued here, in arrival order; only the wait for Kafka's acknowledgement
                     // runs aside.
@@ -384,9 +395,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                         }
                         Err(e) => tracing::error!(error = %e, "queueing a fix for Kafka failed"),
                     },
-                    None => {
-                        let _ = client.ack(&p).await;
-                    }
+                    None => ack(p),
                 },
             },
             Ok(_) => {}

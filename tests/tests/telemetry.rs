@@ -226,13 +226,13 @@ async fn a_drive_reaches_kafka_once_and_in_order_and_bad_messages_disturb_nothin
     assert_eq!(counter(&m, "patty_cloud_fixes_accepted_total"), n as u64, "{m}");
 }
 
-/// A burst of QoS 1 fixes from 20 devices (50,000 by default; `PATTY_BURST_PER_DEVICE` sets each
-/// device's share) lands in Kafka exactly: as many records, no more and no fewer, each fix once,
-/// with the broker settings we ship (unlimited queues).
+/// A burst of 200,000 QoS 1 fixes from 20 devices (`PATTY_BURST_PER_DEVICE` sets each device's
+/// share) lands in Kafka exactly: as many records, no more and no fewer, each fix once, with the
+/// broker settings we ship (unlimited queues).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_fixes_lands_in_kafka_exactly() {
     const DEVICES: u32 = 20;
-    let per_device = patty_tests::bench::env_or("PATTY_BURST_PER_DEVICE", 2_500) as u32;
+    let per_device = patty_tests::bench::env_or("PATTY_BURST_PER_DEVICE", 10_000) as u32;
     let rig = Rig::start().await;
     let mut devices = Vec::new();
     for d in 0..DEVICES {
