@@ -1,4 +1,4 @@
-//! The change log over HTTP: what sync will ship, readable by a manager for inspection.
+//! The change log over HTTP: what sync ships to the cloud, readable by a manager for inspection.
 
 use crate::error::{Json, Query, Result};
 use crate::staff::Session;

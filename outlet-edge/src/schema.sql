@@ -4,7 +4,7 @@ CREATE TABLE meta (
     value TEXT NOT NULL
 );
 
--- Every write appends here in its own transaction: the sync issue ships these rows to the cloud.
+-- Every write appends here in its own transaction: sync ships these rows to the cloud.
 CREATE TABLE change_log (
     seq     INTEGER PRIMARY KEY,      -- gap-free from 1
     hlc     INTEGER NOT NULL,         -- hybrid logical clock stamp

@@ -206,9 +206,24 @@ async fn upload_loop(state: AppState, client: reqwest::Client, base: String) {
     let mut up = Uploader::resume(state.store.origin(), hint, limits, Backoff { base_ms: 500, max_ms: 30_000 });
     let mut wake = state.store.events.subscribe();
     let mut closing = state.closing.subscribe();
+    // When the uploader backs off: until then the log is not read at all (new sales while the
+    // link is down do not wake it), only the link coming back or shutdown do.
+    let mut retry_at = 0u64;
     loop {
         if *closing.borrow() {
             return;
+        }
+        let wait = retry_at.saturating_sub(now_ms() as u64);
+        if wait > 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(wait)) => {},
+                _ = state.sync.back.notified() => {
+                    up.retry_now();
+                    retry_at = 0;
+                },
+                _ = closing.wait_for(|c| *c) => return,
+            }
+            continue;
         }
         let acked = up.acked();
         let pending = match state.store.read(move |c| read_after(c, acked, limits.max_entries as u32)).await {
@@ -221,7 +236,7 @@ async fn upload_loop(state: AppState, client: reqwest::Client, base: String) {
         let now = now_ms() as u64;
         let Some(batch) = up.next_batch(&pending, now, |e| postcard::experimental::serialized_size(e).unwrap_or(64))
         else {
-            // Nothing to send, or backing off: wait for a write, the retry time, or shutdown.
+            // Nothing to send: wait for a write (or, at worst, a few seconds) or shutdown.
             let wait = if pending.is_empty() { Duration::from_secs(5) } else { Duration::from_millis(200) };
             tokio::select! {
                 _ = wake.recv() => {},
@@ -275,6 +290,7 @@ async fn upload_loop(state: AppState, client: reqwest::Client, base: String) {
             }
             Err(e) => {
                 let retry = up.on_failure(now_ms() as u64, jitter());
+                retry_at = retry;
                 let first = state.sync.inner.lock().map(|l| l.upload_error.is_none()).unwrap_or(true);
                 if first {
                     tracing::warn!(error = %e, retry_in_ms = retry.saturating_sub(now_ms() as u64), "upload failed; retrying with backoff");

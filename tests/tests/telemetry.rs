@@ -224,6 +224,25 @@ async fn a_drive_reaches_kafka_once_and_in_order_and_bad_messages_disturb_nothin
         assert_eq!(counter(&m, &name), 1, "{reason}: {m}");
     }
     assert_eq!(counter(&m, "patty_cloud_fixes_accepted_total"), n as u64, "{m}");
+
+    // The fleet's positions are HQ's: a driver is refused, an unknown device is a JSON 404.
+    let body = json!({ "email": "dee@example.com", "password": "driver-pass-1" });
+    let dee = json_call(http, reqwest::Method::POST, format!("{base}/api/v1/auth/login"), "", Some(body)).await;
+    let r = http
+        .get(format!("{base}/api/v1/fleet/positions"))
+        .bearer_auth(dee["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN);
+    let r = http
+        .get(format!("{base}/api/v1/fleet/devices/no-such-device/position"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "not_found");
 }
 
 /// A burst of 200,000 QoS 1 fixes from 20 devices (`PATTY_BURST_PER_DEVICE` sets each device's
