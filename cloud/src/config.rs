@@ -25,6 +25,39 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// The MQTT broker drivers' agents publish to; telemetry ingest is off when no URL is given.
     pub mqtt: MqttConfig,
+    /// Dispatch, geofences and hand-over.
+    pub delivery: DeliveryConfig,
+}
+
+/// Dispatch, geofences and hand-over.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Seconds a driver has to answer an offer before it goes to the next.
+    pub offer_timeout_secs: u64,
+    /// Radius of an outlet's pickup zone, metres.
+    pub pickup_radius_m: f64,
+    /// Radius of a customer's drop-off zone, metres.
+    pub dropoff_radius_m: f64,
+    /// Wrong hand-over codes allowed before the code locks.
+    pub code_attempts: u32,
+    /// How long a hand-over code stays valid after the delivery is created, minutes.
+    pub code_ttl_mins: u64,
+    /// A driver whose last fix is older than this is not offered work, seconds.
+    pub fresh_fix_secs: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            offer_timeout_secs: 30,
+            pickup_radius_m: 60.0,
+            dropoff_radius_m: 150.0,
+            code_attempts: 5,
+            code_ttl_mins: 180,
+            fresh_fix_secs: 120,
+        }
+    }
 }
 
 /// The MQTT broker for driver telemetry.
@@ -141,6 +174,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             kafka: KafkaConfig::default(),
             mqtt: MqttConfig::default(),
+            delivery: DeliveryConfig::default(),
         }
     }
 }
@@ -210,6 +244,18 @@ impl Config {
         }
         if self.mqtt.share_group.is_empty() || self.mqtt.share_group.contains(['/', '+', '#']) {
             return bad("mqtt.share_group must be a non-empty name without '/', '+' or '#'");
+        }
+        let d = &self.delivery;
+        if d.offer_timeout_secs == 0
+            || d.code_attempts == 0
+            || d.code_ttl_mins == 0
+            || d.fresh_fix_secs == 0
+            || !(10.0..=5_000.0).contains(&d.pickup_radius_m)
+            || !(10.0..=5_000.0).contains(&d.dropoff_radius_m)
+        {
+            return bad(
+                "delivery: offer_timeout_secs, code_attempts, code_ttl_mins and fresh_fix_secs must be positive, radii 10 to 5000 m",
+            );
         }
         if self.http.rate_per_minute == 0 || self.http.body_bytes < 1024 || self.database.max_connections == 0 {
             return bad(

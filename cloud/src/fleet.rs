@@ -58,11 +58,25 @@ pub enum Reason {
     OutOfRange,
     /// Stamped too far in the future.
     FromTheFuture,
+    /// The fix names a job that is not the driver's.
+    NotOnDelivery,
+    /// A reply that does not parse, or that the delivery's state refuses.
+    BadReply,
+    /// A wrong hand-over code.
+    WrongCode,
 }
 
 impl Reason {
-    const ALL: [Reason; 5] =
-        [Reason::BadTopic, Reason::UnknownDevice, Reason::Malformed, Reason::OutOfRange, Reason::FromTheFuture];
+    const ALL: [Reason; 8] = [
+        Reason::BadTopic,
+        Reason::UnknownDevice,
+        Reason::Malformed,
+        Reason::OutOfRange,
+        Reason::FromTheFuture,
+        Reason::NotOnDelivery,
+        Reason::BadReply,
+        Reason::WrongCode,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
@@ -71,6 +85,9 @@ impl Reason {
             Self::Malformed => "malformed",
             Self::OutOfRange => "out_of_range",
             Self::FromTheFuture => "from_the_future",
+            Self::NotOnDelivery => "not_on_delivery",
+            Self::BadReply => "bad_reply",
+            Self::WrongCode => "wrong_code",
         }
     }
 }
@@ -137,6 +154,9 @@ pub struct DevicePosition {
     pub battery_pct: Option<u8>,
     /// The job number the fix names.
     pub job: Option<u32>,
+    /// The delivery that job is, while it is under way.
+    #[schema(value_type = Option<String>)]
+    pub delivery_id: Option<patty_protocol::ids::DeliveryId>,
     /// Implausibly far from the previous fix.
     pub jump: bool,
     /// When the cloud received it, Unix ms.
@@ -158,13 +178,27 @@ pub struct Fleet {
     pub jumps: AtomicU64,
     /// Repeats dropped.
     pub repeats: AtomicU64,
-    rejected: [AtomicU64; 5],
+    rejected: [AtomicU64; 8],
+    client: Mutex<Option<AsyncClient>>,
 }
 
 impl Fleet {
     /// Rejections so far, by reason.
     pub fn rejected(&self) -> Vec<(&'static str, u64)> {
         Reason::ALL.iter().zip(&self.rejected).map(|(r, n)| (r.as_str(), n.load(Ordering::Relaxed))).collect()
+    }
+
+    /// Publishes `cmd` to `device`'s command topic (QoS 1), from a task; a no-op while the ingest
+    /// has no broker session.
+    pub fn command(&self, device: &str, cmd: &patty_protocol::delivery::Command) {
+        let Some(client) = self.client.lock().unwrap_or_else(|e| e.into_inner()).clone() else { return };
+        let topic = patty_protocol::telemetry::topic(device, "cmd");
+        let payload = serde_json::to_vec(cmd).unwrap_or_default();
+        tokio::spawn(async move {
+            if let Err(e) = client.publish(topic, QoS::AtLeastOnce, false, payload).await {
+                tracing::warn!(error = %e, "sending a command to a device failed");
+            }
+        });
     }
 
     fn reject(&self, device: &str, reason: Reason, detail: &str) {
@@ -281,11 +315,27 @@ async fn handle(state: &AppState, topic: &str, payload: &[u8]) -> Outcome {
                     return Outcome::Ack;
                 }
             };
+            let delivery = match fix.job {
+                None => None,
+                Some(job) => match crate::delivery::check_job(state, job, &driver).await {
+                    Ok(Ok(d)) => d,
+                    Ok(Err(())) => {
+                        state.fleet.reject(device, Reason::NotOnDelivery, &format!("job {job}"));
+                        return Outcome::Ack;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "checking a fix's job failed");
+                        return Outcome::Ack;
+                    }
+                },
+            };
             let now_s = (now_ms() / 1000) as u64;
-            let mut latest = state.fleet.latest.lock().unwrap_or_else(|e| e.into_inner());
-            match judge(latest.get(device).map(|(f, _)| f), &fix, now_s) {
+            let verdict = {
+                let latest = state.fleet.latest.lock().unwrap_or_else(|e| e.into_inner());
+                judge(latest.get(device).map(|(f, _)| f), &fix, now_s)
+            };
+            match verdict {
                 Verdict::Reject(reason) => {
-                    drop(latest);
                     state.fleet.reject(device, reason, &format!("{fix:?}"));
                     Outcome::Ack
                 }
@@ -310,22 +360,67 @@ async fn handle(state: &AppState, topic: &str, payload: &[u8]) -> Outcome {
                         time_s: fix.time_s,
                         battery_pct: (fix.battery_pct <= 100).then_some(fix.battery_pct),
                         job: fix.job,
+                        delivery_id: delivery.as_ref().map(|d| d.id),
                         jump,
                         received_ms: now_ms(),
                         online: true,
                     };
                     let json = serde_json::to_string(&position).unwrap_or_default();
-                    latest.insert(device.to_owned(), (fix, position));
-                    Outcome::Produce(device.to_owned(), json)
+                    // One ingest loop per replica judges a device's fixes in turn, so nothing
+                    // slipped in between the judgement and this insert.
+                    state
+                        .fleet
+                        .latest
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(device.to_owned(), (fix, position.clone()));
+                    // Each delivery's fixes stay in order in one partition; a driver between
+                    // deliveries is keyed by device.
+                    let key = position.delivery_id.map(|d| d.to_string()).unwrap_or_else(|| device.to_owned());
+                    if let Err(e) = crate::delivery::after_fix(state, &position, delivery).await {
+                        tracing::warn!(error = %e, device, "geofences and milestones for a fix failed");
+                    }
+                    Outcome::Produce(key, json)
                 }
             }
         }
-        // The cloud's own commands, and the drivers' replies (read by dispatch).
-        "cmd" | "reply" => Outcome::Ack,
+        "reply" => {
+            reply(state, device, payload).await;
+            Outcome::Ack
+        }
+        // The cloud's own commands.
+        "cmd" => Outcome::Ack,
         _ => {
             state.fleet.reject(device, Reason::BadTopic, topic);
             Outcome::Ack
         }
+    }
+}
+
+/// A driver's answer from their device: accept, decline, picked up, a code.
+async fn reply(state: &AppState, device: &str, payload: &[u8]) {
+    let driver = match driver_of(state, device).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return state.fleet.reject(device, Reason::UnknownDevice, "no active device key with this id"),
+        Err(e) => return tracing::error!(error = %e, "checking a device failed"),
+    };
+    let reply: patty_protocol::delivery::Reply = match serde_json::from_slice(payload) {
+        Ok(r) => r,
+        Err(e) => return state.fleet.reject(device, Reason::BadReply, &e.to_string()),
+    };
+    use crate::delivery::Action;
+    use patty_protocol::delivery::Reply;
+    let job = reply.job();
+    let (action, is_code) = match reply {
+        Reply::Accept { .. } => (Action::Accept, false),
+        Reply::Decline { .. } => (Action::Decline, false),
+        Reply::PickedUp { .. } => (Action::PickedUp, false),
+        Reply::Code { code, .. } => (Action::Code(code), true),
+    };
+    match crate::delivery::act(state, &driver, Some(device), job, action).await {
+        Ok(_) => {}
+        Err(Error::Validation(m)) if is_code => state.fleet.reject(device, Reason::WrongCode, &m),
+        Err(e) => state.fleet.reject(device, Reason::BadReply, &e.to_string()),
     }
 }
 
@@ -343,6 +438,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         opts.set_credentials(cfg.username.clone(), cfg.password.clone());
     }
     let (client, mut events) = AsyncClient::new(opts, 10_000);
+    *state.fleet.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
     let share = format!("$share/{}/{TOPIC_PREFIX}", cfg.share_group);
     // Requests to the client (acknowledgements, the subscription) are sent from tasks, never
     // awaited here: the client's queue is emptied only by this loop's polls, so awaiting a full

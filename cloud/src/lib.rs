@@ -13,6 +13,8 @@
 //! - [`orders`]: browse, quote, place, history, cancel, live status, outlet moves.
 //! - [`outbox`]: domain events written with their change, the relay, and reading them over HTTP.
 //! - [`fleet`]: driver telemetry over MQTT: fixes judged, latest positions, produced to Kafka.
+//! - [`delivery`]: deliveries from ready to hand-over: dispatch, milestones, codes, live streams.
+//! - [`geofence`]: zones indexed in an R-tree, enter/exit with hysteresis, ETAs.
 //! - [`kafka`]: the relay's producer and topic creation.
 //! - [`sync`]: outlets' change logs applied once, merged by meaning; conflicts; the downward stream.
 //! - [`limits`]: per-client rate limiting.
@@ -25,9 +27,11 @@ pub mod catalog;
 pub mod config;
 pub mod customers;
 pub mod db;
+pub mod delivery;
 pub mod docs;
 pub mod error;
 pub mod fleet;
+pub mod geofence;
 pub mod kafka;
 pub mod limits;
 pub mod orders;
@@ -120,6 +124,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(outbox::router())
         .merge(sync::router())
         .merge(fleet::router())
+        .merge(delivery::router())
         .split_for_parts()
 }
 
@@ -177,6 +182,7 @@ pub async fn open(config: Config) -> Result<AppState> {
         relay: outbox::Relay::new(db.clone(), sink.clone(), outbox::RELAY_BATCH),
         kafka: sink,
         fleet: Default::default(),
+        deliveries: Default::default(),
         db,
         config: Arc::new(config),
         keys: Arc::new(auth::Keys::new(&secret)),
@@ -201,6 +207,7 @@ pub async fn run(
     tracing::info!(%addr, database = ?state.db.backend, kafka = !state.config.kafka.brokers.is_empty(), "patty-cloud listening");
     let relay = tokio::spawn(state.relay.clone().run(state.closing.subscribe(), Duration::from_millis(200)));
     let ingest = tokio::spawn(fleet::run(state.clone(), state.closing.subscribe()));
+    let dispatch = tokio::spawn(delivery::run(state.clone(), state.closing.subscribe()));
     let closing = state.closing.clone();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
@@ -211,6 +218,7 @@ pub async fn run(
         .await;
     let _ = relay.await;
     let _ = ingest.await;
+    let _ = dispatch.await;
     served.map_err(|e| Error::Internal(format!("serve: {e}")))?;
     tracing::info!("patty-cloud stopped");
     Ok(())

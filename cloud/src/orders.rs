@@ -370,7 +370,7 @@ async fn get_one(State(state): State<AppState>, who: Principal, Path(id): Path<O
 /// Moves `id` to `to` if the state machine allows it, in one transaction with its event. The
 /// status check is in the UPDATE itself, so a racing move (a customer's cancel against the
 /// outlet's accept) has exactly one winner; the loser gets 409.
-async fn move_order(
+pub(crate) async fn move_order(
     state: &AppState,
     id: OrderId,
     to: OrderStatus,

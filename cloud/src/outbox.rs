@@ -35,10 +35,17 @@ pub enum Topic {
     Notification,
     /// `sync.events`: conflicts raised and settled, stock thresholds set by HQ.
     Sync,
+    /// `delivery.status.events`: created, offered, declined, assigned, milestones, hand-over tries.
+    DeliveryStatus,
+    /// `delivery.geofence.alerts`: zone entries and exits.
+    GeofenceAlert,
+    /// `delivery.route.events`: ETA changes.
+    DeliveryRoute,
 }
 
 impl Topic {
-    /// Every topic.
+    /// Every domain topic, created with the same partition count; the delivery topics are created
+    /// with their own counts ([`crate::fleet::TOPICS`]).
     pub const ALL: [Topic; 5] = [Self::Order, Self::Catalog, Self::Customer, Self::Notification, Self::Sync];
 
     /// The topic's name.
@@ -49,6 +56,9 @@ impl Topic {
             Self::Customer => "customer.events",
             Self::Notification => "notification.events",
             Self::Sync => "sync.events",
+            Self::DeliveryStatus => "delivery.status.events",
+            Self::GeofenceAlert => "delivery.geofence.alerts",
+            Self::DeliveryRoute => "delivery.route.events",
         }
     }
 }
@@ -391,7 +401,7 @@ pub fn follow(
 }
 
 /// A stream fed by a task through a small channel; the task stops when the client goes.
-fn async_stream<F, Fut>(
+pub(crate) fn async_stream<F, Fut>(
     f: F,
 ) -> impl futures::Stream<Item = std::result::Result<axum::response::sse::Event, std::convert::Infallible>>
 where

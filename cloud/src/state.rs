@@ -35,6 +35,8 @@ pub struct AppState {
     pub kafka: Option<crate::kafka::KafkaSink>,
     /// Drivers' latest positions and the ingest's counters.
     pub fleet: Arc<crate::fleet::Fleet>,
+    /// Deliveries: the dispatcher's choice, zones, presence, the live streams.
+    pub deliveries: Arc<crate::delivery::Deliveries>,
     /// Sync's figures and which outlets' downward streams are open here.
     pub sync: Arc<crate::sync::SyncState>,
     /// Set to true at shutdown, ending live streams and the relay.

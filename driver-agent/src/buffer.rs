@@ -20,8 +20,23 @@ impl Buffer {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // AUTOINCREMENT: ids are never reused, even once the table is empty, so a fix buffered
+        // after the last one was acknowledged still sorts after the link's cursor.
+        let old: Option<String> = conn
+            .query_row("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'fixes'", [], |r| r.get(0))
+            .optional()?;
+        if old.as_deref().is_some_and(|sql| !sql.contains("AUTOINCREMENT")) {
+            conn.execute_batch(
+                "BEGIN;
+                 ALTER TABLE fixes RENAME TO fixes_old;
+                 CREATE TABLE fixes (id INTEGER PRIMARY KEY AUTOINCREMENT, payload BLOB NOT NULL);
+                 INSERT INTO fixes (id, payload) SELECT id, payload FROM fixes_old ORDER BY id;
+                 DROP TABLE fixes_old;
+                 COMMIT;",
+            )?;
+        }
         conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS fixes (id INTEGER PRIMARY KEY, payload BLOB NOT NULL);
+            "CREATE TABLE IF NOT EXISTS fixes (id INTEGER PRIMARY KEY AUTOINCREMENT, payload BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
         )?;
         Ok(Self { conn, max: max.max(1), dropped: 0 })
@@ -95,5 +110,27 @@ mod tests {
         assert_eq!(left, vec![vec![2], vec![3]]);
         assert_eq!(b.after(ids[2], 10).unwrap().len(), 1);
         assert!(!b.is_empty().unwrap());
+    }
+
+    #[test]
+    fn an_emptied_buffer_never_reuses_an_id_and_an_old_file_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        // A buffer as an earlier agent made it, holding one fix.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE fixes (id INTEGER PRIMARY KEY, payload BLOB NOT NULL);
+             CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+             INSERT INTO fixes (id, payload) VALUES (7, x'01');",
+        )
+        .unwrap();
+        drop(conn);
+        let mut b = Buffer::open(&path, 10).unwrap();
+        assert_eq!(b.after(0, 10).unwrap(), vec![(7, vec![1])], "kept through the upgrade");
+        b.remove(7).unwrap();
+        // Acknowledged, the buffer is empty; the next fix still sorts after the link's cursor.
+        let next = b.push(&[2]).unwrap();
+        assert!(next > 7, "{next}");
+        assert_eq!(b.after(7, 10).unwrap().len(), 1);
     }
 }

@@ -7,10 +7,12 @@
 //! - [`source`]: positions from a simulated drive, JSON lines, NMEA 0183 sentences, or gpsd.
 //! - [`policy`]: which positions to report (interval, distance, turns, parked).
 //! - [`buffer`]: the store-and-forward queue on disk (SQLite), bounded, kept across restarts.
+//! - [`console`]: commands from the cloud shown to the driver, answers read from stdin.
 //! - [`link`]: the MQTT session: status and last will, publishing from the buffer, acknowledgements.
 #![forbid(unsafe_code)]
 
 pub mod buffer;
+pub mod console;
 pub mod link;
 pub mod policy;
 pub mod source;

@@ -8,6 +8,7 @@
 //! never out of order and never not at all while it is in the buffer.
 
 use crate::buffer::Buffer;
+use patty_protocol::delivery::{Command, Reply};
 use patty_protocol::telemetry::topic;
 use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
 use std::collections::{HashMap, VecDeque};
@@ -32,6 +33,17 @@ pub struct LinkConfig {
     pub max_inflight: usize,
 }
 
+/// The command channel: commands from the cloud go out on `commands`; answers queued in
+/// `replies` are published (QoS 1) while connected. An answer in flight when the link drops is
+/// not sent again: the driver sees no confirmation and answers again.
+#[derive(Clone)]
+pub struct Inbox {
+    /// Where commands from the cloud are delivered.
+    pub commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    /// Answers waiting to be published.
+    pub replies: Arc<Mutex<VecDeque<Reply>>>,
+}
+
 /// Counters, for the log and the exit summary.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LinkStats {
@@ -41,12 +53,22 @@ pub struct LinkStats {
     pub connections: u64,
 }
 
+/// Aborts its task when dropped (the session ended, so does its event loop).
+struct Aborted(tokio::task::JoinHandle<()>);
+
+impl Drop for Aborted {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Runs the link until `shutdown`; `wake` is poked when a fix was buffered.
 pub async fn run(
     cfg: LinkConfig,
     buffer: Arc<Mutex<Buffer>>,
     wake: Arc<Notify>,
     stats: Arc<Mutex<LinkStats>>,
+    inbox: Inbox,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut failures = 0u32;
@@ -54,7 +76,7 @@ pub async fn run(
         if *shutdown.borrow() {
             return;
         }
-        match session(&cfg, &buffer, &wake, &stats, &mut shutdown).await {
+        match session(&cfg, &buffer, &wake, &stats, &inbox, &mut shutdown).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, host = %cfg.host, port = cfg.port, "broker link down; fixes wait on disk");
@@ -75,10 +97,12 @@ async fn session(
     buffer: &Mutex<Buffer>,
     wake: &Notify,
     stats: &Mutex<LinkStats>,
+    inbox: &Inbox,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), String> {
     let status = topic(&cfg.device, "status");
     let fixes = topic(&cfg.device, "fix");
+    let (commands, replies) = (topic(&cfg.device, "cmd"), topic(&cfg.device, "reply"));
     let mut opts = MqttOptions::new(format!("patty-driver-{}", cfg.device), cfg.host.clone(), cfg.port);
     opts.set_keep_alive(cfg.keep_alive);
     opts.set_clean_session(true);
@@ -88,27 +112,59 @@ async fn session(
         opts.set_credentials(u, p);
     }
     let (client, mut events) = AsyncClient::new(opts, cfg.max_inflight + 16);
-    // The fixes handed to the client, in order, until rumqttc gives each its packet id.
-    let mut handed: VecDeque<i64> = VecDeque::new();
+    // The event loop is polled by a task of its own, never inside a `select!`: a poll cancelled
+    // after it took a request from the client's queue loses that request (a fix handed over,
+    // never sent, until the next connection).
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let poller = Aborted(tokio::spawn(async move {
+        loop {
+            let event = events.poll().await;
+            let failed = event.is_err();
+            if tx.send(event).await.is_err() || failed {
+                return;
+            }
+        }
+    }));
+    // What was handed to the client, in order, until rumqttc gives each its packet id: a fix's
+    // buffer id, or `None` for an answer.
+    let mut handed: VecDeque<Option<i64>> = VecDeque::new();
     let mut by_pkid: HashMap<u16, i64> = HashMap::new();
     let mut cursor = 0i64;
     let mut connected = false;
     loop {
+        if connected {
+            let answers: Vec<Reply> = inbox.replies.lock().map_err(|_| "reply lock poisoned")?.drain(..).collect();
+            for answer in answers {
+                let payload = serde_json::to_vec(&answer).map_err(|e| e.to_string())?;
+                client.try_publish(&replies, QoS::AtLeastOnce, false, payload).map_err(|e| e.to_string())?;
+                handed.push_back(None);
+            }
+        }
         if connected && handed.len() + by_pkid.len() < cfg.max_inflight {
             let room = cfg.max_inflight - handed.len() - by_pkid.len();
             let next =
                 buffer.lock().map_err(|_| "buffer lock poisoned")?.after(cursor, room).map_err(|e| e.to_string())?;
             for (id, payload) in next {
                 client.try_publish(&fixes, QoS::AtLeastOnce, false, payload).map_err(|e| e.to_string())?;
-                handed.push_back(id);
+                handed.push_back(Some(id));
                 cursor = id;
             }
         }
         let event = tokio::select! {
-            e = events.poll() => e,
+            e = rx.recv() => e.ok_or("the MQTT event loop stopped")?,
             _ = wake.notified() => continue,
             _ = shutdown.changed() => {
+                // Say goodbye (no last will), briefly.
                 let _ = client.try_disconnect();
+                let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                    while let Some(Ok(e)) = rx.recv().await {
+                        if matches!(e, Event::Outgoing(Outgoing::Disconnect)) {
+                            return;
+                        }
+                    }
+                })
+                .await;
+                drop(poller);
                 return Ok(());
             }
         };
@@ -120,13 +176,20 @@ async fn session(
                 }
                 tracing::info!(host = %cfg.host, port = cfg.port, "connected to the broker");
                 client.try_publish(&status, QoS::AtMostOnce, true, "online").map_err(|e| e.to_string())?;
+                client.try_subscribe(&commands, QoS::AtLeastOnce).map_err(|e| e.to_string())?;
             }
             // QoS 0 publishes (the status) carry packet id 0 and are not fixes.
             Event::Outgoing(Outgoing::Publish(pkid)) if pkid != 0 => {
-                if let Some(id) = handed.pop_front() {
+                if let Some(Some(id)) = handed.pop_front() {
                     by_pkid.insert(pkid, id);
                 }
             }
+            Event::Incoming(Packet::Publish(p)) if p.topic == commands => match serde_json::from_slice(&p.payload) {
+                Ok(cmd) => {
+                    let _ = inbox.commands.send(cmd);
+                }
+                Err(e) => tracing::warn!(error = %e, "a command from the cloud did not parse"),
+            },
             Event::Incoming(Packet::PubAck(ack)) => {
                 if let Some(id) = by_pkid.remove(&ack.pkid) {
                     buffer.lock().map_err(|_| "buffer lock poisoned")?.remove(id).map_err(|e| e.to_string())?;

@@ -2,9 +2,11 @@
 
 use clap::{Parser, ValueEnum};
 use patty_driver::buffer::Buffer;
-use patty_driver::link::{self, LinkConfig, LinkStats};
+use patty_driver::console;
+use patty_driver::link::{self, Inbox, LinkConfig, LinkStats};
 use patty_driver::policy::{Policy, Reporter};
 use patty_driver::{Position, source};
+use patty_protocol::delivery::{Command, Reply};
 use patty_protocol::telemetry::{Fix, micro};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -15,7 +17,8 @@ use tokio::sync::{Notify, mpsc, watch};
 enum SourceKind {
     /// A simulated drive along `--route`.
     Simulate,
-    /// JSON lines on stdin: {"lat":…, "lon":…, "accuracy":…, "speed":…, "heading":…, "time":…}.
+    /// JSON lines on stdin: {"lat":…, "lon":…, "accuracy":…, "speed":…, "heading":…, "time":…};
+    /// other lines are the driver's answers.
     Stdin,
     /// NMEA 0183 sentences from `--nmea` (a file or a serial device).
     Nmea,
@@ -81,6 +84,9 @@ struct Args {
     /// Battery percent to report (unknown when absent).
     #[arg(long)]
     battery: Option<u8>,
+    /// Accept every offer at once (a simulated driver).
+    #[arg(long)]
+    auto_accept: bool,
     /// Stop once the source has ended and every fix is acknowledged.
     #[arg(long)]
     exit_when_sent: bool,
@@ -147,20 +153,28 @@ async fn main() {
     let (stop, shutdown) = watch::channel(false);
 
     let (tx, mut positions) = mpsc::channel::<Position>(256);
-    let feeding = match args.source {
+    let (answer_tx, mut answers) = mpsc::channel::<Reply>(64);
+    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    // Stdin carries the driver's answers, and the positions too with `--source stdin`.
+    let mut stdin_positions = None;
+    match args.source {
         SourceKind::Simulate => {
-            tokio::spawn(source::simulate(route, args.speed_kmh / 3.6, Duration::from_millis(args.tick_ms), tx))
+            tokio::spawn(source::simulate(route, args.speed_kmh / 3.6, Duration::from_millis(args.tick_ms), tx));
         }
-        SourceKind::Stdin => tokio::spawn(source::json_lines(tokio::io::BufReader::new(tokio::io::stdin()), tx)),
+        SourceKind::Stdin => stdin_positions = Some(tx),
         SourceKind::Nmea => {
             let path = args.nmea.clone().unwrap_or_default();
             let file =
                 tokio::fs::File::open(&path).await.unwrap_or_else(|e| fail(format!("--nmea {}: {e}", path.display())));
-            tokio::spawn(source::nmea(tokio::io::BufReader::new(file), Duration::from_millis(args.nmea_pace_ms), tx))
+            tokio::spawn(source::nmea(tokio::io::BufReader::new(file), Duration::from_millis(args.nmea_pace_ms), tx));
         }
-        SourceKind::Gpsd => tokio::spawn(source::gpsd(args.gpsd.clone(), tx)),
-    };
-    drop(feeding);
+        SourceKind::Gpsd => {
+            tokio::spawn(source::gpsd(args.gpsd.clone(), tx));
+        }
+    }
+    tokio::spawn(console::read(stdin, stdin_positions, answer_tx));
+    let (command_tx, mut commands) = mpsc::unbounded_channel::<Command>();
+    let inbox = Inbox { commands: command_tx, replies: Default::default() };
     let cfg = LinkConfig {
         host,
         port,
@@ -169,7 +183,8 @@ async fn main() {
         keep_alive: Duration::from_secs(10),
         max_inflight: 100,
     };
-    let link = tokio::spawn(link::run(cfg, buffer.clone(), wake.clone(), stats.clone(), shutdown.clone()));
+    let link =
+        tokio::spawn(link::run(cfg, buffer.clone(), wake.clone(), stats.clone(), inbox.clone(), shutdown.clone()));
 
     let policy = Policy {
         interval_s: args.interval,
@@ -180,6 +195,12 @@ async fn main() {
     };
     let mut reporter = Reporter::new(policy);
     let mut source_ended = false;
+    // The job the cloud assigned, put on fixes until it ends.
+    let mut job = args.job;
+    let answer = |reply: Reply| {
+        inbox.replies.lock().unwrap_or_else(|e| e.into_inner()).push_back(reply);
+        wake.notify_one();
+    };
     let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
         tokio::select! {
@@ -187,7 +208,7 @@ async fn main() {
                 Some(p) => {
                     if reporter.offer(&p) {
                         let mut b = buffer.lock().unwrap_or_else(|e| e.into_inner());
-                        let stored = b.next_seq().and_then(|seq| b.push(&to_fix(&p, seq, args.job, args.battery).encode()));
+                        let stored = b.next_seq().and_then(|seq| b.push(&to_fix(&p, seq, job, args.battery).encode()));
                         if let Err(e) = stored {
                             tracing::error!(error = %e, "the buffer refused a fix");
                         }
@@ -199,6 +220,17 @@ async fn main() {
                     tracing::info!("the position source ended");
                 }
             },
+            Some(cmd) = commands.recv() => {
+                println!("{}", console::describe(&cmd));
+                match cmd {
+                    Command::Offer { job: offered, .. } if args.auto_accept => answer(Reply::Accept { job: offered }),
+                    Command::Assigned { job: assigned } => job = Some(assigned),
+                    Command::Cancel { job: ended, .. } | Command::CodeResult { job: ended, ok: true, .. }
+                        if job == Some(ended) => job = None,
+                    _ => {}
+                }
+            }
+            Some(reply) = answers.recv() => answer(reply),
             _ = tokio::time::sleep(Duration::from_millis(100)), if source_ended => {}
             _ = &mut ctrl_c => break,
         }

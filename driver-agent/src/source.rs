@@ -106,11 +106,6 @@ pub fn parse_json_line(line: &str) -> Result<Position, String> {
     })
 }
 
-/// Feeds JSON lines from `input` (stdin) until it ends.
-pub async fn json_lines(input: impl AsyncBufRead + Unpin, tx: Sender<Position>) {
-    lines(input, tx, |line, _| parse_json_line(line).map(Some)).await
-}
-
 /// NMEA state carried between sentences: GGA gives the fix quality, RMC the rest.
 #[derive(Default)]
 pub struct Nmea {

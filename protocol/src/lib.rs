@@ -13,6 +13,8 @@
 //! - [`pricing`]: pricing lines from the menu (shared by the edge and the cloud).
 //! - [`inventory`]: ingredients, recipes and stock movements.
 //! - [`staff`]: staff members and roles.
+//! - [`telemetry`]: the position fix a driver's agent publishes, and the MQTT topic layout.
+//! - [`delivery`]: delivery milestones, and the commands and replies between cloud and agent.
 //! - [`change`]: the change-log entry every outlet write appends, and the hybrid-logical-clock stamp.
 //! - [`error`]: the JSON error body every HTTP API returns.
 //! - [`envelope`]: the versioned binary envelope and its postcard encoding.
@@ -21,6 +23,7 @@
 pub mod catalog;
 pub mod change;
 pub mod conflict;
+pub mod delivery;
 pub mod envelope;
 pub mod error;
 pub mod ids;

@@ -1,0 +1,437 @@
+//! A delivery from `ready` to the door, with real parts: the cloud binary, a real Mosquitto, a
+//! real Kafka-protocol broker read back by an independent consumer, and the driver agent binary
+//! driven through its console (positions and answers on stdin, commands on stdout).
+//!
+//! Three drivers are near the outlet. The nearest declines over HTTP, the next lets the offer
+//! lapse, the third (the agent) accepts; the agent's fixes carry the job, cross the pickup and
+//! drop-off zones (milestones), and the customer's code, after one wrong try, completes the order.
+//! Live streams are scoped: the customer sees their delivery, another customer does not.
+
+use patty_protocol::telemetry::{Fix, micro, topic};
+use patty_tests::kafka::Broker;
+use patty_tests::mqtt::Mosquitto;
+use patty_tests::process::workspace_binary;
+use patty_tests::sse::SseReader;
+use reqwest::{Method, StatusCode};
+use rumqttc::{AsyncClient, MqttOptions, QoS};
+use serde_json::{Value, json};
+use std::io::{BufRead, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const ADMIN: &str = "hq@pattypalace.example";
+const PASSWORD: &str = "correct horse battery";
+/// The sample outlet's position.
+const OUTLET: (f64, f64) = (52.3740, 4.8930);
+/// The customer's address, about 1.1 km north-east.
+const HOME: (f64, f64) = (52.3800, 4.9050);
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn now_s() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32
+}
+
+/// A point `m` metres north of `p`.
+fn north(p: (f64, f64), m: f64) -> (f64, f64) {
+    (p.0 + m / 111_320.0, p.1)
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn call(&self, method: Method, token: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut r = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn ok(&self, method: Method, token: &str, path: &str, body: Option<Value>) -> Value {
+        let (s, v) = self.call(method, token, path, body).await;
+        assert!(s.is_success(), "{path}: {s}: {v}");
+        v
+    }
+
+    async fn login(&self, email: &str, password: &str) -> String {
+        let v = self
+            .ok(Method::POST, "", "/api/v1/auth/login", Some(json!({ "email": email, "password": password })))
+            .await;
+        v["access_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn counter(&self, name: &str) -> u64 {
+        let text = self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0)
+    }
+}
+
+/// Polls `f` every 100 ms until it gives a value; panics after `secs`.
+async fn eventually<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The driver agent with its console on pipes.
+struct Agent {
+    child: Killed,
+    lines: mpsc::Receiver<String>,
+    time_s: u32,
+}
+
+impl Agent {
+    fn start(device: &str, broker_port: u16, dir: &std::path::Path) -> Self {
+        let mut child = Command::new(workspace_binary("patty-driver"))
+            .args(["--device", device, "--broker", &format!("127.0.0.1:{broker_port}"), "--source", "stdin"])
+            .args(["--interval", "1", "--buffer"])
+            .arg(dir.join(format!("{device}.db")))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { child: Killed(child), lines, time_s: now_s() - 600 }
+    }
+
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.child.0.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Reports a position, moving at 5 m/s, 15 s after the last.
+    fn at(&mut self, p: (f64, f64)) {
+        self.time_s += 15;
+        let line =
+            json!({ "lat": p.0, "lon": p.1, "accuracy": 5.0, "speed": 5.0, "heading": 10.0, "time": self.time_s });
+        self.type_line(&line.to_string());
+    }
+
+    /// The next line on the console containing `text`; panics after 30 s.
+    fn shows(&self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("the agent never showed {text:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_goes_from_ready_to_the_door_with_its_code() {
+    let mqtt = Mosquitto::start(free_port());
+    let kafka = Broker::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [
+        ("PATTY_AUTH__BOOTSTRAP_ADMIN", format!("{ADMIN}:{PASSWORD}")),
+        ("PATTY_HTTP__RATE_PER_MINUTE", "100000".into()),
+        ("PATTY_MQTT__URL", mqtt.url()),
+        ("PATTY_DELIVERY__OFFER_TIMEOUT_SECS", "2".into()),
+    ];
+    let args = ["--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap(), "--kafka-brokers", &kafka.addr];
+    let (cloud, base) = patty_tests::spawn_service(&workspace_binary("patty-cloud"), &args, &envs);
+    let _cloud = Killed(cloud);
+    let api = Api { http: reqwest::Client::new(), base };
+    let admin = api.login(ADMIN, PASSWORD).await;
+
+    // The outlet and its menu.
+    let outlet = uuid::Uuid::now_v7().to_string();
+    api.ok(Method::POST, &admin, "/api/v1/outlets", Some(patty_tests::fixtures::outlet(&outlet))).await;
+    let seed: Value = serde_json::from_str(include_str!("../../outlet-edge/sample/seed.json")).unwrap();
+    api.ok(Method::PUT, &admin, "/api/v1/catalog/draft", Some(json!({ "menu": seed["menu"] }))).await;
+    api.ok(Method::POST, &admin, "/api/v1/catalog/publish", Some(json!({}))).await;
+
+    // Three drivers with a device each: Dee (nearest, answers over HTTP), Eve (next, silent),
+    // Fay (farthest, the agent).
+    let mut drivers = vec![];
+    for name in ["dee", "eve", "fay"] {
+        let email = format!("{name}@example.com");
+        let body = json!({ "email": email, "password": "driver-pass-1", "name": name, "role": "driver" });
+        let user = api.ok(Method::POST, &admin, "/api/v1/users", Some(body)).await;
+        let body = json!({ "kind": "device", "subject": user["id"], "name": format!("{name}'s phone") });
+        let key = api.ok(Method::POST, &admin, "/api/v1/api-keys", Some(body)).await;
+        drivers.push((user["id"].as_str().unwrap().to_owned(), key["api_key"]["id"].as_str().unwrap().to_owned()));
+    }
+    let (dee_device, eve_device, fay_device) = (drivers[0].1.clone(), drivers[1].1.clone(), drivers[2].1.clone());
+    let dee = api.login("dee@example.com", "driver-pass-1").await;
+
+    // Dee's and Eve's phones are plain MQTT clients here.
+    let mut opts = MqttOptions::new("phones", "127.0.0.1", mqtt.port);
+    opts.set_keep_alive(Duration::from_secs(5));
+    let (phones, mut events) = AsyncClient::new(opts, 100);
+    tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    let fix = |seq: u32, p: (f64, f64), job: Option<u32>| Fix {
+        seq,
+        time_s: now_s() - 5,
+        lat_u: micro(p.0),
+        lon_u: micro(p.1),
+        accuracy_m: 5,
+        speed_dms: 0,
+        heading_deg: 0,
+        battery_pct: 90,
+        job,
+    };
+    for (device, metres) in [(&dee_device, 300.0), (&eve_device, 500.0)] {
+        phones.publish(topic(device, "status"), QoS::AtLeastOnce, true, "online").await.unwrap();
+        phones
+            .publish(topic(device, "fix"), QoS::AtLeastOnce, false, fix(1, north(OUTLET, metres), None).encode())
+            .await
+            .unwrap();
+    }
+    let mut fay = Agent::start(&fay_device, mqtt.port, dir.path());
+    fay.at(north(OUTLET, 900.0));
+    eventually("three drivers online with a position", 30, || async {
+        let v = api.ok(Method::GET, &admin, "/api/v1/fleet/positions", None).await;
+        let online = v.as_array().unwrap().iter().filter(|p| p["online"] == true).count();
+        (online == 3).then_some(())
+    })
+    .await;
+
+    // A customer orders a delivery; the outlet takes it to ready.
+    let reg = api
+        .ok(
+            Method::POST,
+            "",
+            "/api/v1/auth/register",
+            Some(json!({ "email": "ada@example.com", "password": "s3cret-pass", "name": "Ada" })),
+        )
+        .await;
+    let ada = reg["access_token"].as_str().unwrap().to_owned();
+    let address = json!({ "label": "home", "line1": "Prins Hendrikkade 1", "city": "Amsterdam", "postcode": "1012", "position": { "lat": HOME.0, "lon": HOME.1 } });
+    let home = api.ok(Method::POST, &ada, "/api/v1/me/addresses", Some(address)).await;
+    let burger =
+        seed["menu"]["items"].as_array().unwrap().iter().find(|i| i["name"] == "Classic Patty").unwrap()["id"].clone();
+    let r = api
+        .http
+        .post(format!("{}/api/v1/orders", api.base))
+        .bearer_auth(&ada)
+        .header("idempotency-key", "ada-1")
+        .json(&json!({ "outlet_id": outlet, "fulfilment": "delivery", "address_id": home["id"], "lines": [{ "item_id": burger, "quantity": 1 }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let order = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let reg = api
+        .ok(
+            Method::POST,
+            "",
+            "/api/v1/auth/register",
+            Some(json!({ "email": "bob@example.com", "password": "s3cret-pass", "name": "Bob" })),
+        )
+        .await;
+    let bob = reg["access_token"].as_str().unwrap().to_owned();
+    for status in ["accepted", "preparing", "ready"] {
+        let path = format!("/api/v1/outlets/{outlet}/orders/{order}/status");
+        api.ok(Method::POST, &admin, &path, Some(json!({ "status": status }))).await;
+    }
+
+    // The delivery exists; the customer sees it with the code, another customer does not.
+    let mine = eventually("the delivery", 30, || async {
+        let (s, v) = api.call(Method::GET, &ada, &format!("/api/v1/orders/{order}/delivery"), None).await;
+        (s == StatusCode::OK).then_some(v)
+    })
+    .await;
+    let (delivery, job, code) = (
+        mine["id"].as_str().unwrap().to_owned(),
+        mine["job"].as_u64().unwrap(),
+        mine["handover_code"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(code.len(), 4);
+    let (s, _) = api.call(Method::GET, &bob, &format!("/api/v1/orders/{order}/delivery"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = api.call(Method::GET, &bob, &format!("/api/v1/deliveries/{delivery}/live"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "another customer may not follow it");
+    let live =
+        api.http.get(format!("{}/api/v1/deliveries/{delivery}/live", api.base)).bearer_auth(&ada).send().await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let mut live = SseReader::new(live);
+
+    // Dee is nearest: the offer is Dee's, who declines over HTTP.
+    let offered = |to: String| {
+        let (api, admin, delivery) = (&api, &admin, &delivery);
+        async move {
+            let v = api.ok(Method::GET, admin, &format!("/api/v1/deliveries/{delivery}"), None).await;
+            (v["offered_to"] == to.as_str()).then_some(v)
+        }
+    };
+    eventually("the offer to Dee", 30, || offered(drivers[0].0.clone())).await;
+    let (s, _) = api.call(Method::POST, &dee, &format!("/api/v1/deliveries/{delivery}/pickup"), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "an offer is not a job");
+    api.ok(Method::POST, &dee, &format!("/api/v1/deliveries/{delivery}/decline"), None).await;
+    let (s, v) = api.call(Method::POST, &dee, &format!("/api/v1/deliveries/{delivery}/accept"), None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "a declined offer cannot be taken back: {v}");
+    // Eve stays silent; after two seconds the offer moves on to Fay's agent, who accepts.
+    eventually("the offer to Eve", 30, || offered(drivers[1].0.clone())).await;
+    fay.shows(&format!("offer job {job}"));
+    fay.type_line(&format!("accept {job}"));
+    fay.shows(&format!("job {job} is yours"));
+    let assigned = eventually("Fay assigned", 30, || async {
+        let v = api.ok(Method::GET, &admin, &format!("/api/v1/deliveries/{delivery}"), None).await;
+        (v["status"] == "assigned").then_some(v)
+    })
+    .await;
+    assert_eq!(assigned["driver_id"], drivers[2].0.as_str());
+    assert_eq!(assigned["passed"], json!([drivers[0].0, drivers[1].0]));
+
+    // A fix naming the job from Eve's phone is refused.
+    phones
+        .publish(topic(&eve_device, "fix"), QoS::AtLeastOnce, false, fix(2, OUTLET, Some(job as u32)).encode())
+        .await
+        .unwrap();
+    eventually("the stray fix refused", 30, || async {
+        (api.counter("patty_cloud_device_messages_rejected_total{reason=\"not_on_delivery\"}").await == 1).then_some(())
+    })
+    .await;
+
+    // Fay drives to the outlet: at pickup; then confirms the food.
+    let status_is = |want: &'static str| {
+        let (api, admin, delivery) = (&api, &admin, &delivery);
+        async move {
+            let v = api.ok(Method::GET, admin, &format!("/api/v1/deliveries/{delivery}"), None).await;
+            (v["status"] == want).then_some(v)
+        }
+    };
+    for m in [600.0, 300.0, 120.0, 20.0] {
+        fay.at(north(OUTLET, m));
+    }
+    let at_pickup = eventually("at pickup", 30, || status_is("at_pickup")).await;
+    assert!(at_pickup["eta_dropoff_s"].as_u64().unwrap() > 0);
+    let seen =
+        live.until(Duration::from_secs(30), |name, data| name == "position" && data["eta_pickup_s"].is_u64()).await;
+    assert_eq!(seen["position"]["job"], job);
+    fay.type_line(&format!("picked {job}"));
+    eventually("picked up", 30, || status_is("picked_up")).await;
+    let o = api.ok(Method::GET, &ada, &format!("/api/v1/orders/{order}"), None).await;
+    assert_eq!(o["status"], "out_for_delivery");
+
+    // To the door: near drop-off, and the agent asks for the code.
+    let toward = |f: f64| (OUTLET.0 + (HOME.0 - OUTLET.0) * f, OUTLET.1 + (HOME.1 - OUTLET.1) * f);
+    for f in [0.3, 0.6, 0.9, 1.0] {
+        fay.at(toward(f));
+    }
+    fay.shows(&format!("job {job}: at the door"));
+    eventually("near drop-off", 30, || status_is("near_dropoff")).await;
+    let wrong = if code == "0000" { "1111" } else { "0000" };
+    fay.type_line(&format!("code {job} {wrong}"));
+    fay.shows("wrong code, 4 tries left");
+    assert_eq!(api.counter("patty_cloud_device_messages_rejected_total{reason=\"wrong_code\"}").await, 1);
+    fay.type_line(&format!("code {job} {code}"));
+    fay.shows(&format!("job {job} delivered"));
+    let done = eventually("delivered", 30, || status_is("delivered")).await;
+    let milestones: Vec<&str> =
+        done["milestones"].as_array().unwrap().iter().map(|m| m["status"].as_str().unwrap()).collect();
+    assert_eq!(milestones, ["waiting", "assigned", "at_pickup", "picked_up", "near_dropoff", "delivered"]);
+    let o = api.ok(Method::GET, &ada, &format!("/api/v1/orders/{order}"), None).await;
+    assert_eq!(o["status"], "completed");
+    live.until(Duration::from_secs(30), |name, data| name == "status" && data["status"] == "delivered").await;
+    // A code after the end changes nothing.
+    let fay_token = api.login("fay@example.com", "driver-pass-1").await;
+    let (s, _) = api
+        .call(
+            Method::POST,
+            &fay_token,
+            &format!("/api/v1/deliveries/{delivery}/handover"),
+            Some(json!({ "code": code })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // The route replays in order; its events are the audit trail.
+    let route = eventually("the route with its last event", 30, || async {
+        let v = api.ok(Method::GET, &ada, &format!("/api/v1/deliveries/{delivery}/route"), None).await;
+        v["events"].as_array().unwrap().iter().any(|e| e["kind"] == "delivery.delivered").then_some(v)
+    })
+    .await;
+    let seqs: Vec<u64> = route["fixes"].as_array().unwrap().iter().map(|f| f["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.len() >= 8 && seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let kinds: Vec<&str> = route["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    for kind in [
+        "delivery.created",
+        "delivery.declined",
+        "delivery.offer_expired",
+        "delivery.assigned",
+        "delivery.handover_failed",
+        "delivery.delivered",
+        "geofence.entered",
+        "delivery.eta",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+
+    // Kafka, read by an independent client: the status events in order in the delivery's
+    // partition, the geofence alerts, and the fixes keyed by the delivery.
+    let expected = [
+        "delivery.created",
+        "delivery.offered",
+        "delivery.declined",
+        "delivery.offered",
+        "delivery.offer_expired",
+        "delivery.offered",
+        "delivery.assigned",
+        "delivery.at_pickup",
+        "delivery.picked_up",
+        "delivery.near_dropoff",
+        "delivery.handover_failed",
+        "delivery.delivered",
+    ];
+    let records = kafka.consume(&["delivery.status.events"], expected.len(), 60);
+    let got: Vec<&str> = records.iter().map(|r| r["value"]["kind"].as_str().unwrap()).collect();
+    assert_eq!(got, expected);
+    assert!(records.iter().all(|r| r["key"] == delivery.as_str()));
+    let alerts = kafka.consume(&["delivery.geofence.alerts"], 2, 60);
+    let zones: Vec<&str> = alerts
+        .iter()
+        .filter(|r| r["key"] == delivery.as_str() && r["value"]["kind"] == "geofence.entered")
+        .map(|r| r["value"]["data"]["zone_kind"].as_str().unwrap())
+        .collect();
+    assert!(zones.contains(&"pickup") && zones.contains(&"dropoff"), "{alerts:?}");
+    // Dee's and Eve's first fixes, Fay's nine (the stray one was refused).
+    let fixes = kafka.consume(&["delivery.location.updates"], 11, 60);
+    let on_job: Vec<u64> =
+        fixes.iter().filter(|r| r["key"] == delivery.as_str()).map(|r| r["value"]["seq"].as_u64().unwrap()).collect();
+    assert_eq!(on_job, seqs, "the delivery's fixes, in order, in one partition");
+}
