@@ -23,7 +23,7 @@ pub struct Config {
     pub http: HttpConfig,
     /// Kafka; off when no brokers are given.
     pub kafka: KafkaConfig,
-    /// The MQTT broker drivers' agents publish to; telemetry ingest is off when no URL is given.
+    /// The MQTT broker drivers' agents publish to (an embedded one when no URL is given).
     pub mqtt: MqttConfig,
     /// Dispatch, geofences and hand-over.
     pub delivery: DeliveryConfig,
@@ -64,7 +64,7 @@ impl Default for DeliveryConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MqttConfig {
-    /// `mqtt://host:port`; empty turns ingest off.
+    /// `mqtt://host:port`; empty: the embedded broker, or no telemetry when that is off too.
     pub url: String,
     /// User name for the cloud's session, if the broker wants one.
     pub username: String,
@@ -72,11 +72,26 @@ pub struct MqttConfig {
     pub password: String,
     /// The shared-subscription group: replicas in the same group split the fleet between them.
     pub share_group: String,
+    /// With no `url`, run a broker inside the cloud (the embedded default).
+    pub embedded: bool,
+    /// Where the embedded broker listens; a free port of the same address when this one is taken.
+    pub embedded_listen: SocketAddr,
+    /// Set at start when the embedded broker runs (`url` then points at it).
+    #[serde(skip)]
+    pub started_embedded: bool,
 }
 
 impl Default for MqttConfig {
     fn default() -> Self {
-        Self { url: String::new(), username: String::new(), password: String::new(), share_group: "patty-cloud".into() }
+        Self {
+            url: String::new(),
+            username: String::new(),
+            password: String::new(),
+            share_group: "patty-cloud".into(),
+            embedded: true,
+            embedded_listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
+            started_embedded: false,
+        }
     }
 }
 

@@ -439,16 +439,20 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
     let (client, mut events) = AsyncClient::new(opts, 10_000);
     *state.fleet.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
-    let share = format!("$share/{}/{TOPIC_PREFIX}", cfg.share_group);
+    // The embedded broker has one ingest to serve: a plain subscription.
+    let share = if state.config.mqtt.started_embedded {
+        TOPIC_PREFIX.to_owned()
+    } else {
+        format!("$share/{}/{TOPIC_PREFIX}", cfg.share_group)
+    };
     // Requests to the client (acknowledgements, the subscription) are sent from tasks, never
     // awaited here: the client's queue is emptied only by this loop's polls, so awaiting a full
-    // queue here would stop the ingest for good.
-    let ack = |p: rumqttc::Publish| {
-        let client = client.clone();
-        tokio::spawn(async move {
-            let _ = client.ack(&p).await;
-        });
-    };
+    // queue here would stop the ingest for good. Acknowledgements go through one task that sends
+    // them in the order the messages arrived, as MQTT requires of a QoS 1 receiver (a fix
+    // waiting for Kafka holds back the acknowledgements of the ones after it).
+    let (acks, acks_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(ordered_acks(client.clone(), acks_rx));
+    let mut arrived = 0u64;
     let mut failures = 0u32;
     loop {
         let event = tokio::select! {
@@ -461,6 +465,8 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 failures = 0;
+                // A new session: what the old one had not acknowledged, the broker sends again.
+                let _ = acks.send(AckMsg::Reset(arrived));
                 tracing::info!(%host, port, "telemetry ingest connected to the broker");
                 // Everything under the device prefix: fixes and status, and anything else a device
                 // publishes there, which is refused and counted.
@@ -471,29 +477,43 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                     }
                 });
             }
-            Ok(Event::Incoming(Packet::Publish(p))) => match handle(&state, &p.topic, &p.payload).await {
-                Outcome::Ack => ack(p),
-                Outcome::Produce(key, json) => match &state.kafka {
-                    // Queued here, in arrival order; only the wait for Kafka's acknowledgement
-                    // runs aside.
-                    Some(sink) => match sink.enqueue("delivery.location.updates", &key, &json).await {
-                        Ok(delivered) => {
-                            let client = client.clone();
-                            tokio::spawn(async move {
-                                match delivered.await {
-                                    Ok(()) => {
-                                        let _ = client.ack(&p).await;
-                                    }
-                                    // Not acknowledged: the broker redelivers it.
-                                    Err(e) => tracing::error!(error = %e, "producing a fix failed"),
-                                }
-                            });
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let n = arrived;
+                arrived += 1;
+                match handle(&state, &p.topic, &p.payload).await {
+                    Outcome::Ack => {
+                        let _ = acks.send(AckMsg::Done(n, Some(p)));
+                    }
+                    Outcome::Produce(key, json) => match &state.kafka {
+                        // Queued here, in arrival order; only the wait for Kafka's acknowledgement
+                        // runs aside.
+                        Some(sink) => match sink.enqueue("delivery.location.updates", &key, &json).await {
+                            Ok(delivered) => {
+                                let acks = acks.clone();
+                                tokio::spawn(async move {
+                                    let done = match delivered.await {
+                                        Ok(()) => Some(p),
+                                        // Not acknowledged: the broker sends it again on the
+                                        // next session.
+                                        Err(e) => {
+                                            tracing::error!(error = %e, "producing a fix failed");
+                                            None
+                                        }
+                                    };
+                                    let _ = acks.send(AckMsg::Done(n, done));
+                                });
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "queueing a fix for Kafka failed");
+                                let _ = acks.send(AckMsg::Done(n, None));
+                            }
+                        },
+                        None => {
+                            let _ = acks.send(AckMsg::Done(n, Some(p)));
                         }
-                        Err(e) => tracing::error!(error = %e, "queueing a fix for Kafka failed"),
                     },
-                    None => ack(p),
-                },
-            },
+                }
+            }
             Ok(_) => {}
             Err(e) => {
                 failures = failures.saturating_add(1);
@@ -502,6 +522,39 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 }
                 tokio::time::sleep(Duration::from_millis(500 * u64::from(failures.min(10)))).await;
             }
+        }
+    }
+}
+
+/// To the ordered acknowledger.
+enum AckMsg {
+    /// Message `n` (in arrival order) is settled: acknowledge it (`Some`), or leave it for the
+    /// broker to send again (`None`).
+    Done(u64, Option<rumqttc::Publish>),
+    /// A new session starts with message `n`; anything older is forgotten.
+    Reset(u64),
+}
+
+/// Acknowledges settled messages in arrival order.
+async fn ordered_acks(client: AsyncClient, mut rx: tokio::sync::mpsc::UnboundedReceiver<AckMsg>) {
+    let mut next = 0u64;
+    let mut settled: std::collections::BTreeMap<u64, Option<rumqttc::Publish>> = Default::default();
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            AckMsg::Reset(n) => {
+                settled.clear();
+                next = n;
+            }
+            AckMsg::Done(n, p) if n >= next => {
+                settled.insert(n, p);
+                while let Some(p) = settled.remove(&next) {
+                    if let Some(p) = p {
+                        let _ = client.ack(&p).await;
+                    }
+                    next += 1;
+                }
+            }
+            AckMsg::Done(..) => {}
         }
     }
 }

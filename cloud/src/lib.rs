@@ -3,6 +3,7 @@
 //! router, where the original specification had separate services.
 //!
 //! # Layout
+//! - [`broker`]: the embedded MQTT broker, for a cloud with none configured.
 //! - [`config`]: the typed configuration.
 //! - [`db`]: sqlx on PostgreSQL or SQLite (the embedded default), with per-backend migrations.
 //! - [`error`]: the one error type and the JSON-error extractors.
@@ -23,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod broker;
 pub mod catalog;
 pub mod config;
 pub mod customers;
@@ -82,6 +84,8 @@ pub struct Health {
     pub database: &'static str,
     /// Whether the relay publishes to Kafka.
     pub kafka: bool,
+    /// The MQTT broker telemetry comes through (`mqtt://host:port`), if any.
+    pub mqtt: String,
 }
 
 /// Liveness and readiness: the database answers.
@@ -92,7 +96,12 @@ async fn healthz(State(state): State<AppState>) -> Result<error::Json<Health>> {
         db::Backend::Postgres => "postgres",
         db::Backend::Sqlite => "sqlite",
     };
-    Ok(error::Json(Health { status: "ok", database, kafka: !state.config.kafka.brokers.is_empty() }))
+    Ok(error::Json(Health {
+        status: "ok",
+        database,
+        kafka: !state.config.kafka.brokers.is_empty(),
+        mqtt: state.config.mqtt.url.clone(),
+    }))
 }
 
 /// Prometheus text exposition.
@@ -202,6 +211,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let mut config = config;
+    if config.mqtt.url.is_empty() && config.mqtt.embedded {
+        let addr = broker::start(config.mqtt.embedded_listen)?;
+        config.mqtt.url = format!("mqtt://{addr}");
+        config.mqtt.started_embedded = true;
+    }
     let state = open(config).await?;
     let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
     tracing::info!(%addr, database = ?state.db.backend, kafka = !state.config.kafka.brokers.is_empty(), "patty-cloud listening");

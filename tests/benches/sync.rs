@@ -43,6 +43,7 @@ impl Cloud {
         c.http.rate_per_minute = 10_000_000;
         c.http.rate_burst = 1_000_000;
         c.http.body_bytes = 4 << 20;
+        c.mqtt.embedded = false;
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

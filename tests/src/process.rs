@@ -25,7 +25,8 @@ pub fn spawn_service(binary: &Path, args: &[&str], envs: &[(&str, String)]) -> (
             if echo {
                 eprintln!("{line}");
             }
-            if let Some(rest) = line.split("addr=").nth(1) {
+            // The service's own line (`… listening addr=…`), not an embedded broker's.
+            if let Some(rest) = line.split(" listening addr=").nth(1) {
                 let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
             }
         }

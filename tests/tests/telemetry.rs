@@ -299,3 +299,65 @@ async fn a_burst_of_fixes_lands_in_kafka_exactly() {
     assert_eq!(rig.counter("patty_cloud_fixes_repeats_total").await, 0);
     println!("{total} fixes published, ingested and produced in {:.1} s", ingest.as_secs_f64());
 }
+
+/// With no broker configured the cloud embeds one; when its port is taken (here by the test,
+/// on these machines by Mosquitto on 1883) it takes a free one, says which in `/healthz`, and
+/// an agent pointed there reaches the cloud's ingest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_broker_carries_a_drive_when_its_port_is_taken() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [
+        ("PATTY_AUTH__BOOTSTRAP_ADMIN", format!("{ADMIN}:{PASSWORD}")),
+        ("PATTY_MQTT__EMBEDDED_LISTEN", format!("127.0.0.1:{taken_port}")),
+    ];
+    let args = ["--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()];
+    let (cloud, base) = patty_tests::spawn_service(&workspace_binary("patty-cloud"), &args, &envs);
+    let _cloud = Killed(cloud);
+    let http = reqwest::Client::new();
+    let health = json_call(&http, reqwest::Method::GET, format!("{base}/healthz"), "", None).await;
+    let url = health["mqtt"].as_str().unwrap().to_owned();
+    let port: u16 = url.rsplit_once(':').unwrap().1.parse().unwrap();
+    assert!(url.starts_with("mqtt://127.0.0.1:") && port != taken_port, "{url}");
+
+    let body = json!({ "email": ADMIN, "password": PASSWORD });
+    let login = json_call(&http, reqwest::Method::POST, format!("{base}/api/v1/auth/login"), "", Some(body)).await;
+    let admin = login["access_token"].as_str().unwrap().to_owned();
+    let body = json!({ "email": "dee@example.com", "password": "driver-pass-1", "name": "Dee", "role": "driver" });
+    let driver = json_call(&http, reqwest::Method::POST, format!("{base}/api/v1/users"), &admin, Some(body)).await;
+    let body = json!({ "kind": "device", "subject": driver["id"], "name": "Dee's phone" });
+    let key = json_call(&http, reqwest::Method::POST, format!("{base}/api/v1/api-keys"), &admin, Some(body)).await;
+    let device = key["api_key"]["id"].as_str().unwrap().to_owned();
+    let agent = Command::new(workspace_binary("patty-driver"))
+        .args(["--device", &device, "--broker", &format!("127.0.0.1:{port}"), "--source", "simulate"])
+        .args(["--route", "52.3731,4.8926;52.3789,4.9003", "--speed-kmh", "72", "--tick-ms", "2", "--interval", "5"])
+        .arg("--buffer")
+        .arg(dir.path().join("agent.db"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _agent = Killed(agent);
+    // The drive's parked end arrives (the ingest subscribed on the embedded broker in time or
+    // the agent's fixes waited in its buffer until it had).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = http
+            .get(format!("{base}/api/v1/fleet/devices/{device}/position"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        if r.status().is_success() {
+            let p: Value = r.json().await.unwrap();
+            if p["speed_mps"] == 0.0 && p["online"] == true {
+                assert!((p["lat"].as_f64().unwrap() - 52.3789).abs() < 1e-5, "{p}");
+                break;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the drive never reached the cloud");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(taken);
+}

@@ -40,6 +40,8 @@ impl Cloud {
         c.auth.bootstrap_admin = format!("{ADMIN_EMAIL}:{ADMIN_PASSWORD}");
         c.http.rate_per_minute = 100_000;
         c.http.rate_burst = 10_000;
+        // These stories do not need telemetry: no embedded broker.
+        c.mqtt.embedded = false;
         if backend == Backend::Postgres {
             c.database.url = postgres_schema().await;
             c.database.max_connections = 8;
