@@ -264,6 +264,44 @@ pub async fn check_job(state: &AppState, job: u32, driver: &str) -> Result<std::
     Ok(Err(()))
 }
 
+/// The job of the delivery `driver` is on, if any (for fixes that cannot name one: OwnTracks').
+pub async fn active_job_of(state: &AppState, driver: &str) -> Result<Option<u32>> {
+    let row = sqlx::query(
+        "SELECT job FROM deliveries WHERE driver_id = $1 AND status IN ('assigned', 'at_pickup', 'picked_up', 'near_dropoff') \
+         ORDER BY created_ms DESC LIMIT 1",
+    )
+    .bind(driver)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    Ok(row.map(|r| r.try_get::<i64, _>("job")).transpose()?.and_then(|j| u32::try_from(j).ok()))
+}
+
+/// A region crossing the device itself reported (OwnTracks' own regions): passed on as an alert.
+pub async fn device_reported_transition(state: &AppState, device: &str, driver: &str, region: &str, entered: bool) {
+    let kind = if entered { "geofence.device_entered" } else { "geofence.device_exited" };
+    let data = serde_json::json!({ "device_id": device, "driver_id": driver, "region": region, "entered": entered });
+    let event = NewEvent::new(Topic::GeofenceAlert, device, kind, &data);
+    let recorded = async {
+        let mut tx = state.db.pool.begin().await?;
+        event.insert(&mut tx).await?;
+        tx.commit().await?;
+        Ok::<_, Error>(())
+    };
+    if let Err(e) = recorded.await {
+        tracing::warn!(error = %e, "recording a device's region crossing failed");
+        return;
+    }
+    state.relay.wake.notify_one();
+    state.deliveries.publish(Live {
+        outlet: None,
+        customer: None,
+        delivery: None,
+        driver: Some(driver.to_owned()),
+        kind: "geofence",
+        data,
+    });
+}
+
 /// Writes `d` (moved from status `from`, or with its offer changed when `from == d.status`)
 /// with `events`, if the row still has status `from` (and, for offers, the offer `offered`).
 /// Returns whether this call won.

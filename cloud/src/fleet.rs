@@ -171,6 +171,7 @@ pub struct Fleet {
     latest: Mutex<HashMap<String, (Fix, DevicePosition)>>,
     online: Mutex<HashMap<String, bool>>,
     devices: Mutex<HashMap<String, (Option<String>, Instant)>>,
+    owntracks: Mutex<HashMap<String, (Option<String>, Instant)>>,
     quiet: Mutex<HashMap<String, Instant>>,
     /// Fixes accepted.
     pub accepted: AtomicU64,
@@ -282,9 +283,30 @@ enum Outcome {
     Produce(String, String),
     /// Acknowledge at once.
     Ack,
+    /// Do not acknowledge: the broker sends it again on the next session (the database was
+    /// unreachable).
+    Hold,
+}
+
+/// The driver behind `device`, or the outcome for a message from an unknown one.
+async fn known(state: &AppState, device: &str) -> std::result::Result<String, Outcome> {
+    match driver_of(state, device).await {
+        Ok(Some(d)) => Ok(d),
+        Ok(None) => {
+            state.fleet.reject(device, Reason::UnknownDevice, "no active device key with this id");
+            Err(Outcome::Ack)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "checking a device failed");
+            Err(Outcome::Hold)
+        }
+    }
 }
 
 async fn handle(state: &AppState, topic: &str, payload: &[u8]) -> Outcome {
+    if let Some(rest) = topic.strip_prefix("owntracks/") {
+        return owntracks(state, rest, payload).await;
+    }
     let Some((device, kind)) = parse_topic(topic) else {
         state.fleet.reject(topic, Reason::BadTopic, "not a device topic");
         return Outcome::Ack;
@@ -296,91 +318,15 @@ async fn handle(state: &AppState, topic: &str, payload: &[u8]) -> Outcome {
             Outcome::Ack
         }
         "fix" => {
-            let driver = match driver_of(state, device).await {
-                Ok(Some(d)) => d,
-                Ok(None) => {
-                    state.fleet.reject(device, Reason::UnknownDevice, "no active device key with this id");
-                    return Outcome::Ack;
-                }
-                Err(e) => {
-                    // The database is unreachable: leave the fix with the broker for redelivery.
-                    tracing::error!(error = %e, "checking a device failed");
-                    return Outcome::Ack;
-                }
+            let driver = match known(state, device).await {
+                Ok(d) => d,
+                Err(outcome) => return outcome,
             };
-            let fix = match Fix::decode(payload) {
-                Ok(f) => f,
+            match Fix::decode(payload) {
+                Ok(fix) => accept_fix(state, device, driver, fix).await,
                 Err(e) => {
                     state.fleet.reject(device, Reason::Malformed, &e.to_string());
-                    return Outcome::Ack;
-                }
-            };
-            let delivery = match fix.job {
-                None => None,
-                Some(job) => match crate::delivery::check_job(state, job, &driver).await {
-                    Ok(Ok(d)) => d,
-                    Ok(Err(())) => {
-                        state.fleet.reject(device, Reason::NotOnDelivery, &format!("job {job}"));
-                        return Outcome::Ack;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "checking a fix's job failed");
-                        return Outcome::Ack;
-                    }
-                },
-            };
-            let now_s = (now_ms() / 1000) as u64;
-            let verdict = {
-                let latest = state.fleet.latest.lock().unwrap_or_else(|e| e.into_inner());
-                judge(latest.get(device).map(|(f, _)| f), &fix, now_s)
-            };
-            match verdict {
-                Verdict::Reject(reason) => {
-                    state.fleet.reject(device, reason, &format!("{fix:?}"));
                     Outcome::Ack
-                }
-                Verdict::Repeat => {
-                    state.fleet.repeats.fetch_add(1, Ordering::Relaxed);
-                    Outcome::Ack
-                }
-                Verdict::Accept { jump } => {
-                    state.fleet.accepted.fetch_add(1, Ordering::Relaxed);
-                    if jump {
-                        state.fleet.jumps.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let position = DevicePosition {
-                        device_id: device.to_owned(),
-                        driver_id: driver,
-                        seq: fix.seq,
-                        lat: fix.lat(),
-                        lon: fix.lon(),
-                        accuracy_m: fix.accuracy_m,
-                        speed_mps: fix.speed_mps(),
-                        heading_deg: fix.heading_deg,
-                        time_s: fix.time_s,
-                        battery_pct: (fix.battery_pct <= 100).then_some(fix.battery_pct),
-                        job: fix.job,
-                        delivery_id: delivery.as_ref().map(|d| d.id),
-                        jump,
-                        received_ms: now_ms(),
-                        online: true,
-                    };
-                    let json = serde_json::to_string(&position).unwrap_or_default();
-                    // One ingest loop per replica judges a device's fixes in turn, so nothing
-                    // slipped in between the judgement and this insert.
-                    state
-                        .fleet
-                        .latest
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(device.to_owned(), (fix, position.clone()));
-                    // Each delivery's fixes stay in order in one partition; a driver between
-                    // deliveries is keyed by device.
-                    let key = position.delivery_id.map(|d| d.to_string()).unwrap_or_else(|| device.to_owned());
-                    if let Err(e) = crate::delivery::after_fix(state, &position, delivery).await {
-                        tracing::warn!(error = %e, device, "geofences and milestones for a fix failed");
-                    }
-                    Outcome::Produce(key, json)
                 }
             }
         }
@@ -395,6 +341,198 @@ async fn handle(state: &AppState, topic: &str, payload: &[u8]) -> Outcome {
             Outcome::Ack
         }
     }
+}
+
+/// Judges a decoded fix from `device` (driven by `driver`) and, when accepted, keeps it, runs
+/// geofences and milestones, and asks for it to be produced.
+async fn accept_fix(state: &AppState, device: &str, driver: String, fix: Fix) -> Outcome {
+    let delivery = match fix.job {
+        None => None,
+        Some(job) => match crate::delivery::check_job(state, job, &driver).await {
+            Ok(Ok(d)) => d,
+            Ok(Err(())) => {
+                state.fleet.reject(device, Reason::NotOnDelivery, &format!("job {job}"));
+                return Outcome::Ack;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "checking a fix's job failed");
+                return Outcome::Hold;
+            }
+        },
+    };
+    let now_s = (now_ms() / 1000) as u64;
+    let verdict = {
+        let latest = state.fleet.latest.lock().unwrap_or_else(|e| e.into_inner());
+        judge(latest.get(device).map(|(f, _)| f), &fix, now_s)
+    };
+    match verdict {
+        Verdict::Reject(reason) => {
+            state.fleet.reject(device, reason, &format!("{fix:?}"));
+            Outcome::Ack
+        }
+        Verdict::Repeat => {
+            state.fleet.repeats.fetch_add(1, Ordering::Relaxed);
+            Outcome::Ack
+        }
+        Verdict::Accept { jump } => {
+            state.fleet.accepted.fetch_add(1, Ordering::Relaxed);
+            if jump {
+                state.fleet.jumps.fetch_add(1, Ordering::Relaxed);
+            }
+            let position = DevicePosition {
+                device_id: device.to_owned(),
+                driver_id: driver,
+                seq: fix.seq,
+                lat: fix.lat(),
+                lon: fix.lon(),
+                accuracy_m: fix.accuracy_m,
+                speed_mps: fix.speed_mps(),
+                heading_deg: fix.heading_deg,
+                time_s: fix.time_s,
+                battery_pct: (fix.battery_pct <= 100).then_some(fix.battery_pct),
+                job: fix.job,
+                delivery_id: delivery.as_ref().map(|d| d.id),
+                jump,
+                received_ms: now_ms(),
+                online: true,
+            };
+            let json = serde_json::to_string(&position).unwrap_or_default();
+            // One ingest loop per replica judges a device's fixes in turn, so nothing
+            // slipped in between the judgement and this insert.
+            state
+                .fleet
+                .latest
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(device.to_owned(), (fix, position.clone()));
+            // Each delivery's fixes stay in order in one partition; a driver between
+            // deliveries is keyed by device.
+            let key = position.delivery_id.map(|d| d.to_string()).unwrap_or_else(|| device.to_owned());
+            if let Err(e) = crate::delivery::after_fix(state, &position, delivery).await {
+                tracing::warn!(error = %e, device, "geofences and milestones for a fix failed");
+            }
+            Outcome::Produce(key, json)
+        }
+    }
+}
+
+/// OwnTracks' JSON on `owntracks/USER/DEVICE` (and `…/event`): a location becomes a fix of the
+/// device key linked to that user and device; a transition (the app's own regions) is passed on
+/// as an alert; `lwt` marks the device offline. Other message types are ignored.
+async fn owntracks(state: &AppState, rest: &str, payload: &[u8]) -> Outcome {
+    let parts: Vec<&str> = rest.split('/').collect();
+    let (user, device_name) = match parts.as_slice() {
+        [u, d] | [u, d, "event"] if !u.is_empty() && !d.is_empty() => (*u, *d),
+        _ => {
+            state.fleet.reject(rest, Reason::BadTopic, "not an OwnTracks location topic");
+            return Outcome::Ack;
+        }
+    };
+    let who = format!("owntracks/{user}/{device_name}");
+    let device = match owntracks_device(state, user, device_name).await {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            state.fleet.reject(&who, Reason::UnknownDevice, "no device linked to this OwnTracks user and device");
+            return Outcome::Ack;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "checking an OwnTracks link failed");
+            return Outcome::Hold;
+        }
+    };
+    let driver = match known(state, &device).await {
+        Ok(d) => d,
+        Err(outcome) => return outcome,
+    };
+    let msg: OwnTracks = match serde_json::from_slice(payload) {
+        Ok(m) => m,
+        Err(e) => {
+            state.fleet.reject(&device, Reason::Malformed, &e.to_string());
+            return Outcome::Ack;
+        }
+    };
+    match msg.kind.as_str() {
+        "location" => {
+            let (Some(lat), Some(lon), Some(tst)) = (msg.lat, msg.lon, msg.tst) else {
+                state.fleet.reject(&device, Reason::Malformed, "a location needs lat, lon and tst");
+                return Outcome::Ack;
+            };
+            if !(lat.is_finite() && lon.is_finite()) {
+                state.fleet.reject(&device, Reason::OutOfRange, "coordinates are not numbers");
+                return Outcome::Ack;
+            }
+            state.fleet.online.lock().unwrap_or_else(|e| e.into_inner()).insert(device.clone(), true);
+            // The app knows nothing of jobs: a driver on a delivery is on it.
+            let job = match crate::delivery::active_job_of(state, &driver).await {
+                Ok(job) => job,
+                Err(e) => {
+                    tracing::error!(error = %e, "finding a driver's delivery failed");
+                    return Outcome::Hold;
+                }
+            };
+            let tst = u32::try_from(tst).unwrap_or(u32::MAX);
+            let fix = Fix {
+                // The app has no counter; its timestamps order its fixes.
+                seq: tst,
+                time_s: tst,
+                lat_u: patty_protocol::telemetry::micro(lat),
+                lon_u: patty_protocol::telemetry::micro(lon),
+                accuracy_m: msg.acc.unwrap_or(0.0).clamp(0.0, 65_535.0) as u16,
+                // km/h to decimetres per second.
+                speed_dms: (msg.vel.unwrap_or(0.0) / 0.36).round().clamp(0.0, 65_535.0) as u16,
+                heading_deg: msg.cog.map_or(0, |c| (c.round() as i64).rem_euclid(360) as u16),
+                battery_pct: msg.batt.filter(|b| (0.0..=100.0).contains(b)).map_or(255, |b| b as u8),
+                job,
+            };
+            accept_fix(state, &device, driver, fix).await
+        }
+        "transition" => {
+            let event = msg.event.unwrap_or_default();
+            let region = msg.desc.unwrap_or_default();
+            crate::delivery::device_reported_transition(state, &device, &driver, &region, event == "enter").await;
+            Outcome::Ack
+        }
+        "lwt" => {
+            state.fleet.online.lock().unwrap_or_else(|e| e.into_inner()).insert(device, false);
+            Outcome::Ack
+        }
+        _ => Outcome::Ack,
+    }
+}
+
+/// The fields of an OwnTracks message the cloud reads.
+#[derive(Deserialize)]
+struct OwnTracks {
+    #[serde(rename = "_type")]
+    kind: String,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    tst: Option<i64>,
+    acc: Option<f64>,
+    vel: Option<f64>,
+    cog: Option<f64>,
+    batt: Option<f64>,
+    event: Option<String>,
+    desc: Option<String>,
+}
+
+/// The device key linked to an OwnTracks user and device, cached for 10 seconds.
+async fn owntracks_device(state: &AppState, user: &str, device: &str) -> Result<Option<String>> {
+    let key = format!("{user}/{device}");
+    if let Some((linked, at)) = state.fleet.owntracks.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
+        && at.elapsed() < Duration::from_secs(10)
+    {
+        return Ok(linked.clone());
+    }
+    let linked = sqlx::query("SELECT device_id FROM owntracks_links WHERE ot_user = $1 AND ot_device = $2")
+        .bind(user)
+        .bind(device)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .map(|r| r.try_get::<String, _>("device_id"))
+        .transpose()?;
+    state.fleet.owntracks.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (linked.clone(), Instant::now()));
+    Ok(linked)
 }
 
 /// A driver's answer from their device: accept, decline, picked up, a code.
@@ -440,10 +578,10 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let (client, mut events) = AsyncClient::new(opts, 10_000);
     *state.fleet.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
     // The embedded broker has one ingest to serve: a plain subscription.
-    let share = if state.config.mqtt.started_embedded {
-        TOPIC_PREFIX.to_owned()
+    let (share, owntracks) = if state.config.mqtt.started_embedded {
+        (TOPIC_PREFIX.to_owned(), "owntracks".to_owned())
     } else {
-        format!("$share/{}/{TOPIC_PREFIX}", cfg.share_group)
+        (format!("$share/{}/{TOPIC_PREFIX}", cfg.share_group), format!("$share/{}/owntracks", cfg.share_group))
     };
     // Requests to the client (acknowledgements, the subscription) are sent from tasks, never
     // awaited here: the client's queue is emptied only by this loop's polls, so awaiting a full
@@ -470,10 +608,14 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 tracing::info!(%host, port, "telemetry ingest connected to the broker");
                 // Everything under the device prefix: fixes and status, and anything else a device
                 // publishes there, which is refused and counted.
-                let (client, filter) = (client.clone(), format!("{share}/#"));
+                // And OwnTracks' topics, for drivers using that app.
+                let client = client.clone();
+                let filters = [format!("{share}/#"), format!("{owntracks}/#")];
                 tokio::spawn(async move {
-                    if let Err(e) = client.subscribe(filter, QoS::AtLeastOnce).await {
-                        tracing::error!(error = %e, "subscribing failed");
+                    for filter in filters {
+                        if let Err(e) = client.subscribe(filter, QoS::AtLeastOnce).await {
+                            tracing::error!(error = %e, "subscribing failed");
+                        }
                     }
                 });
             }
@@ -483,6 +625,9 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 match handle(&state, &p.topic, &p.payload).await {
                     Outcome::Ack => {
                         let _ = acks.send(AckMsg::Done(n, Some(p)));
+                    }
+                    Outcome::Hold => {
+                        let _ = acks.send(AckMsg::Done(n, None));
                     }
                     Outcome::Produce(key, json) => match &state.kafka {
                         // Queued here, in arrival order; only the wait for Kafka's acknowledgement
@@ -586,9 +731,62 @@ async fn device_position(
         .ok_or_else(|| Error::NotFound(format!("no position from device {id} yet")))
 }
 
+/// An OwnTracks user and device, as the app is set up (its topic is `owntracks/USER/DEVICE`).
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnTracksLink {
+    /// The app's user name.
+    pub user: String,
+    /// The app's device name.
+    pub device: String,
+}
+
+/// Links an OwnTracks user and device to a device key (HQ): that app's locations then count as the
+/// device's fixes. A link replaces the device's earlier one.
+#[utoipa::path(put, path = "/api/v1/fleet/devices/{id}/owntracks", tag = "fleet", security(("bearer" = [])), request_body = OwnTracksLink,
+    params(("id" = String, Path, description = "device id (a device key's id)")),
+    responses((status = 200, body = OwnTracksLink), (status = 404, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
+async fn link_owntracks(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    Json(link): Json<OwnTracksLink>,
+) -> Result<Json<OwnTracksLink>> {
+    who.require(&[])?;
+    let name_ok = |s: &str| !s.is_empty() && s.len() <= 64 && !s.contains(['/', '+', '#']);
+    if !name_ok(&link.user) || !name_ok(&link.device) {
+        return Err(Error::Validation("user and device are 1 to 64 characters without '/', '+' or '#'".into()));
+    }
+    if driver_of(&state, &id).await?.is_none() {
+        return Err(Error::NotFound(format!("no active device key {id}")));
+    }
+    let mut tx = state.db.pool.begin().await?;
+    sqlx::query("DELETE FROM owntracks_links WHERE device_id = $1").bind(&id).execute(&mut *tx).await?;
+    let inserted =
+        sqlx::query("INSERT INTO owntracks_links (ot_user, ot_device, device_id, created_ms) VALUES ($1, $2, $3, $4)")
+            .bind(&link.user)
+            .bind(&link.device)
+            .bind(&id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await;
+    match inserted {
+        Ok(_) => tx.commit().await?,
+        Err(e) if crate::db::is_unique_violation(&e) => {
+            return Err(Error::Conflict(format!(
+                "owntracks/{}/{} is linked to another device",
+                link.user, link.device
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    state.fleet.owntracks.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    Ok(Json(link))
+}
+
 /// The fleet routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(positions)).routes(routes!(device_position))
+    OpenApiRouter::new().routes(routes!(positions)).routes(routes!(device_position)).routes(routes!(link_owntracks))
 }
 
 #[cfg(test)]

@@ -361,3 +361,82 @@ async fn the_embedded_broker_carries_a_drive_when_its_port_is_taken() {
     }
     drop(taken);
 }
+
+/// The OwnTracks app as an agent: its JSON locations on `owntracks/USER/DEVICE` count as the
+/// linked device's fixes (speed from km/h, battery, accuracy), its own region crossings are passed
+/// on as alerts; an unlinked user and a malformed message are refused and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owntracks_locations_count_as_the_linked_devices_fixes() {
+    let rig = Rig::start().await;
+    let device = rig.device("Dee's OwnTracks").await;
+    let link = |id: &str, body: Value| {
+        rig.http
+            .put(format!("{}/api/v1/fleet/devices/{id}/owntracks", rig.base))
+            .bearer_auth(&rig.admin)
+            .json(&body)
+            .send()
+    };
+    let r = link(&device, json!({ "user": "dee", "device": "a/b" })).await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    let r = link("no-such-device", json!({ "user": "dee", "device": "phone" })).await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    let r = link(&device, json!({ "user": "dee", "device": "phone" })).await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+
+    let unknown = "patty_cloud_device_messages_rejected_total{reason=\"unknown_device\"}";
+    let unknown_before = rig.counter(unknown).await;
+    let phone = rig.client("owntracks-dee", 10);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let location = |tst: u64, lat: f64| {
+        json!({ "_type": "location", "lat": lat, "lon": 4.8926, "tst": tst, "acc": 12, "vel": 36, "cog": 271,
+                "batt": 64, "tid": "dd", "alt": 3, "conn": "m" })
+        .to_string()
+    };
+    for (topic, payload) in [
+        ("owntracks/dee/phone".to_owned(), location(now - 20, 52.3731)),
+        ("owntracks/dee/phone".to_owned(), location(now - 10, 52.3741)),
+        ("owntracks/dee/phone/event".to_owned(), json!({ "_type": "transition", "event": "enter", "desc": "Home", "tst": now - 5, "lat": 52.3741, "lon": 4.8926, "acc": 10, "wtst": now - 1000 }).to_string()),
+        ("owntracks/eve/phone".to_owned(), location(now - 10, 52.0)),
+        ("owntracks/dee/phone".to_owned(), "{not json".to_owned()),
+    ] {
+        phone.publish(topic, QoS::AtLeastOnce, false, payload).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let p = loop {
+        let r = rig
+            .http
+            .get(format!("{}/api/v1/fleet/devices/{device}/position", rig.base))
+            .bearer_auth(&rig.admin)
+            .send()
+            .await
+            .unwrap();
+        if r.status().is_success() {
+            let p: Value = r.json().await.unwrap();
+            if p["lat"] == 52.3741 {
+                break p;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the OwnTracks location never arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(p["driver_id"], rig.driver["id"]);
+    assert_eq!(
+        (p["speed_mps"].as_f64(), p["battery_pct"].as_u64(), p["accuracy_m"].as_u64()),
+        (Some(10.0), Some(64), Some(12))
+    );
+    assert_eq!((p["heading_deg"].as_u64(), p["time_s"].as_u64()), (Some(271), Some(now - 10)));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while rig.counter("patty_cloud_device_messages_rejected_total{reason=\"malformed\"}").await < 1 {
+        assert!(tokio::time::Instant::now() < deadline, "the malformed message was not counted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(rig.counter(unknown).await, unknown_before + 1, "eve's phone is not linked");
+    let records = rig.kafka.consume(&["delivery.location.updates"], 2, 60);
+    assert_eq!(
+        records.iter().map(|r| r["value"]["time_s"].as_u64().unwrap()).collect::<Vec<_>>(),
+        [now - 20, now - 10]
+    );
+    let alerts = rig.kafka.consume(&["delivery.geofence.alerts"], 1, 60);
+    assert_eq!(alerts[0]["value"]["kind"], "geofence.device_entered");
+    assert_eq!(alerts[0]["value"]["data"]["region"], "Home");
+}
