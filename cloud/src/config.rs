@@ -71,6 +71,9 @@ pub struct MqttConfig {
     /// Its password.
     pub password: String,
     /// The shared-subscription group: replicas in the same group split the fleet between them.
+    /// Empty: a plain subscription (one replica), which on Mosquitto also survives a broker
+    /// restart that happens while the cloud is away (a restored shared subscription of an offline
+    /// session receives nothing until it reconnects: see `docs/ARCHITECTURE.md`).
     pub share_group: String,
     /// With no `url`, run a broker inside the cloud (the embedded default).
     pub embedded: bool,
@@ -257,8 +260,8 @@ impl Config {
         if !self.mqtt.url.is_empty() && self.mqtt.host_port().is_none() {
             return bad("mqtt.url must be mqtt://host:port");
         }
-        if self.mqtt.share_group.is_empty() || self.mqtt.share_group.contains(['/', '+', '#']) {
-            return bad("mqtt.share_group must be a non-empty name without '/', '+' or '#'");
+        if self.mqtt.share_group.contains(['/', '+', '#']) {
+            return bad("mqtt.share_group must be a name without '/', '+' or '#' (or empty for a plain subscription)");
         }
         let d = &self.delivery;
         if d.offer_timeout_secs == 0

@@ -566,7 +566,8 @@ async fn reply(state: &AppState, device: &str, payload: &[u8]) {
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let cfg = state.config.mqtt.clone();
     let Some((host, port)) = cfg.host_port() else { return };
-    let mut opts = MqttOptions::new(format!("patty-cloud-{}", cfg.share_group), host.clone(), port);
+    let mut opts =
+        MqttOptions::new(format!("patty-cloud-{}", cfg.share_group).trim_end_matches('-'), host.clone(), port);
     // Long enough to ride out a wait for room in Kafka's queue without the broker dropping us.
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_clean_session(false);
@@ -577,8 +578,9 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
     let (client, mut events) = AsyncClient::new(opts, 10_000);
     *state.fleet.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
-    // The embedded broker has one ingest to serve: a plain subscription.
-    let (share, owntracks) = if state.config.mqtt.started_embedded {
+    // The embedded broker has one ingest to serve, and an empty group asks for one: a plain
+    // subscription.
+    let (share, owntracks) = if state.config.mqtt.started_embedded || cfg.share_group.is_empty() {
         (TOPIC_PREFIX.to_owned(), "owntracks".to_owned())
     } else {
         (format!("$share/{}/{TOPIC_PREFIX}", cfg.share_group), format!("$share/{}/owntracks", cfg.share_group))

@@ -63,9 +63,12 @@ pub fn drive(route: &[(f64, f64)], speed_mps: f64, start_s: u64) -> Vec<Position
     out
 }
 
-/// Feeds a simulated drive, one simulated second every `tick`.
+/// Feeds a simulated drive, one simulated second every `tick`. Faster than real time, it is a
+/// replay of a drive that ends about now, so no fix is stamped in the future.
 pub async fn simulate(route: Vec<(f64, f64)>, speed_mps: f64, tick: Duration, tx: Sender<Position>) {
-    for p in drive(&route, speed_mps, now_s()) {
+    let seconds = drive(&route, speed_mps, 0).len() as u64;
+    let start = if tick < Duration::from_secs(1) { now_s().saturating_sub(seconds) } else { now_s() };
+    for p in drive(&route, speed_mps, start) {
         if tx.send(p).await.is_err() {
             return;
         }

@@ -70,7 +70,13 @@ struct Rig {
 
 impl Rig {
     async fn start() -> Self {
-        let mqtt = Mosquitto::start(free_port());
+        Self::start_with(false, "fleet-test").await
+    }
+
+    /// With a broker that keeps its sessions on disk when `persistent`, the ingest in shared
+    /// subscription group `group` (empty: a plain subscription).
+    async fn start_with(persistent: bool, group: &str) -> Self {
+        let mqtt = Mosquitto::start_with(free_port(), persistent);
         let kafka = Broker::start().await;
         let dir = tempfile::tempdir().unwrap();
         let envs = [
@@ -78,7 +84,7 @@ impl Rig {
             ("PATTY_HTTP__RATE_PER_MINUTE", "100000".into()),
             ("PATTY_HTTP__RATE_BURST", "10000".into()),
             ("PATTY_MQTT__URL", mqtt.url()),
-            ("PATTY_MQTT__SHARE_GROUP", "fleet-test".into()),
+            ("PATTY_MQTT__SHARE_GROUP", group.into()),
         ];
         let args =
             ["--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap(), "--kafka-brokers", &kafka.addr];
@@ -439,4 +445,63 @@ async fn owntracks_locations_count_as_the_linked_devices_fixes() {
     let alerts = rig.kafka.consume(&["delivery.geofence.alerts"], 1, 60);
     assert_eq!(alerts[0]["value"]["kind"], "geofence.device_entered");
     assert_eq!(alerts[0]["value"]["data"]["region"], "Home");
+}
+
+/// The broker is restarted mid-stream (gracefully, keeping its sessions on disk, as a production
+/// broker does): the agent keeps fixes on disk meanwhile, the cloud's persistent session gets what
+/// was queued for it, and every fix reaches Kafka once, in order. The ingest's subscription is a
+/// plain one: Mosquitto (2.0) routes nothing to a restored shared subscription until its client
+/// is back, so fixes the agent sends before the cloud reconnects would be acknowledged and lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restarted_mid_stream_loses_no_acknowledged_fix() {
+    let mut rig = Rig::start_with(true, "").await;
+    let device = rig.device("Dee's van").await;
+    let agent = Command::new(workspace_binary("patty-driver"))
+        .args(["--device", &device, "--broker", &format!("127.0.0.1:{}", rig.mqtt.port), "--source", "simulate"])
+        .args(["--route", "52.3731,4.8926;52.3900,4.9300", "--speed-kmh", "72", "--tick-ms", "15"])
+        .args(["--interval", "1", "--exit-when-sent", "--buffer"])
+        .arg(rig.dir.path().join("van.db"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut agent = Killed(agent);
+    // Some fixes are through; then the broker goes down for a moment and comes back.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while rig.counter("patty_cloud_fixes_accepted_total").await < 20 {
+        assert!(tokio::time::Instant::now() < deadline, "no fixes before the restart");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    rig.mqtt.restart();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(s) = agent.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the agent never finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success());
+    // The agent's count: its last fix's sequence number.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let n = loop {
+        let r = rig
+            .http
+            .get(format!("{}/api/v1/fleet/devices/{device}/position", rig.base))
+            .bearer_auth(&rig.admin)
+            .send()
+            .await
+            .unwrap();
+        let p: Value = r.json().await.unwrap_or(Value::Null);
+        if p["speed_mps"] == 0.0 {
+            break p["seq"].as_u64().unwrap();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the drive's end never arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(n > 100, "{n} fixes");
+    let records = rig.kafka.consume(&["delivery.location.updates"], n as usize, 60);
+    let seqs: Vec<u64> = records.iter().map(|r| r["value"]["seq"].as_u64().unwrap()).collect();
+    let m = rig.metrics().await;
+    assert_eq!(seqs, (1..=n).collect::<Vec<_>>(), "every fix once, in order, through the restart: {m}");
 }
