@@ -179,6 +179,8 @@ pub struct Fleet {
     pub jumps: AtomicU64,
     /// Repeats dropped.
     pub repeats: AtomicU64,
+    /// Accepted fixes Kafka acknowledged.
+    pub produced: AtomicU64,
     rejected: [AtomicU64; 8],
     client: Mutex<Option<AsyncClient>>,
 }
@@ -223,6 +225,7 @@ impl Fleet {
             ("patty_cloud_fixes_accepted_total", "Fixes accepted.", &self.accepted),
             ("patty_cloud_fixes_jumps_total", "Fixes accepted but flagged as an impossible jump.", &self.jumps),
             ("patty_cloud_fixes_repeats_total", "Repeated fixes dropped.", &self.repeats),
+            ("patty_cloud_fixes_produced_total", "Accepted fixes Kafka acknowledged.", &self.produced),
         ] {
             patty_service::metrics::series(out, name, "counter", help, n.load(Ordering::Relaxed));
         }
@@ -636,10 +639,13 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                         // runs aside.
                         Some(sink) => match sink.enqueue("delivery.location.updates", &key, &json).await {
                             Ok(delivered) => {
-                                let acks = acks.clone();
+                                let (acks, fleet) = (acks.clone(), state.fleet.clone());
                                 tokio::spawn(async move {
                                     let done = match delivered.await {
-                                        Ok(()) => Some(p),
+                                        Ok(()) => {
+                                            fleet.produced.fetch_add(1, Ordering::Relaxed);
+                                            Some(p)
+                                        }
                                         // Not acknowledged: the broker sends it again on the
                                         // next session.
                                         Err(e) => {
