@@ -59,16 +59,7 @@ async fn cloud_orders(secs: u64) -> Figures {
     patty_tests::fixtures::wait_healthy(&http, &base).await;
     let post =
         |token: &str, path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(token).json(&body).send();
-    let login: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "email": "hq@bench.example", "password": "bench-password" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let admin = login["access_token"].as_str().unwrap().to_owned();
+    let admin = patty_tests::fixtures::login(&http, &base, "hq@bench.example", "bench-password").await;
     let outlet = "01900000-0000-7000-8000-00000000b001";
     post(&admin, "/api/v1/outlets", patty_tests::fixtures::outlet(outlet)).await.unwrap();
     let seed: Value = serde_json::from_str(include_str!("../../outlet-edge/sample/seed.json")).unwrap();

@@ -22,6 +22,9 @@
 //!   a change of a minute or more is also an event on `delivery.route.events`.
 //! - **Hand-over.** The code is four digits, valid for `delivery.code_ttl_mins`, with
 //!   `delivery.code_attempts` tries; every try is an event (the audit trail).
+//! - **Replay.** With Kafka, a delivery's route comes from the event store ([`crate::store`], a
+//!   consumer group on the delivery topics); without, from the fixes kept as accepted and the
+//!   relayed event log.
 //! - **Live streams** (Server-Sent Events): a customer sees only their own delivery, an outlet
 //!   the drivers on its deliveries, a driver themselves, HQ the whole fleet.
 
@@ -211,6 +214,11 @@ impl Deliveries {
     /// Sends `live` to every open stream that may see it.
     pub fn publish(&self, live: Live) {
         let _ = self.live.send(Arc::new(live));
+    }
+
+    /// Whether any live stream is open (else there is no one to build a message for).
+    pub fn watched(&self) -> bool {
+        self.live.receiver_count() > 0
     }
 
     fn remember(&self, d: &Delivery) {
@@ -820,7 +828,10 @@ pub async fn after_fix(state: &AppState, position: &DevicePosition, on: Option<D
     let index = zones(state).await;
     let mut crossings: Vec<Transition> = {
         let mut presence = state.deliveries.presence.lock().unwrap_or_else(|e| e.into_inner());
-        let mine = presence.entry(position.device_id.clone()).or_default();
+        if !presence.contains_key(&position.device_id) {
+            presence.insert(position.device_id.clone(), Presence::default());
+        }
+        let mine = presence.get_mut(&position.device_id).expect("inserted above");
         let mut t = mine.judge_all(&index, p, accuracy);
         if let Some(d) = &on {
             let dropoff = Zone {
@@ -894,13 +905,18 @@ pub async fn after_fix(state: &AppState, position: &DevicePosition, on: Option<D
             "position",
             serde_json::json!({ "position": position, "eta_pickup_s": d.eta_pickup_s, "eta_dropoff_s": d.eta_dropoff_s, "status": d.status }),
         ));
-        sqlx::query("INSERT INTO delivery_fixes (delivery_id, seq, doc) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        // Without Kafka, the route is kept here (with Kafka, the store's consumer group keeps it).
+        if state.kafka.is_none() {
+            sqlx::query(
+                "INSERT INTO delivery_fixes (delivery_id, seq, doc) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
             .bind(d.id.to_string())
             .bind(i64::from(position.seq))
             .bind(serde_json::to_string(position)?)
             .execute(&state.db.pool)
             .await?;
-    } else {
+        }
+    } else if state.deliveries.watched() {
         state.deliveries.publish(Live {
             outlet: None,
             customer: None,
@@ -1098,6 +1114,13 @@ pub struct Route {
 async fn route(State(state): State<AppState>, who: Principal, Path(id): Path<DeliveryId>) -> Result<Json<Route>> {
     let delivery = by_id(&state, id).await?;
     may_see(&who, &delivery)?;
+    // With Kafka, from what the store's consumer group read off the delivery topics; without,
+    // from the fixes kept as they were accepted and the relayed event log.
+    if state.kafka.is_some() {
+        let (fixes, events) = crate::store::route(&state, &id.to_string()).await?;
+        let fixes = fixes.into_iter().map(serde_json::from_value).collect::<std::result::Result<Vec<_>, _>>()?;
+        return Ok(Json(Route { delivery, fixes, events }));
+    }
     let fixes = sqlx::query("SELECT doc FROM delivery_fixes WHERE delivery_id = $1 ORDER BY seq")
         .bind(id.to_string())
         .fetch_all(&state.db.pool)

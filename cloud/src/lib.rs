@@ -20,6 +20,7 @@
 //! - [`sync`]: outlets' change logs applied once, merged by meaning; conflicts; the downward stream.
 //! - [`limits`]: per-client rate limiting.
 //! - [`docs`]: the HTML API reference.
+//! - [`store`]: the delivery event store, a Kafka consumer group keeping every delivery's records.
 //! - [`state`]: what handlers share.
 #![forbid(unsafe_code)]
 
@@ -40,6 +41,7 @@ pub mod orders;
 pub mod outbox;
 pub mod outlets;
 pub mod state;
+pub mod store;
 pub mod sync;
 
 use crate::config::Config;
@@ -223,6 +225,7 @@ pub async fn run(
     let relay = tokio::spawn(state.relay.clone().run(state.closing.subscribe(), Duration::from_millis(200)));
     let ingest = tokio::spawn(fleet::run(state.clone(), state.closing.subscribe()));
     let dispatch = tokio::spawn(delivery::run(state.clone(), state.closing.subscribe()));
+    let store = tokio::spawn(store::run(state.clone(), state.closing.subscribe()));
     let closing = state.closing.clone();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
@@ -234,6 +237,7 @@ pub async fn run(
     let _ = relay.await;
     let _ = ingest.await;
     let _ = dispatch.await;
+    let _ = store.await;
     served.map_err(|e| Error::Internal(format!("serve: {e}")))?;
     tracing::info!("patty-cloud stopped");
     Ok(())

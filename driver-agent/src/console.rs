@@ -7,7 +7,7 @@
 
 use crate::Position;
 use patty_protocol::delivery::{Command, Reply};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::io::AsyncBufRead;
 use tokio::sync::mpsc::Sender;
 
 /// One line for the driver about `cmd`.
@@ -60,43 +60,45 @@ pub fn parse_answer(line: &str) -> Result<Reply, String> {
     }
 }
 
+/// A line of stdin.
+enum Line {
+    Position(Position),
+    Answer(Reply),
+}
+
 /// Reads stdin until it ends: answers to `answers`, and, when `positions` is given, JSON
 /// positions to it. A line that is neither is reported on stderr (the first ten).
 pub async fn read(input: impl AsyncBufRead + Unpin, positions: Option<Sender<Position>>, answers: Sender<Reply>) {
-    let mut lines = input.lines();
-    let (mut n, mut reported) = (0, 0);
-    while let Ok(Some(line)) = lines.next_line().await {
-        n += 1;
-        let trimmed = line.trim();
-        if trimmed.is_empty() {
-            continue;
+    let takes_positions = positions.is_some();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let reading = crate::source::lines(input, tx, |line, _| {
+        let line = line.trim();
+        if line.is_empty() {
+            Ok(None)
+        } else if !line.starts_with('{') {
+            parse_answer(line).map(|a| Some(Line::Answer(a)))
+        } else if takes_positions {
+            crate::source::parse_json_line(line).map(|p| Some(Line::Position(p)))
+        } else {
+            Err("positions come on stdin only with --source stdin".to_owned())
         }
-        let outcome = match (trimmed.starts_with('{'), &positions) {
-            (true, Some(tx)) => match crate::source::parse_json_line(trimmed) {
-                Ok(p) => {
+    });
+    let routing = async {
+        while let Some(line) = rx.recv().await {
+            match (line, &positions) {
+                (Line::Position(p), Some(tx)) => {
                     if tx.send(p).await.is_err() {
                         return;
                     }
-                    Ok(())
                 }
-                Err(e) => Err(e),
-            },
-            (true, None) => Err("positions come on stdin only with --source stdin".to_owned()),
-            (false, _) => match parse_answer(trimmed) {
-                Ok(a) => {
+                (Line::Position(_), None) => {}
+                (Line::Answer(a), _) => {
                     let _ = answers.send(a).await;
-                    Ok(())
                 }
-                Err(e) => Err(e),
-            },
-        };
-        if let Err(e) = outcome {
-            reported += 1;
-            if reported <= 10 {
-                eprintln!("line {n}: {e}");
             }
         }
-    }
+    };
+    tokio::join!(reading, routing);
 }
 
 #[cfg(test)]

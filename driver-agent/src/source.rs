@@ -272,10 +272,10 @@ pub async fn gpsd(addr: String, tx: Sender<Position>) {
 
 /// Reads lines, turning each into a position with `parse`; unreadable lines are reported (the
 /// first of each kind of error once) and skipped.
-async fn lines(
+pub(crate) async fn lines<T>(
     input: impl AsyncBufRead + Unpin,
-    tx: Sender<Position>,
-    mut parse: impl FnMut(&str, usize) -> Result<Option<Position>, String>,
+    tx: Sender<T>,
+    mut parse: impl FnMut(&str, usize) -> Result<Option<T>, String>,
 ) {
     let mut lines = input.lines();
     let mut n = 0;

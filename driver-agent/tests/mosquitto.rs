@@ -148,13 +148,16 @@ async fn a_drive_arrives_in_order_and_the_last_will_follows_a_crash() {
     }
 }
 
+/// Twelve kilometres at 72 km/h: ten minutes of driving.
+const TEN_MINUTES: &str = "52.3731,4.8926;52.4809,4.8926";
+
 #[tokio::test]
-async fn fixes_wait_on_disk_through_an_outage_and_a_restart() {
+async fn ten_minutes_cut_off_wait_on_disk_through_a_restart_and_arrive_in_order() {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let buffer = dir.path().join("buffer.db");
-    // No broker yet: the whole first drive goes to disk, then the agent dies.
-    let mut first = Agent::start(port, "van-8", &buffer, ROUTE);
+    // No broker: a ten-minute drive (simulated time, run fast) goes to disk, then the agent dies.
+    let mut first = Agent::start(port, "van-8", &buffer, TEN_MINUTES);
     first.wait_log("the position source ended");
     first.kill();
     // The broker comes up; a restarted agent sends the first drive, then its own, in order.
@@ -165,6 +168,105 @@ async fn fixes_wait_on_disk_through_an_outage_and_a_restart() {
     let b = watch.drive().await;
     let seqs: Vec<u32> = a.iter().chain(&b).map(|f| f.seq).collect();
     assert_eq!(seqs, (1..=seqs.len() as u32).collect::<Vec<_>>(), "every fix, once, in order");
-    assert!((a.last().unwrap().lon() - 4.9100).abs() < 1e-5, "the first drive ends where its route does");
+    assert!((a.last().unwrap().lat() - 52.4809).abs() < 1e-5, "the first drive ends where its route does");
+    let span = a.last().unwrap().time_s - a.first().unwrap().time_s;
+    assert!((590..=610).contains(&span), "ten minutes of fixes replayed: {span} s");
     assert!((b.last().unwrap().lon() - 4.8926).abs() < 1e-5, "the second drive goes back");
+}
+
+/// The NMEA sentences of a short drive north from Dam Square, one second apart, ending now: a GGA
+/// (fix quality, HDOP) and an RMC (position, speed, course, date) per second.
+fn nmea_drive(seconds: u32) -> String {
+    let checksum = |body: &str| body.bytes().fold(0u8, |a, b| a ^ b);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mut out = String::new();
+    for i in 0..seconds {
+        let t = now - u64::from(seconds - i);
+        let (day, secs) = (t / 86_400, t % 86_400);
+        let hms = format!("{:02}{:02}{:02}.00", secs / 3600, secs / 60 % 60, secs % 60);
+        // Civil date from days since 1970 (Howard Hinnant's algorithm).
+        let z = day as i64 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        let dmy = format!("{d:02}{m:02}{:02}", y % 100);
+        // 20 m north each second from 52.3731 N, 4.8926 E.
+        let lat = 52.3731 + f64::from(i) * 20.0 / 111_320.0;
+        let lat_nmea = format!("{:02}{:07.4}", lat.trunc() as u32, lat.fract() * 60.0);
+        let lon_nmea = format!("{:03}{:07.4}", 4, 0.8926 * 60.0);
+        let gga = format!("GPGGA,{hms},{lat_nmea},N,{lon_nmea},E,1,09,0.9,2.0,M,46.9,M,,");
+        let rmc = format!("GPRMC,{hms},A,{lat_nmea},N,{lon_nmea},E,38.9,0.0,{dmy},,,A");
+        for body in [gga, rmc] {
+            out.push_str(&format!("${body}*{:02X}\r\n", checksum(&body)));
+        }
+    }
+    out
+}
+
+/// gpsd, fed by `gpsfake` from a recorded drive, drives the agent (`--source gpsd`): the drive's
+/// positions arrive at the broker in order.
+#[tokio::test]
+async fn a_gpsd_fed_by_gpsfake_drives_the_agent() {
+    let gpsfake = ["/usr/bin/gpsfake", "/usr/local/bin/gpsfake"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("gpsfake is installed (Debian's gpsd-clients; ./scripts/test installs it)");
+    let port = free_port();
+    let _broker = patty_tests::mqtt::Mosquitto::start(port);
+    let mut watch = Watcher::start(port, "van-9").await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("drive.nmea");
+    std::fs::write(&log, nmea_drive(20)).unwrap();
+    let gpsd_port = free_port();
+    // Once through the log, a sentence every 0.2 s (a position every 0.4 s); the agent connects
+    // as soon as gpsd listens, so it sees most of the drive.
+    let mut fake = Command::new(gpsfake)
+        .args(["-1", "-q", "-c", "0.2", "-P", &gpsd_port.to_string()])
+        .arg(&log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", gpsd_port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "gpsd (under gpsfake) never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_patty-driver"))
+        .args(["--device", "van-9", "--broker", &format!("127.0.0.1:{port}"), "--source", "gpsd"])
+        .args(["--gpsd", &format!("127.0.0.1:{gpsd_port}"), "--interval", "1", "--buffer"])
+        .arg(dir.path().join("buffer.db"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Six fixes (the agent reports one a second of the 2.5 positions gpsd gives it), within 40 s.
+    let mut fixes: Vec<Fix> = vec![];
+    let collecting = async {
+        while fixes.len() < 6 {
+            let (kind, payload) = watch.next().await;
+            if kind == "fix" {
+                let f = Fix::decode(&payload).unwrap();
+                if fixes.last().is_none_or(|l| f.seq > l.seq) {
+                    fixes.push(f);
+                }
+            }
+        }
+    };
+    let ended = tokio::time::timeout(Duration::from_secs(40), collecting).await;
+    assert!(ended.is_ok(), "the drive's end never arrived: {fixes:?}");
+    let _ = agent.kill();
+    let _ = fake.kill();
+    let _ = (agent.wait(), fake.wait());
+    // gpsd's first report of a cycle may come before the RMC (no speed yet); after that, the drive.
+    let moving = &fixes[1..];
+    assert!(moving.windows(2).all(|w| w[1].lat_u >= w[0].lat_u), "northward, in order: {fixes:?}");
+    assert!(fixes[5].lat_u > fixes[0].lat_u + 500, "it moved: {fixes:?}");
+    assert!(fixes.iter().all(|f| (f.lon() - 4.8926).abs() < 1e-4 && (52.3731..52.3770).contains(&f.lat())));
+    assert!(moving.iter().all(|f| (f.speed_mps() - 20.0).abs() < 0.2), "38.9 knots is 20 m/s: {fixes:?}");
 }

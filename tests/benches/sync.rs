@@ -56,16 +56,7 @@ impl Cloud {
         });
         let http = reqwest::Client::new();
         patty_tests::fixtures::wait_healthy(&http, &base).await;
-        let login: Value = http
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({ "email": ADMIN.0, "password": ADMIN.1 }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let admin = login["access_token"].as_str().unwrap().to_owned();
+        let admin = patty_tests::fixtures::login(&http, &base, ADMIN.0, ADMIN.1).await;
         Self { base, admin, http, stop: Some(stop), task }
     }
 

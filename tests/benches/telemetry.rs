@@ -101,13 +101,7 @@ impl Rig {
         let post = |path: &str, token: &str, body: Value| {
             http.post(format!("{base}{path}")).bearer_auth(token).json(&body).send()
         };
-        let login: Value = post("/api/v1/auth/login", "", json!({ "email": ADMIN.0, "password": ADMIN.1 }))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let admin = login["access_token"].as_str().unwrap().to_owned();
+        let admin = patty_tests::fixtures::login(&http, &base, ADMIN.0, ADMIN.1).await;
         let body =
             json!({ "email": "van@bench.example", "password": "driver-pass-1", "name": "Van", "role": "driver" });
         let driver: Value = post("/api/v1/users", &admin, body).await.unwrap().json().await.unwrap();

@@ -41,3 +41,27 @@ pub async fn pin_session(http: &reqwest::Client, base: &str, pin: &str) -> Strin
     assert_eq!(r.status(), reqwest::StatusCode::CREATED, "sign-in with PIN {pin}");
     r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
 }
+
+/// Polls `f` every 100 ms until it gives a value; panics with `what` after `secs` seconds.
+pub async fn eventually<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Signs in at the cloud `base` with a password; returns the access token. Panics unless it works.
+pub async fn login(http: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+    let r =
+        http.post(format!("{base}/api/v1/auth/login")).json(&json!({ "email": email, "password": password })).send();
+    let v: Value = r.await.unwrap().json().await.unwrap();
+    v["access_token"].as_str().unwrap_or_else(|| panic!("{email} signs in: {v}")).to_owned()
+}

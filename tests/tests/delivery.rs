@@ -8,6 +8,7 @@
 //! Live streams are scoped: the customer sees their delivery, another customer does not.
 
 use patty_protocol::telemetry::{Fix, micro, topic};
+use patty_tests::fixtures::eventually;
 use patty_tests::kafka::Broker;
 use patty_tests::mqtt::Mosquitto;
 use patty_tests::process::workspace_binary;
@@ -83,22 +84,6 @@ impl Api {
         text.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
             .unwrap_or(0)
-    }
-}
-
-/// Polls `f` every 100 ms until it gives a value; panics after `secs`.
-async fn eventually<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -18,6 +18,18 @@ const PASSWORD: &str = "correct horse battery";
 
 struct Killed(Child);
 
+impl Killed {
+    /// Waits for the process to exit successfully; panics after `secs` seconds or on failure.
+    async fn finishes(&mut self, secs: u64) {
+        let status = patty_tests::fixtures::eventually("the agent to finish", secs, || {
+            let s = self.0.try_wait().unwrap();
+            async move { s }
+        })
+        .await;
+        assert!(status.success(), "the agent sent everything and stopped: {status}");
+    }
+}
+
 impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -53,6 +65,24 @@ async fn json_call(
     let v: Value = r.json().await.unwrap_or(Value::Null);
     assert!(status.is_success(), "{status}: {v}");
     v
+}
+
+/// The device's latest position once `pred` holds for it; panics after `secs` seconds.
+async fn position_when(
+    http: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    device: &str,
+    secs: u64,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    patty_tests::fixtures::eventually(&format!("a position of {device}"), secs, || async {
+        let r =
+            http.get(format!("{base}/api/v1/fleet/devices/{device}/position")).bearer_auth(admin).send().await.ok()?;
+        let p: Value = r.json().await.ok()?;
+        pred(&p).then_some(p)
+    })
+    .await
 }
 
 /// Mosquitto, tansu and the cloud binary wired together, with HQ signed in and the ingest
@@ -188,27 +218,9 @@ async fn a_drive_reaches_kafka_once_and_in_order_and_bad_messages_disturb_nothin
         probe.publish(t, QoS::AtLeastOnce, false, payload).await.unwrap();
     }
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = agent.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the agent never finished");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(status.success(), "the agent sent everything and stopped");
+    agent.finishes(60).await;
     // The device's last fix is the parked one at the route's end; its sequence is the count.
-    let mut last = Value::Null;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while last["speed_mps"] != 0.0 {
-        let r =
-            http.get(format!("{base}/api/v1/fleet/devices/{device}/position")).bearer_auth(admin).send().await.unwrap();
-        if r.status().is_success() {
-            last = r.json().await.unwrap();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the drive's end never arrived: {last}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let last = position_when(http, base, admin, &device, 30, |p| p["speed_mps"] == 0.0).await;
     let n = last["seq"].as_u64().unwrap() as usize;
     assert!(n >= 10, "{n} fixes");
     assert_eq!(last["driver_id"], driver["id"]);
@@ -347,24 +359,9 @@ async fn the_embedded_broker_carries_a_drive_when_its_port_is_taken() {
     let _agent = Killed(agent);
     // The drive's parked end arrives (the ingest subscribed on the embedded broker in time or
     // the agent's fixes waited in its buffer until it had).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = http
-            .get(format!("{base}/api/v1/fleet/devices/{device}/position"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
-        if r.status().is_success() {
-            let p: Value = r.json().await.unwrap();
-            if p["speed_mps"] == 0.0 && p["online"] == true {
-                assert!((p["lat"].as_f64().unwrap() - 52.3789).abs() < 1e-5, "{p}");
-                break;
-            }
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the drive never reached the cloud");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let end = |p: &Value| p["speed_mps"] == 0.0 && p["online"] == true;
+    let p = position_when(&http, &base, &admin, &device, 60, end).await;
+    assert!((p["lat"].as_f64().unwrap() - 52.3789).abs() < 1e-5, "{p}");
     drop(taken);
 }
 
@@ -407,24 +404,7 @@ async fn owntracks_locations_count_as_the_linked_devices_fixes() {
     ] {
         phone.publish(topic, QoS::AtLeastOnce, false, payload).await.unwrap();
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let p = loop {
-        let r = rig
-            .http
-            .get(format!("{}/api/v1/fleet/devices/{device}/position", rig.base))
-            .bearer_auth(&rig.admin)
-            .send()
-            .await
-            .unwrap();
-        if r.status().is_success() {
-            let p: Value = r.json().await.unwrap();
-            if p["lat"] == 52.3741 {
-                break p;
-            }
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the OwnTracks location never arrived");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let p = position_when(&rig.http, &rig.base, &rig.admin, &device, 30, |p| p["lat"] == 52.3741).await;
     assert_eq!(p["driver_id"], rig.driver["id"]);
     assert_eq!(
         (p["speed_mps"].as_f64(), p["battery_pct"].as_u64(), p["accuracy_m"].as_u64()),
@@ -473,32 +453,10 @@ async fn a_broker_restarted_mid_stream_loses_no_acknowledged_fix() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     rig.mqtt.restart();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        if let Some(s) = agent.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the agent never finished");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(status.success());
+    agent.finishes(90).await;
     // The agent's count: its last fix's sequence number.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let n = loop {
-        let r = rig
-            .http
-            .get(format!("{}/api/v1/fleet/devices/{device}/position", rig.base))
-            .bearer_auth(&rig.admin)
-            .send()
-            .await
-            .unwrap();
-        let p: Value = r.json().await.unwrap_or(Value::Null);
-        if p["speed_mps"] == 0.0 {
-            break p["seq"].as_u64().unwrap();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the drive's end never arrived");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let last = position_when(&rig.http, &rig.base, &rig.admin, &device, 60, |p| p["speed_mps"] == 0.0).await;
+    let n = last["seq"].as_u64().unwrap();
     assert!(n > 100, "{n} fixes");
     let records = rig.kafka.consume(&["delivery.location.updates"], n as usize, 60);
     let seqs: Vec<u64> = records.iter().map(|r| r["value"]["seq"].as_u64().unwrap()).collect();
