@@ -595,7 +595,6 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     // waiting for Kafka holds back the acknowledgements of the ones after it).
     let (acks, acks_rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(ordered_acks(client.clone(), acks_rx));
-    let mut arrived = 0u64;
     let mut failures = 0u32;
     loop {
         let event = tokio::select! {
@@ -609,7 +608,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 failures = 0;
                 // A new session: what the old one had not acknowledged, the broker sends again.
-                let _ = acks.send(AckMsg::Reset(arrived));
+                let _ = acks.send(AckMsg::Reset);
                 tracing::info!(%host, port, "telemetry ingest connected to the broker");
                 // Everything under the device prefix: fixes and status, and anything else a device
                 // publishes there, which is refused and counted.
@@ -625,23 +624,17 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 });
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                let n = arrived;
-                arrived += 1;
-                match handle(&state, &p.topic, &p.payload).await {
-                    Outcome::Ack => {
-                        let _ = acks.send(AckMsg::Done(n, Some(p)));
-                    }
-                    Outcome::Hold => {
-                        let _ = acks.send(AckMsg::Done(n, None));
-                    }
+                let settled: Settled = match handle(&state, &p.topic, &p.payload).await {
+                    Outcome::Ack => Box::pin(std::future::ready(Some(p))),
+                    Outcome::Hold => Box::pin(std::future::ready(None)),
                     Outcome::Produce(key, json) => match &state.kafka {
-                        // Queued here, in arrival order; only the wait for Kafka's acknowledgement
-                        // runs aside.
+                        // Queued here, in arrival order; the wait for Kafka's acknowledgement is
+                        // the acknowledger's.
                         Some(sink) => match sink.enqueue("delivery.location.updates", &key, &json).await {
                             Ok(delivered) => {
-                                let (acks, fleet) = (acks.clone(), state.fleet.clone());
-                                tokio::spawn(async move {
-                                    let done = match delivered.await {
+                                let fleet = state.fleet.clone();
+                                Box::pin(async move {
+                                    match delivered.await {
                                         Ok(()) => {
                                             fleet.produced.fetch_add(1, Ordering::Relaxed);
                                             Some(p)
@@ -652,20 +645,18 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                                             tracing::error!(error = %e, "producing a fix failed");
                                             None
                                         }
-                                    };
-                                    let _ = acks.send(AckMsg::Done(n, done));
-                                });
+                                    }
+                                })
                             }
                             Err(e) => {
                                 tracing::error!(error = %e, "queueing a fix for Kafka failed");
-                                let _ = acks.send(AckMsg::Done(n, None));
+                                Box::pin(std::future::ready(None))
                             }
                         },
-                        None => {
-                            let _ = acks.send(AckMsg::Done(n, Some(p)));
-                        }
+                        None => Box::pin(std::future::ready(Some(p))),
                     },
-                }
+                };
+                let _ = acks.send(AckMsg::Next(settled));
             }
             Ok(_) => {}
             Err(e) => {
@@ -679,35 +670,35 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// A message's fate: resolves to the message to acknowledge, or `None` to leave it for the
+/// broker to send again.
+type Settled = std::pin::Pin<Box<dyn std::future::Future<Output = Option<rumqttc::Publish>> + Send>>;
+
 /// To the ordered acknowledger.
 enum AckMsg {
-    /// Message `n` (in arrival order) is settled: acknowledge it (`Some`), or leave it for the
-    /// broker to send again (`None`).
-    Done(u64, Option<rumqttc::Publish>),
-    /// A new session starts with message `n`; anything older is forgotten.
-    Reset(u64),
+    /// The next message, in arrival order.
+    Next(Settled),
+    /// A new session starts; the old one's messages are forgotten (the broker sends them again).
+    Reset,
 }
 
-/// Acknowledges settled messages in arrival order.
+/// Acknowledges messages as they settle, in arrival order (a queue of futures that yields in the
+/// order they were pushed).
 async fn ordered_acks(client: AsyncClient, mut rx: tokio::sync::mpsc::UnboundedReceiver<AckMsg>) {
-    let mut next = 0u64;
-    let mut settled: std::collections::BTreeMap<u64, Option<rumqttc::Publish>> = Default::default();
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            AckMsg::Reset(n) => {
-                settled.clear();
-                next = n;
-            }
-            AckMsg::Done(n, p) if n >= next => {
-                settled.insert(n, p);
-                while let Some(p) = settled.remove(&next) {
-                    if let Some(p) = p {
-                        let _ = client.ack(&p).await;
-                    }
-                    next += 1;
+    use futures::StreamExt;
+    let mut pending = futures::stream::FuturesOrdered::new();
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(AckMsg::Next(f)) => pending.push_back(f),
+                Some(AckMsg::Reset) => pending = futures::stream::FuturesOrdered::new(),
+                None => return,
+            },
+            Some(settled) = pending.next(), if !pending.is_empty() => {
+                if let Some(p) = settled {
+                    let _ = client.ack(&p).await;
                 }
             }
-            AckMsg::Done(..) => {}
         }
     }
 }
