@@ -274,6 +274,10 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
         api.http.get(format!("{}/api/v1/deliveries/{delivery}/live", api.base)).bearer_auth(&ada).send().await.unwrap();
     assert_eq!(live.status(), StatusCode::OK);
     let mut live = SseReader::new(live);
+    // HQ follows the whole fleet.
+    let fleet = api.http.get(format!("{}/api/v1/fleet/live", api.base)).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(fleet.status(), StatusCode::OK);
+    let mut fleet = SseReader::new(fleet);
 
     // Dee is nearest: the offer is Dee's, who declines over HTTP.
     let offered = |to: String| {
@@ -301,6 +305,11 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     .await;
     assert_eq!(assigned["driver_id"], drivers[2].0.as_str());
     assert_eq!(assigned["passed"], json!([drivers[0].0, drivers[1].0]));
+    // Dee, who declined, no longer sees it; Fay does.
+    let (s, _) = api.call(Method::GET, &dee, &format!("/api/v1/deliveries/{delivery}"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = api.call(Method::GET, &dee, "/api/v1/fleet/positions", None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the fleet's positions are HQ's");
 
     // A fix naming the job from Eve's phone is refused.
     phones
@@ -328,6 +337,9 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     let seen =
         live.until(Duration::from_secs(30), |name, data| name == "position" && data["eta_pickup_s"].is_u64()).await;
     assert_eq!(seen["position"]["job"], job);
+    let hq_saw =
+        fleet.until(Duration::from_secs(30), |name, data| name == "position" && data["position"]["job"] == job).await;
+    assert_eq!(hq_saw["position"]["driver_id"], drivers[2].0.as_str());
     fay.type_line(&format!("picked {job}"));
     eventually("picked up", 30, || status_is("picked_up")).await;
     let o = api.ok(Method::GET, &ada, &format!("/api/v1/orders/{order}"), None).await;
