@@ -11,8 +11,11 @@
 //!   minutes ahead. A fix whose implied speed from the last one is impossible for a car (over
 //!   70 m/s) is kept but flagged as a jump. A repeat (sequence not above the last) is dropped.
 //!   Every rejection is counted by reason and logged at most once a minute per device.
-//! - Accepted fixes go to `delivery.location.updates` (10 partitions), keyed by the device, so
-//!   each device's fixes stay in order in their partition.
+//! - Accepted fixes go to `delivery.location.updates` (10 partitions), keyed by the delivery (or
+//!   the device between deliveries), so each delivery's fixes stay in order in their partition.
+//! - The loop that reads the broker hands each message to one of several workers chosen by its
+//!   device (a device's messages keep their order; the fleet's use every core), and acknowledges
+//!   in arrival order as each settles.
 
 use crate::auth::Principal;
 use crate::db::now_ms;
@@ -595,6 +598,15 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     // waiting for Kafka holds back the acknowledgements of the ones after it).
     let (acks, acks_rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(ordered_acks(client.clone(), acks_rx));
+    // Workers judge, keep and produce, each for its share of the devices.
+    let n = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    let workers: Vec<tokio::sync::mpsc::Sender<Job>> = (0..n)
+        .map(|_| {
+            let (tx, rx) = tokio::sync::mpsc::channel(1024);
+            tokio::spawn(worker(state.clone(), rx));
+            tx
+        })
+        .collect();
     let mut failures = 0u32;
     loop {
         let event = tokio::select! {
@@ -624,39 +636,14 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 });
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                let settled: Settled = match handle(&state, &p.topic, &p.payload).await {
-                    Outcome::Ack => Box::pin(std::future::ready(Some(p))),
-                    Outcome::Hold => Box::pin(std::future::ready(None)),
-                    Outcome::Produce(key, json) => match &state.kafka {
-                        // Queued here, in arrival order; the wait for Kafka's acknowledgement is
-                        // the acknowledger's.
-                        Some(sink) => match sink.enqueue("delivery.location.updates", &key, &json).await {
-                            Ok(delivered) => {
-                                let fleet = state.fleet.clone();
-                                Box::pin(async move {
-                                    match delivered.await {
-                                        Ok(()) => {
-                                            fleet.produced.fetch_add(1, Ordering::Relaxed);
-                                            Some(p)
-                                        }
-                                        // Not acknowledged: the broker sends it again on the
-                                        // next session.
-                                        Err(e) => {
-                                            tracing::error!(error = %e, "producing a fix failed");
-                                            None
-                                        }
-                                    }
-                                })
-                            }
-                            Err(e) => {
-                                tracing::error!(error = %e, "queueing a fix for Kafka failed");
-                                Box::pin(std::future::ready(None))
-                            }
-                        },
-                        None => Box::pin(std::future::ready(Some(p))),
-                    },
-                };
-                let _ = acks.send(AckMsg::Next(settled));
+                // To the worker of the message's device (so each device's messages keep their
+                // order), and its settling, in arrival order, to the acknowledger.
+                let (done, settled) = tokio::sync::oneshot::channel();
+                let _ = acks.send(AckMsg::Next(Box::pin(async move { settled.await.ok()?.await })));
+                let worker = &workers[shard(&p.topic, workers.len())];
+                if worker.send(Job { p, done }).await.is_err() {
+                    return;
+                }
             }
             Ok(_) => {}
             Err(e) => {
@@ -667,6 +654,64 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 tokio::time::sleep(Duration::from_millis(500 * u64::from(failures.min(10)))).await;
             }
         }
+    }
+}
+
+/// One message for a worker, and where to say how it settles.
+struct Job {
+    p: rumqttc::Publish,
+    done: tokio::sync::oneshot::Sender<Settled>,
+}
+
+/// The worker for `topic`'s device (`patty/v1/devices/D/…`, `owntracks/USER/DEVICE…`) among `n`.
+fn shard(topic: &str, n: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let device: Vec<&str> = topic.split('/').take(4).collect();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    device.hash(&mut h);
+    (h.finish() % n as u64) as usize
+}
+
+/// Judges, keeps and produces the messages of its devices, in their order.
+async fn worker(state: AppState, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
+    while let Some(Job { p, done }) = jobs.recv().await {
+        let _ = done.send(settle(&state, p).await);
+    }
+}
+
+/// What becomes of one message: acknowledged at once, after Kafka has it, or not at all.
+async fn settle(state: &AppState, p: rumqttc::Publish) -> Settled {
+    match handle(state, &p.topic, &p.payload).await {
+        Outcome::Ack => Box::pin(std::future::ready(Some(p))),
+        Outcome::Hold => Box::pin(std::future::ready(None)),
+        Outcome::Produce(key, json) => match &state.kafka {
+            // Queued here, in arrival order; the wait for Kafka's acknowledgement is
+            // the acknowledger's.
+            Some(sink) => match sink.enqueue("delivery.location.updates", &key, &json).await {
+                Ok(delivered) => {
+                    let fleet = state.fleet.clone();
+                    Box::pin(async move {
+                        match delivered.await {
+                            Ok(()) => {
+                                fleet.produced.fetch_add(1, Ordering::Relaxed);
+                                Some(p)
+                            }
+                            // Not acknowledged: the broker sends it again on the
+                            // next session.
+                            Err(e) => {
+                                tracing::error!(error = %e, "producing a fix failed");
+                                None
+                            }
+                        }
+                    })
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "queueing a fix for Kafka failed");
+                    Box::pin(std::future::ready(None))
+                }
+            },
+            None => Box::pin(std::future::ready(Some(p))),
+        },
     }
 }
 
