@@ -42,6 +42,10 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         Ok(c) => c,
         Err(e) => return tracing::error!(error = %e, "the delivery store's consumer failed to start"),
     };
+    // Closing a consumer waits for the group to let it go, which a broker may take its time over:
+    // it is closed on a thread of its own, never on the runtime's.
+    let consumer = ClosedAside(Some(consumer));
+    let Some(consumer) = consumer.0.as_ref() else { return };
     let topics: Vec<String> = crate::fleet::TOPICS.iter().map(|(t, _)| format!("{prefix}{t}")).collect();
     if let Err(e) = consumer.subscribe(&topics.iter().map(String::as_str).collect::<Vec<_>>()) {
         return tracing::error!(error = %e, "the delivery store could not subscribe");
@@ -80,6 +84,17 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                     Duration::from_secs(5),
                 );
             }
+        }
+    }
+}
+
+/// A consumer dropped on a detached thread.
+struct ClosedAside(Option<StreamConsumer>);
+
+impl Drop for ClosedAside {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            let _ = std::thread::Builder::new().name("store-close".into()).spawn(move || drop(c));
         }
     }
 }

@@ -9,7 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 
-const TOPICS: [&str; 4] = ["order.events", "catalog.events", "customer.events", "notification.events"];
+const TOPICS: [&str; 5] =
+    ["order.events", "catalog.events", "customer.events", "notification.events", "delivery.status.events"];
 const OUTLET: &str = "01900000-0000-7000-8000-00000000a001";
 
 /// HQ sets up an outlet and a catalog; a customer with a home address; returns the customer's token.
@@ -91,9 +92,11 @@ async fn every_event_reaches_kafka_keyed_and_in_order() {
             }
         }
     }
-    // 1 catalog + 2 registration + 12 placed + 4 cancelled + 8 x 3 moves = 43.
-    let outbox = cloud.events(&admin, 43).await;
-    assert_eq!(outbox.len(), 43);
+    // 1 catalog + 2 registration + 12 placed + 4 cancelled + 8 x 3 moves + 8 deliveries created
+    // (the 8 delivery orders that became ready) = 51.
+    let outbox = cloud.events(&admin, 51).await;
+    assert_eq!(outbox.len(), 51);
+    assert_eq!(outbox.iter().filter(|e| e["kind"] == "delivery.created").count(), 8);
     let records = broker.consume(&TOPICS, outbox.len(), 60);
     check_against_outbox(&records, &outbox);
     let partitions: HashSet<i64> =
