@@ -353,6 +353,16 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     fay.shows(&format!("job {job}: at the door"));
     eventually("near drop-off", 30, || status_is("near_dropoff")).await;
     let wrong = if code == "0000" { "1111" } else { "0000" };
+    // A code that is not digits, or a body with more than a code, is refused and costs no try.
+    let fay_token = api.login("fay@example.com", "driver-pass-1").await;
+    let handover = format!("/api/v1/deliveries/{delivery}/handover");
+    for (body, want) in [(json!({ "code": "12ab" }), "validation"), (json!({ "code": code, "tip": 5 }), "invalid_body")]
+    {
+        let (s, v) = api.call(Method::POST, &fay_token, &handover, Some(body)).await;
+        assert_eq!((s, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(want)), "{v}");
+    }
+    let d = api.ok(Method::GET, &admin, &format!("/api/v1/deliveries/{delivery}"), None).await;
+    assert_eq!((d["code_attempts"].as_u64(), d["status"].as_str()), (Some(0), Some("near_dropoff")));
     fay.type_line(&format!("code {job} {wrong}"));
     fay.shows("wrong code, 4 tries left");
     assert_eq!(api.counter("patty_cloud_device_messages_rejected_total{reason=\"wrong_code\"}").await, 1);
@@ -366,7 +376,6 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     assert_eq!(o["status"], "completed");
     live.until(Duration::from_secs(30), |name, data| name == "status" && data["status"] == "delivered").await;
     // A code after the end changes nothing.
-    let fay_token = api.login("fay@example.com", "driver-pass-1").await;
     let (s, _) = api
         .call(
             Method::POST,
@@ -431,4 +440,23 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     let on_job: Vec<u64> =
         fixes.iter().filter(|r| r["key"] == delivery.as_str()).map(|r| r["value"]["seq"].as_u64().unwrap()).collect();
     assert_eq!(on_job, seqs, "the delivery's fixes, in order, in one partition");
+
+    // Bad input on the other new endpoints: a clear error, nothing written.
+    let (s, v) = api.call(Method::GET, &admin, "/api/v1/deliveries?scope=yesterday", None).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation")), "{v}");
+    for bad in [
+        json!({ "name": "Dam", "ring": [[4.89, 52.37], [4.90, 52.37]] }),
+        json!({ "name": "Dam", "ring": [[4.89, 52.37], [4.90, 52.37], [4.90, 95.0]] }),
+        json!({ "name": " ", "ring": [[4.89, 52.37], [4.90, 52.37], [4.90, 52.38]] }),
+    ] {
+        let (s, v) = api.call(Method::POST, &admin, "/api/v1/restricted-areas", Some(bad)).await;
+        assert_eq!((s, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation")), "{v}");
+    }
+    let (s, _) =
+        api.call(Method::POST, &dee, "/api/v1/restricted-areas", Some(json!({ "name": "x", "ring": [] }))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(api.ok(Method::GET, &admin, "/api/v1/restricted-areas", None).await, json!([]));
+    let area = json!({ "name": "Dam Square", "ring": [[4.8920, 52.3728], [4.8935, 52.3728], [4.8935, 52.3734], [4.8920, 52.3734]] });
+    api.ok(Method::POST, &admin, "/api/v1/restricted-areas", Some(area)).await;
+    assert_eq!(api.ok(Method::GET, &admin, "/api/v1/restricted-areas", None).await.as_array().unwrap().len(), 1);
 }
