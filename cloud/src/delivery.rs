@@ -221,8 +221,16 @@ impl Deliveries {
         self.live.receiver_count() > 0
     }
 
+    /// Caches a delivery under way; an ended one leaves the caches (a late fix naming it reads it
+    /// again), so they hold only what is under way.
     fn remember(&self, d: &Delivery) {
-        self.by_job.lock().unwrap_or_else(|e| e.into_inner()).insert(d.job, (Instant::now(), d.clone()));
+        let mut by_job = self.by_job.lock().unwrap_or_else(|e| e.into_inner());
+        if d.status.is_final() {
+            by_job.remove(&d.job);
+            self.route_eta.lock().unwrap_or_else(|e| e.into_inner()).remove(&d.job);
+        } else {
+            by_job.insert(d.job, (Instant::now(), d.clone()));
+        }
     }
 }
 
