@@ -9,6 +9,7 @@
 //! - [`buffer`]: the store-and-forward queue on disk (SQLite), bounded, kept across restarts.
 //! - [`console`]: commands from the cloud shown to the driver, answers read from stdin.
 //! - [`link`]: the MQTT session: status and last will, publishing from the buffer, acknowledgements.
+//! - [`tls`]: TLS to the broker (rustls): its CA, and the device's own certificate.
 #![forbid(unsafe_code)]
 
 pub mod buffer;
@@ -16,6 +17,7 @@ pub mod console;
 pub mod link;
 pub mod policy;
 pub mod source;
+pub mod tls;
 
 /// A position as a source reports it.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -10,7 +10,7 @@
 use crate::buffer::Buffer;
 use patty_protocol::delivery::{Command, Reply};
 use patty_protocol::telemetry::topic;
-use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration, Transport};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,6 +31,8 @@ pub struct LinkConfig {
     pub keep_alive: Duration,
     /// Most fixes handed to the broker and not yet acknowledged.
     pub max_inflight: usize,
+    /// TLS, when configured.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// The command channel: commands from the cloud go out on `commands`; answers queued in
@@ -110,6 +112,9 @@ async fn session(
     opts.set_last_will(LastWill::new(&status, "offline", QoS::AtLeastOnce, true));
     if let Some((u, p)) = &cfg.credentials {
         opts.set_credentials(u, p);
+    }
+    if let Some(tls) = &cfg.tls {
+        opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls.clone())));
     }
     let (client, mut events) = AsyncClient::new(opts, cfg.max_inflight + 16);
     // The event loop is polled by a task of its own, never inside a `select!`: a poll cancelled

@@ -39,6 +39,18 @@ struct Args {
     /// Broker user name (the password comes from PATTY_DRIVER_PASSWORD).
     #[arg(long)]
     username: Option<String>,
+    /// Connect over TLS, trusting the system's root certificates (or `--tls-ca`).
+    #[arg(long)]
+    tls: bool,
+    /// Connect over TLS, trusting the CA certificates in this PEM file.
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
+    /// This device's client certificate (PEM chain) for TLS; needs `--tls-key`.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Where positions come from.
     #[arg(long, value_enum, default_value = "simulate")]
     source: SourceKind,
@@ -115,14 +127,22 @@ fn to_fix(p: &Position, seq: u32, job: Option<u32>, battery: Option<u8>) -> Fix 
 async fn main() {
     let args = Args::try_parse().unwrap_or_else(|e| {
         if e.use_stderr() {
-            let first = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
-            fail(first);
+            // Clap's message on one line, without its usage and tips.
+            let text = e.to_string();
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("tip:"))
+                .filter(|l| !l.is_empty())
+                .collect();
+            fail(lines.join(" ").trim_start_matches("error: "));
         }
         e.exit()
     });
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let (host, port) = args
         .broker
@@ -138,6 +158,10 @@ async fn main() {
     if args.battery.is_some_and(|b| b > 100) {
         fail("--battery is a percentage, 0 to 100");
     }
+    let tls = (args.tls || args.tls_ca.is_some() || args.tls_cert.is_some()).then(|| {
+        let identity = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+        patty_driver::tls::client_config(args.tls_ca.as_deref(), identity).unwrap_or_else(|e| fail(format!("TLS: {e}")))
+    });
     let route = source::parse_route(&args.route).unwrap_or_else(|e| fail(format!("--route: {e}")));
     if matches!(args.source, SourceKind::Nmea) && args.nmea.is_none() {
         fail("--source nmea needs --nmea PATH");
@@ -182,6 +206,7 @@ async fn main() {
         credentials: args.username.clone().map(|u| (u, std::env::var("PATTY_DRIVER_PASSWORD").unwrap_or_default())),
         keep_alive: Duration::from_secs(10),
         max_inflight: 100,
+        tls,
     };
     let link =
         tokio::spawn(link::run(cfg, buffer.clone(), wake.clone(), stats.clone(), inbox.clone(), shutdown.clone()));

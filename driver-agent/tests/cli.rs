@@ -7,6 +7,9 @@ fn bad_arguments_get_one_line_and_a_non_zero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let buffer = dir.path().join("sub").join("buffer.db");
     let buffer = buffer.to_str().unwrap();
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "not a certificate").unwrap();
+    let not_pem = not_pem.to_str().unwrap();
     for (args, says) in [
         (vec!["--device", "d1", "--broker", "localhost"], "host:port"),
         (vec!["--device", "d1", "--route", "52.1,4.9"], "at least two points"),
@@ -17,6 +20,10 @@ fn bad_arguments_get_one_line_and_a_non_zero_exit() {
         (vec!["--device", "d1", "--source", "nmea"], "--nmea"),
         (vec!["--device", "d1", "--source", "teleport"], "teleport"),
         (vec!["--no-such-flag"], "no-such-flag"),
+        (vec!["--device", "d1", "--tls-ca", "/no/such/ca.pem"], "/no/such/ca.pem"),
+        (vec!["--device", "d1", "--tls-ca", not_pem], "no certificate in it"),
+        (vec!["--device", "d1", "--tls-cert", not_pem], "--tls-key"),
+        (vec!["--device", "d1", "--tls-cert", not_pem, "--tls-key", not_pem], "no certificate in it"),
     ] {
         let out =
             Command::new(env!("CARGO_BIN_EXE_patty-driver")).args(&args).args(["--buffer", buffer]).output().unwrap();

@@ -6,7 +6,7 @@
 
 use patty_protocol::telemetry::{Fix, micro, topic};
 use patty_tests::kafka::Broker;
-use patty_tests::mqtt::Mosquitto;
+use patty_tests::mqtt::{Mosquitto, Pki};
 use patty_tests::process::workspace_binary;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use serde_json::{Value, json};
@@ -95,6 +95,8 @@ struct Rig {
     http: reqwest::Client,
     admin: String,
     driver: Value,
+    /// The user name and password the rig's clients log in with, if the broker wants them.
+    login: Option<(String, String)>,
     _cloud: Killed,
 }
 
@@ -106,7 +108,12 @@ impl Rig {
     /// With a broker that keeps its sessions on disk when `persistent`, the ingest in shared
     /// subscription group `group` (empty: a plain subscription).
     async fn start_with(persistent: bool, group: &str) -> Self {
-        let mqtt = Mosquitto::start_with(free_port(), persistent);
+        Self::start_on(Mosquitto::start_with(free_port(), persistent), group, None).await
+    }
+
+    /// On `mqtt`, the cloud logging in with `cloud_login` if given; the rig's own clients then
+    /// log in as the device `no-such-device` with password `probe-pass`.
+    async fn start_on(mqtt: Mosquitto, group: &str, cloud_login: Option<(&str, &str)>) -> Self {
         let kafka = Broker::start().await;
         let dir = tempfile::tempdir().unwrap();
         let envs = [
@@ -115,6 +122,8 @@ impl Rig {
             ("PATTY_HTTP__RATE_BURST", "10000".into()),
             ("PATTY_MQTT__URL", mqtt.url()),
             ("PATTY_MQTT__SHARE_GROUP", group.into()),
+            ("PATTY_MQTT__USERNAME", cloud_login.map_or("", |l| l.0).into()),
+            ("PATTY_MQTT__PASSWORD", cloud_login.map_or("", |l| l.1).into()),
         ];
         let args =
             ["--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap(), "--kafka-brokers", &kafka.addr];
@@ -125,7 +134,8 @@ impl Rig {
         let admin = login["access_token"].as_str().unwrap().to_owned();
         let body = json!({ "email": "dee@example.com", "password": "driver-pass-1", "name": "Dee", "role": "driver" });
         let driver = json_call(&http, reqwest::Method::POST, format!("{base}/api/v1/users"), &admin, Some(body)).await;
-        let rig = Self { mqtt, kafka, dir, base, http, admin, driver, _cloud: Killed(cloud) };
+        let login = cloud_login.map(|_| ("no-such-device".to_owned(), "probe-pass".to_owned()));
+        let rig = Self { mqtt, kafka, dir, base, http, admin, driver, login, _cloud: Killed(cloud) };
         // Wait until the ingest's subscription is in place (fixes would otherwise go nowhere): a
         // message on a topic no device has is refused as unknown once it listens.
         let probe = rig.client("probe", 100);
@@ -160,6 +170,9 @@ impl Rig {
         let mut opts = MqttOptions::new(id, "127.0.0.1", self.mqtt.port);
         opts.set_keep_alive(Duration::from_secs(5));
         opts.set_inflight(inflight);
+        if let Some((user, password)) = &self.login {
+            opts.set_credentials(user, password);
+        }
         let (client, mut events) = AsyncClient::new(opts, 1000);
         tokio::spawn(async move { while events.poll().await.is_ok() {} });
         client
@@ -462,4 +475,144 @@ async fn a_broker_restarted_mid_stream_loses_no_acknowledged_fix() {
     let seqs: Vec<u64> = records.iter().map(|r| r["value"]["seq"].as_u64().unwrap()).collect();
     let m = rig.metrics().await;
     assert_eq!(seqs, (1..=n).collect::<Vec<_>>(), "every fix once, in order, through the restart: {m}");
+}
+
+/// The broker configuration we ship (`deploy/mosquitto`), whole. The cloud logs in with its
+/// password and reads the fleet through its shared subscription; an agent connects over TLS with
+/// its client certificate (common name: its device id) and its drive reaches the cloud. A device
+/// publishing on another device's topic is refused by the broker, so neither a subscriber with
+/// the cloud's rights nor the cloud sees it. Nobody connects anonymously, and an agent that does
+/// not trust the broker's certificate never connects and keeps its fixes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_broker_takes_devices_over_tls_and_keeps_each_to_its_own_topics() {
+    let pki = Pki::new();
+    let users = [("patty-cloud", "cloud-pass"), ("no-such-device", "probe-pass")];
+    let mqtt = Mosquitto::start_shipped(free_port(), &pki, &users);
+    let (port, tls_port) = (mqtt.port, mqtt.tls_port);
+    let rig = Rig::start_on(mqtt, "fleet-test", Some(users[0])).await;
+    let (http, base, admin) = (&rig.http, &rig.base, &rig.admin);
+    let device = rig.device("Dee's van").await;
+    let other = rig.device("Dee's phone").await;
+    let agent = |ca: &std::path::Path, buffer: &str, stderr: Stdio| {
+        let (cert, key) = pki.device(&device);
+        Command::new(workspace_binary("patty-driver"))
+            .args(["--device", &device, "--broker", &format!("127.0.0.1:{tls_port}"), "--source", "simulate"])
+            .args(["--route", "52.3731,4.8926;52.3789,4.9003", "--speed-kmh", "72", "--tick-ms", "2"])
+            .args(["--interval", "5", "--exit-when-sent", "--tls-ca"])
+            .arg(ca)
+            .arg("--tls-cert")
+            .arg(cert)
+            .arg("--tls-key")
+            .arg(key)
+            .arg("--buffer")
+            .arg(rig.dir.path().join(buffer))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap()
+    };
+
+    // Over TLS, into the cloud.
+    Killed(agent(&pki.ca(), "agent.db", Stdio::null())).finishes(60).await;
+    let p = position_when(http, base, admin, &device, 30, |p| p["speed_mps"] == 0.0).await;
+    assert!((p["lat"].as_f64().unwrap() - 52.3789).abs() < 1e-5, "{p}");
+
+    // A subscriber with the cloud's rights, to see what the broker lets through.
+    let mut opts = MqttOptions::new("acl-watch", "127.0.0.1", port);
+    opts.set_credentials("patty-cloud", "cloud-pass");
+    let (watch, mut watching) = AsyncClient::new(opts, 100);
+    watch.subscribe("patty/v1/devices/+/fix", QoS::AtLeastOnce).await.unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), watching.poll()).await {
+            Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(a)))) => {
+                assert_eq!(a.return_codes, [rumqttc::SubscribeReasonCode::Success(QoS::AtLeastOnce)]);
+                break;
+            }
+            Ok(Ok(_)) => {}
+            other => panic!("the cloud's user subscribes: {other:?}"),
+        }
+    }
+    // The other device forges a fix on the van's topic, then sends one on its own. One
+    // connection after the other, each acknowledged: had the broker passed the forgery on, it
+    // would reach the subscriber before the genuine fix.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32;
+    let genuine = Fix {
+        seq: 1,
+        time_s: now,
+        lat_u: micro(52.3700),
+        lon_u: micro(4.9000),
+        accuracy_m: 5,
+        speed_dms: 0,
+        heading_deg: 0,
+        battery_pct: 50,
+        job: None,
+    };
+    let forged = Fix { seq: 1_000_000, lat_u: micro(48.8566), lon_u: micro(2.3522), ..genuine };
+    let (cert, key) = pki.device(&other);
+    for (on, fix) in [(&device, forged), (&other, genuine)] {
+        let file = rig.dir.path().join("fix.bin");
+        std::fs::write(&file, fix.encode()).unwrap();
+        let out = Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &tls_port.to_string(), "-q", "1", "-i", &format!("pub-{other}")])
+            .arg("--cafile")
+            .arg(pki.ca())
+            .arg("--cert")
+            .arg(&cert)
+            .arg("--key")
+            .arg(&key)
+            .args(["-t", &topic(on, "fix"), "-f"])
+            .arg(&file)
+            .output()
+            .expect("mosquitto_pub (Debian's mosquitto-clients; ./scripts/test installs it)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let seen = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut seen = vec![];
+        loop {
+            if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) = watching.poll().await {
+                seen.push((p.topic.clone(), Fix::decode(&p.payload).unwrap()));
+                if p.topic == topic(&other, "fix") {
+                    return seen;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the other device's own fix passes");
+    assert_eq!(seen, [(topic(&other, "fix"), genuine)], "only the genuine fix passed");
+    let o = position_when(http, base, admin, &other, 30, |_| true).await;
+    assert!((o["lat"].as_f64().unwrap() - 52.37).abs() < 1e-5, "{o}");
+    let p = position_when(http, base, admin, &device, 1, |_| true).await;
+    assert!((p["lat"].as_f64().unwrap() - 52.3789).abs() < 1e-5, "the van's position stands: {p}");
+
+    // No anonymous client.
+    let (_anon, mut anon) = AsyncClient::new(MqttOptions::new("anonymous", "127.0.0.1", port), 10);
+    let refused = tokio::time::timeout(Duration::from_secs(10), anon.poll()).await.expect("an answer");
+    assert!(
+        matches!(refused, Err(rumqttc::ConnectionError::ConnectionRefused(rumqttc::ConnectReturnCode::NotAuthorized))),
+        "{refused:?}"
+    );
+
+    // An agent trusting another CA refuses the broker's certificate, says so, and keeps its fixes.
+    let stranger = Pki::new();
+    let mut lost = Killed(agent(&stranger.ca(), "lost.db", Stdio::piped()));
+    let lines = std::io::BufReader::new(lost.0.stderr.take().unwrap());
+    let (tx, mut said) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        lines.lines().map_while(Result::ok).try_for_each(|l| tx.send(l))
+    });
+    let mut log = vec![];
+    let refused = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = said.recv().await {
+            if line.contains("broker link down") && line.contains("invalid peer certificate") {
+                return;
+            }
+            log.push(line);
+        }
+    })
+    .await;
+    assert!(refused.is_ok(), "the agent says the broker's certificate is not trusted: {log:#?}");
+    assert!(lost.0.try_wait().unwrap().is_none(), "it keeps trying, its fixes on disk");
 }
