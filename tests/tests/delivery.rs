@@ -5,7 +5,9 @@
 //! Three drivers are near the outlet. The nearest declines over HTTP, the next lets the offer
 //! lapse, the third (the agent) accepts; the agent's fixes carry the job, cross the pickup and
 //! drop-off zones (milestones), and the customer's code, after one wrong try, completes the order.
-//! Live streams are scoped: the customer sees their delivery, another customer does not.
+//! Live streams are scoped: the customer sees their delivery, another customer does not. A second
+//! delivery runs on embedded defaults (no Kafka, the cloud's own broker): its route replays from
+//! what the cloud kept, and each outlet's manager sees only the drivers on its deliveries.
 
 use patty_protocol::telemetry::{Fix, micro, topic};
 use patty_tests::fixtures::eventually;
@@ -145,6 +147,55 @@ impl Agent {
     }
 }
 
+/// Registers the sample outlet `outlet` (HQ) and publishes the sample menu; returns the Classic
+/// Patty's item id.
+async fn outlet_with_menu(api: &Api, admin: &str, outlet: &str) -> Value {
+    api.ok(Method::POST, admin, "/api/v1/outlets", Some(patty_tests::fixtures::outlet(outlet))).await;
+    let seed: Value = serde_json::from_str(include_str!("../../outlet-edge/sample/seed.json")).unwrap();
+    api.ok(Method::PUT, admin, "/api/v1/catalog/draft", Some(json!({ "menu": seed["menu"] }))).await;
+    api.ok(Method::POST, admin, "/api/v1/catalog/publish", Some(json!({}))).await;
+    seed["menu"]["items"].as_array().unwrap().iter().find(|i| i["name"] == "Classic Patty").unwrap()["id"].clone()
+}
+
+/// A driver `name` (password `driver-pass-1`) with a device key: (user id, device id).
+async fn driver(api: &Api, admin: &str, name: &str) -> (String, String) {
+    let email = format!("{name}@example.com");
+    let body = json!({ "email": email, "password": "driver-pass-1", "name": name, "role": "driver" });
+    let user = api.ok(Method::POST, admin, "/api/v1/users", Some(body)).await;
+    let body = json!({ "kind": "device", "subject": user["id"], "name": format!("{name}'s phone") });
+    let key = api.ok(Method::POST, admin, "/api/v1/api-keys", Some(body)).await;
+    (user["id"].as_str().unwrap().to_owned(), key["api_key"]["id"].as_str().unwrap().to_owned())
+}
+
+/// A customer who registered themselves; their token.
+async fn customer(api: &Api, name: &str) -> String {
+    let body = json!({ "email": format!("{name}@example.com"), "password": "s3cret-pass", "name": name });
+    let reg = api.ok(Method::POST, "", "/api/v1/auth/register", Some(body)).await;
+    reg["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A delivery order of one `item` to HOME by `customer`, taken to `ready` at `outlet`; its id.
+async fn ready_order(api: &Api, admin: &str, customer: &str, outlet: &str, item: &Value) -> String {
+    let address = json!({ "label": "home", "line1": "Prins Hendrikkade 1", "city": "Amsterdam", "postcode": "1012", "position": { "lat": HOME.0, "lon": HOME.1 } });
+    let home = api.ok(Method::POST, customer, "/api/v1/me/addresses", Some(address)).await;
+    let r = api
+        .http
+        .post(format!("{}/api/v1/orders", api.base))
+        .bearer_auth(customer)
+        .header("idempotency-key", uuid::Uuid::now_v7().to_string())
+        .json(&json!({ "outlet_id": outlet, "fulfilment": "delivery", "address_id": home["id"], "lines": [{ "item_id": item, "quantity": 1 }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let order = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    for status in ["accepted", "preparing", "ready"] {
+        let path = format!("/api/v1/outlets/{outlet}/orders/{order}/status");
+        api.ok(Method::POST, admin, &path, Some(json!({ "status": status }))).await;
+    }
+    order
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     let mqtt = Mosquitto::start(free_port());
@@ -164,21 +215,13 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
 
     // The outlet and its menu.
     let outlet = uuid::Uuid::now_v7().to_string();
-    api.ok(Method::POST, &admin, "/api/v1/outlets", Some(patty_tests::fixtures::outlet(&outlet))).await;
-    let seed: Value = serde_json::from_str(include_str!("../../outlet-edge/sample/seed.json")).unwrap();
-    api.ok(Method::PUT, &admin, "/api/v1/catalog/draft", Some(json!({ "menu": seed["menu"] }))).await;
-    api.ok(Method::POST, &admin, "/api/v1/catalog/publish", Some(json!({}))).await;
+    let burger = outlet_with_menu(&api, &admin, &outlet).await;
 
     // Three drivers with a device each: Dee (nearest, answers over HTTP), Eve (next, silent),
     // Fay (farthest, the agent).
     let mut drivers = vec![];
     for name in ["dee", "eve", "fay"] {
-        let email = format!("{name}@example.com");
-        let body = json!({ "email": email, "password": "driver-pass-1", "name": name, "role": "driver" });
-        let user = api.ok(Method::POST, &admin, "/api/v1/users", Some(body)).await;
-        let body = json!({ "kind": "device", "subject": user["id"], "name": format!("{name}'s phone") });
-        let key = api.ok(Method::POST, &admin, "/api/v1/api-keys", Some(body)).await;
-        drivers.push((user["id"].as_str().unwrap().to_owned(), key["api_key"]["id"].as_str().unwrap().to_owned()));
+        drivers.push(driver(&api, &admin, name).await);
     }
     let (dee_device, eve_device, fay_device) = (drivers[0].1.clone(), drivers[1].1.clone(), drivers[2].1.clone());
     let dee = api.login("dee@example.com", "driver-pass-1").await;
@@ -216,43 +259,9 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     .await;
 
     // A customer orders a delivery; the outlet takes it to ready.
-    let reg = api
-        .ok(
-            Method::POST,
-            "",
-            "/api/v1/auth/register",
-            Some(json!({ "email": "ada@example.com", "password": "s3cret-pass", "name": "Ada" })),
-        )
-        .await;
-    let ada = reg["access_token"].as_str().unwrap().to_owned();
-    let address = json!({ "label": "home", "line1": "Prins Hendrikkade 1", "city": "Amsterdam", "postcode": "1012", "position": { "lat": HOME.0, "lon": HOME.1 } });
-    let home = api.ok(Method::POST, &ada, "/api/v1/me/addresses", Some(address)).await;
-    let burger =
-        seed["menu"]["items"].as_array().unwrap().iter().find(|i| i["name"] == "Classic Patty").unwrap()["id"].clone();
-    let r = api
-        .http
-        .post(format!("{}/api/v1/orders", api.base))
-        .bearer_auth(&ada)
-        .header("idempotency-key", "ada-1")
-        .json(&json!({ "outlet_id": outlet, "fulfilment": "delivery", "address_id": home["id"], "lines": [{ "item_id": burger, "quantity": 1 }] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let order = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    let reg = api
-        .ok(
-            Method::POST,
-            "",
-            "/api/v1/auth/register",
-            Some(json!({ "email": "bob@example.com", "password": "s3cret-pass", "name": "Bob" })),
-        )
-        .await;
-    let bob = reg["access_token"].as_str().unwrap().to_owned();
-    for status in ["accepted", "preparing", "ready"] {
-        let path = format!("/api/v1/outlets/{outlet}/orders/{order}/status");
-        api.ok(Method::POST, &admin, &path, Some(json!({ "status": status }))).await;
-    }
+    let ada = customer(&api, "ada").await;
+    let bob = customer(&api, "bob").await;
+    let order = ready_order(&api, &admin, &ada, &outlet, &burger).await;
 
     // The delivery exists; the customer sees it with the code, another customer does not.
     let mine = eventually("the delivery", 30, || async {
@@ -459,4 +468,143 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     let area = json!({ "name": "Dam Square", "ring": [[4.8920, 52.3728], [4.8935, 52.3728], [4.8935, 52.3734], [4.8920, 52.3734]] });
     api.ok(Method::POST, &admin, "/api/v1/restricted-areas", Some(area)).await;
     assert_eq!(api.ok(Method::GET, &admin, "/api/v1/restricted-areas", None).await.as_array().unwrap().len(), 1);
+}
+
+/// The same path on embedded defaults: no Kafka, the cloud's own broker. The route replays from
+/// what the cloud kept itself (its fixes and its event log), and the fleet's live stream is
+/// scoped: the outlet's manager sees the driver on the outlet's delivery and not a driver who is
+/// on none; another outlet's manager sees neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_kafka_the_route_replays_and_each_outlet_sees_only_its_drivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [
+        ("PATTY_AUTH__BOOTSTRAP_ADMIN", format!("{ADMIN}:{PASSWORD}")),
+        ("PATTY_HTTP__RATE_PER_MINUTE", "100000".into()),
+        ("PATTY_MQTT__EMBEDDED_LISTEN", format!("127.0.0.1:{}", free_port())),
+    ];
+    let args = ["--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()];
+    let (cloud, base) = patty_tests::spawn_service(&workspace_binary("patty-cloud"), &args, &envs);
+    let _cloud = Killed(cloud);
+    let api = Api { http: reqwest::Client::new(), base };
+    let health = api.ok(Method::GET, "", "/healthz", None).await;
+    let broker_port: u16 = health["mqtt"].as_str().unwrap().rsplit_once(':').unwrap().1.parse().unwrap();
+    let admin = api.login(ADMIN, PASSWORD).await;
+    let (outlet, elsewhere) = (uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string());
+    let burger = outlet_with_menu(&api, &admin, &outlet).await;
+    api.ok(Method::POST, &admin, "/api/v1/outlets", Some(patty_tests::fixtures::outlet(&elsewhere))).await;
+    let mut managers = vec![];
+    for (name, at) in [("mia", &outlet), ("max", &elsewhere)] {
+        let email = format!("{name}@example.com");
+        let body = json!({ "email": email, "password": "manager-pass-1", "name": name, "role": "outlet_manager", "outlet_id": at });
+        api.ok(Method::POST, &admin, "/api/v1/users", Some(body)).await;
+        managers.push(api.login(&email, "manager-pass-1").await);
+    }
+    // Fay (the agent) near the outlet; Gus, online 5 km away, is on no delivery.
+    let (fay_id, fay_device) = driver(&api, &admin, "fay").await;
+    let (gus_id, gus_device) = driver(&api, &admin, "gus").await;
+    let mut fay = Agent::start(&fay_device, broker_port, dir.path());
+    fay.at(north(OUTLET, 300.0));
+    let (gus, mut events) = AsyncClient::new(MqttOptions::new("gus", "127.0.0.1", broker_port), 10);
+    tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    gus.publish(topic(&gus_device, "status"), QoS::AtLeastOnce, true, "online").await.unwrap();
+    let gus_fix = |seq: u32| Fix {
+        seq,
+        time_s: now_s() - 5,
+        lat_u: micro(north(OUTLET, 5_000.0).0),
+        lon_u: micro(OUTLET.1),
+        accuracy_m: 5,
+        speed_dms: 0,
+        heading_deg: 0,
+        battery_pct: 90,
+        job: None,
+    };
+    gus.publish(topic(&gus_device, "fix"), QoS::AtLeastOnce, false, gus_fix(1).encode()).await.unwrap();
+    eventually("two drivers online with a position", 30, || async {
+        let v = api.ok(Method::GET, &admin, "/api/v1/fleet/positions", None).await;
+        (v.as_array().unwrap().iter().filter(|p| p["online"] == true).count() == 2).then_some(())
+    })
+    .await;
+
+    let ada = customer(&api, "ada").await;
+    let order = ready_order(&api, &admin, &ada, &outlet, &burger).await;
+    let mine = eventually("the delivery", 30, || async {
+        let (s, v) = api.call(Method::GET, &ada, &format!("/api/v1/orders/{order}/delivery"), None).await;
+        (s == StatusCode::OK).then_some(v)
+    })
+    .await;
+    let (delivery, job, code) =
+        (mine["id"].as_str().unwrap().to_owned(), mine["job"].as_u64().unwrap(), mine["handover_code"].clone());
+    fay.shows(&format!("offer job {job}"));
+    fay.type_line(&format!("accept {job}"));
+    fay.shows(&format!("job {job} is yours"));
+
+    // Everyone follows the fleet; then Gus reports, and after him Fay, on the job.
+    let follow = |token: &str| {
+        let r = api.http.get(format!("{}/api/v1/fleet/live", api.base)).bearer_auth(token).send();
+        async move { SseReader::new(r.await.unwrap()) }
+    };
+    let (mut hq, mut mia, mut max) = (follow(&admin).await, follow(&managers[0]).await, follow(&managers[1]).await);
+    gus.publish(topic(&gus_device, "fix"), QoS::AtLeastOnce, false, gus_fix(2).encode()).await.unwrap();
+    hq.until(Duration::from_secs(30), |name, d| {
+        name == "position" && d["position"]["device_id"] == gus_device.as_str()
+    })
+    .await;
+    fay.at(north(OUTLET, 150.0));
+    let fay_on_job = |name: &str, d: &Value| name == "position" && d["position"]["job"] == job;
+    hq.until(Duration::from_secs(30), fay_on_job).await;
+    // The broadcast is one sequence: Gus's fix came before Fay's, so by Fay's, the manager's
+    // stream has passed over Gus's.
+    let fay_seen = mia
+        .until(Duration::from_secs(30), |name, d| {
+            let done = fay_on_job(name, d);
+            if !done && name == "position" {
+                assert_ne!(d["position"]["driver_id"], gus_id.as_str(), "a driver on no delivery of the outlet's");
+            }
+            done
+        })
+        .await;
+    assert_eq!(fay_seen["position"]["driver_id"], fay_id.as_str());
+    // The other outlet's manager gets nothing of either, in the time the others got both.
+    let other = tokio::time::timeout(Duration::from_secs(2), max.next(Duration::from_secs(3))).await;
+    assert!(other.is_err(), "another outlet's manager saw {other:?}");
+
+    // To the outlet, the food on board, to the door, the code.
+    for m in [60.0, 20.0] {
+        fay.at(north(OUTLET, m));
+    }
+    let status_is = |want: &'static str| {
+        let (api, admin, delivery) = (&api, &admin, &delivery);
+        async move {
+            let v = api.ok(Method::GET, admin, &format!("/api/v1/deliveries/{delivery}"), None).await;
+            (v["status"] == want).then_some(v)
+        }
+    };
+    eventually("at pickup", 30, || status_is("at_pickup")).await;
+    fay.type_line(&format!("picked {job}"));
+    eventually("picked up", 30, || status_is("picked_up")).await;
+    let toward = |f: f64| (OUTLET.0 + (HOME.0 - OUTLET.0) * f, OUTLET.1 + (HOME.1 - OUTLET.1) * f);
+    for f in [0.5, 0.9, 1.0] {
+        fay.at(toward(f));
+    }
+    fay.shows(&format!("job {job}: at the door"));
+    fay.type_line(&format!("code {job} {}", code.as_str().unwrap()));
+    fay.shows(&format!("job {job} delivered"));
+
+    // The route, from what the cloud kept itself.
+    let route = eventually("the route with its last event", 30, || async {
+        let v = api.ok(Method::GET, &ada, &format!("/api/v1/deliveries/{delivery}/route"), None).await;
+        v["events"].as_array().unwrap().iter().any(|e| e["kind"] == "delivery.delivered").then_some(v)
+    })
+    .await;
+    let seqs: Vec<u64> = route["fixes"].as_array().unwrap().iter().map(|f| f["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.len() >= 6 && seqs.windows(2).all(|w| w[0] < w[1]), "the job's fixes, in order: {seqs:?}");
+    assert!(route["fixes"].as_array().unwrap().iter().all(|f| f["job"] == job), "{route}");
+    let kinds: Vec<&str> = route["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let expected = ["delivery.created", "delivery.assigned", "delivery.at_pickup", "delivery.picked_up"];
+    let at: Vec<usize> = expected
+        .iter()
+        .map(|k| kinds.iter().position(|x| x == k).unwrap_or_else(|| panic!("{k} in {kinds:?}")))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "in the order they happened: {kinds:?}");
+    assert!(kinds.contains(&"geofence.entered") && kinds.contains(&"delivery.near_dropoff"), "{kinds:?}");
 }
