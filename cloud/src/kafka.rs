@@ -27,6 +27,7 @@ pub fn producer_config(brokers: &str) -> ClientConfig {
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
+        .set("compression.type", "lz4")
         .set("message.timeout.ms", "30000")
         .set("client.id", "patty-cloud-relay");
     c
