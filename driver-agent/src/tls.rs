@@ -12,6 +12,20 @@ use std::sync::Arc;
 /// `None`, and showing `identity` (a PEM certificate chain and its PEM private key) when given.
 /// Every failure is one line naming the file.
 pub fn client_config(ca: Option<&Path>, identity: Option<(&Path, &Path)>) -> Result<Arc<ClientConfig>, String> {
+    // The device's own certificate first: a bad file is named before the trust store is read.
+    let identity = match identity {
+        None => None,
+        Some((cert, key)) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("{}: {e}", cert.display()))?;
+            if chain.is_empty() {
+                return Err(format!("{}: no certificate in it", cert.display()));
+            }
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+            Some((chain, key, cert))
+        }
+    };
     let mut roots = rustls::RootCertStore::empty();
     match ca {
         Some(path) => {
@@ -38,14 +52,7 @@ pub fn client_config(ca: Option<&Path>, identity: Option<(&Path, &Path)>) -> Res
         .with_root_certificates(roots);
     let config = match identity {
         None => builder.with_no_client_auth(),
-        Some((cert, key)) => {
-            let chain = CertificateDer::pem_file_iter(cert)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("{}: {e}", cert.display()))?;
-            if chain.is_empty() {
-                return Err(format!("{}: no certificate in it", cert.display()));
-            }
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+        Some((chain, key, cert)) => {
             builder.with_client_auth_cert(chain, key).map_err(|e| format!("{}: {e}", cert.display()))?
         }
     };
