@@ -23,6 +23,22 @@ pub struct Config {
     pub seed: SeedConfig,
     /// The link to the cloud (sync); off while `url` is empty.
     pub cloud: CloudConfig,
+    /// The POS front end served at `/pos/`.
+    pub pos: PosConfig,
+}
+
+/// The POS front end (`web/`, built with `npm --prefix web run build`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PosConfig {
+    /// The built POS; `/pos/` answers with a JSON 404 saying how to build it while it is absent.
+    pub dir: PathBuf,
+}
+
+impl Default for PosConfig {
+    fn default() -> Self {
+        Self { dir: PathBuf::from("web/dist/pos") }
+    }
 }
 
 /// The link to the cloud.
@@ -91,6 +107,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             seed: SeedConfig::default(),
             cloud: CloudConfig::default(),
+            pos: PosConfig::default(),
         }
     }
 }

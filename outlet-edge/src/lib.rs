@@ -31,6 +31,7 @@ pub mod kitchen;
 pub mod menu;
 pub mod metrics;
 pub mod orders;
+pub mod pos;
 pub mod reports;
 pub mod seed;
 pub mod staff;
@@ -105,8 +106,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The whole HTTP application for `state`.
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = routes();
-    patty_service::http::finish(router, openapi, state.metrics.http.clone(), state.config.limits.body_bytes, |r| r)
-        .with_state(state)
+    let pos = pos::router(&state.config.pos.dir);
+    patty_service::http::finish(router, openapi, state.metrics.http.clone(), state.config.limits.body_bytes, |r| {
+        r.merge(pos)
+    })
+    .with_state(state)
 }
 
 /// Opens the data directory (creating the store and seeding it when empty) and builds the state.

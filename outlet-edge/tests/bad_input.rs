@@ -391,3 +391,31 @@ fn random_bodies_never_cause_a_5xx_or_a_panic() {
         })
         .unwrap();
 }
+
+/// The POS front end: served from its directory when built (a missing file is a JSON 404), and
+/// while it is not built, `/pos/` says how to build it in the usual error body.
+#[tokio::test]
+async fn the_pos_is_served_when_built_and_explained_when_not() {
+    let built = tempfile::tempdir().unwrap();
+    std::fs::write(built.path().join("index.html"), "<!doctype html><title>POS</title>").unwrap();
+    let dir = built.path().to_owned();
+    let edge = Edge::start_with(|c| c.pos.dir = dir).await;
+    let page = edge.http.get(edge.url("/pos/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("<title>POS</title>"));
+    expect_error(
+        edge.http.get(edge.url("/pos/assets/none.js")).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    let edge = Edge::start_with(|c| c.pos.dir = "/no/such/pos".into()).await;
+    for path in ["/pos", "/pos/", "/pos/assets/app.js"] {
+        let r = edge.http.get(edge.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "not_found", "{path}");
+        assert!(body["message"].as_str().unwrap().contains("npm --prefix web run build"), "{path}: {body}");
+    }
+}
