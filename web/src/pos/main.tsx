@@ -7,6 +7,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Api, ApiError, api as makeApi, follow, idempotencyKey } from "../shared/api";
 import { money, parseMoney } from "../shared/money";
 import "./pos.css";
+import { Conflicts, OrderQueue, Report, SoldOut, Stock } from "./screens";
 import type {
   CartLine,
   Item,
@@ -28,12 +29,24 @@ function describe(e: unknown): string {
   return String(e);
 }
 
+/// The screens, and who sees each (a manager sees them all).
+type Screen = "order" | "queue" | "kitchen" | "stock" | "soldout" | "report" | "conflicts";
+const SCREENS: { id: Screen; label: string; roles: Staff["role"][] }[] = [
+  { id: "order", label: "Order entry", roles: ["cashier"] },
+  { id: "queue", label: "Orders", roles: ["cashier", "kitchen"] },
+  { id: "kitchen", label: "Kitchen", roles: ["cashier", "kitchen"] },
+  { id: "stock", label: "Stock", roles: ["cashier", "kitchen"] },
+  { id: "soldout", label: "Sold out", roles: ["cashier", "kitchen"] },
+  { id: "report", label: "Day report", roles: [] },
+  { id: "conflicts", label: "Conflicts", roles: [] },
+];
+
 function App() {
   const [session, setSession] = useState<Session | null>(() => {
     const saved = sessionStorage.getItem("patty-pos-session");
     return saved ? (JSON.parse(saved) as Session) : null;
   });
-  const [mode, setMode] = useState<"order" | "kitchen">("order");
+  const [mode, setMode] = useState<Screen>("order");
   edge.token = session?.token ?? null;
 
   const signedIn = (s: Session) => {
@@ -56,7 +69,15 @@ function App() {
   return (
     <div class="pos">
       <Header staff={session.staff} mode={mode} setMode={setMode} onSignOut={signOut} />
-      <main>{mode === "order" ? <OrderEntry onExpired={signOut} /> : <Kitchen />}</main>
+      <main>
+        {mode === "order" && <OrderEntry onExpired={signOut} />}
+        {mode === "queue" && <OrderQueue edge={edge} />}
+        {mode === "kitchen" && <Kitchen />}
+        {mode === "stock" && <Stock edge={edge} manager={session.staff.role === "manager"} />}
+        {mode === "soldout" && <SoldOut edge={edge} />}
+        {mode === "report" && <Report edge={edge} />}
+        {mode === "conflicts" && <Conflicts edge={edge} />}
+      </main>
     </div>
   );
 }
@@ -125,25 +146,18 @@ function SignIn({ onSession }: { onSession: (s: Session) => void }) {
   );
 }
 
-function Header(props: {
-  staff: Staff;
-  mode: "order" | "kitchen";
-  setMode: (m: "order" | "kitchen") => void;
-  onSignOut: () => void;
-}) {
+function Header(props: { staff: Staff; mode: Screen; setMode: (m: Screen) => void; onSignOut: () => void }) {
   const { staff, mode, setMode, onSignOut } = props;
+  const mine = SCREENS.filter((s) => staff.role === "manager" || s.roles.includes(staff.role));
   return (
     <header class="bar">
       <strong class="brand">Patty Palace</strong>
       <nav aria-label="Screens">
-        {staff.role !== "kitchen" && (
-          <button aria-pressed={mode === "order"} onClick={() => setMode("order")}>
-            Order entry
+        {mine.map((s) => (
+          <button key={s.id} aria-pressed={mode === s.id} onClick={() => setMode(s.id)}>
+            {s.label}
           </button>
-        )}
-        <button aria-pressed={mode === "kitchen"} onClick={() => setMode("kitchen")}>
-          Kitchen
-        </button>
+        ))}
       </nav>
       <CloudLink />
       <span class="who">
