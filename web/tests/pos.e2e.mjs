@@ -23,9 +23,16 @@ import { chromium } from "playwright-core";
 const require = createRequire(import.meta.url);
 const web = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const root = resolve(web, "..");
-const edgeBin = process.env.PATTY_EDGE_BIN ?? join(root, "target/debug/patty-edge");
-const shots = process.env.PATTY_SCREENSHOTS ?? join(web, "screenshots");
+const edgeBin = given("PATTY_EDGE_BIN") ?? join(root, "target/debug/patty-edge");
+const shots = given("PATTY_SCREENSHOTS") ?? join(web, "screenshots");
 mkdirSync(shots, { recursive: true });
+
+// A path from the environment, relative to where the command was started (npm --prefix runs
+// this script from its own folder).
+function given(name) {
+  const v = process.env[name];
+  return v && resolve(process.env.INIT_CWD ?? process.cwd(), v);
+}
 
 function check(ok, what) {
   if (!ok) throw new Error(`failed: ${what}`);
@@ -78,7 +85,7 @@ try {
   })).json()).token;
 
   browser = await chromium.launch({
-    executablePath: process.env.PATTY_CHROMIUM ?? "/usr/bin/chromium",
+    executablePath: given("PATTY_CHROMIUM") ?? "/usr/bin/chromium",
     args: [
       "--no-sandbox",
       "--disable-gpu",

@@ -566,6 +566,7 @@ function TenderPanel(props: {
               </span>
               <span>{money(l.line_total, order.currency)}</span>
             </div>
+            {l.modifiers.length > 0 && <div class="line-extra">{l.modifiers.map((m) => m.name).join(", ")}</div>}
           </li>
         ))}
       </ul>
