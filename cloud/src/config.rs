@@ -27,6 +27,22 @@ pub struct Config {
     pub mqtt: MqttConfig,
     /// Dispatch, geofences and hand-over.
     pub delivery: DeliveryConfig,
+    /// The HQ dashboard served at `/`.
+    pub hq: HqConfig,
+}
+
+/// The HQ dashboard (`web/`, built with `npm --prefix web run build`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HqConfig {
+    /// The built dashboard; `/` answers with a JSON 404 saying how to build it while it is absent.
+    pub dir: PathBuf,
+}
+
+impl Default for HqConfig {
+    fn default() -> Self {
+        Self { dir: PathBuf::from("web/dist/hq") }
+    }
 }
 
 /// Dispatch, geofences and hand-over.
@@ -193,6 +209,7 @@ impl Default for Config {
             kafka: KafkaConfig::default(),
             mqtt: MqttConfig::default(),
             delivery: DeliveryConfig::default(),
+            hq: HqConfig::default(),
         }
     }
 }

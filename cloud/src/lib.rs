@@ -162,7 +162,9 @@ pub fn app(state: AppState) -> Router {
             AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
         })
         .max_age(Duration::from_secs(3600));
-    let router = router.route("/docs", axum::routing::get(move || async move { docs.clone() }));
+    let router = router
+        .route("/docs", axum::routing::get(move || async move { docs.clone() }))
+        .merge(patty_service::http::front_end("/hq", &state.config.hq.dir, true));
     patty_service::http::finish(router, openapi, state.http_metrics.clone(), state.config.http.body_bytes, |r| {
         r.layer(axum::middleware::from_fn_with_state(limiter, limits::limit)).layer(cors)
     })

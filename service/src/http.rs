@@ -185,3 +185,36 @@ impl utoipa::Modify for BearerScheme {
             .add_security_scheme(self.name, SecurityScheme::Http(http.build()));
     }
 }
+
+/// A built front end (`web/dist/...`) served under `mount` (`/pos`), and its page at `/` too when
+/// `at_root`. A file that is not there, or the whole front end while it is not built, gets the
+/// usual JSON error body; the latter says how to build it.
+pub fn front_end<S: Clone + Send + Sync + 'static>(
+    mount: &str,
+    dir: &std::path::Path,
+    at_root: bool,
+) -> axum::Router<S> {
+    use axum::handler::HandlerWithoutStateExt;
+    use axum::routing::get;
+    fn missing(message: String) -> impl Fn() -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
+        move || std::future::ready(error_response(StatusCode::NOT_FOUND, ErrorCode::NotFound, message.clone()))
+    }
+    let index = dir.join("index.html");
+    if index.is_file() {
+        let absent = missing(format!("no such file under {mount}/"));
+        let files = tower_http::services::ServeDir::new(dir).not_found_service(absent.into_service());
+        let router = axum::Router::new().nest_service(mount, files);
+        if at_root { router.route_service("/", tower_http::services::ServeFile::new(index)) } else { router }
+    } else {
+        tracing::info!(dir = %dir.display(), mount, "a front end is not built; it explains how to build it");
+        let answer = missing(format!(
+            "the front end is not built in {}: run `npm --prefix web ci && npm --prefix web run build`",
+            dir.display()
+        ));
+        let router = axum::Router::new()
+            .route(mount, get(answer.clone()))
+            .route(&format!("{mount}/"), get(answer.clone()))
+            .route(&format!("{mount}/{{*rest}}"), get(answer.clone()));
+        if at_root { router.route("/", get(answer)) } else { router }
+    }
+}

@@ -5,7 +5,9 @@
 import { render } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Api, ApiError, api as makeApi, follow, idempotencyKey } from "../shared/api";
+import { Problem, message } from "../shared/ui";
 import { money, parseMoney } from "../shared/money";
+import "../shared/base.css";
 import "./pos.css";
 import { Conflicts, OrderQueue, Report, SoldOut, Stock } from "./screens";
 import type {
@@ -24,10 +26,6 @@ import { unitPrice } from "./types";
 
 const edge: Api = makeApi();
 
-function describe(e: unknown): string {
-  if (e instanceof ApiError) return e.message;
-  return String(e);
-}
 
 /// The screens, and who sees each (a manager sees them all).
 type Screen = "order" | "queue" | "kitchen" | "stock" | "soldout" | "report" | "conflicts";
@@ -95,7 +93,7 @@ function SignIn({ onSession }: { onSession: (s: Session) => void }) {
     try {
       onSession(await edge.call<Session>("POST", "/api/v1/sessions", { pin }));
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? "That PIN is not known here." : describe(err));
+      setError(err instanceof ApiError && err.status === 401 ? "That PIN is not known here." : message(err));
       setPin("");
     } finally {
       setBusy(false);
@@ -136,11 +134,7 @@ function SignIn({ onSession }: { onSession: (s: Session) => void }) {
             Sign in
           </button>
         </div>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <Problem text={error} />
       </form>
     </main>
   );
@@ -236,7 +230,7 @@ function OrderEntry({ onExpired }: { onExpired: () => void }) {
 
   const fail = (e: unknown) => {
     if (e instanceof ApiError && e.status === 401) onExpired();
-    else setError(describe(e));
+    else setError(message(e));
   };
 
   useEffect(() => {
@@ -415,11 +409,7 @@ function OrderEntry({ onExpired }: { onExpired: () => void }) {
         <p class="total">
           Total <strong data-testid="cart-total">{money(total, currency)}</strong>
         </p>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <Problem text={error} />
         <button class="primary big" disabled={!cart.length || busy} onClick={charge}>
           Charge {money(total, currency)}
         </button>
@@ -642,7 +632,7 @@ function Kitchen() {
         setTickets(t);
         setError("");
       })
-      .catch((e) => setError(describe(e)));
+      .catch((e) => setError(message(e)));
   useEffect(() => {
     load();
     // Every change the edge streams reloads the queue.
@@ -662,7 +652,7 @@ function Kitchen() {
       setBumped((b) => (what === "bump" ? [...b, id] : b.filter((x) => x !== id)));
       load();
     } catch (e) {
-      setError(describe(e));
+      setError(message(e));
     }
   };
   const last = bumped[bumped.length - 1];
@@ -674,11 +664,7 @@ function Kitchen() {
           Recall last bumped
         </button>
       </div>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Problem text={error} />
       {tickets.length === 0 && <p role="status">No orders waiting.</p>}
       <ol class="tickets">
         {tickets.map(({ order }) => (

@@ -2,21 +2,12 @@
 // the conflicts list. Each reads and writes its outlet's edge only.
 
 import { useEffect, useState } from "preact/hooks";
-import { type Api, ApiError, follow } from "../shared/api";
+import { type Api, follow } from "../shared/api";
+import { Problem, message } from "../shared/ui";
 import { money } from "../shared/money";
 import type { Item, Menu, Order } from "./types";
 
-function message(e: unknown): string {
-  return e instanceof ApiError ? e.message : String(e);
-}
 
-function Problem({ text }: { text: string }) {
-  return text ? (
-    <p class="error" role="alert">
-      {text}
-    </p>
-  ) : null;
-}
 
 /// Today's open orders, newest first, kept current by the edge's order events.
 export function OrderQueue({ edge }: { edge: Api }) {

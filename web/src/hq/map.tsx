@@ -1,0 +1,118 @@
+// The live fleet map, drawn in SVG from the cloud's own geography: each outlet and its delivery
+// zone, HQ's restricted areas, and every driver's latest position, moved by the fleet's live
+// stream. No tile server is needed (none may be reachable); the projection is equirectangular
+// around the area shown, which is true enough at a city's scale.
+
+import { useEffect, useState } from "preact/hooks";
+import { type Api, follow } from "../shared/api";
+import type { Outlet, Position } from "./types";
+
+interface Area {
+  name: string;
+  ring: [number, number][];
+}
+
+const W = 1000;
+const H = 700;
+
+export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
+  const [drivers, setDrivers] = useState<Record<string, Position>>({});
+  const [areas, setAreas] = useState<Area[]>([]);
+  useEffect(() => {
+    cloud
+      .call<Position[]>("GET", "/api/v1/fleet/positions")
+      .then((ps) => setDrivers(Object.fromEntries(ps.map((p) => [p.device_id, p]))))
+      .catch(() => {});
+    cloud
+      .call<Area[]>("GET", "/api/v1/restricted-areas")
+      .then(setAreas)
+      .catch(() => {});
+    return follow(cloud, "/api/v1/fleet/live", (name, data) => {
+      const p = (data as { position?: Position }).position;
+      if (name === "position" && p) setDrivers((d) => ({ ...d, [p.device_id]: p }));
+    });
+  }, []);
+
+  // The area shown: everything there is, with a margin.
+  const points: [number, number][] = [
+    ...outlets.flatMap((o) => [[o.position.lon, o.position.lat] as [number, number], ...o.delivery_zone]),
+    ...areas.flatMap((a) => a.ring),
+    ...Object.values(drivers).map((p) => [p.lon, p.lat] as [number, number]),
+  ];
+  if (points.length === 0) return <p role="status">Nothing to show yet: no outlets, areas or drivers.</p>;
+  const lons = points.map((p) => p[0]);
+  const lats = points.map((p) => p[1]);
+  const [minLon, maxLon, minLat, maxLat] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
+  const k = Math.cos((((minLat + maxLat) / 2) * Math.PI) / 180);
+  const spanX = Math.max((maxLon - minLon) * k, 1e-4);
+  const spanY = Math.max(maxLat - minLat, 1e-4);
+  const scale = 0.9 * Math.min(W / spanX, H / spanY);
+  const x = (lon: number) => W / 2 + ((lon - (minLon + maxLon) / 2) * k) * scale;
+  const y = (lat: number) => H / 2 - (lat - (minLat + maxLat) / 2) * scale;
+  const path = (ring: [number, number][]) => ring.map(([lon, lat], i) => `${i ? "L" : "M"}${x(lon)},${y(lat)}`).join(" ") + " Z";
+  const list = Object.values(drivers);
+  return (
+    <section aria-label="Fleet map">
+      <h2>Fleet map</h2>
+      <div class="legend" aria-hidden="true">
+        <span><span class="swatch" style="background:#f2d3a8" />delivery zone</span>
+        <span><span class="swatch" style="background:#f4b4b4" />restricted area</span>
+        <span><span class="swatch" style="background:#8a2c0d" />outlet</span>
+        <span><span class="swatch" style="background:#1d5c2e" />driver on a job</span>
+        <span><span class="swatch" style="background:#0b57d0" />driver free</span>
+      </div>
+      <svg class="map" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`Map: ${outlets.length} outlets, ${list.length} drivers`}>
+        {outlets.map((o) => (
+          <path key={`z-${o.id}`} d={path(o.delivery_zone)} fill="#f2d3a8" fill-opacity="0.5" stroke="#c08a4a" />
+        ))}
+        {areas.map((a) => (
+          <path key={`a-${a.name}`} d={path(a.ring)} fill="#f4b4b4" fill-opacity="0.6" stroke="#a33">
+            <title>{a.name}</title>
+          </path>
+        ))}
+        {outlets.map((o) => (
+          <g key={o.id} data-testid="outlet-marker">
+            <rect x={x(o.position.lon) - 9} y={y(o.position.lat) - 9} width="18" height="18" fill="#8a2c0d" />
+            <text x={x(o.position.lon) + 12} y={y(o.position.lat) + 5} font-size="18">
+              {o.name}
+            </text>
+          </g>
+        ))}
+        {list.map((p) => (
+          <circle
+            key={p.device_id}
+            data-testid="driver-marker"
+            cx={x(p.lon)}
+            cy={y(p.lat)}
+            r="8"
+            fill={p.job ? "#1d5c2e" : "#0b57d0"}
+            opacity={p.online ? 1 : 0.4}
+          >
+            <title>{`${p.device_id}${p.job ? `, job ${p.job}` : ""}`}</title>
+          </circle>
+        ))}
+      </svg>
+      <table>
+        <caption>Drivers</caption>
+        <thead>
+          <tr>
+            <th scope="col">Device</th>
+            <th scope="col">Job</th>
+            <th scope="col">Speed</th>
+            <th scope="col">Online</th>
+          </tr>
+        </thead>
+        <tbody>
+          {list.map((p) => (
+            <tr key={p.device_id}>
+              <td>{p.device_id}</td>
+              <td>{p.job ?? "none"}</td>
+              <td>{(p.speed_mps * 3.6).toFixed(0)} km/h</td>
+              <td>{p.online ? "yes" : "no"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}

@@ -1,0 +1,286 @@
+// The dashboard's tables: outlets overview, the catalog editor, orders.
+
+import { useEffect, useState } from "preact/hooks";
+import type { Api } from "../shared/api";
+import { Problem, message } from "../shared/ui";
+import { money, parseMoney } from "../shared/money";
+import type { Draft, Order, Outlet, OutletStock, OutletSync } from "./types";
+
+
+function startOfToday(): number {
+  const d = new Date();
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
+}
+
+/// A labelled choice of outlet, with the whole chain first when `chain` names it.
+function OutletPicker(props: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (v: string) => void;
+  outlets: Outlet[];
+  chain?: string;
+}) {
+  return (
+    <div>
+      <label for={props.id}>{props.label}</label>
+      <select id={props.id} value={props.value} onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}>
+        {props.chain && <option value="chain">{props.chain}</option>}
+        {props.outlets.map((o) => (
+          <option key={o.id} value={o.id}>
+            {o.name}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+interface Row {
+  outlet: Outlet;
+  sync?: OutletSync;
+  ordersToday: number;
+  salesToday: number;
+  lowStock: string[];
+}
+
+/// Each outlet: its link (online, or offline since when), today's orders and sales, low stock and
+/// open conflicts.
+export function Outlets({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
+  const [rows, setRows] = useState<Row[]>([]);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    (async () => {
+      try {
+        const links = await cloud.call<OutletSync[]>("GET", "/api/v1/sync/outlets").catch(() => [] as OutletSync[]);
+        const since = startOfToday();
+        const out: Row[] = [];
+        for (const outlet of outlets) {
+          const orders = await cloud.call<Order[]>("GET", `/api/v1/outlets/${outlet.id}/orders?limit=500`);
+          const today = orders.filter((o) => o.created_ms >= since && !["cancelled", "voided"].includes(o.status));
+          const stock = await cloud.call<OutletStock[]>("GET", `/api/v1/outlets/${outlet.id}/stock`).catch(() => []);
+          out.push({
+            outlet,
+            sync: links.find((l) => l.outlet_id === outlet.id),
+            ordersToday: today.length,
+            salesToday: today.reduce((s, o) => s + o.total, 0),
+            lowStock: stock.filter((s) => s.on_hand <= s.reorder_level).map((s) => s.name),
+          });
+        }
+        setRows(out);
+      } catch (e) {
+        setError(message(e));
+      }
+    })();
+  }, [outlets]);
+  return (
+    <section aria-label="Outlets">
+      <h2>Outlets</h2>
+      <Problem text={error} />
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Outlet</th>
+            <th scope="col">Link</th>
+            <th scope="col">Orders today</th>
+            <th scope="col">Sales today</th>
+            <th scope="col">Low stock</th>
+            <th scope="col">Open conflicts</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.outlet.id}>
+              <th scope="row">{r.outlet.name}</th>
+              <td>
+                {!r.sync ? (
+                  "never connected"
+                ) : r.sync.link === "online" ? (
+                  <span class="link-online">online</span>
+                ) : (
+                  <span class="link-offline">
+                    offline{r.sync.since_ms ? ` since ${new Date(r.sync.since_ms).toLocaleString()}` : ""}
+                  </span>
+                )}
+              </td>
+              <td data-testid={`orders-${r.outlet.name}`}>{r.ordersToday}</td>
+              <td>{money(r.salesToday, r.outlet.currency)}</td>
+              <td>{r.lowStock.length ? r.lowStock.join(", ") : "none"}</td>
+              <td>{r.sync?.open_conflicts ?? 0}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {outlets.length === 0 && <p role="status">No outlets yet.</p>}
+    </section>
+  );
+}
+
+/// The chain's menu prices and each outlet's own, edited in the draft and published as a version.
+export function Catalog({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
+  const [draft, setDraft] = useState<Draft | null>(null);
+  const [scope, setScope] = useState<string>("chain");
+  const [edits, setEdits] = useState<Record<string, string>>({});
+  const [version, setVersion] = useState<number | null>(null);
+  const [status, setStatus] = useState("");
+  const [error, setError] = useState("");
+  const load = async () => {
+    try {
+      setDraft(await cloud.call<Draft>("GET", "/api/v1/catalog/draft"));
+      const versions = await cloud.call<{ version: number }[]>("GET", "/api/v1/catalog/versions");
+      setVersion(versions.length ? Math.max(...versions.map((v) => v.version)) : null);
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  useEffect(() => {
+    load();
+  }, []);
+  if (!draft) return <p role="status">{error || "Loading the catalog…"}</p>;
+  const priceOf = (id: string, base: number) =>
+    scope === "chain" ? base : (draft.outlets[scope]?.prices?.[id] ?? base);
+  const save = async (publish: boolean) => {
+    const next: Draft = structuredClone(draft);
+    for (const [id, text] of Object.entries(edits)) {
+      const v = parseMoney(text);
+      if (v === null) {
+        setError(`"${text}" is not a price.`);
+        return;
+      }
+      if (scope === "chain") {
+        const item = next.menu.items.find((i) => i.id === id);
+        if (item) item.price = v;
+      } else {
+        next.outlets[scope] = next.outlets[scope] ?? {};
+        next.outlets[scope].prices = { ...(next.outlets[scope].prices ?? {}), [id]: v };
+      }
+    }
+    try {
+      await cloud.call("PUT", "/api/v1/catalog/draft", next);
+      if (publish) {
+        const published = await cloud.call<{ version: number }>("POST", "/api/v1/catalog/publish", {});
+        setStatus(`Published version ${published.version}.`);
+      } else {
+        setStatus("Draft saved.");
+      }
+      setEdits({});
+      setError("");
+      await load();
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  const currency = draft.menu.currency;
+  return (
+    <section aria-label="Catalog">
+      <h2>Catalog</h2>
+      <p>Published version: {version ?? "none yet"}</p>
+      <div class="toolbar">
+        <OutletPicker id="scope" label="Prices for" value={scope} onChange={setScope} outlets={outlets} chain="The whole chain" />
+        <button onClick={() => save(false)}>Save draft</button>
+        <button class="primary" onClick={() => save(true)}>
+          Publish
+        </button>
+      </div>
+      <Problem text={error} />
+      {status && <p role="status">{status}</p>}
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Item</th>
+            <th scope="col">Category</th>
+            <th scope="col">Price</th>
+          </tr>
+        </thead>
+        <tbody>
+          {draft.menu.items.map((i) => (
+            <tr key={i.id}>
+              <th scope="row">{i.name}</th>
+              <td>{draft.menu.categories.find((c) => c.id === i.category_id)?.name}</td>
+              <td>
+                <input
+                  aria-label={`Price of ${i.name}`}
+                  inputMode="decimal"
+                  value={edits[i.id] ?? (priceOf(i.id, i.price) / 100).toFixed(2)}
+                  onInput={(e) => setEdits((x) => ({ ...x, [i.id]: (e.target as HTMLInputElement).value }))}
+                />{" "}
+                <small>{money(priceOf(i.id, i.price), currency)}</small>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+/// An outlet's orders, newest first, and one order's lines.
+export function Orders({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
+  const [outlet, setOutlet] = useState<string>("");
+  const [orders, setOrders] = useState<Order[]>([]);
+  const [open, setOpen] = useState<Order | null>(null);
+  const [error, setError] = useState("");
+  const chosen = outlet || outlets[0]?.id || "";
+  useEffect(() => {
+    if (!chosen) return;
+    cloud
+      .call<Order[]>("GET", `/api/v1/outlets/${chosen}/orders?limit=100`)
+      .then((o) => {
+        setOrders(o);
+        setError("");
+      })
+      .catch((e) => setError(message(e)));
+  }, [chosen]);
+  return (
+    <section aria-label="Orders">
+      <h2>Orders</h2>
+      <div class="toolbar">
+        <OutletPicker id="outlet" label="Outlet" value={chosen} onChange={setOutlet} outlets={outlets} />
+      </div>
+      <Problem text={error} />
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">#</th>
+            <th scope="col">Taken</th>
+            <th scope="col">Channel</th>
+            <th scope="col">Status</th>
+            <th scope="col">Total</th>
+          </tr>
+        </thead>
+        <tbody>
+          {orders.map((o) => (
+            <tr key={o.id}>
+              <td>
+                <button onClick={() => setOpen(o)} aria-label={`Order ${o.number}`}>
+                  {o.number}
+                </button>
+              </td>
+              <td>{new Date(o.created_ms).toLocaleString()}</td>
+              <td>
+                {o.channel} / {o.fulfilment.replace("_", " ")}
+              </td>
+              <td>{o.status.replace(/_/g, " ")}</td>
+              <td>{money(o.total, o.currency)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {orders.length === 0 && <p role="status">No orders.</p>}
+      {open && (
+        <div class="detail" aria-label={`Order ${open.number} detail`}>
+          <h3>Order {open.number}</h3>
+          <ul>
+            {open.lines.map((l, i) => (
+              <li key={i}>
+                {l.quantity} × {l.name} {l.modifiers.length ? `(${l.modifiers.map((m) => m.name).join(", ")})` : ""} —{" "}
+                {money(l.line_total, open.currency)}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+    </section>
+  );
+}

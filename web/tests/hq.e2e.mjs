@@ -1,0 +1,157 @@
+// The HQ dashboard in a real browser against a real cloud: Debian's Chromium driven by
+// playwright-core, the cloud binary on a free loopback port (SQLite, its embedded MQTT broker),
+// serving the built dashboard at /. HQ signs in (a wrong password is refused), sees the outlet
+// overview with the day's orders, sets a price for one outlet and publishes it (the outlet's
+// published menu has it, the chain's price is unchanged; a price that is not a number writes
+// nothing), sees a driver on the fleet map (positions from an OwnTracks message on the broker),
+// and opens an order. An outlet manager sees only their outlet and no catalog. axe-core finds no
+// serious or critical violation on any view; screenshots go to web/screenshots/.
+//
+// Needs: the cloud binary (PATTY_CLOUD_BIN, default target/debug/patty-cloud), the built
+// dashboard (npm run build), Chromium, and mosquitto_pub (Debian's mosquitto-clients).
+
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { accessible, call, check, given, inBrowser, root, screenshot, service, until, web } from "./harness.mjs";
+
+const ADMIN = { email: "hq@pattypalace.example", password: "correct horse battery" };
+const cloudBin = given("PATTY_CLOUD_BIN") ?? join(root, "target/debug/patty-cloud");
+const cloud = await service(cloudBin, {
+  PATTY_HQ__DIR: join(web, "dist/hq"),
+  PATTY_AUTH__BOOTSTRAP_ADMIN: `${ADMIN.email}:${ADMIN.password}`,
+  PATTY_MQTT__EMBEDDED_LISTEN: "127.0.0.1:0",
+});
+const base = cloud.base;
+const api = async (method, path, token, body, headers) => {
+  const [status, json] = await call(base, method, path, token, body, headers);
+  if (status >= 300) throw new Error(`${method} ${path}: ${status} ${JSON.stringify(json)}`);
+  return json;
+};
+
+try {
+  // The chain as HQ set it up: one outlet, the sample menu published, a manager, a driver whose
+  // OwnTracks app reports a position, a customer's order.
+  const hq = (await api("POST", "/api/v1/auth/login", null, ADMIN)).access_token;
+  const outlet = crypto.randomUUID();
+  await api("POST", "/api/v1/outlets", hq, {
+    id: outlet,
+    name: "Damrak",
+    position: { lat: 52.374, lon: 4.893 },
+    delivery_zone: [[4.86, 52.35], [4.93, 52.35], [4.93, 52.39], [4.86, 52.39], [4.86, 52.35]],
+    opening_hours: [1, 2, 3, 4, 5, 6, 7].map((day) => ({ day, open_minute: 0, close_minute: 1440 })),
+    timezone: "Europe/Amsterdam",
+    utc_offset_minutes: 60,
+    status: "active",
+    currency: "EUR",
+    tax_rate_bp: 900,
+    prices_include_tax: true,
+    delivery_fee: 299,
+  });
+  const seed = JSON.parse((await import("node:fs")).readFileSync(join(root, "outlet-edge/sample/seed.json"), "utf8"));
+  await api("PUT", "/api/v1/catalog/draft", hq, { menu: seed.menu });
+  await api("POST", "/api/v1/catalog/publish", hq, {});
+  const burger = seed.menu.items.find((i) => i.name === "Classic Patty");
+  await api("POST", "/api/v1/users", hq, {
+    email: "mia@example.com",
+    password: "manager-pass-1",
+    name: "Mia Manager",
+    role: "outlet_manager",
+    outlet_id: outlet,
+  });
+  const dee = await api("POST", "/api/v1/users", hq, {
+    email: "dee@example.com",
+    password: "driver-pass-1",
+    name: "Dee",
+    role: "driver",
+  });
+  const key = await api("POST", "/api/v1/api-keys", hq, { kind: "device", subject: dee.id, name: "Dee's phone" });
+  const device = key.api_key.id;
+  await api("PUT", `/api/v1/fleet/devices/${device}/owntracks`, hq, { user: "dee", device: "phone" });
+  const broker = new URL((await api("GET", "/healthz")).mqtt.replace("mqtt://", "http://"));
+  const location = { _type: "location", lat: 52.378, lon: 4.9, tst: Math.floor(Date.now() / 1000) - 5, acc: 5, vel: 20, batt: 80 };
+  await until("the driver's position", 30, async () => {
+    execFileSync("mosquitto_pub", ["-h", "127.0.0.1", "-p", broker.port, "-q", "1", "-t", "owntracks/dee/phone", "-m", JSON.stringify(location)]);
+    return (await api("GET", "/api/v1/fleet/positions", hq)).length === 1;
+  });
+  const ada = (await api("POST", "/api/v1/auth/register", null, { email: "ada@example.com", password: "s3cret-pass", name: "Ada" }))
+    .access_token;
+  const order = await api(
+    "POST",
+    "/api/v1/orders",
+    ada,
+    { outlet_id: outlet, fulfilment: "takeaway", lines: [{ item_id: burger.id, quantity: 2 }] },
+    { "idempotency-key": "ada-1" },
+  );
+
+  await inBrowser("hq", async (page) => {
+    const view = async (label, name) => {
+      await page.getByRole("navigation", { name: "Views" }).getByRole("button", { name: label }).click();
+      await page.getByRole("heading", { name: label, level: 2 }).waitFor();
+      await accessible(page, label);
+      await screenshot(page, `hq-${name}`);
+    };
+    const signIn = async (email, password) => {
+      await page.getByLabel("Email").fill(email);
+      await page.getByLabel("Password").fill(password);
+      await page.getByLabel("Password").press("Enter");
+    };
+
+    await page.goto(`${base}/`);
+    await page.getByLabel("Email").waitFor();
+    await accessible(page, "sign-in");
+    await screenshot(page, "hq-sign-in");
+    await signIn(ADMIN.email, "not the password");
+    await page.getByRole("alert").filter({ hasText: "Wrong email or password" }).waitFor();
+    check(true, "a wrong password is refused with a message");
+    await signIn(ADMIN.email, ADMIN.password);
+    await page.getByText("HQ administrator").waitFor();
+
+    // The outlets overview.
+    await page.getByTestId("orders-Damrak").waitFor();
+    await accessible(page, "Outlets");
+    await screenshot(page, "hq-outlets");
+    check((await page.getByTestId("orders-Damrak").textContent()) === "1", "Damrak has today's one order");
+    check((await page.getByRole("row").filter({ hasText: "Damrak" }).textContent()).includes("never connected"), "its link: never connected");
+
+    // A price for one outlet, published.
+    await view("Catalog", "catalog");
+    await page.getByLabel("Prices for").selectOption({ label: "Damrak" });
+    const price = page.getByLabel("Price of Classic Patty");
+    await price.fill("eight");
+    await page.getByRole("button", { name: "Save draft" }).click();
+    await page.getByRole("alert").filter({ hasText: "is not a price" }).waitFor();
+    check((await api("GET", "/api/v1/catalog/versions", hq)).length === 1, "a price that is not a number writes nothing");
+    await price.fill("8.50");
+    await page.getByRole("button", { name: "Publish" }).click();
+    await page.getByText("Published version 2.").waitFor();
+    const menu = await api("GET", `/api/v1/outlets/${outlet}/menu`, hq);
+    check(menu.items.find((i) => i.name === "Classic Patty").price === 850, "Damrak's published menu has the new price");
+    const draft = await api("GET", "/api/v1/catalog/draft", hq);
+    check(draft.menu.items.find((i) => i.name === "Classic Patty").price === 790, "the chain's price is unchanged");
+
+    // The fleet map: the outlet, its zone and the driver, from the cloud's own data.
+    await view("Fleet map", "fleet-map");
+    await page.getByTestId("driver-marker").first().waitFor();
+    check((await page.getByTestId("driver-marker").count()) === 1, "the driver is on the map");
+    check((await page.getByTestId("outlet-marker").count()) === 1, "the outlet is on the map");
+
+    // An order and its lines.
+    await view("Orders", "orders");
+    await page.getByRole("button", { name: `Order ${order.number}` }).click();
+    const detail = page.getByLabel(`Order ${order.number} detail`);
+    await detail.waitFor();
+    check((await detail.textContent()).includes("2 × Classic Patty"), "the order's detail shows its lines");
+
+    // An outlet manager sees their outlet, and no catalog.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await signIn("mia@example.com", "manager-pass-1");
+    await page.getByText("Mia Manager").waitFor();
+    await page.getByTestId("orders-Damrak").waitFor();
+    const nav = page.getByRole("navigation", { name: "Views" });
+    check((await nav.getByRole("button", { name: "Catalog" }).count()) === 0, "a manager has no catalog editor");
+    check((await page.locator("tbody tr").count()) === 1, "a manager sees one outlet, theirs");
+  });
+  console.log("hq e2e: all passed");
+} finally {
+  cloud.stop();
+}
