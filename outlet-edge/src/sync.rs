@@ -203,6 +203,9 @@ async fn upload_loop(state: AppState, client: reqwest::Client, base: String) {
     let key = state.config.cloud.api_key.clone();
     let limits = BatchLimits::default();
     let hint = state.store.read(|c| meta_u64(c, "sync_acked")).await.unwrap_or(0);
+    // What the cloud acknowledged before a restart counts as acknowledged now: a restarted edge
+    // whose whole log was acknowledged has nothing to send and nothing pending.
+    state.sync.update(|l| l.acked = l.acked.max(hint));
     let mut up = Uploader::resume(state.store.origin(), hint, limits, Backoff { base_ms: 500, max_ms: 30_000 });
     let mut wake = state.store.events.subscribe();
     let mut closing = state.closing.subscribe();

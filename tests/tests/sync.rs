@@ -587,6 +587,13 @@ async fn cancel_races_the_kitchen_and_an_edge_killed_mid_upload_duplicates_nothi
     let unique: BTreeSet<&str> = recorded.iter().copied().collect();
     assert_eq!(unique.len(), recorded.len(), "no order recorded twice");
     assert!(unique.len() >= sold, "{} recorded, {sold} sold", unique.len());
+
+    // Restarted with its whole log acknowledged, the edge has nothing pending from the start.
+    let converged = chain.converged().await;
+    chain.edge.kill();
+    chain.edge = start_edge(chain.edge_dir.path(), &chain.outlet, &format!("http://127.0.0.1:{link_port}"), &chain.key);
+    let after = chain.edge_status_when("the restarted edge's status", |s| s["link"] == "online").await;
+    assert_eq!((after["pending"].as_u64(), after["acked"].as_u64()), (Some(0), converged["acked"].as_u64()), "{after}");
 }
 
 /// Orders per hour of a trading day, relative: breakfast, a lunch peak, a dinner peak.

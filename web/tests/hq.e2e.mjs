@@ -4,8 +4,9 @@
 // overview with the day's orders, sets a price for one outlet and publishes it (the outlet's
 // published menu has it, the chain's price is unchanged; a price that is not a number writes
 // nothing), sees a driver on the fleet map (positions from an OwnTracks message on the broker),
-// and opens an order. An outlet manager sees only their outlet and no catalog. axe-core finds no
-// serious or critical violation on any view; screenshots go to web/screenshots/.
+// opens an order, and reads today's sales charts. An outlet manager sees only their outlet and no
+// catalog. axe-core finds no serious or critical violation on any view; screenshots go to
+// web/screenshots/.
 //
 // Needs: the cloud binary (PATTY_CLOUD_BIN, default target/debug/patty-cloud), the built
 // dashboard (npm run build), Chromium, and mosquitto_pub (Debian's mosquitto-clients).
@@ -141,6 +142,12 @@ try {
     const detail = page.getByLabel(`Order ${order.number} detail`);
     await detail.waitFor();
     check((await detail.textContent()).includes("2 × Classic Patty"), "the order's detail shows its lines");
+
+    // Today's sales, by outlet, item and hour.
+    await view("Sales", "sales");
+    const byItem = page.getByRole("img", { name: /By item/ });
+    await byItem.waitFor();
+    check((await byItem.getAttribute("aria-label")).includes("Classic Patty €15.80"), "the item chart has 2 × €7.90");
 
     // An outlet manager sees their outlet, and no catalog.
     await page.getByRole("button", { name: "Sign out" }).click();

@@ -10,17 +10,19 @@ import "../shared/base.css";
 import { Problem } from "../shared/ui";
 import "./hq.css";
 import { FleetMap } from "./map";
+import { Sales } from "./sales";
 import type { Outlet, User } from "./types";
 import { Catalog, Orders, Outlets } from "./views";
 
 const cloud: Api = makeApi();
 
-type View = "outlets" | "map" | "catalog" | "orders";
+type View = "outlets" | "map" | "catalog" | "orders" | "sales";
 const VIEWS: { id: View; label: string; hqOnly: boolean }[] = [
   { id: "outlets", label: "Outlets", hqOnly: false },
   { id: "map", label: "Fleet map", hqOnly: false },
   { id: "catalog", label: "Catalog", hqOnly: true },
   { id: "orders", label: "Orders", hqOnly: false },
+  { id: "sales", label: "Sales", hqOnly: false },
 ];
 
 function App() {
@@ -86,6 +88,7 @@ function App() {
         {view === "map" && <FleetMap cloud={cloud} outlets={outlets} />}
         {view === "catalog" && <Catalog cloud={cloud} outlets={outlets} />}
         {view === "orders" && <Orders cloud={cloud} outlets={outlets} />}
+        {view === "sales" && <Sales cloud={cloud} outlets={outlets} />}
       </main>
     </div>
   );

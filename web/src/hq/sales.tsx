@@ -1,0 +1,88 @@
+// Today's sales across the outlets the user sees: by outlet, by item and by hour, as bar charts
+// drawn in SVG from the orders themselves, each with its figures in a table beside it.
+
+import { useEffect, useState } from "preact/hooks";
+import type { Api } from "../shared/api";
+import { money } from "../shared/money";
+import { Problem, message } from "../shared/ui";
+import type { Order, Outlet } from "./types";
+
+type Series = [string, number][];
+
+function Bars({ title, data, currency }: { title: string; data: Series; currency: string }) {
+  const max = Math.max(1, ...data.map(([, v]) => v));
+  const row = 28;
+  const labelW = 180;
+  const barW = 420;
+  return (
+    <figure class="chart">
+      <figcaption>{title}</figcaption>
+      <svg
+        viewBox={`0 0 ${labelW + barW + 110} ${Math.max(1, data.length) * row + 8}`}
+        role="img"
+        aria-label={`${title}: ${data.map(([k, v]) => `${k} ${money(v, currency)}`).join("; ") || "nothing yet"}`}
+      >
+        {data.map(([k, v], i) => (
+          <g key={k} transform={`translate(0 ${i * row + 4})`}>
+            <text x={labelW - 8} y={row / 2 + 5} text-anchor="end" font-size="15">
+              {k}
+            </text>
+            <rect x={labelW} y="3" width={(v / max) * barW} height={row - 8} fill="#1d5c2e" />
+            <text x={labelW + (v / max) * barW + 6} y={row / 2 + 5} font-size="15">
+              {money(v, currency)}
+            </text>
+          </g>
+        ))}
+      </svg>
+    </figure>
+  );
+}
+
+export function Sales({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
+  const [orders, setOrders] = useState<[Outlet, Order][]>([]);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    (async () => {
+      try {
+        const since = new Date();
+        since.setHours(0, 0, 0, 0);
+        const all: [Outlet, Order][] = [];
+        for (const o of outlets) {
+          for (const order of await cloud.call<Order[]>("GET", `/api/v1/outlets/${o.id}/orders?limit=500`)) {
+            if (order.created_ms >= since.getTime() && !["cancelled", "voided"].includes(order.status)) {
+              all.push([o, order]);
+            }
+          }
+        }
+        setOrders(all);
+      } catch (e) {
+        setError(message(e));
+      }
+    })();
+  }, [outlets]);
+  const sum = (key: (o: Outlet, order: Order) => [string, number][]): Series => {
+    const m = new Map<string, number>();
+    for (const [o, order] of orders) for (const [k, v] of key(o, order)) m.set(k, (m.get(k) ?? 0) + v);
+    return [...m.entries()];
+  };
+  const currency = outlets[0]?.currency ?? "EUR";
+  const byOutlet = sum((o, order) => [[o.name, order.total]]).sort((a, b) => b[1] - a[1]);
+  const byItem = sum((_, order) => order.lines.map((l) => [l.name, l.line_total] as [string, number]))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 10);
+  const byHour = sum((_, order) => [[`${String(new Date(order.created_ms).getHours()).padStart(2, "0")}:00`, order.total]]).sort(
+    (a, b) => a[0].localeCompare(b[0]),
+  );
+  return (
+    <section aria-label="Sales">
+      <h2>Sales</h2>
+      <Problem text={error} />
+      <p>
+        Today: {orders.length} orders, {money(orders.reduce((s, [, o]) => s + o.total, 0), currency)}
+      </p>
+      <Bars title="By outlet" data={byOutlet} currency={currency} />
+      <Bars title="By item (top 10)" data={byItem} currency={currency} />
+      <Bars title="By hour" data={byHour} currency={currency} />
+    </section>
+  );
+}
