@@ -4,7 +4,7 @@
 
 import { render } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { type Api, ApiError, api as makeApi, follow, idempotencyKey } from "../shared/api";
+import { type Api, ApiError, api as makeApi, idempotencyKey, reloadOnEvents } from "../shared/api";
 import { Problem, message } from "../shared/ui";
 import { money, parseMoney } from "../shared/money";
 import "../shared/base.css";
@@ -633,19 +633,8 @@ function Kitchen() {
         setError("");
       })
       .catch((e) => setError(message(e)));
-  useEffect(() => {
-    load();
-    // Every change the edge streams reloads the queue.
-    let pending: ReturnType<typeof setTimeout> | undefined;
-    const stop = follow(edge, "/api/v1/kitchen/stream", () => {
-      clearTimeout(pending);
-      pending = setTimeout(load, 100);
-    });
-    return () => {
-      stop();
-      clearTimeout(pending);
-    };
-  }, []);
+  // Every change the edge streams reloads the queue.
+  useEffect(() => reloadOnEvents(edge, "/api/v1/kitchen/stream", load), []);
   const act = async (id: string, what: "bump" | "recall") => {
     try {
       await edge.call("POST", `/api/v1/kitchen/orders/${id}/${what}`, {});

@@ -2,7 +2,7 @@
 // the conflicts list. Each reads and writes its outlet's edge only.
 
 import { useEffect, useState } from "preact/hooks";
-import { type Api, follow } from "../shared/api";
+import { type Api, reloadOnEvents } from "../shared/api";
 import { Problem, message } from "../shared/ui";
 import { money } from "../shared/money";
 import type { Item, Menu, Order } from "./types";
@@ -22,16 +22,7 @@ export function OrderQueue({ edge }: { edge: Api }) {
           setError("");
         })
         .catch((e) => setError(message(e)));
-    load();
-    let pending: ReturnType<typeof setTimeout> | undefined;
-    const stop = follow(edge, "/api/v1/kitchen/stream", () => {
-      clearTimeout(pending);
-      pending = setTimeout(load, 100);
-    });
-    return () => {
-      stop();
-      clearTimeout(pending);
-    };
+    return reloadOnEvents(edge, "/api/v1/kitchen/stream", load);
   }, []);
   return (
     <section class="page" aria-label="Order queue">

@@ -80,3 +80,18 @@ export function follow(a: Api, path: string, onEvent: (name: string, data: unkno
   })();
   return () => stop.abort();
 }
+
+/// Calls `load` now and again after each burst of events on `path` (100 ms after the last), for
+/// views that show a list the stream changes. Returns a function that stops.
+export function reloadOnEvents(a: Api, path: string, load: () => void): () => void {
+  load();
+  let pending: ReturnType<typeof setTimeout> | undefined;
+  const stop = follow(a, path, () => {
+    clearTimeout(pending);
+    pending = setTimeout(load, 100);
+  });
+  return () => {
+    stop();
+    clearTimeout(pending);
+  };
+}
