@@ -4,9 +4,9 @@
 // overview with the day's orders, sets a price for one outlet and publishes it (the outlet's
 // published menu has it, the chain's price is unchanged; a price that is not a number writes
 // nothing), sees a driver on the fleet map (positions from an OwnTracks message on the broker),
-// opens an order, and reads today's sales charts. An outlet manager sees only their outlet and no
-// catalog. axe-core finds no serious or critical violation on any view; screenshots go to
-// web/screenshots/.
+// opens an order with its event history, and reads today's sales charts. An outlet manager sees
+// only their outlet and no catalog. axe-core finds no serious or critical violation on any view;
+// screenshots go to web/screenshots/.
 //
 // Needs: the cloud binary (PATTY_CLOUD_BIN, default target/debug/patty-cloud), the built
 // dashboard (npm run build), Chromium, and mosquitto_pub (Debian's mosquitto-clients).
@@ -142,6 +142,8 @@ try {
     const detail = page.getByLabel(`Order ${order.number} detail`);
     await detail.waitFor();
     check((await detail.textContent()).includes("2 × Classic Patty"), "the order's detail shows its lines");
+    await page.getByRole("list", { name: "Order history" }).getByText("order.placed").waitFor();
+    check(true, "and its history, from the order's event stream");
 
     // Today's sales, by outlet, item and hour.
     await view("Sales", "sales");

@@ -1,7 +1,7 @@
 // The dashboard's tables: outlets overview, the catalog editor, orders.
 
 import { useEffect, useState } from "preact/hooks";
-import type { Api } from "../shared/api";
+import { type Api, follow } from "../shared/api";
 import { Problem, message } from "../shared/ui";
 import { money, parseMoney } from "../shared/money";
 import type { Draft, Order, Outlet, OutletStock, OutletSync } from "./types";
@@ -268,19 +268,41 @@ export function Orders({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
         </tbody>
       </table>
       {orders.length === 0 && <p role="status">No orders.</p>}
-      {open && (
-        <div class="detail" aria-label={`Order ${open.number} detail`}>
-          <h3>Order {open.number}</h3>
-          <ul>
-            {open.lines.map((l, i) => (
-              <li key={i}>
-                {l.quantity} × {l.name} {l.modifiers.length ? `(${l.modifiers.map((m) => m.name).join(", ")})` : ""} —{" "}
-                {money(l.line_total, open.currency)}
-              </li>
-            ))}
-          </ul>
-        </div>
-      )}
+      {open && <OrderDetail cloud={cloud} order={open} />}
     </section>
+  );
+}
+
+/// One order: its lines, and its event history as the cloud relayed it, kept current by the
+/// order's event stream.
+function OrderDetail({ cloud, order }: { cloud: Api; order: Order }) {
+  const [events, setEvents] = useState<{ kind: string; at_ms: number }[]>([]);
+  useEffect(() => {
+    setEvents([]);
+    return follow(cloud, `/api/v1/orders/${order.id}/stream`, (kind, data) => {
+      const at = (data as { at_ms?: number }).at_ms ?? Date.now();
+      setEvents((e) => [...e, { kind, at_ms: at }]);
+    });
+  }, [order.id]);
+  return (
+    <div class="detail" aria-label={`Order ${order.number} detail`}>
+      <h3>Order {order.number}</h3>
+      <ul>
+        {order.lines.map((l, i) => (
+          <li key={i}>
+            {l.quantity} × {l.name} {l.modifiers.length ? `(${l.modifiers.map((m) => m.name).join(", ")})` : ""} —{" "}
+            {money(l.line_total, order.currency)}
+          </li>
+        ))}
+      </ul>
+      <h4>History</h4>
+      <ol aria-label="Order history">
+        {events.map((e, i) => (
+          <li key={i}>
+            {new Date(e.at_ms).toLocaleTimeString()} {e.kind}
+          </li>
+        ))}
+      </ol>
+    </div>
   );
 }
