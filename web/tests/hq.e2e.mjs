@@ -3,10 +3,10 @@
 // serving the built dashboard at /. HQ signs in (a wrong password is refused), sees the outlet
 // overview with the day's orders, sets a price for one outlet and publishes it (the outlet's
 // published menu has it, the chain's price is unchanged; a price that is not a number writes
-// nothing), sees a driver on the fleet map (positions from an OwnTracks message on the broker),
-// opens an order with its event history, and reads today's sales charts. An outlet manager sees
-// only their outlet and no catalog. axe-core finds no serious or critical violation on any view;
-// screenshots go to web/screenshots/.
+// nothing), sees a driver and a delivery under way on the fleet map (the driver's position from
+// an OwnTracks message on the broker), opens an order with its event history, and reads today's
+// sales charts. An outlet manager sees only their outlet and no catalog. axe-core finds no serious
+// or critical violation on any view; screenshots go to web/screenshots/.
 //
 // Needs: the cloud binary (PATTY_CLOUD_BIN, default target/debug/patty-cloud), the built
 // dashboard (npm run build), Chromium, and mosquitto_pub (Debian's mosquitto-clients).
@@ -83,6 +83,26 @@ try {
     { outlet_id: outlet, fulfilment: "takeaway", lines: [{ item_id: burger.id, quantity: 2 }] },
     { "idempotency-key": "ada-1" },
   );
+  // And a delivery order, ready at the outlet: a delivery under way for the map.
+  const home = await api("POST", "/api/v1/me/addresses", ada, {
+    label: "home",
+    line1: "Prins Hendrikkade 1",
+    city: "Amsterdam",
+    postcode: "1012",
+    position: { lat: 52.38, lon: 4.905 },
+  });
+  const cheese = seed.menu.items.find((i) => i.name === "Cheese Palace");
+  const delivered = await api(
+    "POST",
+    "/api/v1/orders",
+    ada,
+    { outlet_id: outlet, fulfilment: "delivery", address_id: home.id, lines: [{ item_id: cheese.id, quantity: 1 }] },
+    { "idempotency-key": "ada-2" },
+  );
+  for (const status of ["accepted", "preparing", "ready"]) {
+    await api("POST", `/api/v1/outlets/${outlet}/orders/${delivered.id}/status`, hq, { status });
+  }
+  await until("the delivery", 30, async () => (await api("GET", "/api/v1/deliveries", hq)).length === 1);
 
   await inBrowser("hq", async (page) => {
     const view = async (label, name) => {
@@ -111,7 +131,7 @@ try {
     await page.getByTestId("orders-Damrak").waitFor();
     await accessible(page, "Outlets");
     await screenshot(page, "hq-outlets");
-    check((await page.getByTestId("orders-Damrak").textContent()) === "1", "Damrak has today's one order");
+    check((await page.getByTestId("orders-Damrak").textContent()) === "2", "Damrak has today's two orders");
     check((await page.getByRole("row").filter({ hasText: "Damrak" }).textContent()).includes("never connected"), "its link: never connected");
 
     // A price for one outlet, published.
@@ -135,10 +155,11 @@ try {
     await page.getByTestId("driver-marker").first().waitFor();
     check((await page.getByTestId("driver-marker").count()) === 1, "the driver is on the map");
     check((await page.getByTestId("outlet-marker").count()) === 1, "the outlet is on the map");
+    check((await page.getByTestId("delivery-route").count()) === 1, "the delivery under way is on the map");
 
     // An order and its lines.
     await view("Orders", "orders");
-    await page.getByRole("button", { name: `Order ${order.number}` }).click();
+    await page.getByRole("row").filter({ hasText: "online / takeaway" }).getByRole("button").click();
     const detail = page.getByLabel(`Order ${order.number} detail`);
     await detail.waitFor();
     check((await detail.textContent()).includes("2 × Classic Patty"), "the order's detail shows its lines");

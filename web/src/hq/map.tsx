@@ -1,6 +1,6 @@
 // The live fleet map, drawn in SVG from the cloud's own geography: each outlet and its delivery
-// zone, HQ's restricted areas, and every driver's latest position, moved by the fleet's live
-// stream. No tile server is needed (none may be reachable); the projection is equirectangular
+// zone, HQ's restricted areas, the deliveries under way (outlet to door), and every driver's
+// latest position, moved by the fleet's live stream. No tile server is needed (none may be reachable); the projection is equirectangular
 // around the area shown, which is true enough at a city's scale.
 
 import { useEffect, useState } from "preact/hooks";
@@ -12,12 +12,21 @@ interface Area {
   ring: [number, number][];
 }
 
+interface Delivery {
+  id: string;
+  job: number;
+  status: string;
+  pickup: { name: string; position: { lat: number; lon: number } };
+  dropoff: { name: string; position: { lat: number; lon: number } };
+}
+
 const W = 1000;
 const H = 700;
 
 export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
   const [drivers, setDrivers] = useState<Record<string, Position>>({});
   const [areas, setAreas] = useState<Area[]>([]);
+  const [deliveries, setDeliveries] = useState<Delivery[]>([]);
   useEffect(() => {
     cloud
       .call<Position[]>("GET", "/api/v1/fleet/positions")
@@ -26,6 +35,10 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
     cloud
       .call<Area[]>("GET", "/api/v1/restricted-areas")
       .then(setAreas)
+      .catch(() => {});
+    cloud
+      .call<Delivery[]>("GET", "/api/v1/deliveries")
+      .then(setDeliveries)
       .catch(() => {});
     return follow(cloud, "/api/v1/fleet/live", (name, data) => {
       const p = (data as { position?: Position }).position;
@@ -38,6 +51,7 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
     ...outlets.flatMap((o) => [[o.position.lon, o.position.lat] as [number, number], ...o.delivery_zone]),
     ...areas.flatMap((a) => a.ring),
     ...Object.values(drivers).map((p) => [p.lon, p.lat] as [number, number]),
+    ...deliveries.map((d) => [d.dropoff.position.lon, d.dropoff.position.lat] as [number, number]),
   ];
   if (points.length === 0) return <p role="status">Nothing to show yet: no outlets, areas or drivers.</p>;
   const lons = points.map((p) => p[0]);
@@ -60,8 +74,9 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
         <span><span class="swatch" style="background:#8a2c0d" />outlet</span>
         <span><span class="swatch" style="background:#1d5c2e" />driver on a job</span>
         <span><span class="swatch" style="background:#0b57d0" />driver free</span>
+        <span><span class="swatch" style="background:#6a3d9a" />delivery, outlet to door</span>
       </div>
-      <svg class="map" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`Map: ${outlets.length} outlets, ${list.length} drivers`}>
+      <svg class="map" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`Map: ${outlets.length} outlets, ${list.length} drivers, ${deliveries.length} deliveries under way`}>
         {outlets.map((o) => (
           <path key={`z-${o.id}`} d={path(o.delivery_zone)} fill="#f2d3a8" fill-opacity="0.5" stroke="#c08a4a" />
         ))}
@@ -76,6 +91,22 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
             <text x={x(o.position.lon) + 12} y={y(o.position.lat) + 5} font-size="18">
               {o.name}
             </text>
+          </g>
+        ))}
+        {deliveries.map((d) => (
+          <g key={d.id} data-testid="delivery-route">
+            <line
+              x1={x(d.pickup.position.lon)}
+              y1={y(d.pickup.position.lat)}
+              x2={x(d.dropoff.position.lon)}
+              y2={y(d.dropoff.position.lat)}
+              stroke="#6a3d9a"
+              stroke-width="3"
+              stroke-dasharray="8 6"
+            />
+            <circle cx={x(d.dropoff.position.lon)} cy={y(d.dropoff.position.lat)} r="6" fill="#6a3d9a">
+              <title>{`Job ${d.job} to ${d.dropoff.name}: ${d.status.replace(/_/g, " ")}`}</title>
+            </circle>
           </g>
         ))}
         {list.map((p) => (
