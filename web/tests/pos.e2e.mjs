@@ -2,8 +2,8 @@
 // the edge binary on a free loopback port with its own data directory, serving the built POS at
 // /pos/. A cashier signs in with the keyboard, builds an order with a modifier and a size (by
 // click, and by type-to-search with a number key for the quantity), charges it with a double tap
-// (one order, not two), takes cash with change; the kitchen sees it and bumps it, and the edge
-// says it is ready. axe-core finds no serious or critical accessibility violation on any screen.
+// (one order, not two), takes cash with change; a second order is paid part by card, part in
+// cash; the kitchen sees both, bumps one (the edge says it is ready), recalls it, bumps both. axe-core finds no serious or critical accessibility violation on any screen.
 // Then the manager's screens: the order queue, stock (a bad quantity refused, a delivery received),
 // a sold-out mark that stops the item being added, the day's report and the conflicts list.
 // Screenshots of each screen go to web/screenshots/ (PATTY_SCREENSHOTS elsewhere).
@@ -84,22 +84,45 @@ try {
     const paid = await api("GET", `/api/v1/orders/${id}`, manager);
     check(paid.paid === 1450 && paid.tenders[0].kind.cash.change === 550, "the edge holds the cash tender and change");
     await page.getByRole("button", { name: "New order" }).click();
+
+    // A split tender: €5.00 on the card terminal, the rest in cash.
+    await page.getByRole("button", { name: /Cheese Palace/ }).click();
+    await page.getByRole("dialog", { name: "Cheese Palace" }).getByRole("button", { name: /^Add/ }).click();
+    await page.getByRole("button", { name: /^Charge/ }).click();
+    await page.getByLabel("Cash handed over").fill("5");
+    await page.getByRole("button", { name: "Card €5.00 (terminal)" }).click();
+    await page.getByTestId("due").filter({ hasText: "€3.90" }).waitFor();
+    await page.getByRole("button", { name: "€3.90", exact: true }).click();
+    await page.getByTestId("change").waitFor();
+    const split = (await api("GET", "/api/v1/orders", manager)).find((o) => o.number === 2);
+    check(
+      split.paid === 890 && split.tenders[0].kind.card && split.tenders[0].amount === 500 && split.tenders[1].amount === 390,
+      "a split tender: €5.00 by card, €3.90 in cash",
+    );
+    await page.getByRole("button", { name: "New order" }).click();
     await page.getByRole("button", { name: "Sign out" }).click();
 
-    // The kitchen sees it, bumps it, and the edge has it ready.
+    // The kitchen sees both, bumps the first (the edge has it ready), recalls it, bumps both.
     await signIn("2222");
     const ticket = page.getByRole("listitem", { name: "Order 1" });
     await ticket.waitFor();
+    await page.getByRole("listitem", { name: "Order 2" }).waitFor();
     check((await ticket.textContent()).includes("Extra cheese"), "the ticket shows the modifier");
     await axe("kitchen");
     await shot("kitchen");
     await ticket.getByRole("button", { name: "Bump #1" }).click();
-    await page.getByText("No orders waiting.").waitFor();
+    await ticket.waitFor({ state: "detached" });
     const ready = await until("the order ready", 10, async () => {
       const o = await api("GET", `/api/v1/orders/${id}`, manager);
       return o.status === "ready" ? o : undefined;
     });
     check(ready.status === "ready", "bumped: the edge has the order ready");
+    await page.getByRole("button", { name: "Recall last bumped" }).click();
+    await ticket.waitFor();
+    check(true, "recalled: the ticket is back on the screen");
+    await ticket.getByRole("button", { name: "Bump #1" }).click();
+    await page.getByRole("button", { name: "Bump #2" }).click();
+    await page.getByText("No orders waiting.").waitFor();
     await page.getByRole("button", { name: "Sign out" }).click();
 
     // The manager's screens: the order queue, stock, sold-out marks, the day's report, conflicts.
@@ -139,7 +162,7 @@ try {
     await page.getByTestId("report-orders").waitFor();
     await axe("Day report");
     await shot("report");
-    check((await page.getByTestId("report-orders").textContent()) === "1", "the day report counts the order");
+    check((await page.getByTestId("report-orders").textContent()) === "2", "the day report counts both orders");
     await screen("Conflicts", "conflicts");
     await page.getByText("Nothing to settle.").waitFor();
     check(true, "the conflicts list is empty on an outlet working alone");
