@@ -1,15 +1,16 @@
 // The HQ dashboard in a real browser against a real cloud: Debian's Chromium driven by
 // playwright-core, the cloud binary on a free loopback port (SQLite, its embedded MQTT broker),
-// serving the built dashboard at /. HQ signs in (a wrong password is refused), sees the outlet
-// overview with the day's orders, sets a price for one outlet and publishes it (the outlet's
-// published menu has it, the chain's price is unchanged; a price that is not a number writes
-// nothing), sees a driver and a delivery under way on the fleet map (the driver's position from
-// an OwnTracks message on the broker), opens an order with its event history, and reads today's
-// sales charts. An outlet manager sees only their outlet and no catalog. axe-core finds no serious
-// or critical violation on any view; screenshots go to web/screenshots/.
+// serving the built dashboard at /, and an edge linked to it. HQ signs in (a wrong password is
+// refused) and sees the outlet overview (the link online, the day's orders, low stock). It sets a
+// price for one outlet and publishes it: the outlet's published menu has it and the chain's price
+// is unchanged, while a price that is not a number writes nothing. It sees a driver and a
+// delivery under way on the fleet map (the driver's position from an OwnTracks message on the
+// broker), opens an order with its event history, and reads the stock alerts and today's sales
+// charts. An outlet manager sees only their outlet and no catalog. axe-core finds no serious or
+// critical violation on any view; screenshots go to web/screenshots/.
 //
-// Needs: the cloud binary (PATTY_CLOUD_BIN, default target/debug/patty-cloud), the built
-// dashboard (npm run build), Chromium, and mosquitto_pub (Debian's mosquitto-clients).
+// Needs: the cloud and edge binaries (PATTY_CLOUD_BIN, PATTY_EDGE_BIN; default target/debug/),
+// the built dashboard (npm run build), Chromium, and mosquitto_pub (Debian's mosquitto-clients).
 
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
@@ -23,6 +24,7 @@ const cloud = await service(cloudBin, {
   PATTY_MQTT__EMBEDDED_LISTEN: "127.0.0.1:0",
 });
 const base = cloud.base;
+const stops = [cloud.stop];
 const api = async (method, path, token, body, headers) => {
   const [status, json] = await call(base, method, path, token, body, headers);
   if (status >= 300) throw new Error(`${method} ${path}: ${status} ${JSON.stringify(json)}`);
@@ -103,6 +105,22 @@ try {
     await api("POST", `/api/v1/outlets/${outlet}/orders/${delivered.id}/status`, hq, { status });
   }
   await until("the delivery", 30, async () => (await api("GET", "/api/v1/deliveries", hq)).length === 1);
+  // The outlet's edge, linked: its stock reaches the cloud, and HQ raises the beef patties'
+  // reorder level above what is on hand, so they are low.
+  const secret = (await api("POST", "/api/v1/api-keys", hq, { kind: "edge", subject: outlet, name: "edge" })).secret;
+  const edge = await service(given("PATTY_EDGE_BIN") ?? join(root, "target/debug/patty-edge"), {
+    PATTY_OUTLET__ID: outlet,
+    PATTY_CLOUD__URL: base,
+    PATTY_CLOUD__API_KEY: secret,
+  });
+  stops.push(edge.stop);
+  const patties = await until("the outlet's stock in the cloud", 60, async () =>
+    (await api("GET", `/api/v1/outlets/${outlet}/stock`, hq)).find((s) => s.name === "Beef patty"),
+  );
+  await api("PUT", `/api/v1/outlets/${outlet}/stock/${patties.ingredient_id}/reorder-level`, hq, { reorder_level: 100000 });
+  await until("the new reorder level back from the outlet", 60, async () =>
+    (await api("GET", `/api/v1/outlets/${outlet}/stock`, hq)).some((s) => s.name === "Beef patty" && s.reorder_level === 100000),
+  );
 
   await inBrowser("hq", async (page) => {
     const view = async (label, name) => {
@@ -132,7 +150,8 @@ try {
     await accessible(page, "Outlets");
     await screenshot(page, "hq-outlets");
     check((await page.getByTestId("orders-Damrak").textContent()) === "2", "Damrak has today's two orders");
-    check((await page.getByRole("row").filter({ hasText: "Damrak" }).textContent()).includes("never connected"), "its link: never connected");
+    const damrak = await page.getByRole("row").filter({ hasText: "Damrak" }).textContent();
+    check(damrak.includes("online") && damrak.includes("Beef patty"), `its link online, its beef patties low: ${damrak}`);
 
     // A price for one outlet, published.
     await view("Catalog", "catalog");
@@ -166,6 +185,11 @@ try {
     await page.getByRole("list", { name: "Order history" }).getByText("order.placed").waitFor();
     check(true, "and its history, from the order's event stream");
 
+    // Stock at or below its reorder level, across outlets.
+    await view("Stock alerts", "stock-alerts");
+    await page.getByRole("row").filter({ hasText: "Beef patty" }).waitFor();
+    check(true, "the beef patties are on the stock alerts");
+
     // Today's sales, by outlet, item and hour.
     await view("Sales", "sales");
     const byItem = page.getByRole("img", { name: /By item/ });
@@ -183,5 +207,5 @@ try {
   });
   console.log("hq e2e: all passed");
 } finally {
-  cloud.stop();
+  for (const stop of stops.reverse()) stop();
 }

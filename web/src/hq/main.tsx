@@ -12,16 +12,17 @@ import "./hq.css";
 import { FleetMap } from "./map";
 import { Sales } from "./sales";
 import type { Outlet, User } from "./types";
-import { Catalog, Orders, Outlets } from "./views";
+import { Catalog, Orders, Outlets, StockAlerts } from "./views";
 
 const cloud: Api = makeApi();
 
-type View = "outlets" | "map" | "catalog" | "orders" | "sales";
+type View = "outlets" | "map" | "catalog" | "orders" | "stock" | "sales";
 const VIEWS: { id: View; label: string; hqOnly: boolean }[] = [
   { id: "outlets", label: "Outlets", hqOnly: false },
   { id: "map", label: "Fleet map", hqOnly: false },
   { id: "catalog", label: "Catalog", hqOnly: true },
   { id: "orders", label: "Orders", hqOnly: false },
+  { id: "stock", label: "Stock alerts", hqOnly: false },
   { id: "sales", label: "Sales", hqOnly: false },
 ];
 
@@ -88,6 +89,7 @@ function App() {
         {view === "map" && <FleetMap cloud={cloud} outlets={outlets} />}
         {view === "catalog" && <Catalog cloud={cloud} outlets={outlets} />}
         {view === "orders" && <Orders cloud={cloud} outlets={outlets} />}
+        {view === "stock" && <StockAlerts cloud={cloud} outlets={outlets} />}
         {view === "sales" && <Sales cloud={cloud} outlets={outlets} />}
       </main>
     </div>

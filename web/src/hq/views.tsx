@@ -306,3 +306,55 @@ function OrderDetail({ cloud, order }: { cloud: Api; order: Order }) {
     </div>
   );
 }
+
+/// Every ingredient at or below its reorder level, across the outlets the user sees.
+export function StockAlerts({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
+  const [rows, setRows] = useState<[Outlet, OutletStock][] | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    (async () => {
+      try {
+        const out: [Outlet, OutletStock][] = [];
+        for (const o of outlets) {
+          for (const s of await cloud.call<OutletStock[]>("GET", `/api/v1/outlets/${o.id}/stock`)) {
+            if (s.on_hand <= s.reorder_level) out.push([o, s]);
+          }
+        }
+        setRows(out);
+      } catch (e) {
+        setError(message(e));
+      }
+    })();
+  }, [outlets]);
+  return (
+    <section aria-label="Stock alerts">
+      <h2>Stock alerts</h2>
+      <Problem text={error} />
+      {rows?.length === 0 && <p role="status">No ingredient is at or below its reorder level.</p>}
+      {rows && rows.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Outlet</th>
+              <th scope="col">Ingredient</th>
+              <th scope="col">On hand</th>
+              <th scope="col">Reorder at</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(([o, s]) => (
+              <tr key={`${o.id}-${s.ingredient_id}`} class="low">
+                <th scope="row">{o.name}</th>
+                <td>{s.name}</td>
+                <td>
+                  {s.on_hand} {s.unit}
+                </td>
+                <td>{s.reorder_level}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
