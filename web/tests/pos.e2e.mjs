@@ -5,14 +5,15 @@
 // (one order, not two), takes cash with change; a second order is paid part by card, part in
 // cash; the kitchen sees both, bumps one (the edge says it is ready), recalls it, bumps both. axe-core finds no serious or critical accessibility violation on any screen.
 // Then the manager's screens: the order queue, stock (a bad quantity refused, a delivery received),
-// a sold-out mark that stops the item being added, the day's report and the conflicts list.
+// a sold-out mark that stops the item being added, the day's report and the conflicts list. Last,
+// an edge whose cloud does not answer: the header says so, and an order is still taken.
 // Screenshots of each screen go to web/screenshots/ (PATTY_SCREENSHOTS elsewhere).
 //
 // Needs: the edge binary (PATTY_EDGE_BIN, default target/debug/patty-edge), the built POS
 // (npm run build), Chromium (PATTY_CHROMIUM, default /usr/bin/chromium).
 
 import { join } from "node:path";
-import { accessible, call, check, given, inBrowser, root, screenshot, service, until, web } from "./harness.mjs";
+import { accessible, call, check, freePort, given, inBrowser, root, screenshot, service, until, web } from "./harness.mjs";
 
 const edgeBin = given("PATTY_EDGE_BIN") ?? join(root, "target/debug/patty-edge");
 const edge = await service(edgeBin, { PATTY_POS__DIR: join(web, "dist/pos") });
@@ -167,6 +168,34 @@ try {
     await page.getByText("Nothing to settle.").waitFor();
     check(true, "the conflicts list is empty on an outlet working alone");
   });
+
+  // An edge whose cloud does not answer: the header says the link is down, and selling goes on.
+  const closed = await freePort();
+  const alone = await service(edgeBin, {
+    PATTY_POS__DIR: join(web, "dist/pos"),
+    PATTY_CLOUD__URL: `http://127.0.0.1:${closed}`,
+    PATTY_CLOUD__API_KEY: "an-outlet-key",
+  });
+  try {
+    await inBrowser("pos-offline", async (page) => {
+      await page.goto(`${alone.base}/pos/`);
+      await page.waitForFunction(() => document.activeElement?.id === "pin");
+      await page.keyboard.type("1111");
+      await page.keyboard.press("Enter");
+      await page.getByRole("status").filter({ hasText: /Cloud link: offline since .*selling goes on/ }).waitFor();
+      check(true, "the header says the cloud link is offline, and since when");
+      await page.getByRole("button", { name: /Classic Patty/ }).click();
+      await page.getByRole("dialog", { name: "Classic Patty" }).getByRole("button", { name: /^Add/ }).click();
+      await page.getByRole("button", { name: /^Charge/ }).click();
+      await page.getByTestId("due").waitFor();
+      await screenshot(page, "pos-offline");
+    });
+    const token = (await call(alone.base, "POST", "/api/v1/sessions", null, { pin: "1234" }))[1].token;
+    const orders = (await call(alone.base, "GET", "/api/v1/orders", token))[1];
+    check(orders.length === 1, "the order was taken with the cloud unreachable");
+  } finally {
+    alone.stop();
+  }
   console.log("pos e2e: all passed");
 } finally {
   edge.stop();
