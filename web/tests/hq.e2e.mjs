@@ -3,7 +3,8 @@
 // serving the built dashboard at /, and an edge linked to it. HQ signs in (a wrong password is
 // refused) and sees the outlet overview (the link online, the day's orders, low stock). It sets a
 // price for one outlet and publishes it: the outlet's published menu has it and the chain's price
-// is unchanged, while a price that is not a number writes nothing. It sees a driver and a
+// is unchanged, while a price that is not a number writes nothing. On the chain's menu it changes
+// a modifier's price and adds an item (an item without a name writes nothing). It sees a driver and a
 // delivery under way on the fleet map (the driver's position from an OwnTracks message on the
 // broker), opens an order with its event history, and reads the stock alerts and today's sales
 // charts. An outlet manager sees only their outlet and no catalog. axe-core finds no serious or
@@ -168,6 +169,26 @@ try {
     check(menu.items.find((i) => i.name === "Classic Patty").price === 850, "Damrak's published menu has the new price");
     const draft = await api("GET", "/api/v1/catalog/draft", hq);
     check(draft.menu.items.find((i) => i.name === "Classic Patty").price === 790, "the chain's price is unchanged");
+
+    // The chain's menu: an item without a name writes nothing; a modifier's price and a new item
+    // are published.
+    await page.getByLabel("Prices for").selectOption({ label: "The whole chain" });
+    await page.getByLabel("Name of Cheese Palace").fill("  ");
+    await page.getByRole("button", { name: "Save draft" }).click();
+    await page.getByRole("alert").filter({ hasText: "needs a name" }).waitFor();
+    check((await api("GET", "/api/v1/catalog/versions", hq)).length === 2, "an item without a name writes nothing");
+    await page.getByLabel("Name of Cheese Palace").fill("Cheese Palace");
+    await page.getByLabel("Price of Extra cheese on Classic Patty").fill("1.00");
+    await page.getByLabel("Name", { exact: true }).fill("Truffle Crown");
+    await page.getByLabel("Price", { exact: true }).fill("12.50");
+    await page.getByRole("button", { name: "Publish" }).click();
+    await page.getByText("Published version 3.").waitFor();
+    const v3 = await api("GET", `/api/v1/outlets/${outlet}/menu`, hq);
+    const classic = v3.items.find((i) => i.name === "Classic Patty");
+    const extra = classic.modifier_groups.flatMap((g) => g.modifiers).find((m) => m.name === "Extra cheese");
+    check(extra.price_delta === 100, "the modifier's new price is published");
+    check(v3.items.find((i) => i.name === "Truffle Crown")?.price === 1250, "the new item is on the outlet's menu");
+    check(classic.price === 850, "the outlet's own price stands");
 
     // The fleet map: the outlet, its zone and the driver, from the cloud's own data.
     await view("Fleet map", "fleet-map");

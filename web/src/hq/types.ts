@@ -44,11 +44,18 @@ export interface Position {
   online: boolean;
 }
 
+export interface CatalogModifier {
+  id: string;
+  name: string;
+  price_delta: number;
+}
+
 export interface CatalogItem {
   id: string;
   name: string;
   category_id: string;
   price: number;
+  modifier_groups?: { id: string; name: string; modifiers: CatalogModifier[] }[];
 }
 
 export interface Draft {

@@ -117,11 +117,15 @@ export function Outlets({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
   );
 }
 
-/// The chain's menu prices and each outlet's own, edited in the draft and published as a version.
+/// The chain's menu (item names and prices, modifier prices, new items) and each outlet's own
+/// prices, edited in the draft and published as a version. Edits are kept as text until saved:
+/// one that is not a price or an empty name is refused and nothing is written.
 export function Catalog({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
   const [draft, setDraft] = useState<Draft | null>(null);
   const [scope, setScope] = useState<string>("chain");
+  // Keys: "price:ITEM", "name:ITEM", "mod:MODIFIER".
   const [edits, setEdits] = useState<Record<string, string>>({});
+  const [added, setAdded] = useState({ name: "", category: "", price: "" });
   const [version, setVersion] = useState<number | null>(null);
   const [status, setStatus] = useState("");
   const [error, setError] = useState("");
@@ -138,23 +142,42 @@ export function Catalog({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
     load();
   }, []);
   if (!draft) return <p role="status">{error || "Loading the catalog…"}</p>;
-  const priceOf = (id: string, base: number) =>
-    scope === "chain" ? base : (draft.outlets[scope]?.prices?.[id] ?? base);
+  const chain = scope === "chain";
+  const priceOf = (id: string, base: number) => (chain ? base : (draft.outlets[scope]?.prices?.[id] ?? base));
+  const edit = (key: string) => (e: Event) => setEdits((x) => ({ ...x, [key]: (e.target as HTMLInputElement).value }));
   const save = async (publish: boolean) => {
     const next: Draft = structuredClone(draft);
-    for (const [id, text] of Object.entries(edits)) {
-      const v = parseMoney(text);
-      if (v === null) {
-        setError(`"${text}" is not a price.`);
-        return;
+    for (const [key, text] of Object.entries(edits)) {
+      const [what, id] = key.split(":");
+      if (what === "name") {
+        const item = next.menu.items.find((i) => i.id === id);
+        if (!text.trim()) return setError("An item needs a name.");
+        if (item) item.name = text.trim();
+        continue;
       }
-      if (scope === "chain") {
+      const v = parseMoney(text);
+      if (v === null) return setError(`"${text}" is not a price.`);
+      if (what === "mod") {
+        for (const g of next.menu.items.flatMap((i) => i.modifier_groups ?? [])) {
+          for (const m of g.modifiers) if (m.id === id) m.price_delta = v;
+        }
+      } else if (chain) {
         const item = next.menu.items.find((i) => i.id === id);
         if (item) item.price = v;
       } else {
         next.outlets[scope] = next.outlets[scope] ?? {};
         next.outlets[scope].prices = { ...(next.outlets[scope].prices ?? {}), [id]: v };
       }
+    }
+    if (added.name.trim() || added.price) {
+      const v = parseMoney(added.price);
+      if (!added.name.trim() || v === null) return setError("A new item needs a name and a price.");
+      next.menu.items.push({
+        id: crypto.randomUUID(),
+        name: added.name.trim(),
+        category_id: added.category || next.menu.categories[0].id,
+        price: v,
+      });
     }
     try {
       await cloud.call("PUT", "/api/v1/catalog/draft", next);
@@ -165,6 +188,7 @@ export function Catalog({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
         setStatus("Draft saved.");
       }
       setEdits({});
+      setAdded({ name: "", category: "", price: "" });
       setError("");
       await load();
     } catch (e) {
@@ -191,26 +215,80 @@ export function Catalog({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
             <th scope="col">Item</th>
             <th scope="col">Category</th>
             <th scope="col">Price</th>
+            {chain && <th scope="col">Modifier prices</th>}
           </tr>
         </thead>
         <tbody>
           {draft.menu.items.map((i) => (
             <tr key={i.id}>
-              <th scope="row">{i.name}</th>
+              <th scope="row">
+                {chain ? (
+                  <input aria-label={`Name of ${i.name}`} value={edits[`name:${i.id}`] ?? i.name} onInput={edit(`name:${i.id}`)} />
+                ) : (
+                  i.name
+                )}
+              </th>
               <td>{draft.menu.categories.find((c) => c.id === i.category_id)?.name}</td>
               <td>
                 <input
                   aria-label={`Price of ${i.name}`}
                   inputMode="decimal"
-                  value={edits[i.id] ?? (priceOf(i.id, i.price) / 100).toFixed(2)}
-                  onInput={(e) => setEdits((x) => ({ ...x, [i.id]: (e.target as HTMLInputElement).value }))}
+                  value={edits[`price:${i.id}`] ?? (priceOf(i.id, i.price) / 100).toFixed(2)}
+                  onInput={edit(`price:${i.id}`)}
                 />{" "}
                 <small>{money(priceOf(i.id, i.price), currency)}</small>
               </td>
+              {chain && (
+                <td>
+                  {(i.modifier_groups ?? []).flatMap((g) => g.modifiers).map((m) => (
+                    <label key={m.id} class="inline">
+                      {m.name}{" "}
+                      <input
+                        aria-label={`Price of ${m.name} on ${i.name}`}
+                        inputMode="decimal"
+                        value={edits[`mod:${m.id}`] ?? (m.price_delta / 100).toFixed(2)}
+                        onInput={edit(`mod:${m.id}`)}
+                      />
+                    </label>
+                  ))}
+                </td>
+              )}
             </tr>
           ))}
         </tbody>
       </table>
+      {chain && (
+        <fieldset class="toolbar">
+          <legend>A new item</legend>
+          <div>
+            <label for="new-name">Name</label>
+            <input id="new-name" value={added.name} onInput={(e) => setAdded({ ...added, name: (e.target as HTMLInputElement).value })} />
+          </div>
+          <div>
+            <label for="new-category">Category</label>
+            <select
+              id="new-category"
+              value={added.category}
+              onChange={(e) => setAdded({ ...added, category: (e.target as HTMLSelectElement).value })}
+            >
+              {draft.menu.categories.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.name}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label for="new-price">Price</label>
+            <input
+              id="new-price"
+              inputMode="decimal"
+              value={added.price}
+              onInput={(e) => setAdded({ ...added, price: (e.target as HTMLInputElement).value })}
+            />
+          </div>
+        </fieldset>
+      )}
     </section>
   );
 }
