@@ -37,11 +37,16 @@ pub struct Config {
 pub struct HqConfig {
     /// The built dashboard; `/` answers with a JSON 404 saying how to build it while it is absent.
     pub dir: PathBuf,
+    /// Map tiles under the fleet map, `https://host/{z}/{x}/{y}.png` (Web Mercator); empty: the
+    /// map is drawn from the cloud's own data alone.
+    pub tiles: String,
+    /// The tiles' attribution, shown with them.
+    pub tiles_attribution: String,
 }
 
 impl Default for HqConfig {
     fn default() -> Self {
-        Self { dir: PathBuf::from("web/dist/hq") }
+        Self { dir: PathBuf::from("web/dist/hq"), tiles: String::new(), tiles_attribution: String::new() }
     }
 }
 
@@ -277,6 +282,13 @@ impl Config {
         if !self.mqtt.url.is_empty() && self.mqtt.host_port().is_none() {
             return bad("mqtt.url must be mqtt://host:port");
         }
+        let tiles = &self.hq.tiles;
+        if !tiles.is_empty()
+            && (!(tiles.starts_with("http://") || tiles.starts_with("https://"))
+                || !["{z}", "{x}", "{y}"].iter().all(|p| tiles.contains(p)))
+        {
+            return bad("hq.tiles must be an http(s) URL with {z}, {x} and {y}");
+        }
         if self.mqtt.share_group.contains(['/', '+', '#']) {
             return bad("mqtt.share_group must be a name without '/', '+' or '#' (or empty for a plain subscription)");
         }
@@ -315,5 +327,18 @@ mod tests {
         assert!(Config::load(None, env).is_err());
         let env = [("PATTY_HTTP__CORS_ORIGINS".to_owned(), "https://a.example,https://b.example".to_owned())];
         assert_eq!(Config::load(None, env).unwrap().http.cors_origins.len(), 2);
+    }
+
+    #[test]
+    fn map_tiles_need_an_http_url_with_their_coordinates() {
+        let tiles = |t: &str| Config::load(None, [("PATTY_HQ__TILES".to_owned(), t.to_owned())]);
+        assert_eq!(
+            tiles("https://tiles.example/{z}/{x}/{y}.png").unwrap().hq.tiles,
+            "https://tiles.example/{z}/{x}/{y}.png"
+        );
+        for bad in ["tiles.example/{z}/{x}/{y}.png", "https://tiles.example/{z}/{x}.png", "ftp://t/{z}/{x}/{y}"] {
+            let e = tiles(bad).unwrap_err().to_string();
+            assert!(e.contains("hq.tiles"), "{bad}: {e}");
+        }
     }
 }

@@ -1157,6 +1157,28 @@ pub struct RestrictedArea {
     pub ring: Vec<[f64; 2]>,
 }
 
+/// How the dashboard draws its map.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MapSettings {
+    /// Tile URL template (`{z}/{x}/{y}`, Web Mercator), when tiles are configured.
+    pub tiles: Option<String>,
+    /// Their attribution.
+    pub attribution: String,
+}
+
+/// The map's settings (HQ and outlet staff): tiles are an optional layer under the cloud's own
+/// geography.
+#[utoipa::path(get, path = "/api/v1/map", tag = "delivery", security(("bearer" = [])),
+    responses((status = 200, body = MapSettings), (status = 403, body = patty_protocol::ErrorBody)))]
+async fn map_settings(State(state): State<AppState>, who: Principal) -> Result<Json<MapSettings>> {
+    who.require(&[Role::OutletStaff, Role::OutletManager])?;
+    let hq = &state.config.hq;
+    Ok(Json(MapSettings {
+        tiles: (!hq.tiles.is_empty()).then(|| hq.tiles.clone()),
+        attribution: hq.tiles_attribution.clone(),
+    }))
+}
+
 /// Areas drivers should stay out of (HQ).
 #[utoipa::path(get, path = "/api/v1/restricted-areas", tag = "delivery", security(("bearer" = [])),
     responses((status = 200, body = Vec<RestrictedArea>), (status = 403, body = patty_protocol::ErrorBody)))]
@@ -1289,6 +1311,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(handover_code))
         .routes(routes!(route))
         .routes(routes!(areas, add_area))
+        .routes(routes!(map_settings))
         .routes(routes!(live_one))
         .routes(routes!(live_fleet))
 }

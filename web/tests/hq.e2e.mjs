@@ -4,22 +4,37 @@
 // refused) and sees the outlet overview (the link online, the day's orders, low stock). It sets a
 // price for one outlet and publishes it: the outlet's published menu has it and the chain's price
 // is unchanged, while a price that is not a number writes nothing. On the chain's menu it changes
-// a modifier's price and adds an item (an item without a name writes nothing). It sees a driver and a
-// delivery under way on the fleet map (the driver's position from an OwnTracks message on the
-// broker), opens an order with its event history, and reads the stock alerts and today's sales
-// charts. An outlet manager sees only their outlet and no catalog. axe-core finds no serious or
-// critical violation on any view; screenshots go to web/screenshots/.
+// a modifier's price and adds an item (an item without a name writes nothing). It sees a driver
+// and a delivery under way on the fleet map (the driver's position from an OwnTracks message on
+// the broker), with tiles from a configured server only when asked for, opens an order with its event history, and reads the stock alerts and today's
+// sales charts. An outlet manager sees only their outlet and no catalog. axe-core finds no
+// serious or critical violation on any view; screenshots go to web/screenshots/.
 //
 // Needs: the cloud and edge binaries (PATTY_CLOUD_BIN, PATTY_EDGE_BIN; default target/debug/),
 // the built dashboard (npm run build), Chromium, and mosquitto_pub (Debian's mosquitto-clients).
 
 import { execFileSync } from "node:child_process";
+import http from "node:http";
 import { join } from "node:path";
 import { accessible, call, check, given, inBrowser, root, screenshot, service, until, web } from "./harness.mjs";
 
 const ADMIN = { email: "hq@pattypalace.example", password: "correct horse battery" };
 const cloudBin = given("PATTY_CLOUD_BIN") ?? join(root, "target/debug/patty-cloud");
+// A tile server of the test's own (no real one is reachable): a 256-pixel PNG for every tile.
+const tileRequests = [];
+const tilePng = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg==",
+  "base64",
+);
+const tileServer = http.createServer((req, res) => {
+  tileRequests.push(req.url);
+  res.writeHead(200, { "content-type": "image/png" });
+  res.end(tilePng);
+});
+await new Promise((r) => tileServer.listen(0, "127.0.0.1", r));
 const cloud = await service(cloudBin, {
+  PATTY_HQ__TILES: `http://127.0.0.1:${tileServer.address().port}/{z}/{x}/{y}.png`,
+  PATTY_HQ__TILES_ATTRIBUTION: "test tiles",
   PATTY_HQ__DIR: join(web, "dist/hq"),
   PATTY_AUTH__BOOTSTRAP_ADMIN: `${ADMIN.email}:${ADMIN.password}`,
   PATTY_MQTT__EMBEDDED_LISTEN: "127.0.0.1:0",
@@ -196,6 +211,13 @@ try {
     check((await page.getByTestId("driver-marker").count()) === 1, "the driver is on the map");
     check((await page.getByTestId("outlet-marker").count()) === 1, "the outlet is on the map");
     check((await page.getByTestId("delivery-route").count()) === 1, "the delivery under way is on the map");
+    check((await page.getByTestId("tile").count()) === 0 && tileRequests.length === 0, "no tiles until asked for");
+    await page.getByLabel("Show map tiles").check();
+    await page.getByTestId("tile").first().waitFor({ state: "attached" });
+    await until("the tiles fetched", 10, async () => tileRequests.length > 0);
+    check(/^\/1[0-9]\/\d+\/\d+\.png$/.test(tileRequests[0]), `tiles at city zoom from the configured server: ${tileRequests[0]}`);
+    await page.getByText("Map tiles: test tiles").waitFor();
+    await page.getByLabel("Show map tiles").uncheck();
 
     // An order and its lines.
     await view("Orders", "orders");
@@ -229,4 +251,5 @@ try {
   console.log("hq e2e: all passed");
 } finally {
   for (const stop of stops.reverse()) stop();
+  tileServer.close();
 }

@@ -1,7 +1,9 @@
 // The live fleet map, drawn in SVG from the cloud's own geography: each outlet and its delivery
 // zone, HQ's restricted areas, the deliveries under way (outlet to door), and every driver's
-// latest position, moved by the fleet's live stream. No tile server is needed (none may be reachable); the projection is equirectangular
-// around the area shown, which is true enough at a city's scale.
+// latest position, moved by the fleet's live stream. No tile server is needed (none may be
+// reachable); tiles are an optional layer underneath when the cloud names a tile server
+// (`hq.tiles`). The projection is equirectangular around the area shown, which is true enough at
+// a city's scale.
 
 import { useEffect, useState } from "preact/hooks";
 import { type Api, follow } from "../shared/api";
@@ -27,6 +29,8 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
   const [drivers, setDrivers] = useState<Record<string, Position>>({});
   const [areas, setAreas] = useState<Area[]>([]);
   const [deliveries, setDeliveries] = useState<Delivery[]>([]);
+  const [tiles, setTiles] = useState<{ tiles: string | null; attribution: string } | null>(null);
+  const [showTiles, setShowTiles] = useState(false);
   useEffect(() => {
     cloud
       .call<Position[]>("GET", "/api/v1/fleet/positions")
@@ -35,6 +39,10 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
     cloud
       .call<Area[]>("GET", "/api/v1/restricted-areas")
       .then(setAreas)
+      .catch(() => {});
+    cloud
+      .call<{ tiles: string | null; attribution: string }>("GET", "/api/v1/map")
+      .then(setTiles)
       .catch(() => {});
     cloud
       .call<Delivery[]>("GET", "/api/v1/deliveries")
@@ -63,6 +71,30 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
   const scale = 0.9 * Math.min(W / spanX, H / spanY);
   const x = (lon: number) => W / 2 + ((lon - (minLon + maxLon) / 2) * k) * scale;
   const y = (lat: number) => H / 2 - (lat - (minLat + maxLat) / 2) * scale;
+  // Tiles (Web Mercator) under the drawing, when configured and asked for: a zoom giving about
+  // one tile per 256 pixels, each tile placed by its corners (straight enough at a city's scale).
+  const tileImages: { href: string; x: number; y: number; w: number; h: number }[] = [];
+  if (showTiles && tiles?.tiles) {
+    const cx = (minLon + maxLon) / 2;
+    const cy = (minLat + maxLat) / 2;
+    const halfLon = W / 2 / (scale * k);
+    const halfLat = H / 2 / scale;
+    const z = Math.max(0, Math.min(19, Math.round(Math.log2(((W / 256) * 360) / (2 * halfLon)))));
+    const n = 2 ** z;
+    const tx = (lon: number) => Math.floor(((lon + 180) / 360) * n);
+    const ty = (lat: number) => {
+      const r = (lat * Math.PI) / 180;
+      return Math.floor(((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * n);
+    };
+    const lonOf = (i: number) => (i / n) * 360 - 180;
+    const latOf = (j: number) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * j) / n))) * 180) / Math.PI;
+    for (let i = tx(cx - halfLon); i <= tx(cx + halfLon); i++) {
+      for (let j = ty(cy + halfLat); j <= ty(cy - halfLat); j++) {
+        const href = tiles.tiles.replace("{z}", String(z)).replace("{x}", String(i)).replace("{y}", String(j));
+        tileImages.push({ href, x: x(lonOf(i)), y: y(latOf(j)), w: x(lonOf(i + 1)) - x(lonOf(i)), h: y(latOf(j + 1)) - y(latOf(j)) });
+      }
+    }
+  }
   const path = (ring: [number, number][]) => ring.map(([lon, lat], i) => `${i ? "L" : "M"}${x(lon)},${y(lat)}`).join(" ") + " Z";
   const list = Object.values(drivers);
   return (
@@ -76,7 +108,16 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
         <span><span class="swatch" style="background:#0b57d0" />driver free</span>
         <span><span class="swatch" style="background:#6a3d9a" />delivery, outlet to door</span>
       </div>
+      {tiles?.tiles && (
+        <label class="inline">
+          <input type="checkbox" checked={showTiles} onChange={() => setShowTiles(!showTiles)} />
+          Show map tiles
+        </label>
+      )}
       <svg class="map" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`Map: ${outlets.length} outlets, ${list.length} drivers, ${deliveries.length} deliveries under way`}>
+        {tileImages.map((t) => (
+          <image key={t.href} data-testid="tile" href={t.href} x={t.x} y={t.y} width={t.w} height={t.h} preserveAspectRatio="none" />
+        ))}
         {outlets.map((o) => (
           <path key={`z-${o.id}`} d={path(o.delivery_zone)} fill="#f2d3a8" fill-opacity="0.5" stroke="#c08a4a" />
         ))}
@@ -123,6 +164,7 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
           </circle>
         ))}
       </svg>
+      {showTiles && tiles?.attribution && <p class="attribution">Map tiles: {tiles.attribution}</p>}
       <table>
         <caption>Drivers</caption>
         <thead>
