@@ -1164,6 +1164,8 @@ pub struct MapSettings {
     pub tiles: Option<String>,
     /// Their attribution.
     pub attribution: String,
+    /// The radius of each outlet's pickup zone (a geofence), metres.
+    pub pickup_radius_m: f64,
 }
 
 /// The map's settings (HQ and outlet staff): tiles are an optional layer under the cloud's own
@@ -1176,6 +1178,7 @@ async fn map_settings(State(state): State<AppState>, who: Principal) -> Result<J
     Ok(Json(MapSettings {
         tiles: (!hq.tiles.is_empty()).then(|| hq.tiles.clone()),
         attribution: hq.tiles_attribution.clone(),
+        pickup_radius_m: state.config.delivery.pickup_radius_m,
     }))
 }
 

@@ -6,7 +6,7 @@
 // is unchanged, while a price that is not a number writes nothing. On the chain's menu it changes
 // a modifier's price and adds an item (an item without a name writes nothing). It sees a driver
 // and a delivery under way on the fleet map (the driver's position from an OwnTracks message on
-// the broker), with tiles from a configured server only when asked for, opens an order with its event history, and reads the stock alerts and today's
+// the broker), with tiles from a configured server only when asked for, searches orders, opens one with its event history, and reads the stock alerts and today's
 // sales charts. An outlet manager sees only their outlet and no catalog. axe-core finds no
 // serious or critical violation on any view; screenshots go to web/screenshots/.
 //
@@ -210,6 +210,8 @@ try {
     await page.getByTestId("driver-marker").first().waitFor();
     check((await page.getByTestId("driver-marker").count()) === 1, "the driver is on the map");
     check((await page.getByTestId("outlet-marker").count()) === 1, "the outlet is on the map");
+    await page.getByTestId("pickup-zone").waitFor({ state: "attached" });
+    check(true, "with its pickup zone");
     check((await page.getByTestId("delivery-route").count()) === 1, "the delivery under way is on the map");
     check((await page.getByTestId("tile").count()) === 0 && tileRequests.length === 0, "no tiles until asked for");
     await page.getByLabel("Show map tiles").check();
@@ -221,6 +223,14 @@ try {
 
     // An order and its lines.
     await view("Orders", "orders");
+    await page.getByLabel("Number or item").fill("cheese palace");
+    await until("the search", 10, async () => (await page.locator("tbody tr").count()) === 1);
+    check((await page.locator("tbody tr").textContent()).includes("delivery"), "searching by item finds the delivery order");
+    await page.getByLabel("Number or item").fill("");
+    await page.getByLabel("Status").selectOption("placed");
+    await until("the filter", 10, async () => (await page.locator("tbody tr").count()) === 1);
+    check((await page.locator("tbody tr").textContent()).includes("takeaway"), "filtering by status finds the placed order");
+    await page.getByLabel("Status").selectOption("");
     await page.getByRole("row").filter({ hasText: "online / takeaway" }).getByRole("button").click();
     const detail = page.getByLabel(`Order ${order.number} detail`);
     await detail.waitFor();

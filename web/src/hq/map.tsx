@@ -1,6 +1,6 @@
-// The live fleet map, drawn in SVG from the cloud's own geography: each outlet and its delivery
-// zone, HQ's restricted areas, the deliveries under way (outlet to door), and every driver's
-// latest position, moved by the fleet's live stream. No tile server is needed (none may be
+// The live fleet map, drawn in SVG from the cloud's own geography: each outlet with its delivery
+// zone and its pickup zone (a geofence), HQ's restricted areas, the deliveries under way (outlet
+// to door), and every driver's latest position, moved by the fleet's live stream. No tile server is needed (none may be
 // reachable); tiles are an optional layer underneath when the cloud names a tile server
 // (`hq.tiles`). The projection is equirectangular around the area shown, which is true enough at
 // a city's scale.
@@ -29,7 +29,7 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
   const [drivers, setDrivers] = useState<Record<string, Position>>({});
   const [areas, setAreas] = useState<Area[]>([]);
   const [deliveries, setDeliveries] = useState<Delivery[]>([]);
-  const [tiles, setTiles] = useState<{ tiles: string | null; attribution: string } | null>(null);
+  const [tiles, setTiles] = useState<{ tiles: string | null; attribution: string; pickup_radius_m: number } | null>(null);
   const [showTiles, setShowTiles] = useState(false);
   useEffect(() => {
     cloud
@@ -41,7 +41,7 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
       .then(setAreas)
       .catch(() => {});
     cloud
-      .call<{ tiles: string | null; attribution: string }>("GET", "/api/v1/map")
+      .call<{ tiles: string | null; attribution: string; pickup_radius_m: number }>("GET", "/api/v1/map")
       .then(setTiles)
       .catch(() => {});
     cloud
@@ -103,7 +103,7 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
       <div class="legend" aria-hidden="true">
         <span><span class="swatch" style="background:#f2d3a8" />delivery zone</span>
         <span><span class="swatch" style="background:#f4b4b4" />restricted area</span>
-        <span><span class="swatch" style="background:#8a2c0d" />outlet</span>
+        <span><span class="swatch" style="background:#8a2c0d" />outlet, and its pickup zone</span>
         <span><span class="swatch" style="background:#1d5c2e" />driver on a job</span>
         <span><span class="swatch" style="background:#0b57d0" />driver free</span>
         <span><span class="swatch" style="background:#6a3d9a" />delivery, outlet to door</span>
@@ -126,6 +126,21 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
             <title>{a.name}</title>
           </path>
         ))}
+        {tiles &&
+          outlets.map((o) => (
+            <circle
+              key={`p-${o.id}`}
+              data-testid="pickup-zone"
+              cx={x(o.position.lon)}
+              cy={y(o.position.lat)}
+              r={Math.max(4, (tiles.pickup_radius_m / 111_320) * scale)}
+              fill="#8a2c0d"
+              fill-opacity="0.15"
+              stroke="#8a2c0d"
+            >
+              <title>{`${o.name}: pickup zone, ${tiles.pickup_radius_m} m`}</title>
+            </circle>
+          ))}
         {outlets.map((o) => (
           <g key={o.id} data-testid="outlet-marker">
             <rect x={x(o.position.lon) - 9} y={y(o.position.lat) - 9} width="18" height="18" fill="#8a2c0d" />

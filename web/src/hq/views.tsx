@@ -293,28 +293,53 @@ export function Catalog({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
   );
 }
 
-/// An outlet's orders, newest first, and one order's lines.
+/// An outlet's orders, newest first, searched by status, number or item, and one order's lines
+/// and history.
 export function Orders({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
   const [outlet, setOutlet] = useState<string>("");
   const [orders, setOrders] = useState<Order[]>([]);
+  const [status, setStatus] = useState("");
+  const [text, setText] = useState("");
   const [open, setOpen] = useState<Order | null>(null);
   const [error, setError] = useState("");
   const chosen = outlet || outlets[0]?.id || "";
   useEffect(() => {
     if (!chosen) return;
     cloud
-      .call<Order[]>("GET", `/api/v1/outlets/${chosen}/orders?limit=100`)
+      .call<Order[]>("GET", `/api/v1/outlets/${chosen}/orders?limit=500`)
       .then((o) => {
         setOrders(o);
         setError("");
       })
       .catch((e) => setError(message(e)));
   }, [chosen]);
+  // Search among the outlet's latest 500: by status, and by number or an item's name.
+  const q = text.trim().toLowerCase();
+  const shown = orders.filter(
+    (o) =>
+      (!status || o.status === status) &&
+      (!q || String(o.number) === q || o.lines.some((l) => l.name.toLowerCase().includes(q))),
+  );
   return (
     <section aria-label="Orders">
       <h2>Orders</h2>
       <div class="toolbar">
         <OutletPicker id="outlet" label="Outlet" value={chosen} onChange={setOutlet} outlets={outlets} />
+        <div>
+          <label for="status">Status</label>
+          <select id="status" value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}>
+            <option value="">Any</option>
+            {[...new Set(orders.map((o) => o.status))].sort().map((st) => (
+              <option key={st} value={st}>
+                {st.replace(/_/g, " ")}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label for="find">Number or item</label>
+          <input id="find" type="search" value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
+        </div>
       </div>
       <Problem text={error} />
       <table>
@@ -328,7 +353,7 @@ export function Orders({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
           </tr>
         </thead>
         <tbody>
-          {orders.map((o) => (
+          {shown.map((o) => (
             <tr key={o.id}>
               <td>
                 <button onClick={() => setOpen(o)} aria-label={`Order ${o.number}`}>
@@ -345,7 +370,7 @@ export function Orders({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
           ))}
         </tbody>
       </table>
-      {orders.length === 0 && <p role="status">No orders.</p>}
+      {shown.length === 0 && <p role="status">No orders.</p>}
       {open && <OrderDetail cloud={cloud} order={open} />}
     </section>
   );
