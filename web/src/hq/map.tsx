@@ -1,9 +1,9 @@
 // The live fleet map, drawn in SVG from the cloud's own geography: each outlet with its delivery
 // zone and its pickup zone (a geofence), HQ's restricted areas, the deliveries under way (outlet
-// to door), and every driver's latest position, moved by the fleet's live stream. No tile server is needed (none may be
-// reachable); tiles are an optional layer underneath when the cloud names a tile server
-// (`hq.tiles`). The projection is equirectangular around the area shown, which is true enough at
-// a city's scale.
+// to door), and every driver's latest position, moved by the fleet's live stream. No tile server
+// is needed (none may be reachable); tiles are an optional layer underneath when the cloud names a
+// tile server (`hq.tiles`). The projection is equirectangular around the area shown, which is true
+// enough at a city's scale.
 
 import { useEffect, useState } from "preact/hooks";
 import { type Api, follow } from "../shared/api";
