@@ -4,7 +4,8 @@
 // click, and by type-to-search with a number key for the quantity), charges it with a double tap
 // (one order, not two), takes cash with change; a second order is paid part by card, part in
 // cash; the kitchen sees both, bumps one (the edge says it is ready), recalls it, bumps both. axe-core finds no serious or critical accessibility violation on any screen.
-// Then the manager's screens: the order queue, stock (a bad quantity refused, a delivery received),
+// Then the manager's screens: the order queue, stock (a bad quantity refused, a delivery received,
+// a count that leaves an ingredient low),
 // a sold-out mark that stops the item being added, the day's report and the conflicts list. Last,
 // an edge whose cloud does not answer: the header says so, and an order is still taken.
 // Screenshots of each screen go to web/screenshots/ (PATTY_SCREENSHOTS elsewhere).
@@ -150,6 +151,13 @@ try {
     await page.getByRole("button", { name: "Receive Beef patty" }).click();
     await page.getByText("Beef patty: received 10").waitFor();
     check((await level("Beef patty")) === before + 10, "receiving 10 beef patties raises the level by 10");
+    // A count below the reorder level: the level is what was counted, and the screen names it low.
+    await page.getByLabel("Quantity of Apple pie").fill("4");
+    await page.getByRole("button", { name: "Count Apple pie" }).click();
+    await page.getByText("Apple pie: counted 4").waitFor();
+    check((await level("Apple pie")) === 4, "a manager's count sets the level");
+    await page.getByRole("status").filter({ hasText: /Low: .*Apple pie/ }).waitFor();
+    check(true, "and the apple pies are named low");
 
     await screen("Sold out", "sold-out");
     await page.getByRole("button", { name: /On sale\s*:\s*Cheese Palace/ }).click();

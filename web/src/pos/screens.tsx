@@ -63,7 +63,7 @@ interface Level {
   low: boolean;
 }
 
-/// Stock levels with low-stock alerts; receive and waste (anyone), count (managers).
+/// Stock levels with low-stock alerts, live; receive and waste (anyone), count (managers).
 export function Stock({ edge, manager }: { edge: Api; manager: boolean }) {
   const [levels, setLevels] = useState<Level[]>([]);
   const [error, setError] = useState("");
@@ -74,9 +74,9 @@ export function Stock({ edge, manager }: { edge: Api; manager: boolean }) {
       .call<Level[]>("GET", "/api/v1/inventory")
       .then(setLevels)
       .catch((e) => setError(message(e)));
-  useEffect(() => {
-    load();
-  }, []);
+  // Low-stock alerts as the edge raises them (a sale elsewhere, another terminal's delivery)
+  // reload the levels.
+  useEffect(() => reloadOnEvents(edge, "/api/v1/inventory/alerts/stream", load), []);
   const change = async (l: Level, kind: "receive" | "waste" | "count") => {
     const quantity = Number(amounts[l.ingredient.id]);
     if (!Number.isInteger(quantity) || quantity < 0 || (kind !== "count" && quantity === 0)) {
