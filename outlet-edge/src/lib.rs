@@ -31,7 +31,6 @@ pub mod kitchen;
 pub mod menu;
 pub mod metrics;
 pub mod orders;
-pub mod pos;
 pub mod reports;
 pub mod seed;
 pub mod staff;
@@ -106,7 +105,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The whole HTTP application for `state`.
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = routes();
-    let pos = pos::router(&state.config.pos.dir);
+    // The POS front end, so that a tablet's browser on the outlet's network can be a terminal.
+    let pos = patty_service::http::front_end("/pos", &state.config.pos.dir, false);
     patty_service::http::finish(router, openapi, state.metrics.http.clone(), state.config.limits.body_bytes, |r| {
         r.merge(pos)
     })

@@ -121,6 +121,8 @@ try {
     await api("POST", `/api/v1/outlets/${outlet}/orders/${delivered.id}/status`, hq, { status });
   }
   await until("the delivery", 30, async () => (await api("GET", "/api/v1/deliveries", hq)).length === 1);
+  const [refused, why] = await call(base, "GET", "/api/v1/map", ada);
+  check(refused === 403 && why.code === "forbidden", `the map's settings are not a customer's: ${refused} ${JSON.stringify(why)}`);
   // The outlet's edge, linked: its stock reaches the cloud, and HQ raises the beef patties'
   // reorder level above what is on hand, so they are low.
   const secret = (await api("POST", "/api/v1/api-keys", hq, { kind: "edge", subject: outlet, name: "edge" })).secret;

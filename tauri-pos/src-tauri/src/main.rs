@@ -12,6 +12,11 @@ fn edge_url() -> Result<String, String> {
         .nth(1)
         .or_else(|| std::env::var("PATTY_POS_EDGE").ok())
         .unwrap_or_else(|| "http://127.0.0.1:8480".into());
+    parse_edge(&given)
+}
+
+/// `given` as the edge's base URL (`http(s)://host:port`, without a trailing slash).
+fn parse_edge(given: &str) -> Result<String, String> {
     let url = given.trim_end_matches('/').to_owned();
     let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
     match rest {
@@ -57,6 +62,16 @@ fn main() {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_edge_address_is_an_http_base_url() {
+        assert_eq!(super::parse_edge("http://10.0.0.5:8480/").unwrap(), "http://10.0.0.5:8480");
+        assert_eq!(super::parse_edge("https://edge.local").unwrap(), "https://edge.local");
+        for bad in ["10.0.0.5:8480", "http://", "http://edge/pos", "ftp://edge", "http://a b"] {
+            let e = super::parse_edge(bad).unwrap_err();
+            assert!(e.contains("http://host:port"), "{bad}: {e}");
+        }
+    }
+
     #[test]
     fn query_values_are_encoded() {
         assert_eq!(super::encode("http://127.0.0.1:8480"), "http%3A%2F%2F127.0.0.1%3A8480");

@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { Api } from "../shared/api";
 import { money } from "../shared/money";
 import { Problem, message } from "../shared/ui";
+import { todaysOrders } from "./data";
 import type { Order, Outlet } from "./types";
 
 type Series = [string, number][];
@@ -44,15 +45,9 @@ export function Sales({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
   useEffect(() => {
     (async () => {
       try {
-        const since = new Date();
-        since.setHours(0, 0, 0, 0);
         const all: [Outlet, Order][] = [];
         for (const o of outlets) {
-          for (const order of await cloud.call<Order[]>("GET", `/api/v1/outlets/${o.id}/orders?limit=500`)) {
-            if (order.created_ms >= since.getTime() && !["cancelled", "voided"].includes(order.status)) {
-              all.push([o, order]);
-            }
-          }
+          for (const order of await todaysOrders(cloud, o)) all.push([o, order]);
         }
         setOrders(all);
       } catch (e) {

@@ -4,14 +4,9 @@ import { useEffect, useState } from "preact/hooks";
 import { type Api, follow } from "../shared/api";
 import { Problem, message } from "../shared/ui";
 import { money, parseMoney } from "../shared/money";
+import { lowStock, todaysOrders } from "./data";
 import type { Draft, Order, Outlet, OutletStock, OutletSync } from "./types";
 
-
-function startOfToday(): number {
-  const d = new Date();
-  d.setHours(0, 0, 0, 0);
-  return d.getTime();
-}
 
 /// A labelled choice of outlet, with the whole chain first when `chain` names it.
 function OutletPicker(props: {
@@ -54,18 +49,16 @@ export function Outlets({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
     (async () => {
       try {
         const links = await cloud.call<OutletSync[]>("GET", "/api/v1/sync/outlets").catch(() => [] as OutletSync[]);
-        const since = startOfToday();
         const out: Row[] = [];
         for (const outlet of outlets) {
-          const orders = await cloud.call<Order[]>("GET", `/api/v1/outlets/${outlet.id}/orders?limit=500`);
-          const today = orders.filter((o) => o.created_ms >= since && !["cancelled", "voided"].includes(o.status));
-          const stock = await cloud.call<OutletStock[]>("GET", `/api/v1/outlets/${outlet.id}/stock`).catch(() => []);
+          const today = await todaysOrders(cloud, outlet);
+          const low = await lowStock(cloud, outlet).catch(() => []);
           out.push({
             outlet,
             sync: links.find((l) => l.outlet_id === outlet.id),
             ordersToday: today.length,
             salesToday: today.reduce((s, o) => s + o.total, 0),
-            lowStock: stock.filter((s) => s.on_hand <= s.reorder_level).map((s) => s.name),
+            lowStock: low.map((s) => s.name),
           });
         }
         setRows(out);
@@ -419,9 +412,7 @@ export function StockAlerts({ cloud, outlets }: { cloud: Api; outlets: Outlet[] 
       try {
         const out: [Outlet, OutletStock][] = [];
         for (const o of outlets) {
-          for (const s of await cloud.call<OutletStock[]>("GET", `/api/v1/outlets/${o.id}/stock`)) {
-            if (s.on_hand <= s.reorder_level) out.push([o, s]);
-          }
+          for (const s of await lowStock(cloud, o)) out.push([o, s]);
         }
         setRows(out);
       } catch (e) {
