@@ -1,0 +1,118 @@
+//! Where things are: the outlets' sites around Amsterdam (real coordinates), their delivery
+//! zones, customers' doors, and moving along a straight line.
+
+pub use patty_driver::{bearing_deg, distance_m};
+
+/// An outlet's site.
+#[derive(Clone, Copy, Debug)]
+pub struct Site {
+    /// The outlet's name (a neighbourhood).
+    pub name: &'static str,
+    /// A short name for its data directory.
+    pub slug: &'static str,
+    /// Latitude, degrees.
+    pub lat: f64,
+    /// Longitude, degrees.
+    pub lon: f64,
+}
+
+impl Site {
+    /// (lat, lon).
+    pub fn at(&self) -> (f64, f64) {
+        (self.lat, self.lon)
+    }
+}
+
+/// The sites, in the order outlets are opened: the sample outlet on Damrak first, then others a
+/// couple of kilometres away.
+pub const SITES: [Site; 8] = [
+    Site { name: "Damrak", slug: "damrak", lat: 52.3740, lon: 4.8930 },
+    Site { name: "De Pijp", slug: "de-pijp", lat: 52.3557, lon: 4.8940 },
+    Site { name: "Oost", slug: "oost", lat: 52.3628, lon: 4.9279 },
+    Site { name: "Westerpark", slug: "westerpark", lat: 52.3836, lon: 4.8745 },
+    Site { name: "Oud-West", slug: "oud-west", lat: 52.3663, lon: 4.8680 },
+    Site { name: "Noord", slug: "noord", lat: 52.3890, lon: 4.9160 },
+    Site { name: "Zuid", slug: "zuid", lat: 52.3445, lon: 4.8770 },
+    Site { name: "Plantage", slug: "plantage", lat: 52.3665, lon: 4.9110 },
+];
+
+/// How far an outlet delivers, metres (its zone is a polygon around this circle).
+pub const ZONE_RADIUS_M: f64 = 1_800.0;
+/// How far from their outlet customers live, metres (inside the zone, not at the door).
+pub const DOORS_M: (f64, f64) = (300.0, 1_400.0);
+
+const METRES_PER_DEGREE: f64 = 111_320.0;
+
+/// The point `north_m` metres north and `east_m` metres east of `p`.
+pub fn offset(p: (f64, f64), north_m: f64, east_m: f64) -> (f64, f64) {
+    (p.0 + north_m / METRES_PER_DEGREE, p.1 + east_m / (METRES_PER_DEGREE * p.0.to_radians().cos()))
+}
+
+/// The point `metres` from `p` towards bearing `deg` (flat, fine at a city's scale).
+pub fn towards(p: (f64, f64), deg: f64, metres: f64) -> (f64, f64) {
+    let r = deg.to_radians();
+    offset(p, metres * r.cos(), metres * r.sin())
+}
+
+/// A delivery zone: a closed ring of `[lon, lat]` pairs (GeoJSON order) around `centre`, 24
+/// corners on a circle of `radius_m`.
+pub fn zone_ring(centre: (f64, f64), radius_m: f64) -> Vec<[f64; 2]> {
+    let mut ring: Vec<[f64; 2]> = (0..24)
+        .map(|i| {
+            let (lat, lon) = towards(centre, f64::from(i) * 15.0, radius_m);
+            [lon, lat]
+        })
+        .collect();
+    ring.push(ring[0]);
+    ring
+}
+
+/// One step of `metres` from `from` straight towards `to`: the new position and whether it is
+/// there.
+pub fn step(from: (f64, f64), to: (f64, f64), metres: f64) -> ((f64, f64), bool) {
+    let left = distance_m(from, to);
+    if left <= metres {
+        return (to, true);
+    }
+    let f = metres / left;
+    ((from.0 + (to.0 - from.0) * f, from.1 + (to.1 - from.1) * f), false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outlets_are_a_couple_of_kilometres_apart_and_zones_hold_their_doors() {
+        let damrak = SITES[0].at();
+        for s in &SITES[1..] {
+            let d = distance_m(damrak, s.at());
+            assert!((1_000.0..4_500.0).contains(&d), "{}: {d} m", s.name);
+        }
+        let ring = zone_ring(damrak, ZONE_RADIUS_M);
+        assert_eq!(ring.first(), ring.last());
+        for [lon, lat] in &ring[..24] {
+            let d = distance_m(damrak, (*lat, *lon));
+            assert!((d - ZONE_RADIUS_M).abs() < 5.0, "{d}");
+        }
+        let door = towards(damrak, 70.0, DOORS_M.1);
+        assert!((distance_m(damrak, door) - DOORS_M.1).abs() < 5.0);
+    }
+
+    #[test]
+    fn steps_arrive_exactly() {
+        let (a, b) = (SITES[0].at(), SITES[1].at());
+        let mut p = a;
+        let mut steps = 0;
+        loop {
+            let (next, there) = step(p, b, 250.0);
+            p = next;
+            steps += 1;
+            if there {
+                break;
+            }
+        }
+        assert_eq!(p, b);
+        assert_eq!(steps, (distance_m(a, b) / 250.0).ceil() as usize);
+    }
+}
