@@ -8,7 +8,7 @@ use crate::outbox::{self, Topic};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use patty_protocol::order::Order;
+use patty_protocol::order::{DeliveryAddress, Order};
 use patty_protocol::outlet::LatLon;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -189,20 +189,20 @@ async fn add_address(
     Json(req): Json<NewAddress>,
 ) -> Result<(StatusCode, Json<Address>)> {
     who.require(&[Role::Customer])?;
-    if !req.position.is_valid() {
-        return Err(Error::Validation("position is out of range".into()));
+    if req.label.trim().is_empty() || req.label.chars().count() > 200 {
+        return Err(Error::Validation("label is 1 to 200 characters".into()));
     }
-    let fields = [&req.label, &req.line1, &req.city, &req.postcode];
-    if fields.iter().any(|f| f.trim().is_empty() || f.chars().count() > 200) {
-        return Err(Error::Validation("label, line1, city and postcode are 1 to 200 characters".into()));
-    }
+    let DeliveryAddress { line1, city, postcode, position } =
+        DeliveryAddress { line1: req.line1, city: req.city, postcode: req.postcode, position: req.position }
+            .checked()
+            .map_err(|e| Error::Validation(e.into()))?;
     let a = Address {
         id: uuid::Uuid::now_v7().to_string(),
         label: req.label.trim().into(),
-        line1: req.line1.trim().into(),
-        city: req.city.trim().into(),
-        postcode: req.postcode.trim().into(),
-        position: req.position,
+        line1,
+        city,
+        postcode,
+        position,
     };
     let mut tx = state.db.pool.begin().await?;
     sqlx::query("INSERT INTO addresses (id, user_id, doc, created_ms) VALUES ($1, $2, $3, $4)")

@@ -75,8 +75,10 @@ pub struct Delivery {
     /// The outlet.
     #[schema(value_type = String)]
     pub outlet_id: OutletId,
-    /// The customer.
-    pub customer_id: String,
+    /// The customer with an account, for online orders; none for a delivery taken at the counter
+    /// (its outlet gives the customer the code).
+    #[serde(default)]
+    pub customer_id: Option<String>,
     /// Where it stands.
     pub status: DeliveryStatus,
     /// The driver on it.
@@ -371,7 +373,7 @@ fn status_event(d: &Delivery, kind: &str, extra: serde_json::Value) -> NewEvent 
 fn live_of(d: &Delivery, kind: &'static str, data: serde_json::Value) -> Live {
     Live {
         outlet: Some(d.outlet_id),
-        customer: Some(d.customer_id.clone()),
+        customer: d.customer_id.clone(),
         delivery: Some(d.id),
         driver: d.driver_id.clone(),
         kind,
@@ -446,9 +448,7 @@ async fn create_ready(state: &AppState) -> Result<()> {
     .await?;
     for row in rows {
         let order: Order = serde_json::from_str(&row.try_get::<String, _>("doc")?)?;
-        let (Fulfilment::Delivery, Some(address), Some(customer)) =
-            (order.fulfilment, order.delivery_address.as_ref(), order.customer_id.as_ref())
-        else {
+        let (Fulfilment::Delivery, Some(address)) = (order.fulfilment, order.delivery_address.as_ref()) else {
             continue;
         };
         let outlet = crate::outlets::load(&state.db, order.outlet_id).await?;
@@ -459,7 +459,7 @@ async fn create_ready(state: &AppState) -> Result<()> {
             order_id: order.id,
             order_number: order.number,
             outlet_id: order.outlet_id,
-            customer_id: customer.clone(),
+            customer_id: order.customer_id.clone(),
             status: DeliveryStatus::Waiting,
             driver_id: None,
             device_id: None,
@@ -491,7 +491,7 @@ async fn create_ready(state: &AppState) -> Result<()> {
         .bind(next)
         .bind(d.order_id.to_string())
         .bind(d.outlet_id.to_string())
-        .bind(d.customer_id.clone())
+        .bind(d.customer_id.clone().unwrap_or_default())
         .bind(d.status.as_str())
         .bind(random_code())
         .bind(serde_json::to_string(&d)?)
@@ -968,7 +968,7 @@ pub async fn after_fix(state: &AppState, position: &DevicePosition, on: Option<D
 fn may_see(who: &Principal, d: &Delivery) -> Result<()> {
     let ok = match who.role {
         Role::HqAdmin => true,
-        Role::Customer => who.subject == d.customer_id,
+        Role::Customer => d.customer_id.as_deref() == Some(who.subject.as_str()),
         Role::OutletStaff | Role::OutletManager | Role::Edge => who.outlet_id == Some(d.outlet_id),
         Role::Driver => {
             d.driver_id.as_deref() == Some(who.subject.as_str())
@@ -1036,15 +1036,16 @@ async fn get_one(State(state): State<AppState>, who: Principal, Path(id): Path<D
     Ok(Json(d))
 }
 
-/// The delivery of an order, with the hand-over code (the order's customer, HQ).
+/// The delivery of an order, with the hand-over code: for the order's customer; for a delivery
+/// taken at the counter (no customer account), for its outlet, which gives the customer the code.
 #[utoipa::path(get, path = "/api/v1/orders/{id}/delivery", tag = "delivery", security(("bearer" = [])), params(("id" = String, Path, description = "order id")),
-    responses((status = 200, body = CustomerDelivery), (status = 404, body = patty_protocol::ErrorBody)))]
+    responses((status = 200, body = CustomerDelivery), (status = 403, body = patty_protocol::ErrorBody), (status = 404, body = patty_protocol::ErrorBody)))]
 async fn of_order(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<OrderId>,
 ) -> Result<Json<CustomerDelivery>> {
-    who.require(&[Role::Customer])?;
+    who.require(&[Role::Customer, Role::Edge, Role::OutletStaff, Role::OutletManager])?;
     let row = sqlx::query("SELECT doc, code FROM deliveries WHERE order_id = $1")
         .bind(id.to_string())
         .fetch_optional(&state.db.pool)
@@ -1052,6 +1053,9 @@ async fn of_order(
         .ok_or_else(|| Error::NotFound(format!("no delivery for order {id} yet")))?;
     let delivery = decode(&row.try_get::<String, _>("doc")?)?;
     may_see(&who, &delivery)?;
+    if who.role != Role::Customer && delivery.customer_id.is_some() {
+        return Err(Error::Forbidden("an online order's code is for its customer alone".into()));
+    }
     Ok(Json(CustomerDelivery { delivery, handover_code: row.try_get("code")? }))
 }
 
@@ -1335,7 +1339,7 @@ mod tests {
             order_id: OrderId::new(),
             order_number: 1,
             outlet_id: OutletId::new(),
-            customer_id: "c".into(),
+            customer_id: Some("c".into()),
             status: DeliveryStatus::Waiting,
             driver_id: None,
             device_id: None,

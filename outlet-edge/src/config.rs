@@ -65,6 +65,9 @@ pub struct OutletConfig {
     pub prices_include_tax: bool,
     /// Offset of the outlet's local time from UTC, in minutes, for availability windows and reports.
     pub utc_offset_minutes: i32,
+    /// Fee for a delivery taken at the counter (a phone order), minor units; the same as the
+    /// outlet's profile at the cloud charges online orders.
+    pub delivery_fee: i64,
 }
 
 /// Staff sessions.
@@ -120,6 +123,7 @@ impl Default for OutletConfig {
             tax_rate_bp: 2000,
             prices_include_tax: true,
             utc_offset_minutes: 0,
+            delivery_fee: 0,
         }
     }
 }
@@ -159,6 +163,9 @@ impl Config {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         if self.outlet.tax_rate_bp > 10_000 {
             return bad("outlet.tax_rate_bp must be at most 10000 (100%)");
+        }
+        if !(0..=1_000_000).contains(&self.outlet.delivery_fee) {
+            return bad("outlet.delivery_fee must be 0 to 1000000 minor units");
         }
         if self.outlet.utc_offset_minutes.abs() > 14 * 60 {
             return bad("outlet.utc_offset_minutes must be within ±840");

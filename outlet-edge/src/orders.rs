@@ -20,7 +20,8 @@ use patty_protocol::inventory::MovementKind;
 use patty_protocol::menu::Menu;
 use patty_protocol::money::apply_basis_points;
 use patty_protocol::order::{
-    Channel, Discount, NewLine, NewLineModifier, NewOrder, Order, OrderStatus, Tender, TenderKind, transition,
+    Channel, Discount, Fulfilment, NewLine, NewLineModifier, NewOrder, Order, OrderStatus, Tender, TenderKind,
+    transition,
 };
 use patty_protocol::staff::Role;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -187,6 +188,16 @@ async fn create(
     if req.notes.chars().count() > 500 {
         return Err(Error::Validation("order notes are at most 500 characters".into()));
     }
+    let delivery_address = match (req.fulfilment, req.delivery_address.clone()) {
+        (Fulfilment::Delivery, None) => {
+            return Err(Error::Validation("a delivery needs a delivery_address with its position".into()));
+        }
+        (Fulfilment::Delivery, Some(a)) => {
+            Some(a.checked().map_err(|e| Error::Validation(format!("delivery_address: {e}")))?)
+        }
+        (_, Some(_)) => return Err(Error::Validation("a delivery_address is only for a delivery".into())),
+        (_, None) => None,
+    };
     let hash = patty_service::secret::digest(&[&serde_json::to_vec(&req)?]);
     let menu = state.menu();
     let cfg = state.config.outlet.clone();
@@ -220,7 +231,7 @@ async fn create(
                 currency: menu.currency,
                 subtotal: 0,
                 discounts: vec![],
-                delivery_fee: 0,
+                delivery_fee: if delivery_address.is_some() { cfg.delivery_fee } else { 0 },
                 tax: 0,
                 total: 0,
                 tenders: vec![],
@@ -231,7 +242,7 @@ async fn create(
                 closed_reason: None,
                 closed_by: None,
                 customer_id: None,
-                delivery_address: None,
+                delivery_address: delivery_address.clone(),
                 catalog_version: None,
             };
             recompute_totals(&mut order, &cfg);
@@ -752,6 +763,9 @@ pub fn receipt_text(o: &Order, cfg: &OutletConfig) -> String {
         + chrono::Duration::minutes(i64::from(cfg.utc_offset_minutes));
     let mut t = format!("{:^40}\n", cfg.name);
     let _ = writeln!(t, "Order {} · {:?} · {}", o.number, o.fulfilment, local.format("%Y-%m-%d %H:%M"));
+    if let Some(a) = &o.delivery_address {
+        let _ = writeln!(t, "Deliver to {}, {} {}", a.line1, a.postcode, a.city);
+    }
     t.push_str(&"-".repeat(40));
     t.push('\n');
     for l in &o.lines {
@@ -777,6 +791,9 @@ pub fn receipt_text(o: &Order, cfg: &OutletConfig) -> String {
     t.push_str(&row("Subtotal", &money(o.subtotal)));
     for d in &o.discounts {
         t.push_str(&row(&format!("Discount ({})", d.reason), &money(-d.amount)));
+    }
+    if o.delivery_fee > 0 {
+        t.push_str(&row("Delivery", &money(o.delivery_fee)));
     }
     let pct = format!("{}.{:02}%", cfg.tax_rate_bp / 100, cfg.tax_rate_bp % 100);
     let tax_label = if cfg.prices_include_tax { format!("Tax included ({pct})") } else { format!("Tax ({pct})") };

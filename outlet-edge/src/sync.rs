@@ -686,7 +686,81 @@ async fn resolve(
     Ok(Json(c))
 }
 
+/// A delivery taken at the counter, as the cloud dispatches it.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CounterDelivery {
+    /// The delivery's id at the cloud.
+    pub id: String,
+    /// The job number drivers see.
+    pub job: u32,
+    /// Where it stands: `waiting`, `assigned`, `at_pickup`, `picked_up`, `near_dropoff`,
+    /// `delivered` or `cancelled`.
+    pub status: String,
+    /// The driver on it.
+    #[serde(default)]
+    pub driver_id: Option<String>,
+    /// Seconds to the door, when a driver is on the way.
+    #[serde(default)]
+    pub eta_dropoff_s: Option<u32>,
+    /// The one-time code the customer gives the driver at the door.
+    pub handover_code: String,
+}
+
+/// The delivery of an order taken at the counter, with the code to give its customer (cashier,
+/// manager). The cloud dispatches it once the order is ready, so this asks the cloud; while the
+/// link is down the answer is 409 `unavailable`, and selling goes on regardless.
+#[utoipa::path(get, path = "/api/v1/orders/{id}/delivery", tag = "sync", security(("pin_session" = [])),
+    params(("id" = String, Path, description = "order id")),
+    responses((status = 200, body = CounterDelivery), (status = 404, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody)))]
+async fn counter_delivery(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<patty_protocol::ids::OrderId>,
+) -> Result<Json<CounterDelivery>> {
+    session.require(&[patty_protocol::staff::Role::Cashier])?;
+    let order = state.store.read(move |c| crate::orders::load(c, id)).await?.0;
+    if order.fulfilment != patty_protocol::order::Fulfilment::Delivery {
+        return Err(Error::Conflict(format!("order {} is not a delivery", order.number)));
+    }
+    if order.customer_id.is_some() {
+        return Err(Error::Forbidden("an online order's code is for its customer alone".into()));
+    }
+    let cloud = &state.config.cloud;
+    if cloud.url.is_empty() {
+        return Err(Error::Unavailable("this outlet has no cloud link: deliveries are dispatched by the cloud".into()));
+    }
+    let offline = |e: &dyn std::fmt::Display| {
+        Error::Unavailable(format!("the cloud is out of reach ({e}); try again once the link is back"))
+    };
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let r = client
+        .get(format!("{}/api/v1/orders/{id}/delivery", cloud.url.trim_end_matches('/')))
+        .header("x-api-key", &cloud.api_key)
+        .send()
+        .await
+        .map_err(|e| offline(&e))?;
+    match r.status() {
+        s if s.is_success() => Ok(Json(r.json().await.map_err(|e| offline(&e))?)),
+        reqwest::StatusCode::NOT_FOUND => Err(Error::NotFound(format!(
+            "order {} has no delivery yet: the cloud dispatches it once the order is ready and synced",
+            order.number
+        ))),
+        reqwest::StatusCode::FORBIDDEN => {
+            Err(Error::Forbidden("the cloud keeps this order's code from the outlet".into()))
+        }
+        s => Err(offline(&s)),
+    }
+}
+
 /// The sync routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(status)).routes(routes!(list)).routes(routes!(resolve))
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(list))
+        .routes(routes!(resolve))
+        .routes(routes!(counter_delivery))
 }

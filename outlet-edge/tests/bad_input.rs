@@ -109,6 +109,27 @@ async fn every_class_of_bad_order_is_refused_and_nothing_is_written() {
     let mut online = simple_order(&menu, "Classic Patty", 1);
     online["channel"] = json!("online");
     expect_error(edge.order(&cashier, "bad-13", &online).await, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    // A delivery with no address, a bad one, or an address on an order that is not delivered.
+    let mut no_address = simple_order(&menu, "Classic Patty", 1);
+    no_address["fulfilment"] = json!("delivery");
+    expect_error(edge.order(&cashier, "bad-16", &no_address).await, StatusCode::UNPROCESSABLE_ENTITY, "validation")
+        .await;
+    let home = json!({ "line1": "Prins Hendrikkade 1", "city": "Amsterdam", "postcode": "1012", "position": { "lat": 52.38, "lon": 4.905 } });
+    for (i, (field, value)) in
+        [("position", json!({ "lat": 91.0, "lon": 4.9 })), ("line1", json!("  ")), ("postcode", json!("9".repeat(201)))]
+            .into_iter()
+            .enumerate()
+    {
+        let mut bad = no_address.clone();
+        bad["delivery_address"] = home.clone();
+        bad["delivery_address"][field] = value;
+        let key = format!("bad-address-{i}");
+        expect_error(edge.order(&cashier, &key, &bad).await, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    }
+    let mut takeaway_to = simple_order(&menu, "Classic Patty", 1);
+    takeaway_to["delivery_address"] = home;
+    expect_error(edge.order(&cashier, "bad-17", &takeaway_to).await, StatusCode::UNPROCESSABLE_ENTITY, "validation")
+        .await;
     // A missing or unknown session; a role that may not act.
     let r = edge
         .http

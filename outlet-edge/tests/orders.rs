@@ -131,8 +131,10 @@ async fn status_moves_follow_the_state_machine() {
     let r = edge.post(&cashier, &path, &status("completed")).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "conflict");
-    // A takeaway never goes out for delivery.
+    // A takeaway never goes out for delivery, and has no delivery to ask the cloud for.
     assert_eq!(edge.post(&cashier, &path, &status("out_for_delivery")).await.status(), StatusCode::CONFLICT);
+    let r = edge.get(&cashier, &format!("/api/v1/orders/{id}/delivery")).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
     // A cashier may not start preparation; the kitchen may.
     assert_eq!(edge.post(&cashier, &path, &status("preparing")).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(edge.post(&kitchen, &path, &status("preparing")).await.status(), StatusCode::OK);
@@ -398,5 +400,33 @@ async fn the_change_log_records_every_write_gap_free() {
     let h1 = entries[1]["hlc"].as_u64().unwrap();
     assert!(h1 > h0, "HLC stamps increase along the log");
     assert_eq!(entries[0]["origin"], edge.get_json(&manager, "/healthz").await["outlet_id"]);
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn a_phone_order_for_delivery_carries_its_address_and_fee() {
+    let edge = Edge::start_with(|c| c.outlet.delivery_fee = 299).await;
+    let cashier = edge.login(CASHIER_PIN).await;
+    let menu = edge.menu(&cashier).await;
+    let mut body = simple_order(&menu, "Classic Patty", 1);
+    body["channel"] = json!("phone");
+    body["fulfilment"] = json!("delivery");
+    body["notes"] = json!("ring twice");
+    body["delivery_address"] = json!({ "line1": " Damrak 1 ", "city": "Amsterdam", "postcode": "1012 LG", "position": { "lat": 52.376, "lon": 4.896 } });
+    let r = edge.order(&cashier, "phone-1", &body).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let order: Value = r.json().await.unwrap();
+    assert_eq!(order["delivery_address"]["line1"], "Damrak 1", "trimmed: {order}");
+    assert_eq!(order["delivery_fee"], 299);
+    assert_eq!(order["total"].as_i64().unwrap(), order["subtotal"].as_i64().unwrap() + 299);
+    // The fee is taxed with the food: tax included in a 20% menu is a sixth of the total.
+    assert_eq!(order["tax"].as_i64().unwrap(), (order["total"].as_i64().unwrap() * 2000 + 6000) / 12000);
+    let receipt = edge.get_json(&cashier, &format!("/api/v1/orders/{}/receipt", order["id"].as_str().unwrap())).await;
+    let text = receipt["text"].as_str().unwrap();
+    assert!(text.contains("Deliver to Damrak 1, 1012 LG Amsterdam") && text.contains("Delivery"), "{text}");
+    // With no cloud link, nothing dispatches it: the till is told so.
+    let r = edge.get(&cashier, &format!("/api/v1/orders/{}/delivery", order["id"].as_str().unwrap())).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "unavailable");
     edge.stop().await;
 }

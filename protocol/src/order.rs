@@ -357,6 +357,24 @@ pub struct DeliveryAddress {
     pub position: crate::outlet::LatLon,
 }
 
+impl DeliveryAddress {
+    /// The address trimmed, or why it cannot be delivered to: a position on Earth, and a street,
+    /// city and postcode of 1 to 200 characters each.
+    pub fn checked(self) -> Result<Self, &'static str> {
+        if !self.position.is_valid() {
+            return Err("position is out of range");
+        }
+        let trimmed = |f: String| {
+            let t = f.trim();
+            if t.is_empty() || t.chars().count() > 200 { Err(()) } else { Ok(t.to_owned()) }
+        };
+        match (trimmed(self.line1), trimmed(self.city), trimmed(self.postcode)) {
+            (Ok(line1), Ok(city), Ok(postcode)) => Ok(Self { line1, city, postcode, position: self.position }),
+            _ => Err("line1, city and postcode are 1 to 200 characters"),
+        }
+    }
+}
+
 impl Order {
     /// Recomputes subtotal, tax, total and paid from lines, discounts, delivery fee and tenders.
     /// Tax is on the discounted subtotal plus the delivery fee, rounded half away from zero;
@@ -434,7 +452,7 @@ pub struct NewPriceOverride {
 }
 
 /// A request to take an order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
@@ -447,6 +465,10 @@ pub struct NewOrder {
     /// Note for the whole order.
     #[serde(default)]
     pub notes: String,
+    /// Where to deliver: required for a delivery (a phone order taken at the counter), refused
+    /// otherwise.
+    #[serde(default)]
+    pub delivery_address: Option<DeliveryAddress>,
 }
 
 #[cfg(test)]

@@ -539,6 +539,9 @@ async fn without_kafka_the_route_replays_and_each_outlet_sees_only_its_drivers()
     let ada = customer(&api, "ada").await;
     let order = ready_order(&api, &admin, &ada, &outlet, &burger).await;
     let (delivery, job, code) = delivery_of(&api, &ada, &order).await;
+    // An online order's code is its customer's alone, even to the outlet preparing it.
+    let (s, v) = api.call(Method::GET, &managers[0], &format!("/api/v1/orders/{order}/delivery"), None).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{v}");
     fay.shows(&format!("offer job {job}"));
     fay.type_line(&format!("accept {job}"));
     fay.shows(&format!("job {job} is yours"));
@@ -598,4 +601,105 @@ async fn without_kafka_the_route_replays_and_each_outlet_sees_only_its_drivers()
         .collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "in the order they happened: {kinds:?}");
     assert!(["geofence.entered", "delivery.near_dropoff"].iter().all(|k| kinds.iter().any(|x| x == k)), "{kinds:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_order_taken_at_the_counter_goes_to_the_door_with_the_code_the_outlet_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [
+        ("PATTY_AUTH__BOOTSTRAP_ADMIN", format!("{ADMIN}:{PASSWORD}")),
+        ("PATTY_HTTP__RATE_PER_MINUTE", "100000".into()),
+        ("PATTY_MQTT__EMBEDDED_LISTEN", format!("127.0.0.1:{}", free_port())),
+    ];
+    let cloud_dir = dir.path().join("cloud");
+    let args = ["--listen", "127.0.0.1:0", "--data-dir", cloud_dir.to_str().unwrap()];
+    let (cloud, base) = patty_tests::spawn_service(&workspace_binary("patty-cloud"), &args, &envs);
+    let _cloud = Killed(cloud);
+    let api = Api { http: reqwest::Client::new(), base };
+    let health = api.ok(Method::GET, "", "/healthz", None).await;
+    let broker_port: u16 = health["mqtt"].as_str().unwrap().rsplit_once(':').unwrap().1.parse().unwrap();
+    let admin = api.login(ADMIN, PASSWORD).await;
+    let outlet = uuid::Uuid::now_v7().to_string();
+    let burger = outlet_with_menu(&api, &admin, &outlet).await;
+    let body = json!({ "kind": "edge", "subject": outlet, "name": "edge" });
+    let key = api.ok(Method::POST, &admin, "/api/v1/api-keys", Some(body)).await["secret"].as_str().unwrap().to_owned();
+
+    // The outlet's edge, linked to the cloud, charging 2.50 for a delivery.
+    let edge_dir = dir.path().join("edge");
+    let envs = [
+        ("PATTY_OUTLET__ID", outlet.clone()),
+        ("PATTY_OUTLET__DELIVERY_FEE", "250".into()),
+        ("PATTY_CLOUD__URL", api.base.clone()),
+        ("PATTY_CLOUD__API_KEY", key),
+    ];
+    let args = ["--listen", "127.0.0.1:0", "--data-dir", edge_dir.to_str().unwrap()];
+    let (edge, edge_base) = patty_tests::spawn_service(&workspace_binary("patty-edge"), &args, &envs);
+    let _edge = Killed(edge);
+    let till = Api { http: reqwest::Client::new(), base: edge_base };
+    let cashier = patty_tests::fixtures::pin_session(&till.http, &till.base, "1111").await;
+    let kitchen = patty_tests::fixtures::pin_session(&till.http, &till.base, "2222").await;
+
+    // A customer phones: the cashier takes the address with its map position.
+    let to = json!({ "line1": "Prins Hendrikkade 1", "city": "Amsterdam", "postcode": "1012", "position": { "lat": HOME.0, "lon": HOME.1 } });
+    let r = till
+        .http
+        .post(format!("{}/api/v1/orders", till.base))
+        .bearer_auth(&cashier)
+        .header("idempotency-key", "phone-0001")
+        .json(&json!({ "channel": "phone", "fulfilment": "delivery", "delivery_address": to, "lines": [{ "item_id": burger, "quantity": 2 }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let order: Value = r.json().await.unwrap();
+    assert_eq!(order["delivery_fee"], 250);
+    assert_eq!(order["total"], order["subtotal"].as_i64().unwrap() + 250, "{order}");
+    let id = order["id"].as_str().unwrap().to_owned();
+    let receipt = till.ok(Method::GET, &cashier, &format!("/api/v1/orders/{id}/receipt"), None).await;
+    assert!(receipt["text"].as_str().unwrap().contains("Deliver to Prins Hendrikkade 1, 1012 Amsterdam"), "{receipt}");
+    // Before it is ready, the cloud has nothing to dispatch.
+    let (s, v) = till.call(Method::GET, &cashier, &format!("/api/v1/orders/{id}/delivery"), None).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{v}");
+
+    // Fay, the agent, waits near the outlet; the kitchen makes the order.
+    let (_, fay_device) = driver(&api, &admin, "fay").await;
+    let mut fay = Agent::start(&fay_device, broker_port, dir.path());
+    fay.at(north(OUTLET, 300.0));
+    drivers_online(&api, &admin, 1).await;
+    for status in ["preparing", "ready"] {
+        till.ok(Method::POST, &kitchen, &format!("/api/v1/orders/{id}/status"), Some(json!({ "status": status })))
+            .await;
+    }
+
+    // The cloud dispatches it once the ready order has synced; the till reads the code out.
+    let mine = eventually("the counter order's delivery at the till", 30, || async {
+        let (s, v) = till.call(Method::GET, &cashier, &format!("/api/v1/orders/{id}/delivery"), None).await;
+        (s == StatusCode::OK).then_some(v)
+    })
+    .await;
+    let (job, code) = (mine["job"].as_u64().unwrap(), mine["handover_code"].as_str().unwrap().to_owned());
+    assert_eq!(mine["status"], "waiting", "{mine}");
+    fay.shows(&format!("offer job {job}"));
+    fay.type_line(&format!("accept {job}"));
+    fay.shows(&format!("job {job} is yours"));
+    for m in [150.0, 60.0, 20.0] {
+        fay.at(north(OUTLET, m));
+    }
+    reaches(&api, &admin, mine["id"].as_str().unwrap(), "at_pickup").await;
+    fay.type_line(&format!("picked {job}"));
+    for f in [0.5, 0.9, 1.0] {
+        fay.at(toward(f));
+    }
+    fay.shows(&format!("job {job}: at the door"));
+    fay.type_line(&format!("code {job} {code}"));
+    fay.shows(&format!("job {job} delivered"));
+
+    // The till sees it delivered, and HQ sees the order completed.
+    eventually("delivered, at the till", 30, || async {
+        let (s, v) = till.call(Method::GET, &cashier, &format!("/api/v1/orders/{id}/delivery"), None).await;
+        (s == StatusCode::OK && v["status"] == "delivered").then_some(())
+    })
+    .await;
+    let done = api.ok(Method::GET, &admin, &format!("/api/v1/orders/{id}"), None).await;
+    assert_eq!((done["status"].as_str(), done["channel"].as_str()), (Some("completed"), Some("phone")), "{done}");
 }
