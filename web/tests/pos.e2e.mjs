@@ -7,7 +7,9 @@
 // Then the manager's screens: the order queue, stock (a bad quantity refused, a delivery received,
 // a count that leaves an ingredient low),
 // a sold-out mark that stops the item being added, the day's report and the conflicts list. Last,
-// an edge whose cloud does not answer: the header says so, and an order is still taken.
+// an edge whose cloud does not answer: the header says so, an order is still taken, and so is a
+// phone order for delivery (its address and map position checked before it is sent), whose
+// driver and code the queue says must wait for the cloud.
 // Screenshots of each screen go to web/screenshots/ (PATTY_SCREENSHOTS elsewhere).
 //
 // Needs: the edge binary (PATTY_EDGE_BIN, default target/debug/patty-edge), the built POS
@@ -196,10 +198,48 @@ try {
       await page.getByRole("button", { name: /^Charge/ }).click();
       await page.getByTestId("due").waitFor();
       await screenshot(page, "pos-offline");
+      await page.getByRole("button", { name: /^Card/ }).click();
+      await page.getByRole("button", { name: "New order" }).click();
+
+      // A phone order for delivery: the address with its map pin is required, and checked.
+      await page.getByRole("radio", { name: "Delivery" }).check();
+      await page.getByRole("button", { name: /Classic Patty/ }).click();
+      await page.getByRole("dialog", { name: "Classic Patty" }).getByRole("button", { name: /^Add/ }).click();
+      await page.getByRole("button", { name: /^Charge/ }).click();
+      await page.getByRole("alert").filter({ hasText: "needs the street, postcode and city" }).waitFor();
+      await page.getByLabel("Street and number").fill("Prins Hendrikkade 1");
+      await page.getByLabel("Postcode").fill("1012");
+      await page.getByLabel("City").fill("Amsterdam");
+      await page.getByLabel("Map position (lat, lon)").fill("somewhere near the station");
+      await page.getByRole("button", { name: /^Charge/ }).click();
+      await page.getByRole("alert").filter({ hasText: "latitude, longitude" }).waitFor();
+      await page.getByLabel("Map position (lat, lon)").fill("52.3800, 4.9050");
+      await accessible(page, "delivery order entry");
+      await screenshot(page, "pos-delivery");
+      await page.getByRole("button", { name: /^Charge/ }).click();
+      await page.getByText("Deliver to Prins Hendrikkade 1, 1012 Amsterdam").waitFor();
+      await page.getByRole("button", { name: /^Card/ }).click();
+      await page.getByRole("button", { name: "New order" }).click();
+      await page.getByRole("button", { name: "Sign out" }).click();
+
+      // The manager's queue shows where it goes; its code waits for the cloud, and says so.
+      await page.waitForFunction(() => document.activeElement?.id === "pin");
+      await page.keyboard.type("1234");
+      await page.keyboard.press("Enter");
+      await page.getByRole("navigation", { name: "Screens" }).getByRole("button", { name: "Orders" }).click();
+      await page.getByText("Prins Hendrikkade 1, 1012 Amsterdam").waitFor();
+      await page.getByRole("button", { name: "Driver & code for order 2" }).click();
+      await page.getByRole("alert").filter({ hasText: "out of reach" }).waitFor();
+      await accessible(page, "order queue with a delivery");
     });
     const token = (await call(alone.base, "POST", "/api/v1/sessions", null, { pin: "1234" }))[1].token;
     const orders = (await call(alone.base, "GET", "/api/v1/orders", token))[1];
-    check(orders.length === 1, "the order was taken with the cloud unreachable");
+    check(orders.length === 2, "both orders were taken with the cloud unreachable");
+    const phone = orders.find((o) => o.fulfilment === "delivery");
+    check(
+      phone?.channel === "phone" && phone.delivery_address.position.lat === 52.38 && phone.delivery_address.city === "Amsterdam",
+      "the delivery went in as a phone order with its address and map position",
+    );
   } finally {
     alone.stop();
   }

@@ -22,7 +22,7 @@ import type {
   SyncStatus,
   Variant,
 } from "./types";
-import { unitPrice } from "./types";
+import { addressLine, parsePosition, unitPrice } from "./types";
 
 const edge: Api = makeApi();
 
@@ -218,8 +218,9 @@ function OrderEntry({ onExpired }: { onExpired: () => void }) {
   const [search, setSearch] = useState("");
   const [quantity, setQuantity] = useState(1);
   const [cart, setCart] = useState<CartLine[]>([]);
-  const [fulfilment, setFulfilment] = useState<"takeaway" | "dine_in">("takeaway");
+  const [fulfilment, setFulfilment] = useState<Order["fulfilment"]>("takeaway");
   const [notes, setNotes] = useState("");
+  const [address, setAddress] = useState(noAddress);
   const [choosing, setChoosing] = useState<Item | null>(null);
   const [order, setOrder] = useState<Order | null>(null);
   const [busy, setBusy] = useState(false);
@@ -283,12 +284,28 @@ function OrderEntry({ onExpired }: { onExpired: () => void }) {
 
   const charge = async () => {
     if (busy || !cart.length) return;
+    // A delivery is a phone order: it needs where to go, with the pin the dispatcher routes to.
+    const position = parsePosition(address.position);
+    if (fulfilment === "delivery") {
+      if (!address.line1.trim() || !address.postcode.trim() || !address.city.trim()) {
+        setError("A delivery needs the street, postcode and city.");
+        return;
+      }
+      if (!position) {
+        setError("The map position is latitude, longitude, as 52.3800, 4.9050.");
+        return;
+      }
+    }
     setBusy(true);
     try {
       const body = {
-        channel: "counter",
+        channel: fulfilment === "delivery" ? "phone" : "counter",
         fulfilment,
         notes,
+        delivery_address:
+          fulfilment === "delivery"
+            ? { line1: address.line1, postcode: address.postcode, city: address.city, position }
+            : null,
         lines: cart.map((l) => ({
           item_id: l.item.id,
           variant_id: l.variant?.id ?? null,
@@ -309,6 +326,7 @@ function OrderEntry({ onExpired }: { onExpired: () => void }) {
     setOrder(null);
     setCart([]);
     setNotes("");
+    setAddress(noAddress);
     chargeKey.current = idempotencyKey();
     searchBox.current?.focus();
   };
@@ -370,13 +388,37 @@ function OrderEntry({ onExpired }: { onExpired: () => void }) {
         <h2>Order</h2>
         <fieldset class="fulfilment">
           <legend>Fulfilment</legend>
-          {(["takeaway", "dine_in"] as const).map((f) => (
+          {(["takeaway", "dine_in", "delivery"] as const).map((f) => (
             <label key={f}>
               <input type="radio" name="fulfilment" checked={fulfilment === f} onChange={() => setFulfilment(f)} />
-              {f === "takeaway" ? "Takeaway" : "Dine in"}
+              {{ takeaway: "Takeaway", dine_in: "Dine in", delivery: "Delivery" }[f]}
             </label>
           ))}
         </fieldset>
+        {fulfilment === "delivery" && (
+          <fieldset class="address">
+            <legend>Deliver to</legend>
+            {(
+              [
+                ["line1", "Street and number", "street-address"],
+                ["postcode", "Postcode", "postal-code"],
+                ["city", "City", "address-level2"],
+                ["position", "Map position (lat, lon)", "off"],
+              ] as const
+            ).map(([field, label, auto]) => (
+              <div key={field}>
+                <label for={`address-${field}`}>{label}</label>
+                <input
+                  id={`address-${field}`}
+                  autocomplete={auto}
+                  placeholder={field === "position" ? "52.3800, 4.9050" : undefined}
+                  value={address[field]}
+                  onInput={(e) => setAddress({ ...address, [field]: (e.target as HTMLInputElement).value })}
+                />
+              </div>
+            ))}
+          </fieldset>
+        )}
         <ul class="lines">
           {cart.map((l) => (
             <li key={l.key}>
@@ -408,6 +450,7 @@ function OrderEntry({ onExpired }: { onExpired: () => void }) {
         <input id="order-notes" value={notes} onInput={(e) => setNotes((e.target as HTMLInputElement).value)} />
         <p class="total">
           Total <strong data-testid="cart-total">{money(total, currency)}</strong>
+          {fulfilment === "delivery" && <small> + delivery fee</small>}
         </p>
         <Problem text={error} />
         <button class="primary big" disabled={!cart.length || busy} onClick={charge}>
@@ -426,6 +469,9 @@ function OrderEntry({ onExpired }: { onExpired: () => void }) {
     </div>
   );
 }
+
+/// The delivery address form, empty.
+const noAddress = { line1: "", postcode: "", city: "", position: "" };
 
 function ItemDialog(props: {
   item: Item;
@@ -560,6 +606,11 @@ function TenderPanel(props: {
           </li>
         ))}
       </ul>
+      {order.delivery_address && (
+        <p class="deliver-to">
+          Deliver to {addressLine(order.delivery_address)} · delivery {money(order.delivery_fee, order.currency)}
+        </p>
+      )}
       <p class="total">
         Total <strong>{money(order.total, order.currency)}</strong>
       </p>

@@ -5,9 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { type Api, reloadOnEvents } from "../shared/api";
 import { Problem, message } from "../shared/ui";
 import { money } from "../shared/money";
-import type { Item, Menu, Order } from "./types";
-
-
+import { type CounterDelivery, type Item, type Menu, type Order, addressLine } from "./types";
 
 /// Today's open orders, newest first, kept current by the edge's order events.
 export function OrderQueue({ edge }: { edge: Api }) {
@@ -44,7 +42,11 @@ export function OrderQueue({ edge }: { edge: Api }) {
             <tr key={o.id}>
               <td>{o.number}</td>
               <td>{o.status.replace(/_/g, " ")}</td>
-              <td>{o.fulfilment.replace("_", " ")}</td>
+              <td>
+                {o.fulfilment.replace("_", " ")}
+                {o.delivery_address && <div class="mods">{addressLine(o.delivery_address)}</div>}
+                {o.delivery_address && !o.customer_id && <DeliveryCode edge={edge} order={o} />}
+              </td>
               <td>{o.lines.map((l) => `${l.quantity} × ${l.name}`).join(", ")}</td>
               <td>{money(o.total, o.currency)}</td>
               <td>{o.paid >= o.total ? "paid" : money(o.paid, o.currency)}</td>
@@ -54,6 +56,36 @@ export function OrderQueue({ edge }: { edge: Api }) {
       </table>
       {orders.length === 0 && <p role="status">No orders yet today.</p>}
     </section>
+  );
+}
+
+/// A phone order's delivery as the cloud dispatches it, on request: its job, where it stands and
+/// the code the customer gives the driver (read out to them, or sent by text).
+function DeliveryCode({ edge, order }: { edge: Api; order: Order }) {
+  const [shown, setShown] = useState<CounterDelivery | null>(null);
+  const [error, setError] = useState("");
+  const ask = () =>
+    edge
+      .call<CounterDelivery>("GET", `/api/v1/orders/${order.id}/delivery`)
+      .then((d) => {
+        setShown(d);
+        setError("");
+      })
+      .catch((e) => setError(message(e)));
+  return (
+    <div class="delivery-code">
+      <button onClick={ask} aria-label={`Driver & code for order ${order.number}`}>
+        Driver & code
+      </button>
+      {shown && (
+        <p role="status">
+          Job {shown.job}, {shown.status.replace(/_/g, " ")}
+          {shown.eta_dropoff_s != null ? `, at the door in ${Math.ceil(shown.eta_dropoff_s / 60)} min` : ""}. Code{" "}
+          <strong data-testid={`code-${order.number}`}>{shown.handover_code}</strong>
+        </p>
+      )}
+      <Problem text={error} />
+    </div>
   );
 }
 

@@ -65,14 +65,26 @@ export interface Tender {
   amount: number;
 }
 
+/// Where a delivery goes; the position is what the dispatcher and the driver's drop-off zone use.
+export interface DeliveryAddress {
+  line1: string;
+  city: string;
+  postcode: string;
+  position: { lat: number; lon: number };
+}
+
 export interface Order {
   id: string;
   number: number;
+  channel: string;
   fulfilment: "dine_in" | "takeaway" | "delivery";
   status: string;
   lines: OrderLine[];
   notes: string;
   currency: string;
+  delivery_fee: number;
+  delivery_address: DeliveryAddress | null;
+  customer_id: string | null;
   total: number;
   paid: number;
   tenders: Tender[];
@@ -101,4 +113,27 @@ export interface CartLine {
 
 export function unitPrice(l: Pick<CartLine, "item" | "variant" | "modifiers">): number {
   return l.item.price + (l.variant?.price_delta ?? 0) + l.modifiers.reduce((s, m) => s + m.price_delta, 0);
+}
+
+/// A counter delivery as the cloud dispatches it, with the code the customer gives the driver.
+export interface CounterDelivery {
+  id: string;
+  job: number;
+  status: string;
+  driver_id: string | null;
+  eta_dropoff_s: number | null;
+  handover_code: string;
+}
+
+/// "52.3800, 4.9050" (a pin shared from a map) as a position, or null when it is not one.
+export function parsePosition(text: string): { lat: number; lon: number } | null {
+  const m = /^\s*(-?\d{1,3}(?:\.\d+)?)\s*[,;\s]\s*(-?\d{1,3}(?:\.\d+)?)\s*$/.exec(text);
+  if (!m) return null;
+  const [lat, lon] = [Number(m[1]), Number(m[2])];
+  return Math.abs(lat) <= 90 && Math.abs(lon) <= 180 ? { lat, lon } : null;
+}
+
+/// One line for an address: "Damrak 1, 1012 LG Amsterdam".
+export function addressLine(a: DeliveryAddress): string {
+  return `${a.line1}, ${a.postcode} ${a.city}`;
 }
