@@ -491,21 +491,91 @@ async fn outlet_move(
     Ok(Json(order))
 }
 
-/// The outlet's online orders, newest first (that outlet's staff, HQ).
-#[utoipa::path(get, path = "/api/v1/outlets/{outlet}/orders", tag = "ordering", security(("bearer" = [])), params(("outlet" = String, Path, description = "outlet id"), HistoryQuery),
-    responses((status = 200, body = Vec<Order>), (status = 403, body = patty_protocol::ErrorBody)))]
+/// Which of an outlet's orders to list.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OrderSearch {
+    /// Most to return, newest first (default 50, at most 500).
+    #[serde(default)]
+    pub limit: Option<i64>,
+    /// Only orders in this status (`placed`, `accepted`, … `completed`, `cancelled`, `voided`).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only the order with this number.
+    #[serde(default)]
+    pub number: Option<u32>,
+    /// Only orders whose lines, notes or address contain this text (case-insensitive, at most
+    /// 100 characters).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Only orders taken at or after this time, Unix ms.
+    #[serde(default)]
+    pub from_ms: Option<i64>,
+    /// Only orders taken before this time, Unix ms.
+    #[serde(default)]
+    pub to_ms: Option<i64>,
+}
+
+/// The outlet's orders, from every channel, newest first, searched by status, number, text and
+/// time, over its whole history (that outlet's staff, HQ).
+#[utoipa::path(get, path = "/api/v1/outlets/{outlet}/orders", tag = "ordering", security(("bearer" = [])), params(("outlet" = String, Path, description = "outlet id"), OrderSearch),
+    responses((status = 200, body = Vec<Order>), (status = 403, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn outlet_orders(
     State(state): State<AppState>,
     who: Principal,
     Path(outlet): Path<OutletId>,
-    Query(q): Query<HistoryQuery>,
+    Query(q): Query<OrderSearch>,
 ) -> Result<Json<Vec<Order>>> {
     who.require_outlet(&[Role::OutletStaff, Role::OutletManager, Role::Edge], outlet)?;
-    let rows = sqlx::query("SELECT doc FROM orders WHERE outlet_id = $1 ORDER BY created_ms DESC LIMIT $2")
-        .bind(outlet.to_string())
-        .bind(q.limit.unwrap_or(50).clamp(1, 500))
-        .fetch_all(&state.db.pool)
-        .await?;
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(OrderStatus::parse(s).ok_or_else(|| Error::Validation(format!("no order status {s:?}")))?),
+        None => None,
+    };
+    let text = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_lowercase);
+    if text.as_ref().is_some_and(|t| t.chars().count() > 100) {
+        return Err(Error::Validation("the search text is at most 100 characters".into()));
+    }
+    if let (Some(from), Some(to)) = (q.from_ms, q.to_ms)
+        && from >= to
+    {
+        return Err(Error::Validation("from_ms must be before to_ms".into()));
+    }
+    // Each filter given adds a condition, its `?` numbered in turn; the number and the text are
+    // matched in the stored document (serialised the same way every time).
+    enum Bind {
+        Text(String),
+        Int(i64),
+    }
+    let mut conds: Vec<(&str, Bind)> = vec![];
+    if let Some(st) = status {
+        conds.push(("status = ?", Bind::Text(st.as_str().to_owned())));
+    }
+    if let Some(n) = q.number {
+        conds.push(("doc LIKE ?", Bind::Text(format!("%\"number\":{n},%"))));
+    }
+    if let Some(t) = &text {
+        let escaped = t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        conds.push(("LOWER(doc) LIKE ? ESCAPE '\\'", Bind::Text(format!("%{escaped}%"))));
+    }
+    if let Some(t) = q.from_ms {
+        conds.push(("created_ms >= ?", Bind::Int(t)));
+    }
+    if let Some(t) = q.to_ms {
+        conds.push(("created_ms < ?", Bind::Int(t)));
+    }
+    let mut sql = String::from("SELECT doc FROM orders WHERE outlet_id = $1");
+    for (i, (cond, _)) in conds.iter().enumerate() {
+        sql.push_str(&format!(" AND {}", cond.replace('?', &format!("${}", i + 2))));
+    }
+    sql.push_str(&format!(" ORDER BY created_ms DESC LIMIT ${}", conds.len() + 2));
+    let mut query = sqlx::query(&sql).bind(outlet.to_string());
+    for (_, bind) in conds {
+        query = match bind {
+            Bind::Text(t) => query.bind(t),
+            Bind::Int(n) => query.bind(n),
+        };
+    }
+    let rows = query.bind(q.limit.unwrap_or(50).clamp(1, 500)).fetch_all(&state.db.pool).await?;
     Ok(Json(
         rows.iter().map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("doc")?)?)).collect::<Result<Vec<_>>>()?,
     ))

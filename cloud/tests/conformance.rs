@@ -237,6 +237,36 @@ async fn catalog_outlets_and_ordering(backend: Backend) {
         StatusCode::CONFLICT
     );
 
+    // The outlet's orders, searched at the cloud over their whole history.
+    let search = |query: &str| {
+        let path = format!("/api/v1/outlets/{outlet_id}/orders?{query}");
+        let staff = staff.clone();
+        let cloud = &cloud;
+        async move {
+            let r = cloud.get(&staff, &path).await;
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let ids =
+        |v: &Value| v.as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let (s, all) = search("").await;
+    assert_eq!((s, ids(&all)), (StatusCode::OK, vec![id2.to_owned(), id.to_owned()]), "newest first");
+    assert_eq!(ids(&search("status=cancelled").await.1), vec![id.to_owned()]);
+    assert_eq!(ids(&search("status=accepted&text=FRIES").await.1), vec![id2.to_owned()]);
+    assert_eq!(ids(&search("text=damrak&limit=1").await.1), vec![id2.to_owned()], "the address, newest first");
+    assert!(ids(&search("text=100%25_beef").await.1).is_empty(), "% and _ are matched as they are");
+    assert_eq!(ids(&search(&format!("number={}", o2["number"])).await.1).len(), 2, "numbered at the outlet");
+    assert!(ids(&search("number=77").await.1).is_empty());
+    let created = o2["created_ms"].as_i64().unwrap();
+    assert_eq!(ids(&search(&format!("from_ms={created}&to_ms={}", created + 1)).await.1), vec![id2.to_owned()]);
+    for bad in ["status=lost", "from_ms=5&to_ms=5", &format!("text={}", "x".repeat(101)), "number=-1", "colour=red"] {
+        let (s, v) = search(bad).await;
+        // A value the rules refuse is 422; one that does not parse as a query, 400.
+        assert!(matches!(s.as_u16(), 400 | 422) && v["code"] == "validation", "{bad}: {s} {v}");
+        assert!(v["message"].is_string(), "{v}");
+    }
+
     // Another customer sees none of it.
     let bob = cloud.register("bob@example.com").await;
     let bob = bob["access_token"].as_str().unwrap();

@@ -225,14 +225,25 @@ try {
 
     // An order and its lines.
     await view("Orders", "orders");
-    await page.getByLabel("Number or item").fill("cheese palace");
+    await page.getByLabel("Number or text").fill("cheese palace");
     await until("the search", 10, async () => (await page.locator("tbody tr").count()) === 1);
     check((await page.locator("tbody tr").textContent()).includes("delivery"), "searching by item finds the delivery order");
-    await page.getByLabel("Number or item").fill("");
+    await page.getByLabel("Number or text").fill("");
     await page.getByLabel("Status").selectOption("placed");
-    await until("the filter", 10, async () => (await page.locator("tbody tr").count()) === 1);
-    check((await page.locator("tbody tr").textContent()).includes("takeaway"), "filtering by status finds the placed order");
+    const rows = page.locator("tbody tr");
+    const placedOnly = await until("the filter", 10, async () =>
+      (await rows.count()) === 1 && (await rows.textContent()).includes("takeaway") ? true : undefined,
+    );
+    check(placedOnly, "filtering by status finds the placed order");
     await page.getByLabel("Status").selectOption("");
+    // By day, at the cloud: a day with no orders shows none, today shows them again.
+    await page.getByLabel("Day").fill("2020-01-01");
+    await page.getByText("No orders.").waitFor();
+    const today = new Date();
+    const iso = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, "0")}-${String(today.getDate()).padStart(2, "0")}`;
+    await page.getByLabel("Day").fill(iso);
+    await until("today's orders", 10, async () => (await page.locator("tbody tr").count()) >= 2);
+    check(true, "searching by day finds nothing on a day without orders, and today's orders today");
     await page.getByRole("row").filter({ hasText: "online / takeaway" }).getByRole("button").click();
     const detail = page.getByLabel(`Order ${order.number} detail`);
     await detail.waitFor();

@@ -3,13 +3,14 @@
 import type { Api } from "../shared/api";
 import type { Order, Outlet, OutletStock } from "./types";
 
-/// The outlet's orders taken since local midnight that still count (not cancelled or voided),
-/// from its latest 500.
+/// The outlet's orders taken since local midnight that still count (not cancelled or voided):
+/// the latest 500 of the day.
 export async function todaysOrders(cloud: Api, outlet: Outlet): Promise<Order[]> {
   const midnight = new Date();
   midnight.setHours(0, 0, 0, 0);
-  const orders = await cloud.call<Order[]>("GET", `/api/v1/outlets/${outlet.id}/orders?limit=500`);
-  return orders.filter((o) => o.created_ms >= midnight.getTime() && !["cancelled", "voided"].includes(o.status));
+  const q = `limit=500&from_ms=${midnight.getTime()}`;
+  const orders = await cloud.call<Order[]>("GET", `/api/v1/outlets/${outlet.id}/orders?${q}`);
+  return orders.filter((o) => !["cancelled", "voided"].includes(o.status));
 }
 
 /// The outlet's ingredients at or below their reorder level.

@@ -286,33 +286,47 @@ export function Catalog({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
   );
 }
 
-/// An outlet's orders, newest first, searched by status, number or item, and one order's lines
-/// and history.
+/// The statuses an order passes through, in order.
+const statuses = ["placed", "accepted", "preparing", "ready", "out_for_delivery", "completed", "cancelled", "voided"];
+
+/// An outlet's orders, newest first, searched at the cloud over its whole history by status, day,
+/// and number or text (an item, a note, an address), and one order's lines and history.
 export function Orders({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
   const [outlet, setOutlet] = useState<string>("");
   const [orders, setOrders] = useState<Order[]>([]);
   const [status, setStatus] = useState("");
   const [text, setText] = useState("");
+  const [day, setDay] = useState("");
   const [open, setOpen] = useState<Order | null>(null);
   const [error, setError] = useState("");
   const chosen = outlet || outlets[0]?.id || "";
   useEffect(() => {
     if (!chosen) return;
-    cloud
-      .call<Order[]>("GET", `/api/v1/outlets/${chosen}/orders?limit=500`)
-      .then((o) => {
-        setOrders(o);
-        setError("");
-      })
-      .catch((e) => setError(message(e)));
-  }, [chosen]);
-  // Search among the outlet's latest 500: by status, and by number or an item's name.
-  const q = text.trim().toLowerCase();
-  const shown = orders.filter(
-    (o) =>
-      (!status || o.status === status) &&
-      (!q || String(o.number) === q || o.lines.some((l) => l.name.toLowerCase().includes(q))),
-  );
+    const q = new URLSearchParams({ limit: "200" });
+    if (status) q.set("status", status);
+    const t = text.trim();
+    if (/^\d+$/.test(t)) q.set("number", t);
+    else if (t) q.set("text", t);
+    if (day) {
+      const from = new Date(`${day}T00:00`).getTime();
+      q.set("from_ms", String(from));
+      q.set("to_ms", String(from + 24 * 3600 * 1000));
+    }
+    // Typing waits for a pause before it asks the cloud.
+    const timer = setTimeout(
+      () =>
+        cloud
+          .call<Order[]>("GET", `/api/v1/outlets/${chosen}/orders?${q}`)
+          .then((o) => {
+            setOrders(o);
+            setError("");
+          })
+          .catch((e) => setError(message(e))),
+      t ? 250 : 0,
+    );
+    return () => clearTimeout(timer);
+  }, [chosen, status, text, day]);
+  const shown = orders;
   return (
     <section aria-label="Orders">
       <h2>Orders</h2>
@@ -322,7 +336,7 @@ export function Orders({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
           <label for="status">Status</label>
           <select id="status" value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}>
             <option value="">Any</option>
-            {[...new Set(orders.map((o) => o.status))].sort().map((st) => (
+            {statuses.map((st) => (
               <option key={st} value={st}>
                 {st.replace(/_/g, " ")}
               </option>
@@ -330,7 +344,11 @@ export function Orders({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
           </select>
         </div>
         <div>
-          <label for="find">Number or item</label>
+          <label for="day">Day</label>
+          <input id="day" type="date" value={day} onInput={(e) => setDay((e.target as HTMLInputElement).value)} />
+        </div>
+        <div>
+          <label for="find">Number or text</label>
           <input id="find" type="search" value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
         </div>
       </div>
