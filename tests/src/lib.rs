@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`bench`]: closed-loop load for the benchmarks and their figures.
+//! - [`chain`]: the cloud, edges and driver agents as the real binaries, and links to cut.
 //! - [`fixtures`]: the sample outlet, waiting for a service to answer.
 //! - [`kafka`]: a tansu broker and the independent consumer.
 //! - [`mqtt`]: a Mosquitto of the test's own with the fleet's broker settings.
@@ -12,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod chain;
 pub mod fixtures;
 pub mod kafka;
 pub mod mqtt;

@@ -10,199 +10,37 @@
 //! what the cloud kept, and each outlet's manager sees only the drivers on its deliveries.
 
 use patty_protocol::telemetry::{Fix, micro, topic};
+use patty_tests::chain::{
+    Agent, Api, Cloud, CloudOptions, HOME, OUTLET, between, free_port, north, now_s, sample_item,
+};
 use patty_tests::fixtures::eventually;
 use patty_tests::kafka::Broker;
 use patty_tests::mqtt::Mosquitto;
-use patty_tests::process::workspace_binary;
 use patty_tests::sse::SseReader;
 use reqwest::{Method, StatusCode};
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use serde_json::{Value, json};
-use std::io::{BufRead, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
-const ADMIN: &str = "hq@pattypalace.example";
-const PASSWORD: &str = "correct horse battery";
-/// The sample outlet's position.
-const OUTLET: (f64, f64) = (52.3740, 4.8930);
-/// The customer's address, about 1.1 km north-east.
-const HOME: (f64, f64) = (52.3800, 4.9050);
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A counter's value on the cloud's `/metrics` (0 when absent).
+async fn counter(api: &Api, name: &str) -> u64 {
+    let text = api.http.get(format!("{}/metrics", api.base)).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn now_s() -> u32 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32
-}
-
-/// A point `m` metres north of `p`.
-fn north(p: (f64, f64), m: f64) -> (f64, f64) {
-    (p.0 + m / 111_320.0, p.1)
-}
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    async fn call(&self, method: Method, token: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut r = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.unwrap();
-        let status = r.status();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn ok(&self, method: Method, token: &str, path: &str, body: Option<Value>) -> Value {
-        let (s, v) = self.call(method, token, path, body).await;
-        assert!(s.is_success(), "{path}: {s}: {v}");
-        v
-    }
-
-    async fn login(&self, email: &str, password: &str) -> String {
-        let v = self
-            .ok(Method::POST, "", "/api/v1/auth/login", Some(json!({ "email": email, "password": password })))
-            .await;
-        v["access_token"].as_str().unwrap().to_owned()
-    }
-
-    async fn counter(&self, name: &str) -> u64 {
-        let text = self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or(0)
-    }
-}
-
-/// The driver agent with its console on pipes.
-struct Agent {
-    child: Killed,
-    lines: mpsc::Receiver<String>,
-    time_s: u32,
-}
-
-impl Agent {
-    fn start(device: &str, broker_port: u16, dir: &std::path::Path) -> Self {
-        let mut child = Command::new(workspace_binary("patty-driver"))
-            .args(["--device", device, "--broker", &format!("127.0.0.1:{broker_port}"), "--source", "stdin"])
-            .args(["--interval", "1", "--buffer"])
-            .arg(dir.join(format!("{device}.db")))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Self { child: Killed(child), lines, time_s: now_s() - 600 }
-    }
-
-    fn type_line(&mut self, line: &str) {
-        let stdin = self.child.0.stdin.as_mut().unwrap();
-        writeln!(stdin, "{line}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Reports a position, moving at 5 m/s, 15 s after the last.
-    fn at(&mut self, p: (f64, f64)) {
-        self.time_s += 15;
-        let line =
-            json!({ "lat": p.0, "lon": p.1, "accuracy": 5.0, "speed": 5.0, "heading": 10.0, "time": self.time_s });
-        self.type_line(&line.to_string());
-    }
-
-    /// The next line on the console containing `text`; panics after 30 s.
-    fn shows(&self, text: &str) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(text) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("the agent never showed {text:?}"),
-            }
-        }
-    }
-}
-
-/// Registers the sample outlet `outlet` (HQ) and publishes the sample menu; returns the Classic
-/// Patty's item id.
-async fn outlet_with_menu(api: &Api, admin: &str, outlet: &str) -> Value {
-    api.ok(Method::POST, admin, "/api/v1/outlets", Some(patty_tests::fixtures::outlet(outlet))).await;
-    let seed: Value = serde_json::from_str(include_str!("../../outlet-edge/sample/seed.json")).unwrap();
-    api.ok(Method::PUT, admin, "/api/v1/catalog/draft", Some(json!({ "menu": seed["menu"] }))).await;
-    api.ok(Method::POST, admin, "/api/v1/catalog/publish", Some(json!({}))).await;
-    seed["menu"]["items"].as_array().unwrap().iter().find(|i| i["name"] == "Classic Patty").unwrap()["id"].clone()
-}
-
-/// A driver `name` (password `driver-pass-1`) with a device key: (user id, device id).
-async fn driver(api: &Api, admin: &str, name: &str) -> (String, String) {
-    let email = format!("{name}@example.com");
-    let body = json!({ "email": email, "password": "driver-pass-1", "name": name, "role": "driver" });
-    let user = api.ok(Method::POST, admin, "/api/v1/users", Some(body)).await;
-    let body = json!({ "kind": "device", "subject": user["id"], "name": format!("{name}'s phone") });
-    let key = api.ok(Method::POST, admin, "/api/v1/api-keys", Some(body)).await;
-    (user["id"].as_str().unwrap().to_owned(), key["api_key"]["id"].as_str().unwrap().to_owned())
-}
-
-/// A customer who registered themselves; their token.
-async fn customer(api: &Api, name: &str) -> String {
-    let body = json!({ "email": format!("{name}@example.com"), "password": "s3cret-pass", "name": name });
-    let reg = api.ok(Method::POST, "", "/api/v1/auth/register", Some(body)).await;
-    reg["access_token"].as_str().unwrap().to_owned()
-}
-
-/// A delivery order of one `item` to HOME by `customer`, taken to `ready` at `outlet`; its id.
-async fn ready_order(api: &Api, admin: &str, customer: &str, outlet: &str, item: &Value) -> String {
-    let address = json!({ "label": "home", "line1": "Prins Hendrikkade 1", "city": "Amsterdam", "postcode": "1012", "position": { "lat": HOME.0, "lon": HOME.1 } });
-    let home = api.ok(Method::POST, customer, "/api/v1/me/addresses", Some(address)).await;
-    let r = api
-        .http
-        .post(format!("{}/api/v1/orders", api.base))
-        .bearer_auth(customer)
-        .header("idempotency-key", uuid::Uuid::now_v7().to_string())
-        .json(&json!({ "outlet_id": outlet, "fulfilment": "delivery", "address_id": home["id"], "lines": [{ "item_id": item, "quantity": 1 }] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let order = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+/// A delivery order of one `item` to HOME by `customer` (token, address), taken to `ready` at
+/// `outlet` through the cloud's outlet API; its id.
+async fn ready_order(api: &Api, admin: &str, customer: &(String, String), outlet: &str, item: &str) -> String {
+    let body = json!({ "outlet_id": outlet, "fulfilment": "delivery", "address_id": customer.1, "lines": [{ "item_id": item, "quantity": 1 }] });
+    let key = uuid::Uuid::now_v7().to_string();
+    let order = api.place(&customer.0, "/api/v1/orders", &key, &body).await["id"].as_str().unwrap().to_owned();
     for status in ["accepted", "preparing", "ready"] {
         let path = format!("/api/v1/outlets/{outlet}/orders/{order}/status");
         api.ok(Method::POST, admin, &path, Some(json!({ "status": status }))).await;
     }
     order
-}
-
-/// Waits until `n` drivers are online with a position, as HQ sees the fleet.
-async fn drivers_online(api: &Api, admin: &str, n: usize) {
-    eventually(&format!("{n} drivers online with a position"), 30, || async {
-        let v = api.ok(Method::GET, admin, "/api/v1/fleet/positions", None).await;
-        (v.as_array().unwrap().iter().filter(|p| p["online"] == true).count() == n).then_some(())
-    })
-    .await;
 }
 
 /// The order's delivery as its customer sees it, once it exists: (id, job, hand-over code).
@@ -214,15 +52,6 @@ async fn delivery_of(api: &Api, customer: &str, order: &str) -> (String, u64, St
     .await;
     let code = mine["handover_code"].as_str().unwrap().to_owned();
     (mine["id"].as_str().unwrap().to_owned(), mine["job"].as_u64().unwrap(), code)
-}
-
-/// The delivery once HQ sees it in status `want`; panics after 30 s.
-async fn reaches(api: &Api, admin: &str, delivery: &str, want: &str) -> Value {
-    eventually(want, 30, || async {
-        let v = api.ok(Method::GET, admin, &format!("/api/v1/deliveries/{delivery}"), None).await;
-        (v["status"] == want).then_some(v)
-    })
-    .await
 }
 
 /// The delivery's route once it holds the delivered event, as its customer replays it: the route,
@@ -240,7 +69,7 @@ async fn delivered_route(api: &Api, customer: &str, delivery: &str) -> (Value, V
 
 /// A point the fraction `f` of the way from the outlet to the customer's door.
 fn toward(f: f64) -> (f64, f64) {
-    (OUTLET.0 + (HOME.0 - OUTLET.0) * f, OUTLET.1 + (HOME.1 - OUTLET.1) * f)
+    between(OUTLET, HOME, f)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,27 +77,20 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     let mqtt = Mosquitto::start(free_port());
     let kafka = Broker::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let envs = [
-        ("PATTY_AUTH__BOOTSTRAP_ADMIN", format!("{ADMIN}:{PASSWORD}")),
-        ("PATTY_HTTP__RATE_PER_MINUTE", "100000".into()),
-        ("PATTY_MQTT__URL", mqtt.url()),
-        ("PATTY_DELIVERY__OFFER_TIMEOUT_SECS", "2".into()),
-    ];
-    let args = ["--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap(), "--kafka-brokers", &kafka.addr];
-    let (cloud, base) = patty_tests::spawn_service(&workspace_binary("patty-cloud"), &args, &envs);
-    let _cloud = Killed(cloud);
-    let api = Api { http: reqwest::Client::new(), base };
-    let admin = api.login(ADMIN, PASSWORD).await;
+    let offers = vec![("PATTY_DELIVERY__OFFER_TIMEOUT_SECS", "2".into())];
+    let opts = CloudOptions { kafka: Some(kafka.addr.clone()), mqtt_url: Some(mqtt.url()), envs: offers };
+    let cloud = Cloud::start(dir.path(), opts).await;
+    let (api, admin) = (&cloud.api, cloud.admin.clone());
 
     // The outlet and its menu.
-    let outlet = uuid::Uuid::now_v7().to_string();
-    let burger = outlet_with_menu(&api, &admin, &outlet).await;
+    let outlet = cloud.outlet().await;
+    let burger = sample_item("Classic Patty");
 
     // Three drivers with a device each: Dee (nearest, answers over HTTP), Eve (next, silent),
     // Fay (farthest, the agent).
     let mut drivers = vec![];
     for name in ["dee", "eve", "fay"] {
-        drivers.push(driver(&api, &admin, name).await);
+        drivers.push(cloud.driver(name).await);
     }
     let (dee_device, eve_device, fay_device) = (drivers[0].1.clone(), drivers[1].1.clone(), drivers[2].1.clone());
     let dee = api.login("dee@example.com", "driver-pass-1").await;
@@ -298,15 +120,16 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     }
     let mut fay = Agent::start(&fay_device, mqtt.port, dir.path());
     fay.at(north(OUTLET, 900.0));
-    drivers_online(&api, &admin, 3).await;
+    cloud.drivers_online(3).await;
 
     // A customer orders a delivery; the outlet takes it to ready.
-    let ada = customer(&api, "ada").await;
-    let bob = customer(&api, "bob").await;
-    let order = ready_order(&api, &admin, &ada, &outlet, &burger).await;
+    let ada = cloud.customer("ada").await;
+    let bob = cloud.customer("bob").await.0;
+    let order = ready_order(api, &admin, &ada, &outlet, &burger).await;
+    let ada = ada.0;
 
     // The delivery exists; the customer sees it with the code, another customer does not.
-    let (delivery, job, code) = delivery_of(&api, &ada, &order).await;
+    let (delivery, job, code) = delivery_of(api, &ada, &order).await;
     assert_eq!(code.len(), 4);
     let (s, _) = api.call(Method::GET, &bob, &format!("/api/v1/orders/{order}/delivery"), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -323,7 +146,7 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
 
     // Dee is nearest: the offer is Dee's, who declines over HTTP.
     let offered = |to: String| {
-        let (api, admin, delivery) = (&api, &admin, &delivery);
+        let (api, admin, delivery) = (api, &admin, &delivery);
         async move {
             let v = api.ok(Method::GET, admin, &format!("/api/v1/deliveries/{delivery}"), None).await;
             (v["offered_to"] == to.as_str()).then_some(v)
@@ -340,7 +163,7 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     fay.shows(&format!("offer job {job}"));
     fay.type_line(&format!("accept {job}"));
     fay.shows(&format!("job {job} is yours"));
-    let assigned = reaches(&api, &admin, &delivery, "assigned").await;
+    let assigned = cloud.delivery_reaches(&delivery, "assigned").await;
     assert_eq!(assigned["driver_id"], drivers[2].0.as_str());
     assert_eq!(assigned["passed"], json!([drivers[0].0, drivers[1].0]));
     // Dee, who declined, no longer sees it; Fay does.
@@ -355,7 +178,8 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
         .await
         .unwrap();
     eventually("the stray fix refused", 30, || async {
-        (api.counter("patty_cloud_device_messages_rejected_total{reason=\"not_on_delivery\"}").await == 1).then_some(())
+        (counter(api, "patty_cloud_device_messages_rejected_total{reason=\"not_on_delivery\"}").await == 1)
+            .then_some(())
     })
     .await;
 
@@ -363,7 +187,7 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     for m in [600.0, 300.0, 120.0, 20.0] {
         fay.at(north(OUTLET, m));
     }
-    let at_pickup = reaches(&api, &admin, &delivery, "at_pickup").await;
+    let at_pickup = cloud.delivery_reaches(&delivery, "at_pickup").await;
     assert!(at_pickup["eta_dropoff_s"].as_u64().unwrap() > 0);
     let seen =
         live.until(Duration::from_secs(30), |name, data| name == "position" && data["eta_pickup_s"].is_u64()).await;
@@ -372,7 +196,7 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
         fleet.until(Duration::from_secs(30), |name, data| name == "position" && data["position"]["job"] == job).await;
     assert_eq!(hq_saw["position"]["driver_id"], drivers[2].0.as_str());
     fay.type_line(&format!("picked {job}"));
-    reaches(&api, &admin, &delivery, "picked_up").await;
+    cloud.delivery_reaches(&delivery, "picked_up").await;
     let o = api.ok(Method::GET, &ada, &format!("/api/v1/orders/{order}"), None).await;
     assert_eq!(o["status"], "out_for_delivery");
 
@@ -381,7 +205,7 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
         fay.at(toward(f));
     }
     fay.shows(&format!("job {job}: at the door"));
-    reaches(&api, &admin, &delivery, "near_dropoff").await;
+    cloud.delivery_reaches(&delivery, "near_dropoff").await;
     let wrong = if code == "0000" { "1111" } else { "0000" };
     // A code that is not digits, or a body with more than a code, is refused and costs no try.
     let fay_token = api.login("fay@example.com", "driver-pass-1").await;
@@ -395,10 +219,10 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     assert_eq!((d["code_attempts"].as_u64(), d["status"].as_str()), (Some(0), Some("near_dropoff")));
     fay.type_line(&format!("code {job} {wrong}"));
     fay.shows("wrong code, 4 tries left");
-    assert_eq!(api.counter("patty_cloud_device_messages_rejected_total{reason=\"wrong_code\"}").await, 1);
+    assert_eq!(counter(api, "patty_cloud_device_messages_rejected_total{reason=\"wrong_code\"}").await, 1);
     fay.type_line(&format!("code {job} {code}"));
     fay.shows(&format!("job {job} delivered"));
-    let done = reaches(&api, &admin, &delivery, "delivered").await;
+    let done = cloud.delivery_reaches(&delivery, "delivered").await;
     let milestones: Vec<&str> =
         done["milestones"].as_array().unwrap().iter().map(|m| m["status"].as_str().unwrap()).collect();
     assert_eq!(milestones, ["waiting", "assigned", "at_pickup", "picked_up", "near_dropoff", "delivered"]);
@@ -417,7 +241,7 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     assert_eq!(s, StatusCode::CONFLICT);
 
     // The route replays in order; its events are the audit trail.
-    let (_, seqs, kinds) = delivered_route(&api, &ada, &delivery).await;
+    let (_, seqs, kinds) = delivered_route(api, &ada, &delivery).await;
     assert!(seqs.len() >= 8 && seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     for kind in [
         "delivery.created",
@@ -492,21 +316,10 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_kafka_the_route_replays_and_each_outlet_sees_only_its_drivers() {
     let dir = tempfile::tempdir().unwrap();
-    let envs = [
-        ("PATTY_AUTH__BOOTSTRAP_ADMIN", format!("{ADMIN}:{PASSWORD}")),
-        ("PATTY_HTTP__RATE_PER_MINUTE", "100000".into()),
-        ("PATTY_MQTT__EMBEDDED_LISTEN", format!("127.0.0.1:{}", free_port())),
-    ];
-    let args = ["--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()];
-    let (cloud, base) = patty_tests::spawn_service(&workspace_binary("patty-cloud"), &args, &envs);
-    let _cloud = Killed(cloud);
-    let api = Api { http: reqwest::Client::new(), base };
-    let health = api.ok(Method::GET, "", "/healthz", None).await;
-    let broker_port: u16 = health["mqtt"].as_str().unwrap().rsplit_once(':').unwrap().1.parse().unwrap();
-    let admin = api.login(ADMIN, PASSWORD).await;
-    let (outlet, elsewhere) = (uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string());
-    let burger = outlet_with_menu(&api, &admin, &outlet).await;
-    api.ok(Method::POST, &admin, "/api/v1/outlets", Some(patty_tests::fixtures::outlet(&elsewhere))).await;
+    let cloud = Cloud::start(dir.path(), CloudOptions::default()).await;
+    let (api, admin, broker_port) = (&cloud.api, cloud.admin.clone(), cloud.mqtt_port);
+    let (outlet, elsewhere) = (cloud.outlet().await, cloud.outlet().await);
+    let burger = sample_item("Classic Patty");
     let mut managers = vec![];
     for (name, at) in [("mia", &outlet), ("max", &elsewhere)] {
         let email = format!("{name}@example.com");
@@ -515,8 +328,8 @@ async fn without_kafka_the_route_replays_and_each_outlet_sees_only_its_drivers()
         managers.push(api.login(&email, "manager-pass-1").await);
     }
     // Fay (the agent) near the outlet; Gus, online 5 km away, is on no delivery.
-    let (fay_id, fay_device) = driver(&api, &admin, "fay").await;
-    let (gus_id, gus_device) = driver(&api, &admin, "gus").await;
+    let (fay_id, fay_device) = cloud.driver("fay").await;
+    let (gus_id, gus_device) = cloud.driver("gus").await;
     let mut fay = Agent::start(&fay_device, broker_port, dir.path());
     fay.at(north(OUTLET, 300.0));
     let (gus, mut events) = AsyncClient::new(MqttOptions::new("gus", "127.0.0.1", broker_port), 10);
@@ -534,11 +347,12 @@ async fn without_kafka_the_route_replays_and_each_outlet_sees_only_its_drivers()
         job: None,
     };
     gus.publish(topic(&gus_device, "fix"), QoS::AtLeastOnce, false, gus_fix(1).encode()).await.unwrap();
-    drivers_online(&api, &admin, 2).await;
+    cloud.drivers_online(2).await;
 
-    let ada = customer(&api, "ada").await;
-    let order = ready_order(&api, &admin, &ada, &outlet, &burger).await;
-    let (delivery, job, code) = delivery_of(&api, &ada, &order).await;
+    let ada = cloud.customer("ada").await;
+    let order = ready_order(api, &admin, &ada, &outlet, &burger).await;
+    let ada = ada.0;
+    let (delivery, job, code) = delivery_of(api, &ada, &order).await;
     // An online order's code is its customer's alone, even to the outlet preparing it.
     let (s, v) = api.call(Method::GET, &managers[0], &format!("/api/v1/orders/{order}/delivery"), None).await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{v}");
@@ -580,9 +394,9 @@ async fn without_kafka_the_route_replays_and_each_outlet_sees_only_its_drivers()
     for m in [60.0, 20.0] {
         fay.at(north(OUTLET, m));
     }
-    reaches(&api, &admin, &delivery, "at_pickup").await;
+    cloud.delivery_reaches(&delivery, "at_pickup").await;
     fay.type_line(&format!("picked {job}"));
-    reaches(&api, &admin, &delivery, "picked_up").await;
+    cloud.delivery_reaches(&delivery, "picked_up").await;
     for f in [0.5, 0.9, 1.0] {
         fay.at(toward(f));
     }
@@ -591,7 +405,7 @@ async fn without_kafka_the_route_replays_and_each_outlet_sees_only_its_drivers()
     fay.shows(&format!("job {job} delivered"));
 
     // The route, from what the cloud kept itself.
-    let (route, seqs, kinds) = delivered_route(&api, &ada, &delivery).await;
+    let (route, seqs, kinds) = delivered_route(api, &ada, &delivery).await;
     assert!(seqs.len() >= 6 && seqs.windows(2).all(|w| w[0] < w[1]), "the job's fixes, in order: {seqs:?}");
     assert!(route["fixes"].as_array().unwrap().iter().all(|f| f["job"] == job), "{route}");
     let expected = ["delivery.created", "delivery.assigned", "delivery.at_pickup", "delivery.picked_up"];
@@ -601,105 +415,4 @@ async fn without_kafka_the_route_replays_and_each_outlet_sees_only_its_drivers()
         .collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "in the order they happened: {kinds:?}");
     assert!(["geofence.entered", "delivery.near_dropoff"].iter().all(|k| kinds.iter().any(|x| x == k)), "{kinds:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_phone_order_taken_at_the_counter_goes_to_the_door_with_the_code_the_outlet_gives() {
-    let dir = tempfile::tempdir().unwrap();
-    let envs = [
-        ("PATTY_AUTH__BOOTSTRAP_ADMIN", format!("{ADMIN}:{PASSWORD}")),
-        ("PATTY_HTTP__RATE_PER_MINUTE", "100000".into()),
-        ("PATTY_MQTT__EMBEDDED_LISTEN", format!("127.0.0.1:{}", free_port())),
-    ];
-    let cloud_dir = dir.path().join("cloud");
-    let args = ["--listen", "127.0.0.1:0", "--data-dir", cloud_dir.to_str().unwrap()];
-    let (cloud, base) = patty_tests::spawn_service(&workspace_binary("patty-cloud"), &args, &envs);
-    let _cloud = Killed(cloud);
-    let api = Api { http: reqwest::Client::new(), base };
-    let health = api.ok(Method::GET, "", "/healthz", None).await;
-    let broker_port: u16 = health["mqtt"].as_str().unwrap().rsplit_once(':').unwrap().1.parse().unwrap();
-    let admin = api.login(ADMIN, PASSWORD).await;
-    let outlet = uuid::Uuid::now_v7().to_string();
-    let burger = outlet_with_menu(&api, &admin, &outlet).await;
-    let body = json!({ "kind": "edge", "subject": outlet, "name": "edge" });
-    let key = api.ok(Method::POST, &admin, "/api/v1/api-keys", Some(body)).await["secret"].as_str().unwrap().to_owned();
-
-    // The outlet's edge, linked to the cloud, charging 2.50 for a delivery.
-    let edge_dir = dir.path().join("edge");
-    let envs = [
-        ("PATTY_OUTLET__ID", outlet.clone()),
-        ("PATTY_OUTLET__DELIVERY_FEE", "250".into()),
-        ("PATTY_CLOUD__URL", api.base.clone()),
-        ("PATTY_CLOUD__API_KEY", key),
-    ];
-    let args = ["--listen", "127.0.0.1:0", "--data-dir", edge_dir.to_str().unwrap()];
-    let (edge, edge_base) = patty_tests::spawn_service(&workspace_binary("patty-edge"), &args, &envs);
-    let _edge = Killed(edge);
-    let till = Api { http: reqwest::Client::new(), base: edge_base };
-    let cashier = patty_tests::fixtures::pin_session(&till.http, &till.base, "1111").await;
-    let kitchen = patty_tests::fixtures::pin_session(&till.http, &till.base, "2222").await;
-
-    // A customer phones: the cashier takes the address with its map position.
-    let to = json!({ "line1": "Prins Hendrikkade 1", "city": "Amsterdam", "postcode": "1012", "position": { "lat": HOME.0, "lon": HOME.1 } });
-    let r = till
-        .http
-        .post(format!("{}/api/v1/orders", till.base))
-        .bearer_auth(&cashier)
-        .header("idempotency-key", "phone-0001")
-        .json(&json!({ "channel": "phone", "fulfilment": "delivery", "delivery_address": to, "lines": [{ "item_id": burger, "quantity": 2 }] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let order: Value = r.json().await.unwrap();
-    assert_eq!(order["delivery_fee"], 250);
-    assert_eq!(order["total"], order["subtotal"].as_i64().unwrap() + 250, "{order}");
-    let id = order["id"].as_str().unwrap().to_owned();
-    let receipt = till.ok(Method::GET, &cashier, &format!("/api/v1/orders/{id}/receipt"), None).await;
-    assert!(receipt["text"].as_str().unwrap().contains("Deliver to Prins Hendrikkade 1, 1012 Amsterdam"), "{receipt}");
-    // Before it is ready, the cloud has nothing to dispatch.
-    let (s, v) = till.call(Method::GET, &cashier, &format!("/api/v1/orders/{id}/delivery"), None).await;
-    assert_eq!((s, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{v}");
-
-    // Fay, the agent, waits near the outlet; the kitchen makes the order.
-    let (_, fay_device) = driver(&api, &admin, "fay").await;
-    let mut fay = Agent::start(&fay_device, broker_port, dir.path());
-    fay.at(north(OUTLET, 300.0));
-    drivers_online(&api, &admin, 1).await;
-    for status in ["preparing", "ready"] {
-        till.ok(Method::POST, &kitchen, &format!("/api/v1/orders/{id}/status"), Some(json!({ "status": status })))
-            .await;
-    }
-
-    // The cloud dispatches it once the ready order has synced; the till reads the code out.
-    let mine = eventually("the counter order's delivery at the till", 30, || async {
-        let (s, v) = till.call(Method::GET, &cashier, &format!("/api/v1/orders/{id}/delivery"), None).await;
-        (s == StatusCode::OK).then_some(v)
-    })
-    .await;
-    let (job, code) = (mine["job"].as_u64().unwrap(), mine["handover_code"].as_str().unwrap().to_owned());
-    assert_eq!(mine["status"], "waiting", "{mine}");
-    fay.shows(&format!("offer job {job}"));
-    fay.type_line(&format!("accept {job}"));
-    fay.shows(&format!("job {job} is yours"));
-    for m in [150.0, 60.0, 20.0] {
-        fay.at(north(OUTLET, m));
-    }
-    reaches(&api, &admin, mine["id"].as_str().unwrap(), "at_pickup").await;
-    fay.type_line(&format!("picked {job}"));
-    for f in [0.5, 0.9, 1.0] {
-        fay.at(toward(f));
-    }
-    fay.shows(&format!("job {job}: at the door"));
-    fay.type_line(&format!("code {job} {code}"));
-    fay.shows(&format!("job {job} delivered"));
-
-    // The till sees it delivered, and HQ sees the order completed.
-    eventually("delivered, at the till", 30, || async {
-        let (s, v) = till.call(Method::GET, &cashier, &format!("/api/v1/orders/{id}/delivery"), None).await;
-        (s == StatusCode::OK && v["status"] == "delivered").then_some(())
-    })
-    .await;
-    let done = api.ok(Method::GET, &admin, &format!("/api/v1/orders/{id}"), None).await;
-    assert_eq!((done["status"].as_str(), done["channel"].as_str()), (Some("completed"), Some("phone")), "{done}");
 }

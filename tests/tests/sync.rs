@@ -3,14 +3,13 @@
 //! the kitchen. After healing, both sides hold the same orders, tenders and stock, and the
 //! conflicts are listed on both sides.
 
+use patty_tests::chain::CuttableLink;
 use patty_tests::postgres::postgres_schema;
 use patty_tests::process::workspace_binary;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Child;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 const ADMIN: &str = "hq@pattypalace.example";
@@ -390,63 +389,17 @@ async fn outlet_sells_through_a_cloud_outage_and_both_sides_converge() {
     .await;
 }
 
-/// A link between the edge and the cloud that the test can cut: while cut, connections are
-/// dropped and new ones closed at once (what a dead mobile link looks like to both ends).
-struct CuttableLink {
-    cut: Arc<AtomicBool>,
-    epoch: tokio::sync::watch::Sender<u64>,
-}
-
-impl CuttableLink {
-    fn start(port: u16, target: u16) -> Arc<Self> {
-        let link = Arc::new(Self { cut: Arc::default(), epoch: tokio::sync::watch::channel(0).0 });
-        let l = link.clone();
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-        listener.set_nonblocking(true).unwrap();
-        // Its own thread and runtime: nothing the test blocks on can hold the link up.
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let Ok((mut inbound, _)) = listener.accept().await else { continue };
-                    if l.cut.load(Ordering::SeqCst) {
-                        continue; // dropped: closed at once
-                    }
-                    let mut epoch = l.epoch.subscribe();
-                    tokio::spawn(async move {
-                        let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
-                            return;
-                        };
-                        tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {},
-                            _ = epoch.changed() => {},
-                        }
-                    });
-                }
-            })
-        });
-        link
-    }
-
-    fn set_cut(&self, cut: bool) {
-        self.cut.store(cut, Ordering::SeqCst);
-        if cut {
-            self.epoch.send_modify(|e| *e += 1);
-        }
-    }
-}
-
 /// A customer cancels online while the link is down and the kitchen accepts: the outlet's
 /// acceptance stands and the race is a conflict at both ends. Then the edge is killed mid-upload
 /// and restarted: nothing is applied twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_races_the_kitchen_and_an_edge_killed_mid_upload_duplicates_nothing() {
-    let link_port = free_port();
     let link = std::sync::Mutex::new(None);
     let mut chain = Chain::start(false, |cloud| {
-        *link.lock().unwrap() = Some(CuttableLink::start(link_port, cloud));
-        format!("http://127.0.0.1:{link_port}")
+        let cuttable = CuttableLink::start(cloud);
+        let url = format!("http://127.0.0.1:{}", cuttable.port);
+        *link.lock().unwrap() = Some(cuttable);
+        url
     })
     .await;
     let link = link.lock().unwrap().take().unwrap();
@@ -572,7 +525,8 @@ async fn cancel_races_the_kitchen_and_an_edge_killed_mid_upload_duplicates_nothi
     chain.edge.kill();
     let sold = selling.await.unwrap();
     assert!(sold > 0);
-    chain.edge = start_edge(chain.edge_dir.path(), &chain.outlet, &format!("http://127.0.0.1:{link_port}"), &chain.key);
+    chain.edge =
+        start_edge(chain.edge_dir.path(), &chain.outlet, &format!("http://127.0.0.1:{}", link.port), &chain.key);
     chain.converged().await;
     chain.assert_same_state().await;
     // Each in-store order was recorded once in the event log.
@@ -591,7 +545,8 @@ async fn cancel_races_the_kitchen_and_an_edge_killed_mid_upload_duplicates_nothi
     // Restarted with its whole log acknowledged, the edge has nothing pending from the start.
     let converged = chain.converged().await;
     chain.edge.kill();
-    chain.edge = start_edge(chain.edge_dir.path(), &chain.outlet, &format!("http://127.0.0.1:{link_port}"), &chain.key);
+    chain.edge =
+        start_edge(chain.edge_dir.path(), &chain.outlet, &format!("http://127.0.0.1:{}", link.port), &chain.key);
     let after = chain.edge_status_when("the restarted edge's status", |s| s["link"] == "online").await;
     assert_eq!((after["pending"].as_u64(), after["acked"].as_u64()), (Some(0), converged["acked"].as_u64()), "{after}");
 }
@@ -639,11 +594,12 @@ impl Chain {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_days_offline_then_caught_up() {
     let per_day = patty_tests::bench::env_or("PATTY_ENDURANCE_ORDERS_PER_DAY", 600);
-    let link_port = free_port();
     let link = std::sync::Mutex::new(None);
     let chain = Chain::start(false, |cloud| {
-        *link.lock().unwrap() = Some(CuttableLink::start(link_port, cloud));
-        format!("http://127.0.0.1:{link_port}")
+        let cuttable = CuttableLink::start(cloud);
+        let url = format!("http://127.0.0.1:{}", cuttable.port);
+        *link.lock().unwrap() = Some(cuttable);
+        url
     })
     .await;
     let link = link.lock().unwrap().take().unwrap();
