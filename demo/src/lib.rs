@@ -119,6 +119,8 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
     let web = web_dist();
     let (stop_tx, stop) = watch::channel(false);
+    // The links between the edges and the cloud stop last, so no edge sees its link drop at the end.
+    let (unlink_tx, unlink) = watch::channel(false);
 
     // The cloud, on its embedded defaults unless told otherwise.
     let listener = bind(opts.port).await.context("the cloud's port")?;
@@ -149,35 +151,30 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     let (mqtt_host, mqtt_port) =
         options::mqtt_host_port(&mqtt).with_context(|| format!("the cloud reports no MQTT broker ({mqtt:?})"))?;
 
-    let chain = setup::bootstrap(&cloud, &data, opts.outlets as usize, opts.drivers as usize).await?;
-
-    // An edge node per outlet, linked to the cloud through a relay the demo can cut.
+    // Set-up and the edges; a failure on the way stops what was started.
     let mut edges = Vec::new();
     let mut relays = Vec::new();
-    for (i, o) in chain.outlets.iter().enumerate() {
-        let (relay, relay_task) = link::Relay::start(cloud_addr, stop.clone()).await.context("a relay")?;
-        relays.push(relay_task);
-        let port = if opts.edge_port == 0 { 0 } else { opts.edge_port.saturating_add(i as u16) };
-        let listener = bind(port).await.with_context(|| format!("{}'s port", o.site.name))?;
-        let addr = listener.local_addr()?;
-        let mut config = patty_edge::config::Config::for_data_dir(data.join("outlets").join(o.site.slug));
-        config.listen = addr;
-        config.outlet.id = Some(o.id.clone());
-        config.outlet.name = format!("Patty Palace {}", o.site.name);
-        config.outlet.tax_rate_bp = TAX_RATE_BP;
-        config.outlet.utc_offset_minutes = UTC_OFFSET_MINUTES;
-        config.cloud.url = format!("http://{}", relay.addr);
-        config.cloud.api_key = o.edge_key.clone();
-        config.pos.dir = web.join("pos");
-        config.validate().context("an edge's configuration")?;
-        let (tx, rx) = oneshot::channel::<()>();
-        let mut task = tokio::spawn(patty_edge::run(config, listener, async move {
-            let _ = rx.await;
-        }));
-        let api = Api::new(format!("http://{addr}"));
-        healthy(&api, &mut task, &format!("{}'s edge", o.site.name)).await?;
-        edges.push(Edge { name: o.site.name, api, relay, stop: tx, task });
+    let started = async {
+        let chain = setup::bootstrap(&cloud, &data, opts.outlets as usize, opts.drivers as usize).await?;
+        start_edges(&opts, &chain, &web, cloud_addr, &unlink, &mut edges, &mut relays).await?;
+        anyhow::Ok(chain)
     }
+    .await;
+    let chain = match started {
+        Ok(chain) => chain,
+        Err(e) => {
+            // A task `healthy` saw end was awaited there already.
+            for edge in edges.into_iter().filter(|e| !e.task.is_finished()) {
+                let _ = edge.stop.send(());
+                drain(edge.name, edge.task).await;
+            }
+            let _ = cloud_stop.send(());
+            drain("the cloud", cloud_task).await;
+            unlink_tx.send_replace(true);
+            drain("the links", futures::future::join_all(relays)).await;
+            return Err(e);
+        }
+    };
 
     banner(&opts, &cloud, &edges, &mqtt, &web);
     let names: Vec<&str> = edges.iter().map(|e| e.name).collect();
@@ -306,6 +303,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
             _ => {}
         }
     }
+    unlink_tx.send_replace(true);
     drain("the links", futures::future::join_all(relays)).await;
     let counts = stats.snapshot();
     println!("final: {}", counts.line(&clock.label()));
@@ -317,6 +315,45 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         started.elapsed().as_secs_f64(),
         data.display()
     );
+    Ok(())
+}
+
+/// Starts an edge node per outlet, each linked to the cloud through a relay the demo can cut,
+/// and waits until each answers; pushes each as it is started.
+async fn start_edges(
+    opts: &Options,
+    chain: &setup::Chain,
+    web: &Path,
+    cloud_addr: SocketAddr,
+    unlink: &watch::Receiver<bool>,
+    edges: &mut Vec<Edge>,
+    relays: &mut Vec<JoinHandle<()>>,
+) -> anyhow::Result<()> {
+    for (i, o) in chain.outlets.iter().enumerate() {
+        let (relay, relay_task) = link::Relay::start(cloud_addr, unlink.clone()).await.context("a relay")?;
+        relays.push(relay_task);
+        let port = if opts.edge_port == 0 { 0 } else { opts.edge_port.saturating_add(i as u16) };
+        let listener = bind(port).await.with_context(|| format!("{}'s port", o.site.name))?;
+        let addr = listener.local_addr()?;
+        let mut config = patty_edge::config::Config::for_data_dir(opts.data_dir.join("outlets").join(o.site.slug));
+        config.listen = addr;
+        config.outlet.id = Some(o.id.clone());
+        config.outlet.name = format!("Patty Palace {}", o.site.name);
+        config.outlet.tax_rate_bp = TAX_RATE_BP;
+        config.outlet.utc_offset_minutes = UTC_OFFSET_MINUTES;
+        config.cloud.url = format!("http://{}", relay.addr);
+        config.cloud.api_key = o.edge_key.clone();
+        config.pos.dir = web.join("pos");
+        config.validate().context("an edge's configuration")?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(patty_edge::run(config, listener, async move {
+            let _ = stopped.await;
+        }));
+        let api = Api::new(format!("http://{addr}"));
+        edges.push(Edge { name: o.site.name, api: api.clone(), relay, stop, task });
+        let edge = edges.last_mut().expect("pushed above");
+        healthy(&api, &mut edge.task, &format!("{}'s edge", o.site.name)).await?;
+    }
     Ok(())
 }
 

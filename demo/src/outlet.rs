@@ -188,6 +188,7 @@ impl OutletStaff {
                 Step::Accept => match self.cashier.post(&path, &status("accepted")).await {
                     // Stock cannot cover it, or an item is sold out here: the customer is told.
                     Ok(r) if r.status == reqwest::StatusCode::CONFLICT => {
+                        self.stats.refused();
                         let reason = json!({ "reason": "sorry, sold out" });
                         self.cashier.post(&format!("/api/v1/orders/{id}/cancel"), &reason).await
                     }

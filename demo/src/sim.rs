@@ -125,7 +125,8 @@ impl Rng {
 
 /// A meal from `menu` (an edge's `/api/v1/menu` or the cloud's `/api/v1/outlets/{id}/menu`:
 /// categories, and items with `available`): a burger or two, usually a side and a drink,
-/// sometimes a dessert; a size picked for items that have sizes. Empty if nothing is available.
+/// sometimes a dessert; a size for items that have sizes, the modifiers a group requires, and now
+/// and then an extra. Empty if nothing is available.
 pub fn basket(menu: &Value, rng: &mut Rng) -> Vec<Value> {
     let category = |name: &str| {
         menu["categories"].as_array().into_iter().flatten().find(|c| c["name"] == name).map(|c| c["id"].clone())
@@ -148,6 +149,20 @@ pub fn basket(menu: &Value, rng: &mut Rng) -> Vec<Value> {
         let mut line = json!({ "item_id": item["id"], "quantity": quantity });
         if let Some(variants) = item["variants"].as_array().filter(|v| !v.is_empty()) {
             line["variant_id"] = rng.pick(variants)["id"].clone();
+        }
+        // What a group requires (a dip with nuggets), and now and then an extra (cheese, bacon).
+        let mut chosen = Vec::new();
+        for group in item["modifier_groups"].as_array().into_iter().flatten() {
+            let mut options = group["modifiers"].as_array().cloned().unwrap_or_default();
+            let (min, max) = (group["min"].as_u64().unwrap_or(0) as usize, group["max"].as_u64().unwrap_or(0) as usize);
+            let want = if min > 0 { min } else { usize::from(rng.chance(0.15)) }.min(max).min(options.len());
+            for _ in 0..want {
+                let m = options.swap_remove(rng.index(options.len()));
+                chosen.push(json!({ "modifier_id": m["id"], "quantity": 1 }));
+            }
+        }
+        if !chosen.is_empty() {
+            line["modifiers"] = json!(chosen);
         }
         lines.push(line);
     };
@@ -190,23 +205,43 @@ mod tests {
         assert!((0.45..0.55).contains(&mean), "mean gap {mean}");
     }
 
+    /// Every basket prices with the same function the edge and the cloud price orders with.
     #[test]
-    fn a_basket_holds_available_items_with_their_sizes() {
+    fn a_basket_is_an_order_the_menu_takes() {
+        use patty_protocol::order::NewLine;
+        use patty_protocol::pricing::{PricingCtx, price};
         let seed: Value = serde_json::from_str(patty_edge::seed::SAMPLE).unwrap();
-        let mut menu = seed["menu"].clone();
-        for item in menu["items"].as_array_mut().unwrap() {
-            item["available"] = json!(item["name"] != "Classic Patty");
+        let menu: patty_protocol::menu::Menu = serde_json::from_value(seed["menu"].clone()).unwrap();
+        let mut shown = seed["menu"].clone();
+        for item in shown["items"].as_array_mut().unwrap() {
+            item["available"] = json!(item["name"] != "Classic Patty" && item["availability"] == json!([]));
         }
+        let states = std::collections::HashMap::new();
+        let cx = PricingCtx {
+            menu: &menu,
+            states: &states,
+            by: Default::default(),
+            manager: false,
+            now: chrono::Utc::now(),
+            utc_offset_minutes: 0,
+            max_lines: 100,
+            max_quantity: 99,
+        };
         let mut rng = Rng::new(3);
-        for _ in 0..200 {
-            let lines = basket(&menu, &mut rng);
+        let mut modifiers = 0;
+        for _ in 0..500 {
+            let lines = basket(&shown, &mut rng);
             assert!(!lines.is_empty());
-            for line in lines {
-                let item = menu["items"].as_array().unwrap().iter().find(|i| i["id"] == line["item_id"]).unwrap();
+            for line in &lines {
+                let item = shown["items"].as_array().unwrap().iter().find(|i| i["id"] == line["item_id"]).unwrap();
                 assert_ne!(item["name"], "Classic Patty", "not available");
-                let sized = !item["variants"].as_array().unwrap().is_empty();
-                assert_eq!(sized, line.get("variant_id").is_some(), "{line}");
+                modifiers += line["modifiers"].as_array().map_or(0, Vec::len);
+            }
+            let lines: Vec<NewLine> = serde_json::from_value(json!(lines)).unwrap();
+            if let Err(e) = price(&cx, &lines) {
+                panic!("{e}: {lines:?}");
             }
         }
+        assert!(modifiers > 0, "dips and extras are chosen");
     }
 }

@@ -55,7 +55,8 @@ pub struct Counts {
     pub pickup: u64,
     /// Counter orders taken.
     pub counter: u64,
-    /// Orders refused (stock, an item sold out, the outlet closed).
+    /// Orders refused when placed, or by the outlet when it came to accept them (stock short, an
+    /// item sold out, the outlet closed).
     pub refused: u64,
     /// Deliveries handed over with the customer's code.
     pub delivered: u64,
@@ -81,9 +82,10 @@ impl Counts {
         let kitchen: usize = self.outlets.iter().map(|o| o.new + o.cooking).sum();
         let door = self.door_avg_s().map_or_else(|| "-".to_owned(), |s| format!("{s:.0} s"));
         let links: Vec<String> = self.outlets.iter().map(OutletView::describe).collect();
+        let refused = if self.refused > 0 { format!("; {} refused", self.refused) } else { String::new() };
         format!(
-            "{clock} | placed {placed} ({} delivery, {} pickup, {} counter) | kitchen {kitchen} | to pick up {} | \
-             on the road {} | delivered {}, click-to-door avg {door} | {}",
+            "{clock} | placed {placed} ({} delivery, {} pickup, {} counter{refused}) | kitchen {kitchen} | \
+             to pick up {} | on the road {} | delivered {}, click-to-door avg {door} | {}",
             self.delivery,
             self.pickup,
             self.counter,
@@ -210,6 +212,7 @@ mod tests {
         s.placed_online("a", 1_000, true);
         s.placed_online("b", 1_000, false);
         s.counter();
+        s.refused();
         assert_eq!(s.delivered("a", 91_000), Some(Duration::from_secs(90)));
         assert_eq!(s.delivered("from-a-run-before", 91_000), None);
         s.link(0, "online", 0);
@@ -218,7 +221,7 @@ mod tests {
         s.kitchen(0, 1, 2);
         let line = s.snapshot().line("12:30 lunch ×3.0");
         assert!(
-            line.starts_with("12:30 lunch ×3.0 | placed 3 (1 delivery, 1 pickup, 1 counter) | kitchen 3"),
+            line.starts_with("12:30 lunch ×3.0 | placed 3 (1 delivery, 1 pickup, 1 counter; 1 refused) | kitchen 3"),
             "{line}"
         );
         assert!(line.contains("delivered 2, click-to-door avg 90 s"), "{line}");

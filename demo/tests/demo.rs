@@ -71,9 +71,15 @@ impl Demo {
 
     /// The first line of output containing `text`; panics after `secs` seconds or if the demo exits.
     async fn line(&mut self, text: &str, secs: u64) -> String {
+        self.line_where(text, secs, |l| l.contains(text)).await
+    }
+
+    /// The first line of output that `want` likes; panics with `text` after `secs` seconds or if
+    /// the demo exits.
+    async fn line_where(&mut self, text: &str, secs: u64, want: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
-            if let Some(l) = self.stdout.lock().unwrap().iter().find(|l| l.contains(text)) {
+            if let Some(l) = self.stdout.lock().unwrap().iter().find(|l| want(l)) {
                 return l.clone();
             }
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -189,17 +195,28 @@ async fn online_orders_reach_the_door_with_their_code_and_a_second_run_resumes()
         assert!(d["driver_id"].is_string());
     }
     // The summary line counts them, with a click-to-door time.
-    let line = demo.line("click-to-door avg 1", 30).await;
+    let line = demo
+        .line_where("a click-to-door time", 30, |l| {
+            let avg = l.split("click-to-door avg ").nth(1).and_then(|r| r.split(' ').next());
+            avg.and_then(|s| s.parse::<u32>().ok()).is_some_and(|s| s > 0)
+        })
+        .await;
     assert!(line.contains("placed ") && line.contains("delivered "), "{line}");
 
     // Ctrl-C: a clean stop.
     let status = demo.interrupt().await;
     assert!(status.success(), "{status}; stderr: {:?}", demo.stderr.lock().unwrap());
     demo.line("stopped cleanly", 5).await;
+    // Orders go through: a refusal is an outlet out of stock, rare on a short day, never a basket
+    // the menu does not take.
+    let last = demo.line("final: ", 5).await;
+    let placed: u64 = last.split("placed ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let refused: u64 = last.split("; ").nth(1).map_or(0, |r| r.split(' ').next().unwrap().parse().unwrap());
+    assert!(placed >= 10 && refused * 20 <= placed, "{last}");
     let state = std::fs::read_to_string(dir.path().join("demo.json")).unwrap();
 
     // Again on the same data: the same outlets and keys; nothing registered twice.
-    let mut again = Demo::start(dir.path(), &[&args[..], &["--duration-secs", "4"]].concat()).await;
+    let mut again = Demo::start(dir.path(), &[&args[..], &["--duration-secs", "8"]].concat()).await;
     let hq = hq_login(&http, &again.cloud).await;
     let (_, outlets) = get(&http, &format!("{}/api/v1/outlets", again.cloud), &hq).await;
     assert_eq!(outlets.as_array().unwrap().len(), 2, "{outlets}");
