@@ -110,15 +110,18 @@ impl DriverSim {
         let mut next_look = Instant::now();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // Until the link ends (at shutdown): then there are no more commands to wait for.
+        let mut linked = true;
         loop {
             tokio::select! {
                 _ = tick.tick() => {},
-                cmd = self.commands.recv() => {
+                cmd = self.commands.recv(), if linked => {
                     match cmd {
                         // The phone buzzes: look at the offer now.
                         Some(Command::Offer { .. }) => next_look = Instant::now(),
                         Some(Command::Cancel { job, .. }) if leg.job() == Some(job) => leg = Leg::Returning,
-                        _ => {}
+                        Some(_) => {}
+                        None => linked = false,
                     }
                     continue;
                 }
