@@ -9,7 +9,6 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -339,54 +338,37 @@ impl Agent {
     }
 }
 
-/// A TCP link the test can cut: while cut, its connections are dropped and new ones closed at once
-/// (what a dead mobile link looks like to both ends).
+/// A TCP link the test can cut: the demo's relay ([`patty_demo::link::Relay`]), on a thread and
+/// runtime of its own so nothing the test blocks on can hold the link up. While cut, its
+/// connections are dropped and new ones closed at once (what a dead mobile link looks like to both
+/// ends). It stops when dropped.
 pub struct CuttableLink {
-    cut: Arc<AtomicBool>,
-    epoch: tokio::sync::watch::Sender<u64>,
+    relay: Arc<patty_demo::link::Relay>,
     /// The port to connect to instead of the target's.
     pub port: u16,
+    _stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl CuttableLink {
-    /// Relays a free loopback port to `target`, on a thread and runtime of its own so nothing
-    /// the test blocks on can hold the link up.
-    pub fn start(target: u16) -> Arc<Self> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(true).unwrap();
-        let link = Arc::new(Self { cut: Arc::default(), epoch: tokio::sync::watch::channel(0).0, port });
-        let l = link.clone();
+    /// Relays a free loopback port to `target`.
+    pub fn start(target: u16) -> Self {
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let (tx, rx) = mpsc::channel();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         std::thread::spawn(move || {
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let Ok((mut inbound, _)) = listener.accept().await else { continue };
-                    if l.cut.load(Ordering::SeqCst) {
-                        continue; // dropped: closed at once
-                    }
-                    let mut epoch = l.epoch.subscribe();
-                    tokio::spawn(async move {
-                        let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
-                            return;
-                        };
-                        tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {},
-                            _ = epoch.changed() => {},
-                        }
-                    });
-                }
+                let target = std::net::SocketAddr::from(([127, 0, 0, 1], target));
+                let (relay, task) = patty_demo::link::Relay::start(target, stop).await.unwrap();
+                tx.send(relay).unwrap();
+                let _ = task.await;
             })
         });
-        link
+        let relay = rx.recv().expect("the relay starts");
+        Self { port: relay.addr.port(), relay, _stop: stop_tx }
     }
 
     /// Cuts the link (dropping what is open) or heals it.
     pub fn set_cut(&self, cut: bool) {
-        self.cut.store(cut, Ordering::SeqCst);
-        if cut {
-            self.epoch.send_modify(|e| *e += 1);
-        }
+        self.relay.set_cut(cut);
     }
 }
