@@ -4,12 +4,12 @@
 pub use patty_driver::{bearing_deg, distance_m};
 
 /// An outlet's site.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Site {
     /// The outlet's name (a neighbourhood).
-    pub name: &'static str,
+    pub name: String,
     /// A short name for its data directory.
-    pub slug: &'static str,
+    pub slug: String,
     /// Latitude, degrees.
     pub lat: f64,
     /// Longitude, degrees.
@@ -23,18 +23,30 @@ impl Site {
     }
 }
 
-/// The sites, in the order outlets are opened: the sample outlet on Damrak first, then others a
-/// couple of kilometres away.
-pub const SITES: [Site; 8] = [
-    Site { name: "Damrak", slug: "damrak", lat: 52.3740, lon: 4.8930 },
-    Site { name: "De Pijp", slug: "de-pijp", lat: 52.3557, lon: 4.8940 },
-    Site { name: "Oost", slug: "oost", lat: 52.3628, lon: 4.9279 },
-    Site { name: "Westerpark", slug: "westerpark", lat: 52.3836, lon: 4.8745 },
-    Site { name: "Oud-West", slug: "oud-west", lat: 52.3663, lon: 4.8680 },
-    Site { name: "Noord", slug: "noord", lat: 52.3890, lon: 4.9160 },
-    Site { name: "Zuid", slug: "zuid", lat: 52.3445, lon: 4.8770 },
-    Site { name: "Plantage", slug: "plantage", lat: 52.3665, lon: 4.9110 },
+/// The first sites, in the order outlets are opened: the sample outlet on Damrak first, then
+/// neighbourhoods a couple of kilometres away: (name, slug, lat, lon).
+const NEIGHBOURHOODS: [(&str, &str, f64, f64); 8] = [
+    ("Damrak", "damrak", 52.3740, 4.8930),
+    ("De Pijp", "de-pijp", 52.3557, 4.8940),
+    ("Oost", "oost", 52.3628, 4.9279),
+    ("Westerpark", "westerpark", 52.3836, 4.8745),
+    ("Oud-West", "oud-west", 52.3663, 4.8680),
+    ("Noord", "noord", 52.3890, 4.9160),
+    ("Zuid", "zuid", 52.3445, 4.8770),
+    ("Plantage", "plantage", 52.3665, 4.9110),
 ];
+
+/// Outlet `i`'s site (from 0): the neighbourhoods first; past them (a chain larger than the
+/// demo's city centre, for measuring what one machine carries) outlets numbered from 9 on a
+/// spiral around Damrak, each about a kilometre and a half from its nearest neighbours.
+pub fn site(i: usize) -> Site {
+    if let Some(&(name, slug, lat, lon)) = NEIGHBOURHOODS.get(i) {
+        return Site { name: name.into(), slug: slug.into(), lat, lon };
+    }
+    let k = (i - NEIGHBOURHOODS.len()) as f64;
+    let (lat, lon) = towards((NEIGHBOURHOODS[0].2, NEIGHBOURHOODS[0].3), k * 137.508, 4_000.0 + 1_300.0 * k.sqrt());
+    Site { name: format!("Outlet {}", i + 1), slug: format!("outlet-{}", i + 1), lat, lon }
+}
 
 /// How far an outlet delivers, metres (its zone is a polygon around this circle).
 pub const ZONE_RADIUS_M: f64 = 1_800.0;
@@ -84,10 +96,17 @@ mod tests {
 
     #[test]
     fn outlets_are_a_couple_of_kilometres_apart_and_zones_hold_their_doors() {
-        let damrak = SITES[0].at();
-        for s in &SITES[1..] {
+        let damrak = site(0).at();
+        for s in (1..8).map(site) {
             let d = distance_m(damrak, s.at());
             assert!((1_000.0..4_500.0).contains(&d), "{}: {d} m", s.name);
+        }
+        // Past the neighbourhoods, a spiral: no two outlets closer than a kilometre.
+        let far: Vec<Site> = (0..120).map(site).collect();
+        for (i, a) in far.iter().enumerate() {
+            for b in &far[i + 1..] {
+                assert!(distance_m(a.at(), b.at()) > 1_000.0, "{} and {}", a.name, b.name);
+            }
         }
         let ring = zone_ring(damrak, ZONE_RADIUS_M);
         assert_eq!(ring.first(), ring.last());
@@ -101,7 +120,7 @@ mod tests {
 
     #[test]
     fn steps_arrive_exactly() {
-        let (a, b) = (SITES[0].at(), SITES[1].at());
+        let (a, b) = (site(0).at(), site(1).at());
         let mut p = a;
         let mut steps = 0;
         loop {

@@ -105,7 +105,7 @@ async fn healthy<E: std::fmt::Display>(
 
 /// A running edge node.
 struct Edge {
-    name: &'static str,
+    name: String,
     api: Api,
     relay: Arc<link::Relay>,
     stop: oneshot::Sender<()>,
@@ -166,7 +166,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
             // A task `healthy` saw end was awaited there already.
             for edge in edges.into_iter().filter(|e| !e.task.is_finished()) {
                 let _ = edge.stop.send(());
-                drain(edge.name, edge.task).await;
+                drain(&edge.name, edge.task).await;
             }
             let _ = cloud_stop.send(());
             drain("the cloud", cloud_task).await;
@@ -177,7 +177,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     };
 
     banner(&opts, &cloud, &edges, &mqtt, &web);
-    let names: Vec<&str> = edges.iter().map(|e| e.name).collect();
+    let names: Vec<&str> = edges.iter().map(|e| e.name.as_str()).collect();
     let stats = Arc::new(Stats::new(&names));
     let clock = DayClock::new(opts.day_mins);
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
@@ -226,7 +226,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
             inbox,
             stop.clone(),
         )));
-        let site = chain.outlets[j % chain.outlets.len()].site;
+        let site = &chain.outlets[j % chain.outlets.len()].site;
         // A parking spot near their outlet, outside its pickup zone.
         let home = geo::towards(site.at(), (j as f64 * 137.5) % 360.0, 120.0);
         let sim = driver::DriverSim {
@@ -256,7 +256,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
         let i = n as usize - 1;
         let cut = Cutter {
             index: i,
-            name: edges[i].name,
+            name: edges[i].name.clone(),
             relay: edges[i].relay.clone(),
             manager: managers[i].clone(),
             after: Duration::from_secs(opts.cut_after),
@@ -289,7 +289,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     drain("the simulation", futures::future::join_all(tasks)).await;
     for e in edges {
         let _ = e.stop.send(());
-        match drain(e.name, e.task).await {
+        match drain(&e.name, e.task).await {
             Some(Ok(Err(err))) => tracing::warn!(outlet = e.name, error = %err, "the edge stopped with an error"),
             Some(Err(err)) => tracing::warn!(outlet = e.name, error = %err, "the edge's task failed"),
             _ => {}
@@ -335,7 +335,7 @@ async fn start_edges(
         let port = if opts.edge_port == 0 { 0 } else { opts.edge_port.saturating_add(i as u16) };
         let listener = bind(port).await.with_context(|| format!("{}'s port", o.site.name))?;
         let addr = listener.local_addr()?;
-        let mut config = patty_edge::config::Config::for_data_dir(opts.data_dir.join("outlets").join(o.site.slug));
+        let mut config = patty_edge::config::Config::for_data_dir(opts.data_dir.join("outlets").join(&o.site.slug));
         config.listen = addr;
         config.outlet.id = Some(o.id.clone());
         config.outlet.name = format!("Patty Palace {}", o.site.name);
@@ -350,7 +350,7 @@ async fn start_edges(
             let _ = stopped.await;
         }));
         let api = Api::new(format!("http://{addr}"));
-        edges.push(Edge { name: o.site.name, api: api.clone(), relay, stop, task });
+        edges.push(Edge { name: o.site.name.clone(), api: api.clone(), relay, stop, task });
         let edge = edges.last_mut().expect("pushed above");
         healthy(&api, &mut edge.task, &format!("{}'s edge", o.site.name)).await?;
     }
@@ -454,7 +454,7 @@ async fn summarize(
 /// `--cut-outlet`: takes one outlet's link down for a while, then watches it catch up.
 struct Cutter {
     index: usize,
-    name: &'static str,
+    name: String,
     relay: Arc<link::Relay>,
     manager: Arc<Staff>,
     after: Duration,

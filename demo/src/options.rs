@@ -10,10 +10,10 @@ use std::path::PathBuf;
 #[command(name = "patty-demo", version)]
 pub struct Options {
     /// Outlets, each an edge node with the sample menu, stock and staff.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=8))]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=200))]
     pub outlets: u64,
     /// Drivers on the road.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=50))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub drivers: u64,
     /// Orders per minute across the chain at the quiet times of day (online and at the counter);
     /// lunch brings about three times as many, dinner more than twice.

@@ -5,7 +5,7 @@
 //! cloud no longer takes (another database, a revoked key) is replaced.
 
 use crate::api::{Account, Api, Auth};
-use crate::geo::{SITES, Site, ZONE_RADIUS_M, zone_ring};
+use crate::geo::{Site, ZONE_RADIUS_M, site, zone_ring};
 use anyhow::Context;
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -135,14 +135,14 @@ pub async fn bootstrap(cloud: &Api, data_dir: &Path, outlets: usize, drivers: us
     let mut state = StateFile::load(data_dir)?;
 
     let mut set_up = Vec::new();
-    for site in SITES.iter().take(outlets) {
+    for site in (0..outlets).map(site) {
         let entry = state
             .outlets
             .entry(site.slug.to_owned())
             .or_insert_with(|| OutletState { id: uuid::Uuid::now_v7().to_string(), edge_key: None });
         let known = cloud.get(&format!("/api/v1/outlets/{}", entry.id), Auth::None).await?;
         if known.status == StatusCode::NOT_FOUND {
-            admin.post(cloud, "/api/v1/outlets", &outlet_json(&entry.id, site)).await?.ok("registering an outlet")?;
+            admin.post(cloud, "/api/v1/outlets", &outlet_json(&entry.id, &site)).await?.ok("registering an outlet")?;
         } else {
             known.ok("reading an outlet")?;
         }
@@ -159,7 +159,7 @@ pub async fn bootstrap(cloud: &Api, data_dir: &Path, outlets: usize, drivers: us
             entry.edge_key = Some(key["secret"].as_str().context("the key's secret")?.to_owned());
         }
         set_up.push(OutletSetup {
-            site: *site,
+            site: site.clone(),
             id: entry.id.clone(),
             edge_key: entry.edge_key.clone().expect("set above"),
         });

@@ -81,7 +81,14 @@ impl Counts {
         let placed = self.delivery + self.pickup + self.counter;
         let kitchen: usize = self.outlets.iter().map(|o| o.new + o.cooking).sum();
         let door = self.door_avg_s().map_or_else(|| "-".to_owned(), |s| format!("{s:.0} s"));
-        let links: Vec<String> = self.outlets.iter().map(OutletView::describe).collect();
+        let mut links: Vec<String> = self.outlets.iter().map(OutletView::describe).collect();
+        // A large chain: how many are online, and only the outlets with something to say.
+        if links.len() > 8 {
+            let quiet = self.outlets.iter().zip(&links).filter(|(o, l)| **l == format!("{} online", o.name)).count();
+            let total = links.len();
+            links.retain(|l| !l.ends_with(" online"));
+            links.insert(0, format!("{quiet} of {total} outlets online"));
+        }
         let refused = if self.refused > 0 { format!("; {} refused", self.refused) } else { String::new() };
         format!(
             "{clock} | placed {placed} ({} delivery, {} pickup, {} counter{refused}) | kitchen {kitchen} | \
@@ -228,5 +235,16 @@ mod tests {
         assert!(line.ends_with("Damrak online, De Pijp OFFLINE (cut), 12 changes to send"), "{line}");
         s.cut(1, Cut::CaughtUp(Instant::now(), Duration::from_secs(3)));
         assert!(s.snapshot().line("x").ends_with("De Pijp caught up in 3 s"));
+    }
+
+    #[test]
+    fn a_large_chain_is_counted_and_only_the_outlets_with_news_are_named() {
+        let names: Vec<String> = (1..=12).map(|i| format!("Outlet {i}")).collect();
+        let s = Stats::new(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        for i in 0..12 {
+            s.link(i, if i == 4 { "offline" } else { "online" }, 0);
+        }
+        let line = s.snapshot().line("x");
+        assert!(line.ends_with("| 11 of 12 outlets online, Outlet 5 offline"), "{line}");
     }
 }
