@@ -11,7 +11,8 @@
 //!   once the link is back, and its route has every fix.
 //!
 //! An outlet cut off from the cloud, trading on and reconciling, is `tests/sync.rs`; a delivery's
-//! offers, declines and lapses, and the scoping of the live streams, `tests/delivery.rs`.
+//! offers, declines and lapses, and the scoping of the live streams, `tests/delivery.rs`; the
+//! whole chain at once (`patty-demo`, run as a person would), `tests/demo.rs`.
 
 use patty_tests::chain::{Agent, Cloud, CloudOptions, CuttableLink, Edge, HOME, OUTLET, between, free_port, north};
 use patty_tests::chain::{Api, sample_item};

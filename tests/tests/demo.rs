@@ -8,14 +8,16 @@
 //!   the cloud until the link returns, and then it is.
 //! - A bad option is one line on stderr and a non-zero exit.
 
-use reqwest::StatusCode;
-use serde_json::{Value, json};
+use patty_tests::chain::Api;
+use patty_tests::fixtures::eventually;
+use patty_tests::process::workspace_binary;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_patty-demo");
 const ADMIN: (&str, &str) = ("hq@pattypalace.example", "patty-demo-hq");
 
 /// The demo, started with its output captured.
@@ -46,7 +48,7 @@ fn collect(from: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>>
 impl Demo {
     /// Starts the demo on `dir` with `args`, on free ports, and waits for its banner.
     async fn start(dir: &std::path::Path, args: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(workspace_binary("patty-demo"))
             .args(["--data-dir", dir.to_str().unwrap(), "--port", "0", "--edge-port", "0", "--mqtt-port", "0"])
             .args(args)
             .stdout(Stdio::piped())
@@ -120,38 +122,11 @@ impl Drop for Demo {
     }
 }
 
-async fn get(http: &reqwest::Client, url: &str, token: &str) -> (StatusCode, Value) {
-    let r = http.get(url).bearer_auth(token).send().await.unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
-}
-
-async fn hq_login(http: &reqwest::Client, cloud: &str) -> String {
-    let body = json!({ "email": ADMIN.0, "password": ADMIN.1 });
-    let r = http.post(format!("{cloud}/api/v1/auth/login")).json(&body).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
-}
-
-async fn pin_login(http: &reqwest::Client, edge: &str, pin: &str) -> String {
-    let r = http.post(format!("{edge}/api/v1/sessions")).json(&json!({ "pin": pin })).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
-}
-
-/// Polls `f` every 250 ms until it gives a value; panics with `what` after `secs` seconds.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    secs: u64,
-    mut f: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {secs} s waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+/// The cloud's API with HQ signed in, and HQ's token.
+async fn sign_in_hq(demo: &Demo) -> (Api, String) {
+    let cloud = Api::new(&demo.cloud);
+    let token = cloud.login(ADMIN.0, ADMIN.1).await;
+    (cloud, token)
 }
 
 fn now_ms() -> i64 {
@@ -164,13 +139,11 @@ async fn online_orders_reach_the_door_with_their_code_and_a_second_run_resumes()
     let args = ["--outlets", "2", "--drivers", "4", "--rate", "60", "--day-mins", "2", "--pace", "8"];
     let mut demo = Demo::start(dir.path(), &args).await;
     assert_eq!(demo.edges.len(), 2);
-    let http = reqwest::Client::new();
-    let hq = hq_login(&http, &demo.cloud).await;
+    let (cloud, hq) = sign_in_hq(&demo).await;
 
     // At least three deliveries handed over, as HQ sees them.
-    let deliveries = format!("{}/api/v1/deliveries?scope=all&limit=1000", demo.cloud);
     let delivered = eventually("three deliveries handed over", 150, || async {
-        let (s, list) = get(&http, &deliveries, &hq).await;
+        let (s, list) = cloud.call(Method::GET, &hq, "/api/v1/deliveries?scope=all&limit=1000", None).await;
         assert_eq!(s, StatusCode::OK, "{list}");
         let done: Vec<Value> =
             list.as_array().unwrap().iter().filter(|d| d["status"] == "delivered").cloned().collect();
@@ -185,7 +158,7 @@ async fn online_orders_reach_the_door_with_their_code_and_a_second_run_resumes()
         }
         assert_eq!(d["code_attempts"], 0, "the customer's code, right the first time: {d}");
         let (s, order) =
-            get(&http, &format!("{}/api/v1/orders/{}", demo.cloud, d["order_id"].as_str().unwrap()), &hq).await;
+            cloud.call(Method::GET, &hq, &format!("/api/v1/orders/{}", d["order_id"].as_str().unwrap()), None).await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(
             (order["channel"].as_str(), order["status"].as_str()),
@@ -217,10 +190,10 @@ async fn online_orders_reach_the_door_with_their_code_and_a_second_run_resumes()
 
     // Again on the same data: the same outlets and keys; nothing registered twice.
     let mut again = Demo::start(dir.path(), &[&args[..], &["--duration-secs", "8"]].concat()).await;
-    let hq = hq_login(&http, &again.cloud).await;
-    let (_, outlets) = get(&http, &format!("{}/api/v1/outlets", again.cloud), &hq).await;
+    let (cloud, hq) = sign_in_hq(&again).await;
+    let outlets = cloud.ok(Method::GET, &hq, "/api/v1/outlets", None).await;
     assert_eq!(outlets.as_array().unwrap().len(), 2, "{outlets}");
-    let (_, keys) = get(&http, &format!("{}/api/v1/api-keys", again.cloud), &hq).await;
+    let keys = cloud.ok(Method::GET, &hq, "/api/v1/api-keys", None).await;
     let kinds: Vec<&str> = keys.as_array().unwrap().iter().map(|k| k["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "edge").count(), 2, "{kinds:?}");
     assert_eq!(kinds.iter().filter(|k| **k == "device").count(), 4, "{kinds:?}");
@@ -234,15 +207,13 @@ async fn a_cut_outlet_keeps_selling_and_catches_up() {
     let args =
         ["--outlets", "2", "--drivers", "2", "--rate", "90", "--pace", "8", "--cut-outlet", "2", "--cut-after", "3"];
     let mut demo = Demo::start(dir.path(), &[&args[..], &["--cut-secs", "20"]].concat()).await;
-    let http = reqwest::Client::new();
-    let hq = hq_login(&http, &demo.cloud).await;
-    let edge = demo.edges[1].clone();
-    let cashier = pin_login(&http, &edge, "1111").await;
+    let (cloud, hq) = sign_in_hq(&demo).await;
+    let edge = Api::new(&demo.edges[1]);
+    let cashier = edge.pin("1111").await;
     let counter_orders = |from: i64, to: i64| {
-        let (http, edge, cashier) = (&http, &edge, &cashier);
+        let (edge, cashier) = (&edge, &cashier);
         async move {
-            let (s, list) = get(http, &format!("{edge}/api/v1/orders?limit=500"), cashier).await;
-            assert_eq!(s, StatusCode::OK);
+            let list = edge.ok(Method::GET, cashier, "/api/v1/orders?limit=500", None).await;
             list.as_array()
                 .unwrap()
                 .iter()
@@ -259,7 +230,7 @@ async fn a_cut_outlet_keeps_selling_and_catches_up() {
         counter_orders(cut_at, i64::MAX).await.into_iter().next()
     })
     .await;
-    let (s, _) = get(&http, &format!("{}/api/v1/orders/{sold}", demo.cloud), &hq).await;
+    let (s, _) = cloud.call(Method::GET, &hq, &format!("/api/v1/orders/{sold}"), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "an order taken while cut is not at the cloud yet");
     let line = demo.line("OFFLINE (cut)", 10).await;
     assert!(line.contains("De Pijp OFFLINE (cut)"), "{line}");
@@ -270,9 +241,9 @@ async fn a_cut_outlet_keeps_selling_and_catches_up() {
     assert!(while_cut.contains(&sold), "{while_cut:?}");
     // Everything it sold while cut reaches the cloud.
     for id in &while_cut {
-        let url = format!("{}/api/v1/orders/{id}", demo.cloud);
+        let path = format!("/api/v1/orders/{id}");
         let order = eventually("the order at the cloud", 60, || async {
-            let (s, o) = get(&http, &url, &hq).await;
+            let (s, o) = cloud.call(Method::GET, &hq, &path, None).await;
             (s == StatusCode::OK).then_some(o)
         })
         .await;
@@ -294,7 +265,7 @@ fn a_bad_option_is_one_line_on_stderr_and_a_failure() {
         (&["--cut-outlet", "5"][..], "--cut-outlet"),
         (&["--no-such-option"][..], "--no-such-option"),
     ] {
-        let out = Command::new(BIN)
+        let out = Command::new(workspace_binary("patty-demo"))
             .args(["--data-dir", dir.path().join("never").to_str().unwrap()])
             .args(args)
             .output()
