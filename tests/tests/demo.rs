@@ -6,13 +6,19 @@
 //!   on the same data resumes: the same outlets and keys, nothing made twice.
 //! - An outlet whose link is cut keeps selling at the counter; what it sold while cut is not at
 //!   the cloud until the link returns, and then it is.
+//! - On real servers (PostgreSQL, Mosquitto, a Kafka-protocol broker) a delivery goes through
+//!   the same way, its order kept in PostgreSQL and its story on Kafka.
 //! - A bad option is one line on stderr and a non-zero exit.
 
-use patty_tests::chain::Api;
+use patty_tests::chain::{Api, free_port};
 use patty_tests::fixtures::eventually;
+use patty_tests::kafka::Broker;
+use patty_tests::mqtt::Mosquitto;
+use patty_tests::postgres::postgres_schema;
 use patty_tests::process::workspace_binary;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use sqlx::Connection;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -251,6 +257,46 @@ async fn a_cut_outlet_keeps_selling_and_catches_up() {
         assert!(order["paid"].as_i64().unwrap() > 0, "with its payment: {order}");
     }
     demo.line("caught up in", 60).await;
+    let status = demo.interrupt().await;
+    assert!(status.success(), "{status}; stderr: {:?}", demo.stderr.lock().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_real_postgresql_mosquitto_and_kafka_the_chain_runs_the_same() {
+    let mqtt = Mosquitto::start(free_port());
+    let kafka = Broker::start().await;
+    let database = postgres_schema().await;
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--outlets", "1", "--drivers", "3", "--rate", "60", "--day-mins", "2", "--pace", "8"];
+    let servers = ["--database-url", &database, "--mqtt-url", &mqtt.url(), "--kafka-brokers", &kafka.addr];
+    let mut demo = Demo::start(dir.path(), &[&args[..], &servers[..]].concat()).await;
+    let (cloud, hq) = sign_in_hq(&demo).await;
+
+    // A delivery handed over: the drivers' fixes came through Mosquitto, the orders live in
+    // PostgreSQL, and the order's whole story is on Kafka.
+    let delivered = eventually("a delivery handed over", 150, || async {
+        let list = cloud.ok(Method::GET, &hq, "/api/v1/deliveries?scope=all&limit=1000", None).await;
+        list.as_array().unwrap().iter().find(|d| d["status"] == "delivered").cloned()
+    })
+    .await;
+    let order = delivered["order_id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let kinds: Vec<String> = kafka
+            .consume(&["order.events"], 1, 10)
+            .into_iter()
+            .filter(|r| r["key"] == order.as_str())
+            .map(|r| r["value"]["kind"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        if kinds.first().map(String::as_str) == Some("order.placed") && kinds.iter().any(|k| k == "order.completed") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "order {order} on Kafka: {kinds:?}");
+    }
+    let mut db = sqlx::PgConnection::connect(&database).await.unwrap();
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM orders WHERE id = $1").bind(&order).fetch_one(&mut db).await.unwrap();
+    assert_eq!(status, "completed");
     let status = demo.interrupt().await;
     assert!(status.success(), "{status}; stderr: {:?}", demo.stderr.lock().unwrap());
 }
