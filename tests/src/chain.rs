@@ -101,6 +101,23 @@ impl Api {
         v
     }
 
+    /// GETs `path`, panicking unless the answer is 200.
+    pub async fn get(&self, token: &str, path: &str) -> Value {
+        let (s, v) = self.call(Method::GET, token, path, None).await;
+        assert_eq!(s, StatusCode::OK, "GET {path}: {v}");
+        v
+    }
+
+    /// POSTs `body`: the status and the JSON answer.
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, token, path, Some(body)).await
+    }
+
+    /// POSTs `body`, panicking unless the answer is 2xx.
+    pub async fn post_ok(&self, token: &str, path: &str, body: Value) -> Value {
+        self.ok(Method::POST, token, path, Some(body)).await
+    }
+
     /// POSTs `body` with an `Idempotency-Key`, as a till or a customer's app places an order;
     /// panics unless it is 201.
     pub async fn place(&self, token: &str, path: &str, key: &str, body: &Value) -> Value {

@@ -3,10 +3,10 @@
 //! the kitchen. After healing, both sides hold the same orders, tenders and stock, and the
 //! conflicts are listed on both sides.
 
-use patty_tests::chain::CuttableLink;
+use patty_tests::chain::{Api, CuttableLink, free_port};
 use patty_tests::postgres::postgres_schema;
 use patty_tests::process::workspace_binary;
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Child;
@@ -18,10 +18,6 @@ const MANAGER_PIN: &str = "1234";
 const CASHIER_PIN: &str = "1111";
 
 use patty_tests::fixtures::eventually;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 struct Proc {
     child: Child,
@@ -68,50 +64,6 @@ fn start_edge(dir: &std::path::Path, outlet: &str, cloud: &str, key: &str) -> Pr
     Proc { child, base }
 }
 
-/// A client for one service.
-#[derive(Clone)]
-struct Api {
-    http: Client,
-    base: String,
-}
-
-impl Api {
-    fn new(base: &str) -> Self {
-        Self { http: Client::builder().timeout(Duration::from_secs(20)).build().unwrap(), base: base.to_owned() }
-    }
-
-    async fn call(&self, method: reqwest::Method, token: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut r = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        match r.send().await {
-            Ok(resp) => {
-                let status = resp.status();
-                let text = resp.text().await.unwrap_or_default();
-                (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-            }
-            Err(e) => (StatusCode::SERVICE_UNAVAILABLE, json!({ "error": e.to_string() })),
-        }
-    }
-
-    async fn get(&self, token: &str, path: &str) -> Value {
-        let (s, v) = self.call(reqwest::Method::GET, token, path, None).await;
-        assert_eq!(s, StatusCode::OK, "GET {path}: {v}");
-        v
-    }
-
-    async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(reqwest::Method::POST, token, path, Some(body)).await
-    }
-
-    async fn ok(&self, token: &str, path: &str, body: Value) -> Value {
-        let (s, v) = self.post(token, path, body).await;
-        assert!(s.is_success(), "POST {path}: {s} {v}");
-        v
-    }
-}
-
 /// A cloud with one outlet, its catalog published from the sample menu, and that outlet's edge
 /// synced to it.
 struct Chain {
@@ -139,9 +91,10 @@ impl Chain {
         let (_, login) = hq.post("", "/api/v1/auth/login", json!({ "email": ADMIN, "password": PASSWORD })).await;
         let admin = login["access_token"].as_str().expect("admin signs in").to_owned();
         let outlet = uuid::Uuid::now_v7().to_string();
-        hq.ok(&admin, "/api/v1/outlets", patty_tests::fixtures::outlet(&outlet)).await;
-        let key = hq.ok(&admin, "/api/v1/api-keys", json!({ "kind": "edge", "subject": outlet, "name": "edge" })).await
-            ["secret"]
+        hq.post_ok(&admin, "/api/v1/outlets", patty_tests::fixtures::outlet(&outlet)).await;
+        let key = hq
+            .post_ok(&admin, "/api/v1/api-keys", json!({ "kind": "edge", "subject": outlet, "name": "edge" }))
+            .await["secret"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -150,7 +103,7 @@ impl Chain {
         let (s, v) =
             hq.call(reqwest::Method::PUT, &admin, "/api/v1/catalog/draft", Some(json!({ "menu": seed["menu"] }))).await;
         assert_eq!(s, StatusCode::OK, "{v}");
-        hq.ok(&admin, "/api/v1/catalog/publish", json!({})).await;
+        hq.post_ok(&admin, "/api/v1/catalog/publish", json!({})).await;
         let edge = start_edge(edge_dir.path(), &outlet, &via(cloud_port), &key);
         let chain =
             Self { _cloud_dir: cloud_dir, edge_dir, cloud, cloud_port, database_url, edge, hq, admin, outlet, key };
@@ -223,7 +176,7 @@ impl Chain {
                 .unwrap();
             assert_eq!(r.status(), StatusCode::CREATED);
             let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-            api.ok(cashier, &format!("/api/v1/orders/{id}/tenders"), json!({ "method": "cash", "tendered": 500 }))
+            api.post_ok(cashier, &format!("/api/v1/orders/{id}/tenders"), json!({ "method": "cash", "tendered": 500 }))
                 .await;
             ids.push(id);
         }
@@ -357,7 +310,7 @@ async fn outlet_sells_through_a_cloud_outage_and_both_sides_converge() {
     }
     let (s, v) = chain.hq.call(reqwest::Method::PUT, &chain.admin, "/api/v1/catalog/draft", Some(draft)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    chain.hq.ok(&chain.admin, "/api/v1/catalog/publish", json!({})).await;
+    chain.hq.post_ok(&chain.admin, "/api/v1/catalog/publish", json!({})).await;
 
     chain.edge_status_when("catalog version 2 at the outlet", |s| s["catalog_version"] == 2).await;
     let (at_edge, at_hq) = chain.conflicts_on_both_sides("price_changed_while_open").await;
@@ -378,7 +331,7 @@ async fn outlet_sells_through_a_cloud_outage_and_both_sides_converge() {
     let (s, v) = chain.hq.post(&chain.admin, &format!("/api/v1/conflicts/{id}/resolve"), json!({ "note": "" })).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["code"], "validation");
-    chain.hq.ok(&chain.admin, &format!("/api/v1/conflicts/{id}/resolve"), json!({ "note": "honour 7.90" })).await;
+    chain.hq.post_ok(&chain.admin, &format!("/api/v1/conflicts/{id}/resolve"), json!({ "note": "honour 7.90" })).await;
     eventually("the settlement at the outlet", 30, || {
         let (edge, manager, id) = (edge.clone(), manager.clone(), id.clone());
         async move {
@@ -469,7 +422,7 @@ async fn cancel_races_the_kitchen_and_an_edge_killed_mid_upload_duplicates_nothi
     // The link drops; the kitchen accepts; the customer cancels in the cloud.
     link.set_cut(true);
     chain.edge_status_when("the link to drop", |s| s["link"] == "offline").await;
-    edge.ok(&cashier, &format!("/api/v1/orders/{online}/status"), json!({ "status": "accepted" })).await;
+    edge.post_ok(&cashier, &format!("/api/v1/orders/{online}/status"), json!({ "status": "accepted" })).await;
     let (s, v) =
         chain.hq.post(&customer, &format!("/api/v1/orders/{online}/cancel"), json!({ "reason": "too slow" })).await;
     assert_eq!(s, StatusCode::OK, "the cloud still had it placed: {v}");
@@ -609,7 +562,7 @@ async fn three_days_offline_then_caught_up() {
     let edge = chain.edge_api();
     let inventory = edge.get(&manager, "/api/v1/inventory").await;
     for level in inventory.as_array().unwrap() {
-        edge.ok(
+        edge.post_ok(
             &manager,
             "/api/v1/inventory/receive",
             json!({ "ingredient_id": level["ingredient"]["id"], "quantity": 1_000_000 }),
@@ -658,14 +611,14 @@ async fn three_days_offline_then_caught_up() {
                         assert_eq!(status, StatusCode::CREATED, "{o}");
                         let id = o["id"].as_str().unwrap();
                         if k % 25 == 7 {
-                            edge.ok(
+                            edge.post_ok(
                                 &cashier,
                                 &format!("/api/v1/orders/{id}/cancel"),
                                 json!({ "reason": "customer left" }),
                             )
                             .await;
                         } else if k % 3 == 0 {
-                            edge.ok(
+                            edge.post_ok(
                                 &cashier,
                                 &format!("/api/v1/orders/{id}/tenders"),
                                 json!({ "method": "cash", "tendered": 5000 }),
@@ -673,7 +626,7 @@ async fn three_days_offline_then_caught_up() {
                             .await;
                         } else {
                             let card = json!({ "method": "card", "amount": o["total"], "reference": "term" });
-                            edge.ok(&cashier, &format!("/api/v1/orders/{id}/tenders"), card).await;
+                            edge.post_ok(&cashier, &format!("/api/v1/orders/{id}/tenders"), card).await;
                         }
                     }
                 }
