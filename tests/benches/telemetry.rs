@@ -19,6 +19,7 @@
 use patty_cloud::geofence::{Presence, Shape, Zone, ZoneIndex, ZoneKind};
 use patty_protocol::telemetry::{Fix, micro, topic};
 use patty_tests::bench::{Figures, env_or};
+use patty_tests::chain::{free_port, now_s};
 use patty_tests::kafka::Broker;
 use patty_tests::mqtt::Mosquitto;
 use rdkafka::Message;
@@ -31,14 +32,6 @@ use std::time::{Duration, Instant};
 
 const ADMIN: (&str, &str) = ("hq@bench.example", "bench-password");
 const DEVICES: usize = 50;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn now_s() -> u32 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32
-}
 
 fn fix(seq: u32, d: usize) -> Fix {
     Fix {

@@ -50,6 +50,24 @@ impl Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+
+    /// Waits for the process to exit successfully; panics after `secs` seconds or on failure.
+    pub async fn finishes(&mut self, secs: u64) {
+        let status = crate::fixtures::eventually("the process to finish", secs, || {
+            let s = self.0.try_wait().unwrap();
+            async move { s }
+        })
+        .await;
+        assert!(status.success(), "it did its work and stopped: {status}");
+    }
+}
+
+/// A counter's value in a Prometheus exposition (0 when absent).
+pub fn metric(exposition: &str, name: &str) -> u64 {
+    exposition
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0)
 }
 
 impl Drop for Killed {

@@ -25,9 +25,7 @@ use std::time::Duration;
 /// A counter's value on the cloud's `/metrics` (0 when absent).
 async fn counter(api: &Api, name: &str) -> u64 {
     let text = api.http.get(format!("{}/metrics", api.base)).send().await.unwrap().text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0)
+    patty_tests::chain::metric(&text, name)
 }
 
 /// A delivery order of one `item` to HOME by `customer` (token, address), taken to `ready` at

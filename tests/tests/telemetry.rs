@@ -5,49 +5,17 @@
 //! and disturb nothing.
 
 use patty_protocol::telemetry::{Fix, micro, topic};
+use patty_tests::chain::{Killed, free_port, metric};
 use patty_tests::kafka::Broker;
 use patty_tests::mqtt::{Mosquitto, Pki};
 use patty_tests::process::workspace_binary;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const ADMIN: &str = "hq@pattypalace.example";
 const PASSWORD: &str = "correct horse battery";
-
-struct Killed(Child);
-
-impl Killed {
-    /// Waits for the process to exit successfully; panics after `secs` seconds or on failure.
-    async fn finishes(&mut self, secs: u64) {
-        let status = patty_tests::fixtures::eventually("the agent to finish", secs, || {
-            let s = self.0.try_wait().unwrap();
-            async move { s }
-        })
-        .await;
-        assert!(status.success(), "the agent sent everything and stopped: {status}");
-    }
-}
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A counter's value in a Prometheus exposition (0 when absent).
-fn counter(exposition: &str, name: &str) -> u64 {
-    exposition
-        .lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 async fn json_call(
     http: &reqwest::Client,
@@ -143,7 +111,7 @@ impl Rig {
         loop {
             probe.publish(topic("no-such-device", "fix"), QoS::AtLeastOnce, false, vec![1, 2, 3]).await.unwrap();
             tokio::time::sleep(Duration::from_millis(200)).await;
-            if rig.counter("patty_cloud_device_messages_rejected_total{reason=\"unknown_device\"}").await > 0 {
+            if rig.metric("patty_cloud_device_messages_rejected_total{reason=\"unknown_device\"}").await > 0 {
                 break;
             }
             assert!(tokio::time::Instant::now() < deadline, "the ingest never subscribed");
@@ -182,8 +150,8 @@ impl Rig {
         self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap()
     }
 
-    async fn counter(&self, name: &str) -> u64 {
-        counter(&self.metrics().await, name)
+    async fn metric(&self, name: &str) -> u64 {
+        metric(&self.metrics().await, name)
     }
 }
 
@@ -252,9 +220,9 @@ async fn a_drive_reaches_kafka_once_and_in_order_and_bad_messages_disturb_nothin
     let m = metrics().await;
     for reason in ["malformed", "out_of_range", "from_the_future", "bad_topic"] {
         let name = format!("patty_cloud_device_messages_rejected_total{{reason=\"{reason}\"}}");
-        assert_eq!(counter(&m, &name), 1, "{reason}: {m}");
+        assert_eq!(metric(&m, &name), 1, "{reason}: {m}");
     }
-    assert_eq!(counter(&m, "patty_cloud_fixes_accepted_total"), n as u64, "{m}");
+    assert_eq!(metric(&m, "patty_cloud_fixes_accepted_total"), n as u64, "{m}");
 
     // The fleet's positions are HQ's: a driver is refused, an unknown device is a JSON 404.
     let body = json!({ "email": "dee@example.com", "password": "driver-pass-1" });
@@ -310,7 +278,7 @@ async fn a_burst_of_fixes_lands_in_kafka_exactly() {
     let total = u64::from(DEVICES * per_device);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     loop {
-        let accepted = rig.counter("patty_cloud_fixes_accepted_total").await;
+        let accepted = rig.metric("patty_cloud_fixes_accepted_total").await;
         assert!(accepted <= total, "{accepted} accepted of {total} sent");
         if accepted == total {
             break;
@@ -327,7 +295,7 @@ async fn a_burst_of_fixes_lands_in_kafka_exactly() {
     let (records, distinct, partitions) = rig.kafka.count("delivery.location.updates", total, 120);
     assert_eq!(partitions, 10, "the topic has its 10 partitions");
     assert_eq!((records, distinct), (total, total), "every fix in Kafka exactly once");
-    assert_eq!(rig.counter("patty_cloud_fixes_repeats_total").await, 0);
+    assert_eq!(rig.metric("patty_cloud_fixes_repeats_total").await, 0);
     println!("{total} fixes published, ingested and produced in {:.1} s", ingest.as_secs_f64());
 }
 
@@ -400,7 +368,7 @@ async fn owntracks_locations_count_as_the_linked_devices_fixes() {
     assert_eq!(r.status(), reqwest::StatusCode::OK);
 
     let unknown = "patty_cloud_device_messages_rejected_total{reason=\"unknown_device\"}";
-    let unknown_before = rig.counter(unknown).await;
+    let unknown_before = rig.metric(unknown).await;
     let phone = rig.client("owntracks-dee", 10);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let location = |tst: u64, lat: f64| {
@@ -425,11 +393,11 @@ async fn owntracks_locations_count_as_the_linked_devices_fixes() {
     );
     assert_eq!((p["heading_deg"].as_u64(), p["time_s"].as_u64()), (Some(271), Some(now - 10)));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while rig.counter("patty_cloud_device_messages_rejected_total{reason=\"malformed\"}").await < 1 {
+    while rig.metric("patty_cloud_device_messages_rejected_total{reason=\"malformed\"}").await < 1 {
         assert!(tokio::time::Instant::now() < deadline, "the malformed message was not counted");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(rig.counter(unknown).await, unknown_before + 1, "eve's phone is not linked");
+    assert_eq!(rig.metric(unknown).await, unknown_before + 1, "eve's phone is not linked");
     let records = rig.kafka.consume(&["delivery.location.updates"], 2, 60);
     assert_eq!(
         records.iter().map(|r| r["value"]["time_s"].as_u64().unwrap()).collect::<Vec<_>>(),
@@ -461,7 +429,7 @@ async fn a_broker_restarted_mid_stream_loses_no_acknowledged_fix() {
     let mut agent = Killed(agent);
     // Some fixes are through; then the broker goes down for a moment and comes back.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while rig.counter("patty_cloud_fixes_accepted_total").await < 20 {
+    while rig.metric("patty_cloud_fixes_accepted_total").await < 20 {
         assert!(tokio::time::Instant::now() < deadline, "no fixes before the restart");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
