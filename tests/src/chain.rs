@@ -119,6 +119,16 @@ impl Api {
         v
     }
 
+    /// GETs `path` until it answers 200 (a thing that comes into being, like a delivery once
+    /// its order is ready); its answer. Panics with `what` after 30 s.
+    pub async fn when_ok(&self, what: &str, token: &str, path: &str) -> Value {
+        crate::fixtures::eventually(what, 30, || async {
+            let (s, v) = self.call(Method::GET, token, path, None).await;
+            (s == StatusCode::OK).then_some(v)
+        })
+        .await
+    }
+
     /// GETs `path`, panicking unless the answer is 200.
     pub async fn get(&self, token: &str, path: &str) -> Value {
         let (s, v) = self.call(Method::GET, token, path, None).await;

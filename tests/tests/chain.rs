@@ -33,6 +33,17 @@ async fn outlet(dir: &std::path::Path, opts: CloudOptions, edge_envs: &[(&str, S
     (cloud, outlet, edge)
 }
 
+/// A phone order at the till for `quantity` Classic Patties delivered to [`HOME`].
+fn phone_delivery(quantity: u32) -> Value {
+    let to = json!({ "line1": "Prins Hendrikkade 1", "city": "Amsterdam", "postcode": "1012", "position": { "lat": HOME.0, "lon": HOME.1 } });
+    json!({ "channel": "phone", "fulfilment": "delivery", "delivery_address": to, "lines": [{ "item_id": sample_item("Classic Patty"), "quantity": quantity }] })
+}
+
+/// A delivery's job number, hand-over code and id, as its customer or its till reads it.
+fn job_of(d: &Value) -> (u64, &str, &str) {
+    (d["job"].as_u64().unwrap(), d["handover_code"].as_str().unwrap(), d["id"].as_str().unwrap())
+}
+
 /// Moves an order at the edge, as `token`'s holder taps it.
 async fn move_at_till(till: &Api, token: &str, order: &str, status: &str) {
     till.ok(Method::POST, token, &format!("/api/v1/orders/{order}/status"), Some(json!({ "status": status }))).await;
@@ -96,11 +107,7 @@ async fn an_online_order_goes_from_the_click_through_the_kitchen_to_the_door() {
 
     // The outlet's till shows it; the cashier accepts, the kitchen makes it.
     let (cashier, kitchen) = (edge.api.pin("1111").await, edge.api.pin("2222").await);
-    let at_till = eventually("the online order at the till", 30, || async {
-        let (s, v) = edge.api.call(Method::GET, &cashier, &format!("/api/v1/orders/{id}"), None).await;
-        (s == StatusCode::OK).then_some(v)
-    })
-    .await;
+    let at_till = edge.api.when_ok("the online order at the till", &cashier, &format!("/api/v1/orders/{id}")).await;
     assert_eq!((at_till["status"].as_str(), at_till["channel"].as_str()), (Some("placed"), Some("online")));
     move_at_till(&edge.api, &cashier, &id, "accepted").await;
     for status in ["preparing", "ready"] {
@@ -108,13 +115,8 @@ async fn an_online_order_goes_from_the_click_through_the_kitchen_to_the_door() {
     }
 
     // The cloud dispatches it once the ready order syncs; Ada's app shows her code.
-    let mine = eventually("Ada's delivery with its code", 30, || async {
-        let (s, v) = cloud.api.call(Method::GET, &ada, &format!("/api/v1/orders/{id}/delivery"), None).await;
-        (s == StatusCode::OK).then_some(v)
-    })
-    .await;
-    let (job, code, delivery) =
-        (mine["job"].as_u64().unwrap(), mine["handover_code"].as_str().unwrap(), mine["id"].as_str().unwrap());
+    let mine = cloud.api.when_ok("Ada's delivery with its code", &ada, &format!("/api/v1/orders/{id}/delivery")).await;
+    let (job, code, delivery) = job_of(&mine);
     deliver(&cloud, &mut fay, job, delivery, code).await;
     let done = eventually("Ada's order completed", 30, || async {
         let v = cloud.api.ok(Method::GET, &ada, &format!("/api/v1/orders/{id}"), None).await;
@@ -176,9 +178,7 @@ async fn a_phone_order_taken_at_the_till_goes_to_the_door_with_the_code_the_outl
     let (cashier, kitchen) = (till.pin("1111").await, till.pin("2222").await);
 
     // A customer phones: the cashier takes the address with its map position.
-    let to = json!({ "line1": "Prins Hendrikkade 1", "city": "Amsterdam", "postcode": "1012", "position": { "lat": HOME.0, "lon": HOME.1 } });
-    let body = json!({ "channel": "phone", "fulfilment": "delivery", "delivery_address": to, "lines": [{ "item_id": sample_item("Classic Patty"), "quantity": 2 }] });
-    let order = till.place(&cashier, "/api/v1/orders", "phone-0001", &body).await;
+    let order = till.place(&cashier, "/api/v1/orders", "phone-0001", &phone_delivery(2)).await;
     assert_eq!(order["delivery_fee"], 250);
     assert_eq!(order["total"], order["subtotal"].as_i64().unwrap() + 250, "{order}");
     let id = order["id"].as_str().unwrap().to_owned();
@@ -198,14 +198,11 @@ async fn a_phone_order_taken_at_the_till_goes_to_the_door_with_the_code_the_outl
     }
 
     // The cloud dispatches it once the ready order has synced; the till reads the code out.
-    let mine = eventually("the phone order's delivery at the till", 30, || async {
-        let (s, v) = till.call(Method::GET, &cashier, &format!("/api/v1/orders/{id}/delivery"), None).await;
-        (s == StatusCode::OK).then_some(v)
-    })
-    .await;
+    let mine = till
+        .when_ok("the phone order's delivery at the till", &cashier, &format!("/api/v1/orders/{id}/delivery"))
+        .await;
     assert_eq!(mine["status"], "waiting", "{mine}");
-    let (job, code, delivery) =
-        (mine["job"].as_u64().unwrap(), mine["handover_code"].as_str().unwrap(), mine["id"].as_str().unwrap());
+    let (job, code, delivery) = job_of(&mine);
     deliver(&cloud, &mut fay, job, delivery, code).await;
 
     // The till sees it delivered, and HQ sees the order completed.
@@ -229,19 +226,15 @@ async fn a_drivers_link_dropping_mid_delivery_loses_nothing() {
     let mut fay = Agent::start(&fay_device, link.port, dir.path());
     fay.at(north(OUTLET, 300.0));
     cloud.drivers_online(1).await;
-    let to = json!({ "line1": "Prins Hendrikkade 1", "city": "Amsterdam", "postcode": "1012", "position": { "lat": HOME.0, "lon": HOME.1 } });
-    let body = json!({ "channel": "phone", "fulfilment": "delivery", "delivery_address": to, "lines": [{ "item_id": sample_item("Classic Patty"), "quantity": 1 }] });
-    let id = edge.api.place(&cashier, "/api/v1/orders", "phone-0002", &body).await["id"].as_str().unwrap().to_owned();
+    let id = edge.api.place(&cashier, "/api/v1/orders", "phone-0002", &phone_delivery(1)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for status in ["preparing", "ready"] {
         move_at_till(&edge.api, &kitchen, &id, status).await;
     }
-    let mine = eventually("the delivery", 30, || async {
-        let (s, v) = edge.api.call(Method::GET, &cashier, &format!("/api/v1/orders/{id}/delivery"), None).await;
-        (s == StatusCode::OK).then_some(v)
-    })
-    .await;
-    let (job, code, delivery) =
-        (mine["job"].as_u64().unwrap(), mine["handover_code"].as_str().unwrap(), mine["id"].as_str().unwrap());
+    let mine = edge.api.when_ok("the delivery", &cashier, &format!("/api/v1/orders/{id}/delivery")).await;
+    let (job, code, delivery) = job_of(&mine);
     fay.shows(&format!("offer job {job}"));
     fay.type_line(&format!("accept {job}"));
     fay.shows(&format!("job {job} is yours"));
