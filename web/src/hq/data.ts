@@ -1,7 +1,29 @@
 // What several dashboard views read from the cloud, read one way.
 
+import { useEffect, useState } from "preact/hooks";
 import type { Api } from "../shared/api";
+import { message } from "../shared/ui";
 import type { Order, Outlet, OutletStock } from "./types";
+
+/// Rows read for each outlet in turn, joined, reloaded when the outlets change: the rows (null
+/// until read) and the error that stopped the reading, if any.
+export function useAcrossOutlets<R>(outlets: Outlet[], load: (o: Outlet) => Promise<R[]>): [R[] | null, string] {
+  const [rows, setRows] = useState<R[] | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    (async () => {
+      try {
+        const out: R[] = [];
+        for (const o of outlets) out.push(...(await load(o)));
+        setRows(out);
+        setError("");
+      } catch (e) {
+        setError(message(e));
+      }
+    })();
+  }, [outlets]);
+  return [rows, error];
+}
 
 /// The outlet's orders taken since local midnight that still count (not cancelled or voided):
 /// the latest 500 of the day.

@@ -1,11 +1,10 @@
 // Today's sales across the outlets the user sees: by outlet, by item and by hour, as bar charts
 // drawn in SVG from the orders themselves, each with its figures in a table beside it.
 
-import { useEffect, useState } from "preact/hooks";
 import type { Api } from "../shared/api";
 import { money } from "../shared/money";
-import { Problem, message } from "../shared/ui";
-import { todaysOrders } from "./data";
+import { Problem } from "../shared/ui";
+import { todaysOrders, useAcrossOutlets } from "./data";
 import type { Order, Outlet } from "./types";
 
 type Series = [string, number][];
@@ -40,21 +39,10 @@ function Bars({ title, data, currency }: { title: string; data: Series; currency
 }
 
 export function Sales({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
-  const [orders, setOrders] = useState<[Outlet, Order][]>([]);
-  const [error, setError] = useState("");
-  useEffect(() => {
-    (async () => {
-      try {
-        const all: [Outlet, Order][] = [];
-        for (const o of outlets) {
-          for (const order of await todaysOrders(cloud, o)) all.push([o, order]);
-        }
-        setOrders(all);
-      } catch (e) {
-        setError(message(e));
-      }
-    })();
-  }, [outlets]);
+  const [read, error] = useAcrossOutlets<[Outlet, Order]>(outlets, async (o) =>
+    (await todaysOrders(cloud, o)).map((order): [Outlet, Order] => [o, order]),
+  );
+  const orders = read ?? [];
   const sum = (key: (o: Outlet, order: Order) => [string, number][]): Series => {
     const m = new Map<string, number>();
     for (const [o, order] of orders) for (const [k, v] of key(o, order)) m.set(k, (m.get(k) ?? 0) + v);

@@ -4,7 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { type Api, follow } from "../shared/api";
 import { Problem, message } from "../shared/ui";
 import { money, parseMoney } from "../shared/money";
-import { lowStock, todaysOrders } from "./data";
+import { lowStock, todaysOrders, useAcrossOutlets } from "./data";
 import type { Draft, Order, Outlet, OutletStock, OutletSync } from "./types";
 
 
@@ -43,30 +43,23 @@ interface Row {
 /// Each outlet: its link (online, or offline since when), today's orders and sales, low stock and
 /// open conflicts.
 export function Outlets({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
-  const [rows, setRows] = useState<Row[]>([]);
-  const [error, setError] = useState("");
+  const [links, setLinks] = useState<OutletSync[]>([]);
   useEffect(() => {
-    (async () => {
-      try {
-        const links = await cloud.call<OutletSync[]>("GET", "/api/v1/sync/outlets").catch(() => [] as OutletSync[]);
-        const out: Row[] = [];
-        for (const outlet of outlets) {
-          const today = await todaysOrders(cloud, outlet);
-          const low = await lowStock(cloud, outlet).catch(() => []);
-          out.push({
-            outlet,
-            sync: links.find((l) => l.outlet_id === outlet.id),
-            ordersToday: today.length,
-            salesToday: today.reduce((s, o) => s + o.total, 0),
-            lowStock: low.map((s) => s.name),
-          });
-        }
-        setRows(out);
-      } catch (e) {
-        setError(message(e));
-      }
-    })();
+    cloud.call<OutletSync[]>("GET", "/api/v1/sync/outlets").then(setLinks, () => setLinks([]));
   }, [outlets]);
+  const [read, error] = useAcrossOutlets<Row>(outlets, async (outlet) => {
+    const today = await todaysOrders(cloud, outlet);
+    const low = await lowStock(cloud, outlet).catch(() => []);
+    return [
+      {
+        outlet,
+        ordersToday: today.length,
+        salesToday: today.reduce((s, o) => s + o.total, 0),
+        lowStock: low.map((s) => s.name),
+      },
+    ];
+  });
+  const rows = (read ?? []).map((r) => ({ ...r, sync: links.find((l) => l.outlet_id === r.outlet.id) }));
   return (
     <section aria-label="Outlets">
       <h2>Outlets</h2>
@@ -423,21 +416,9 @@ function OrderDetail({ cloud, order }: { cloud: Api; order: Order }) {
 
 /// Every ingredient at or below its reorder level, across the outlets the user sees.
 export function StockAlerts({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
-  const [rows, setRows] = useState<[Outlet, OutletStock][] | null>(null);
-  const [error, setError] = useState("");
-  useEffect(() => {
-    (async () => {
-      try {
-        const out: [Outlet, OutletStock][] = [];
-        for (const o of outlets) {
-          for (const s of await lowStock(cloud, o)) out.push([o, s]);
-        }
-        setRows(out);
-      } catch (e) {
-        setError(message(e));
-      }
-    })();
-  }, [outlets]);
+  const [rows, error] = useAcrossOutlets<[Outlet, OutletStock]>(outlets, async (o) =>
+    (await lowStock(cloud, o)).map((s): [Outlet, OutletStock] => [o, s]),
+  );
   return (
     <section aria-label="Stock alerts">
       <h2>Stock alerts</h2>
