@@ -52,10 +52,11 @@ try {
     const dialog = page.getByRole("dialog", { name: "Classic Patty" });
     await dialog.getByLabel(/Extra cheese/).check();
     await dialog.getByRole("button", { name: /^Add/ }).click();
-    await page.getByText("1 × Classic Patty").waitFor();
     // Two fries by keyboard: the number key sets the quantity, typing searches, Enter adds the
-    // first match and opens its sizes, Enter again takes the default size.
+    // first match and opens its sizes, Enter again takes the default size. The number is pressed
+    // the moment the dialog closes, as a quick cashier does: it must not be lost.
     await page.keyboard.press("2");
+    await page.getByText("1 × Classic Patty").waitFor();
     await page.getByText("Next item ×2").waitFor();
     await page.keyboard.type("fries");
     await page.keyboard.press("Enter");

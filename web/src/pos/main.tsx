@@ -244,10 +244,15 @@ function OrderEntry({ onExpired }: { onExpired: () => void }) {
       .catch(fail);
   }, []);
 
-  // Number keys outside a text field set the quantity of the next item added.
+  // Number keys outside a text field set the quantity of the next item added. The handler is
+  // registered once and reads the current dialog and order through a ref written at render, so a
+  // key pressed right after the size dialog closes (before any effect has re-run) is not dropped.
+  const busyWith = useRef({ choosing, order });
+  busyWith.current = { choosing, order };
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement;
+      const { choosing, order } = busyWith.current;
       if (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || choosing || order) return;
       if (/^[1-9]$/.test(e.key)) {
         setQuantity(Number(e.key));
@@ -258,7 +263,7 @@ function OrderEntry({ onExpired }: { onExpired: () => void }) {
     };
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
-  }, [choosing, order]);
+  }, []);
 
   const shown = useMemo(() => {
     if (!menu) return [];
