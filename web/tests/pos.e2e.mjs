@@ -51,11 +51,20 @@ try {
     await page.getByRole("button", { name: /Classic Patty/ }).click();
     const dialog = page.getByRole("dialog", { name: "Classic Patty" });
     await dialog.getByLabel(/Extra cheese/).check();
-    await dialog.getByRole("button", { name: /^Add/ }).click();
     // Two fries by keyboard: the number key sets the quantity, typing searches, Enter adds the
-    // first match and opens its sizes, Enter again takes the default size. The number is pressed
-    // the moment the dialog closes, as a quick cashier does: it must not be lost.
-    await page.keyboard.press("2");
+    // first match and opens its sizes, Enter again takes the default size. A quick cashier's
+    // number key lands the moment the dialog closes, after the page has drawn the cart but before
+    // it has finished reacting: it must not be lost.
+    await dialog.getByRole("button", { name: /^Add/ }).evaluate(
+      (add) =>
+        new Promise((done) => {
+          add.click();
+          setTimeout(() => {
+            document.body.dispatchEvent(new KeyboardEvent("keydown", { key: "2", bubbles: true }));
+            done();
+          }, 0);
+        }),
+    );
     await page.getByText("1 × Classic Patty").waitFor();
     await page.getByText("Next item ×2").waitFor();
     await page.keyboard.type("fries");
