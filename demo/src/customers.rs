@@ -133,9 +133,47 @@ impl Customers {
         placing.shutdown().await;
     }
 
+    /// The doors open: `per_outlet` customers of each outlet order a delivery at once, the
+    /// nearest first (the orders the kitchens have already started when the run begins). Returns
+    /// the orders placed; one refused is counted and left out.
+    pub async fn open(&self, per_outlet: usize, rng: &mut Rng) -> Vec<String> {
+        let mut orders = Vec::new();
+        for (o, outlet) in self.outlets.iter().enumerate() {
+            let mut near: Vec<usize> = (0..self.people.len()).filter(|&k| self.people[k].outlet == o).collect();
+            near.sort_by(|&a, &b| {
+                let at = |k: usize| {
+                    let p = &self.people[k].address["position"];
+                    crate::geo::distance_m(
+                        outlet.site.at(),
+                        (p["lat"].as_f64().unwrap_or(0.0), p["lon"].as_f64().unwrap_or(0.0)),
+                    )
+                };
+                at(a).total_cmp(&at(b))
+            });
+            let placing =
+                near.into_iter().take(per_outlet).map(|who| self.order_as(who, Some(true), Rng::new(rng.next_u64())));
+            for placed in futures::future::join_all(placing).await {
+                match placed {
+                    Ok(id) => orders.push(id),
+                    Err(e) => {
+                        self.stats.refused();
+                        tracing::debug!(error = %e, "an opening order");
+                    }
+                }
+            }
+        }
+        orders
+    }
+
     /// One customer orders once.
     async fn order(&self, mut rng: Rng) -> anyhow::Result<()> {
         let who = rng.index(self.people.len());
+        self.order_as(who, None, rng).await.map(|_| ())
+    }
+
+    /// Customer `who` orders once: a delivery if `delivery` says so, else as chance has it.
+    /// Returns the order's id.
+    async fn order_as(&self, who: usize, delivery: Option<bool>, mut rng: Rng) -> anyhow::Result<String> {
         let c = &self.people[who];
         let outlet = &self.outlets[c.outlet];
         let menu = self.menu(&outlet.id).await?;
@@ -146,7 +184,7 @@ impl Customers {
         if lines.is_empty() {
             anyhow::bail!("nothing available at {}", outlet.site.name);
         }
-        let delivery = rng.chance(DELIVERY_SHARE);
+        let delivery = delivery.unwrap_or_else(|| rng.chance(DELIVERY_SHARE));
         let mut body = json!({ "outlet_id": outlet.id, "fulfilment": "takeaway", "lines": lines });
         if delivery {
             body["fulfilment"] = json!("delivery");
@@ -158,7 +196,7 @@ impl Customers {
         let id = order["id"].as_str().context("an order id")?.to_owned();
         self.orders.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), who);
         self.stats.placed_online(&id, order["created_ms"].as_i64().unwrap_or_else(now_ms), delivery);
-        Ok(())
+        Ok(id)
     }
 
     /// The outlet's published menu, read again every 20 s (what is available changes by the hour).

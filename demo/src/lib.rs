@@ -50,6 +50,8 @@ use tokio::task::JoinHandle;
 
 /// Of all orders, the share taken at the counters (the rest are placed online).
 pub const COUNTER_SHARE: f64 = 0.4;
+/// Delivery orders each outlet's kitchen has already started when a run begins.
+pub const OPENING_PER_OUTLET: usize = 2;
 /// How often the summary line is printed.
 pub const SUMMARY_EVERY: Duration = Duration::from_secs(2);
 /// The longest a part is given to stop before it is abandoned.
@@ -182,8 +184,15 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     let clock = DayClock::new(opts.day_mins);
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
 
-    // Customers, staff, drivers.
+    // Customers, staff, drivers; the doors open with a few deliveries already cooking.
     let people = Arc::new(customers::Customers::new(cloud.clone(), &chain.outlets, stats.clone()));
+    let opens = clock.label();
+    let opening = people.open(OPENING_PER_OUTLET, &mut sim::Rng::from_entropy()).await;
+    println!(
+        "the doors open at {opens}: {} deliveries already in the kitchens, the first due at the door within a minute",
+        opening.len()
+    );
+    let opening = Arc::new(opening.into_iter().collect::<std::collections::HashSet<_>>());
     tasks.push(tokio::spawn(people.clone().run(clock, opts.rate * (1.0 - COUNTER_SHARE), stop.clone())));
     for (i, e) in edges.iter().enumerate() {
         let staff = outlet::OutletStaff {
@@ -195,6 +204,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
             counter_rate: opts.rate * COUNTER_SHARE / edges.len() as f64,
             pace: opts.pace,
             stats: stats.clone(),
+            opening: opening.clone(),
         };
         tasks.push(tokio::spawn(staff.run(stop.clone())));
     }

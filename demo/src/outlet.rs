@@ -9,7 +9,7 @@ use crate::api::Staff;
 use crate::sim::{DayClock, PEAK_DEMAND, Rng, basket};
 use crate::stats::Stats;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -52,6 +52,11 @@ pub struct OutletStaff {
     pub pace: f64,
     /// The bookkeeping.
     pub stats: Arc<Stats>,
+    /// The orders the kitchen had already started when the run began ([`Customers::open`]): a
+    /// few seconds of cooking left, so the first deliveries reach the door in the first minute.
+    ///
+    /// [`Customers::open`]: crate::customers::Customers::open
+    pub opening: Arc<HashSet<String>>,
 }
 
 impl OutletStaff {
@@ -150,6 +155,16 @@ impl OutletStaff {
         for ticket in queue.as_array().into_iter().flatten().filter(|t| t["recalled"] != true) {
             let order = &ticket["order"];
             let id = order["id"].as_str().unwrap_or_default();
+            if self.opening.contains(id) {
+                match order["status"].as_str() {
+                    Some("placed") => plan(id, Step::Accept, Duration::ZERO),
+                    Some("accepted") => plan(id, Step::Cook, Duration::ZERO),
+                    Some("preparing") => plan(id, Step::Bump, rng.paced(20.0, 60.0, pace)),
+                    _ => {}
+                }
+                cooking += 1;
+                continue;
+            }
             match order["status"].as_str() {
                 // Seconds of life before someone looks at the screen; minutes to make the food.
                 Some("placed") => {

@@ -15,11 +15,22 @@ pub struct DayClock {
 /// The first and last hour of the trading day.
 const OPENS: f64 = 10.0;
 const CLOSES: f64 = 22.0;
+/// The hour a run starts at: just before lunch, so the first minutes are busy; the days after run
+/// from opening to closing.
+pub const RUN_STARTS: f64 = 11.5;
 
 impl DayClock {
-    /// A day of `day_mins` real minutes, starting now at opening time.
+    /// A day of `day_mins` real minutes, at [`RUN_STARTS`] now.
     pub fn new(day_mins: f64) -> Self {
-        Self { start: Instant::now(), day: Duration::from_secs_f64(day_mins * 60.0) }
+        Self::at(day_mins, RUN_STARTS)
+    }
+
+    /// A day of `day_mins` real minutes, at `hour` (10.0 to 22.0) now.
+    pub fn at(day_mins: f64, hour: f64) -> Self {
+        let day = Duration::from_secs_f64(day_mins * 60.0);
+        let into = day.mul_f64(((hour - OPENS) / (CLOSES - OPENS)).clamp(0.0, 1.0));
+        let now = Instant::now();
+        Self { start: now.checked_sub(into).unwrap_or(now), day }
     }
 
     /// The demo's hour of the day now (10.0 to 22.0).
@@ -189,6 +200,17 @@ mod tests {
         assert!((demand_at(12.5) - 3.0).abs() < 0.05, "{}", demand_at(12.5));
         assert!(demand_at(10.0) < 1.1 && demand_at(15.5) < 1.1);
         assert!((2.0..2.4).contains(&demand_at(18.5)));
+    }
+
+    #[test]
+    fn a_run_starts_just_before_lunch_and_later_days_start_at_opening() {
+        let clock = DayClock::new(12.0);
+        assert!((clock.hour() - RUN_STARTS).abs() < 0.01, "{}", clock.hour());
+        assert!(clock.label().starts_with("11:30 "), "{}", clock.label());
+        // A 12-minute day is an hour a minute: after 10.5 hours of it, the next day opens.
+        let late = DayClock { start: clock.start.checked_sub(Duration::from_secs(630)).unwrap(), day: clock.day };
+        assert!((late.hour() - 10.0).abs() < 0.01, "{}", late.hour());
+        assert!((DayClock::at(12.0, 18.5).demand() - demand_at(18.5)).abs() < 0.01);
     }
 
     #[test]

@@ -90,8 +90,12 @@ impl Counts {
             links.insert(0, format!("{quiet} of {total} outlets online"));
         }
         let refused = if self.refused > 0 { format!("; {} refused", self.refused) } else { String::new() };
+        let first = match self.first_delivery(kitchen) {
+            Some(what) => format!(" | {what}"),
+            None => String::new(),
+        };
         format!(
-            "{clock} | placed {placed} ({} delivery, {} pickup, {} counter{refused}) | kitchen {kitchen} | \
+            "{clock}{first} | placed {placed} ({} delivery, {} pickup, {} counter{refused}) | kitchen {kitchen} | \
              to pick up {} | on the road {} | delivered {}, click-to-door avg {door} | {}",
             self.delivery,
             self.pickup,
@@ -101,6 +105,24 @@ impl Counts {
             self.delivered,
             links.join(", ")
         )
+    }
+}
+
+impl Counts {
+    /// Until the first hand-over, what the first deliveries are waiting for.
+    fn first_delivery(&self, kitchen: usize) -> Option<&'static str> {
+        if self.delivered > 0 {
+            return None;
+        }
+        Some(if self.fleet.on_the_road > 0 {
+            "the first deliveries are on the road"
+        } else if self.fleet.to_pick_up > 0 {
+            "drivers are collecting the first deliveries"
+        } else if kitchen > 0 {
+            "the kitchens are cooking the first orders"
+        } else {
+            "waiting for the first orders"
+        })
     }
 }
 
@@ -220,12 +242,15 @@ mod tests {
         s.placed_online("b", 1_000, false);
         s.counter();
         s.refused();
-        assert_eq!(s.delivered("a", 91_000), Some(Duration::from_secs(90)));
-        assert_eq!(s.delivered("from-a-run-before", 91_000), None);
         s.link(0, "online", 0);
         s.link(1, "offline", 12);
         s.cut(1, Cut::Down(Instant::now()));
         s.kitchen(0, 1, 2);
+        assert!(s.snapshot().line("11:30").starts_with("11:30 | the kitchens are cooking the first orders | placed 3"));
+        s.fleet(Fleet { to_pick_up: 0, on_the_road: 1 });
+        assert!(s.snapshot().line("11:31").starts_with("11:31 | the first deliveries are on the road | placed 3"));
+        assert_eq!(s.delivered("a", 91_000), Some(Duration::from_secs(90)));
+        assert_eq!(s.delivered("from-a-run-before", 91_000), None);
         let line = s.snapshot().line("12:30 lunch ×3.0");
         assert!(
             line.starts_with("12:30 lunch ×3.0 | placed 3 (1 delivery, 1 pickup, 1 counter; 1 refused) | kitchen 3"),

@@ -139,6 +139,31 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
+/// Someone trying the demo on its defaults sees deliveries at the door in the first minute: the
+/// run opens just before lunch with a few deliveries already cooking, and until the first
+/// hand-over the summary line says what the first deliveries are waiting for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_defaults_the_first_deliveries_reach_the_door_within_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = Demo::start(dir.path(), &[]).await;
+    let banner = Instant::now();
+    let opened = demo.line("the doors open at 11:30", 10).await;
+    assert!(opened.contains("6 deliveries already in the kitchens"), "{opened}");
+    let waiting = demo.line(" | the kitchens are cooking the first orders | ", 10).await;
+    assert!(waiting.starts_with("11:3"), "{waiting}");
+    let (cloud, hq) = sign_in_hq(&demo).await;
+    eventually("a delivery handed over within a minute of the banner", 60, || async {
+        let (s, list) = cloud.call(Method::GET, &hq, "/api/v1/deliveries?scope=all&limit=1000", None).await;
+        assert_eq!(s, StatusCode::OK, "{list}");
+        list.as_array().unwrap().iter().any(|d| d["status"] == "delivered").then_some(())
+    })
+    .await;
+    let took = banner.elapsed();
+    assert!(took < Duration::from_secs(60), "the first delivery took {took:?}");
+    eprintln!("the first delivery reached the door {:.1} s after the banner", took.as_secs_f64());
+    assert!(demo.interrupt().await.success());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn online_orders_reach_the_door_with_their_code_and_a_second_run_resumes() {
     let dir = tempfile::tempdir().unwrap();
