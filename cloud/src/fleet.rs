@@ -184,6 +184,8 @@ pub struct Fleet {
     pub repeats: AtomicU64,
     /// Accepted fixes Kafka acknowledged.
     pub produced: AtomicU64,
+    /// Sessions the ingest opened with the broker (one while the link holds).
+    pub sessions: AtomicU64,
     rejected: [AtomicU64; 8],
     client: Mutex<Option<AsyncClient>>,
 }
@@ -229,6 +231,11 @@ impl Fleet {
             ("patty_cloud_fixes_jumps_total", "Fixes accepted but flagged as an impossible jump.", &self.jumps),
             ("patty_cloud_fixes_repeats_total", "Repeated fixes dropped.", &self.repeats),
             ("patty_cloud_fixes_produced_total", "Accepted fixes Kafka acknowledged.", &self.produced),
+            (
+                "patty_cloud_mqtt_sessions_total",
+                "Sessions the telemetry ingest opened with the broker.",
+                &self.sessions,
+            ),
         ] {
             patty_service::metrics::series(out, name, "counter", help, n.load(Ordering::Relaxed));
         }
@@ -568,12 +575,36 @@ async fn reply(state: &AppState, device: &str, payload: &[u8]) {
     }
 }
 
+/// This replica's MQTT client id when the configuration names none: `patty-cloud-GROUP-XXXXXXXX`,
+/// the suffix drawn once and kept in `data_dir/mqtt-client.id`. Replicas each have their own
+/// (a broker drops the older of two connections with one id), and a restarted replica comes back
+/// as itself, to the persistent session holding what it had not acknowledged.
+pub fn client_id(share_group: &str, data_dir: &std::path::Path) -> Result<String> {
+    let path = data_dir.join("mqtt-client.id");
+    let suffix = match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_owned(),
+        Ok(_) => return Err(Error::Internal(format!("{} is empty", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data_dir)
+                .map_err(|e| Error::Internal(format!("create {}: {e}", data_dir.display())))?;
+            let suffix = patty_service::secret::token()[..8].to_owned();
+            std::fs::write(&path, &suffix).map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+            suffix
+        }
+        Err(e) => return Err(Error::Internal(format!("{}: {e}", path.display()))),
+    };
+    Ok(if share_group.is_empty() {
+        format!("patty-cloud-{suffix}")
+    } else {
+        format!("patty-cloud-{share_group}-{suffix}")
+    })
+}
+
 /// Runs the ingest until `shutdown`, reconnecting after a broker failure.
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let cfg = state.config.mqtt.clone();
     let Some((host, port)) = cfg.host_port() else { return };
-    let mut opts =
-        MqttOptions::new(format!("patty-cloud-{}", cfg.share_group).trim_end_matches('-'), host.clone(), port);
+    let mut opts = MqttOptions::new(cfg.client_id.clone(), host.clone(), port);
     // Long enough to ride out a wait for room in Kafka's queue without the broker dropping us.
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_clean_session(false);
@@ -619,6 +650,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 failures = 0;
+                state.fleet.sessions.fetch_add(1, Ordering::Relaxed);
                 // A new session: what the old one had not acknowledged, the broker sends again.
                 let _ = acks.send(AckMsg::Reset);
                 tracing::info!(%host, port, "telemetry ingest connected to the broker");
@@ -863,6 +895,19 @@ mod tests {
         assert_eq!(judge(Some(&a), &fix(1, 1_800_000_000, 52.37, 4.89), now), Verdict::Repeat);
         assert_eq!(judge(None, &fix(1, now as u32 + 600, 52.37, 4.89), now), Verdict::Reject(Reason::FromTheFuture));
         assert_eq!(judge(None, &Fix { lat_u: 95_000_000, ..a }, now), Verdict::Reject(Reason::OutOfRange));
+    }
+
+    #[test]
+    fn each_data_directory_is_a_replica_with_a_client_id_of_its_own() {
+        let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let first = client_id("fleet", one.path()).unwrap();
+        assert!(first.starts_with("patty-cloud-fleet-") && first.len() == "patty-cloud-fleet-".len() + 8, "{first}");
+        assert_eq!(client_id("fleet", one.path()).unwrap(), first, "a restart resumes its session");
+        assert_ne!(client_id("fleet", two.path()).unwrap(), first, "another replica");
+        assert!(
+            client_id("", one.path()).unwrap().starts_with("patty-cloud-")
+                && !client_id("", one.path()).unwrap().contains("--")
+        );
     }
 
     #[test]
