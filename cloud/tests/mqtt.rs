@@ -100,3 +100,55 @@ async fn two_replicas_on_one_broker_keep_their_sessions_and_share_the_fleet() {
     a.stop().await;
     b.stop().await;
 }
+
+/// The embedded broker takes anonymous clients, so it refuses to start on an address beyond
+/// loopback: `run` returns the error, and the binary says it in one line and exits non-zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_broker_refuses_to_listen_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = patty_cloud::config::Config::for_data_dir(dir.path());
+    c.mqtt.embedded_listen = "0.0.0.0:0".parse().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = tokio::time::timeout(Duration::from_secs(30), patty_cloud::run(c, listener, std::future::pending()))
+        .await
+        .expect("run returns at once");
+    let e = refused.expect_err("the broker is refused").to_string();
+    assert!(e.contains("0.0.0.0:0") && e.contains("loopback"), "{e}");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_patty-cloud"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()])
+        .env("PATTY_MQTT__EMBEDDED_LISTEN", "192.0.2.1:1883")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with("patty-cloud: ") && stderr.contains("192.0.2.1:1883 is not a loopback address"),
+        "{stderr}"
+    );
+}
+
+/// On loopback the embedded broker takes an anonymous client, and the ingest reads what it
+/// publishes (a probe on an unknown device's topic is refused and counted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_broker_takes_anonymous_clients_on_loopback() {
+    let cloud = Cloud::start_with(Backend::Sqlite, |c| {
+        c.mqtt.embedded = true;
+        c.mqtt.embedded_listen = "127.0.0.1:0".parse().unwrap();
+    })
+    .await;
+    let health: serde_json::Value = cloud.http.get(cloud.url("/healthz")).send().await.unwrap().json().await.unwrap();
+    let url = health["mqtt"].as_str().unwrap();
+    let port: u16 = url.strip_prefix("mqtt://127.0.0.1:").expect("on loopback").parse().unwrap();
+    let probe = publisher("anonymous-probe", port);
+    let unknown = "patty_cloud_device_messages_rejected_total{reason=\"unknown_device\"}";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while metric_of(&cloud, unknown).await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the anonymous client's message reached the ingest");
+        probe.publish(topic("no-such-device", "fix"), QoS::AtLeastOnce, false, vec![1, 2, 3]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cloud.stop().await;
+}
