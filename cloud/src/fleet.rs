@@ -203,7 +203,7 @@ impl Fleet {
         let topic = patty_protocol::telemetry::topic(device, "cmd");
         let payload = serde_json::to_vec(cmd).unwrap_or_default();
         tokio::spawn(async move {
-            if let Err(e) = client.publish(topic, QoS::AtLeastOnce, false, payload).await {
+            if let Err(e) = client.publish(topic, payload, rumqttc::PublishOptions::new(QoS::AtLeastOnce)).await {
                 tracing::warn!(error = %e, "sending a command to a device failed");
             }
         });
@@ -604,16 +604,16 @@ pub fn client_id(share_group: &str, data_dir: &std::path::Path) -> Result<String
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let cfg = state.config.mqtt.clone();
     let Some((host, port)) = cfg.host_port() else { return };
-    let mut opts = MqttOptions::new(cfg.client_id.clone(), host.clone(), port);
+    let mut opts = MqttOptions::new(cfg.client_id.clone(), (host.clone(), port));
     // Long enough to ride out a wait for room in Kafka's queue without the broker dropping us.
-    opts.set_keep_alive(Duration::from_secs(30));
+    opts.set_keep_alive(30);
     opts.set_clean_session(false);
-    opts.set_manual_acks(true);
+    opts.set_ack_mode(rumqttc::AckMode::Manual);
     opts.set_inflight(1000);
     if !cfg.username.is_empty() {
         opts.set_credentials(cfg.username.clone(), cfg.password.clone());
     }
-    let (client, mut events) = AsyncClient::new(opts, 10_000);
+    let (client, mut events) = AsyncClient::builder(opts).capacity(10_000).build();
     *state.fleet.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
     // The embedded broker has one ingest to serve, and an empty group asks for one: a plain
     // subscription.
@@ -672,7 +672,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 // order), and its settling, in arrival order, to the acknowledger.
                 let (done, settled) = tokio::sync::oneshot::channel();
                 let _ = acks.send(AckMsg::Next(Box::pin(async move { settled.await.ok()?.await })));
-                let worker = &workers[shard(&p.topic, workers.len())];
+                let worker = &workers[shard(std::str::from_utf8(&p.topic).unwrap_or(""), workers.len())];
                 if worker.send(Job { p, done }).await.is_err() {
                     return;
                 }
@@ -713,7 +713,7 @@ async fn worker(state: AppState, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
 
 /// What becomes of one message: acknowledged at once, after Kafka has it, or not at all.
 async fn settle(state: &AppState, p: rumqttc::Publish) -> Settled {
-    match handle(state, &p.topic, &p.payload).await {
+    match handle(state, std::str::from_utf8(&p.topic).unwrap_or(""), &p.payload).await {
         Outcome::Ack => Box::pin(std::future::ready(Some(p))),
         Outcome::Hold => Box::pin(std::future::ready(None)),
         Outcome::Produce(key, json) => match &state.kafka {

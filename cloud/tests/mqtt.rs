@@ -13,9 +13,9 @@ use std::time::Duration;
 
 /// A publisher on `port` whose event loop runs aside.
 fn publisher(id: &str, port: u16) -> AsyncClient {
-    let mut opts = MqttOptions::new(id, "127.0.0.1", port);
-    opts.set_keep_alive(Duration::from_secs(5));
-    let (client, mut events) = AsyncClient::new(opts, 1000);
+    let mut opts = MqttOptions::new(id, ("127.0.0.1", port));
+    opts.set_keep_alive(5);
+    let (client, mut events) = AsyncClient::builder(opts).capacity(1000).build();
     tokio::spawn(async move { while events.poll().await.is_ok() {} });
     client
 }
@@ -55,7 +55,10 @@ async fn two_replicas_on_one_broker_keep_their_sessions_and_share_the_fleet() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while metric_of(&a, unknown).await == 0 || metric_of(&b, unknown).await == 0 {
         assert!(tokio::time::Instant::now() < deadline, "both ingests subscribe");
-        probe.publish(topic("no-such-device", "fix"), QoS::AtLeastOnce, false, vec![1, 2, 3]).await.unwrap();
+        probe
+            .publish(topic("no-such-device", "fix"), vec![1, 2, 3], rumqttc::PublishOptions::new(QoS::AtLeastOnce))
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -75,7 +78,10 @@ async fn two_replicas_on_one_broker_keep_their_sessions_and_share_the_fleet() {
                 battery_pct: 80,
                 job: None,
             };
-            client.publish(topic(device, "fix"), QoS::AtLeastOnce, false, fix.encode()).await.unwrap();
+            client
+                .publish(topic(device, "fix"), fix.encode(), rumqttc::PublishOptions::new(QoS::AtLeastOnce))
+                .await
+                .unwrap();
         }
     }
     let total = u64::from(per_device) * devices.len() as u64;
@@ -147,7 +153,10 @@ async fn the_embedded_broker_takes_anonymous_clients_on_loopback() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while metric_of(&cloud, unknown).await == 0 {
         assert!(tokio::time::Instant::now() < deadline, "the anonymous client's message reached the ingest");
-        probe.publish(topic("no-such-device", "fix"), QoS::AtLeastOnce, false, vec![1, 2, 3]).await.unwrap();
+        probe
+            .publish(topic("no-such-device", "fix"), vec![1, 2, 3], rumqttc::PublishOptions::new(QoS::AtLeastOnce))
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     cloud.stop().await;
