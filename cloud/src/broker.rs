@@ -5,6 +5,12 @@
 //! It listens on `mqtt.embedded_listen` (127.0.0.1:1883 by default). When that port is taken (by
 //! another broker already on the machine) it takes a free port instead and says which; the
 //! address is in `/healthz`, and the ingest connects to it.
+//!
+//! It takes anonymous clients, so it listens on loopback only, and refuses to start on any other
+//! address: rumqttd can neither keep a device to its own topics (it has no ACL, so any client could
+//! publish fixes as any device) nor offer TLS without a TLS stack on the advisory-laden
+//! `rustls-webpki` 0.102 line, and a device's key sent in the clear over a shop's network is a key
+//! given away. Devices on a network connect to Mosquitto with the shipped configuration.
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -13,6 +19,11 @@ use std::net::SocketAddr;
 /// Starts the broker on `want`, or on a free port of the same address when `want` is taken.
 /// Returns the address it listens on.
 pub fn start(want: SocketAddr) -> Result<SocketAddr> {
+    if !want.ip().is_loopback() {
+        return Err(Error::Internal(format!(
+            "mqtt.embedded_listen {want} is not a loopback address: the embedded MQTT broker takes anonymous clients and listens on loopback only; for devices on a network run Mosquitto (deploy/mosquitto) and set mqtt.url"
+        )));
+    }
     let addr = match std::net::TcpListener::bind(want) {
         Ok(probe) => probe.local_addr().map_err(|e| Error::Internal(e.to_string()))?,
         Err(e) => {

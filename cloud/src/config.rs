@@ -96,6 +96,11 @@ pub struct MqttConfig {
     /// restart that happens while the cloud is away (a restored shared subscription of an offline
     /// session receives nothing until it reconnects: see `docs/ARCHITECTURE.md`).
     pub share_group: String,
+    /// This replica's MQTT client id. Every replica needs its own: a broker drops the older of two
+    /// connections with one id, so replicas sharing one would disconnect each other endlessly.
+    /// Empty: `patty-cloud-GROUP-XXXXXXXX`, the suffix drawn once and kept in the data directory
+    /// (`mqtt-client.id`), so a restarted replica resumes its own persistent session.
+    pub client_id: String,
     /// With no `url`, run a broker inside the cloud (the embedded default).
     pub embedded: bool,
     /// Where the embedded broker listens; a free port of the same address when this one is taken.
@@ -112,6 +117,7 @@ impl Default for MqttConfig {
             username: String::new(),
             password: String::new(),
             share_group: "patty-cloud".into(),
+            client_id: String::new(),
             embedded: true,
             embedded_listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
             started_embedded: false,
@@ -288,6 +294,11 @@ impl Config {
                 || !["{z}", "{x}", "{y}"].iter().all(|p| tiles.contains(p)))
         {
             return bad("hq.tiles must be an http(s) URL with {z}, {x} and {y}");
+        }
+        if self.mqtt.client_id.len() > 128 || self.mqtt.client_id.contains(['/', '+', '#']) {
+            return bad(
+                "mqtt.client_id must be at most 128 characters without '/', '+' or '#' (or empty for one of its own)",
+            );
         }
         if self.mqtt.share_group.contains(['/', '+', '#']) {
             return bad("mqtt.share_group must be a name without '/', '+' or '#' (or empty for a plain subscription)");

@@ -184,6 +184,8 @@ pub struct Fleet {
     pub repeats: AtomicU64,
     /// Accepted fixes Kafka acknowledged.
     pub produced: AtomicU64,
+    /// Sessions the ingest opened with the broker (one while the link holds).
+    pub sessions: AtomicU64,
     rejected: [AtomicU64; 8],
     client: Mutex<Option<AsyncClient>>,
 }
@@ -201,7 +203,7 @@ impl Fleet {
         let topic = patty_protocol::telemetry::topic(device, "cmd");
         let payload = serde_json::to_vec(cmd).unwrap_or_default();
         tokio::spawn(async move {
-            if let Err(e) = client.publish(topic, QoS::AtLeastOnce, false, payload).await {
+            if let Err(e) = client.publish(topic, payload, rumqttc::PublishOptions::new(QoS::AtLeastOnce)).await {
                 tracing::warn!(error = %e, "sending a command to a device failed");
             }
         });
@@ -229,6 +231,11 @@ impl Fleet {
             ("patty_cloud_fixes_jumps_total", "Fixes accepted but flagged as an impossible jump.", &self.jumps),
             ("patty_cloud_fixes_repeats_total", "Repeated fixes dropped.", &self.repeats),
             ("patty_cloud_fixes_produced_total", "Accepted fixes Kafka acknowledged.", &self.produced),
+            (
+                "patty_cloud_mqtt_sessions_total",
+                "Sessions the telemetry ingest opened with the broker.",
+                &self.sessions,
+            ),
         ] {
             patty_service::metrics::series(out, name, "counter", help, n.load(Ordering::Relaxed));
         }
@@ -568,21 +575,45 @@ async fn reply(state: &AppState, device: &str, payload: &[u8]) {
     }
 }
 
+/// This replica's MQTT client id when the configuration names none: `patty-cloud-GROUP-XXXXXXXX`,
+/// the suffix drawn once and kept in `data_dir/mqtt-client.id`. Replicas each have their own
+/// (a broker drops the older of two connections with one id), and a restarted replica comes back
+/// as itself, to the persistent session holding what it had not acknowledged.
+pub fn client_id(share_group: &str, data_dir: &std::path::Path) -> Result<String> {
+    let path = data_dir.join("mqtt-client.id");
+    let suffix = match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_owned(),
+        Ok(_) => return Err(Error::Internal(format!("{} is empty", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data_dir)
+                .map_err(|e| Error::Internal(format!("create {}: {e}", data_dir.display())))?;
+            let suffix = patty_service::secret::token()[..8].to_owned();
+            std::fs::write(&path, &suffix).map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+            suffix
+        }
+        Err(e) => return Err(Error::Internal(format!("{}: {e}", path.display()))),
+    };
+    Ok(if share_group.is_empty() {
+        format!("patty-cloud-{suffix}")
+    } else {
+        format!("patty-cloud-{share_group}-{suffix}")
+    })
+}
+
 /// Runs the ingest until `shutdown`, reconnecting after a broker failure.
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let cfg = state.config.mqtt.clone();
     let Some((host, port)) = cfg.host_port() else { return };
-    let mut opts =
-        MqttOptions::new(format!("patty-cloud-{}", cfg.share_group).trim_end_matches('-'), host.clone(), port);
+    let mut opts = MqttOptions::new(cfg.client_id.clone(), (host.clone(), port));
     // Long enough to ride out a wait for room in Kafka's queue without the broker dropping us.
-    opts.set_keep_alive(Duration::from_secs(30));
+    opts.set_keep_alive(30);
     opts.set_clean_session(false);
-    opts.set_manual_acks(true);
+    opts.set_ack_mode(rumqttc::AckMode::Manual);
     opts.set_inflight(1000);
     if !cfg.username.is_empty() {
         opts.set_credentials(cfg.username.clone(), cfg.password.clone());
     }
-    let (client, mut events) = AsyncClient::new(opts, 10_000);
+    let (client, mut events) = AsyncClient::builder(opts).capacity(10_000).build();
     *state.fleet.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
     // The embedded broker has one ingest to serve, and an empty group asks for one: a plain
     // subscription.
@@ -619,6 +650,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 failures = 0;
+                state.fleet.sessions.fetch_add(1, Ordering::Relaxed);
                 // A new session: what the old one had not acknowledged, the broker sends again.
                 let _ = acks.send(AckMsg::Reset);
                 tracing::info!(%host, port, "telemetry ingest connected to the broker");
@@ -640,7 +672,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 // order), and its settling, in arrival order, to the acknowledger.
                 let (done, settled) = tokio::sync::oneshot::channel();
                 let _ = acks.send(AckMsg::Next(Box::pin(async move { settled.await.ok()?.await })));
-                let worker = &workers[shard(&p.topic, workers.len())];
+                let worker = &workers[shard(std::str::from_utf8(&p.topic).unwrap_or(""), workers.len())];
                 if worker.send(Job { p, done }).await.is_err() {
                     return;
                 }
@@ -681,7 +713,7 @@ async fn worker(state: AppState, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
 
 /// What becomes of one message: acknowledged at once, after Kafka has it, or not at all.
 async fn settle(state: &AppState, p: rumqttc::Publish) -> Settled {
-    match handle(state, &p.topic, &p.payload).await {
+    match handle(state, std::str::from_utf8(&p.topic).unwrap_or(""), &p.payload).await {
         Outcome::Ack => Box::pin(std::future::ready(Some(p))),
         Outcome::Hold => Box::pin(std::future::ready(None)),
         Outcome::Produce(key, json) => match &state.kafka {
@@ -863,6 +895,19 @@ mod tests {
         assert_eq!(judge(Some(&a), &fix(1, 1_800_000_000, 52.37, 4.89), now), Verdict::Repeat);
         assert_eq!(judge(None, &fix(1, now as u32 + 600, 52.37, 4.89), now), Verdict::Reject(Reason::FromTheFuture));
         assert_eq!(judge(None, &Fix { lat_u: 95_000_000, ..a }, now), Verdict::Reject(Reason::OutOfRange));
+    }
+
+    #[test]
+    fn each_data_directory_is_a_replica_with_a_client_id_of_its_own() {
+        let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let first = client_id("fleet", one.path()).unwrap();
+        assert!(first.starts_with("patty-cloud-fleet-") && first.len() == "patty-cloud-fleet-".len() + 8, "{first}");
+        assert_eq!(client_id("fleet", one.path()).unwrap(), first, "a restart resumes its session");
+        assert_ne!(client_id("fleet", two.path()).unwrap(), first, "another replica");
+        assert!(
+            client_id("", one.path()).unwrap().starts_with("patty-cloud-")
+                && !client_id("", one.path()).unwrap().contains("--")
+        );
     }
 
     #[test]

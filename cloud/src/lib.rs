@@ -221,6 +221,9 @@ pub async fn run(
         config.mqtt.url = format!("mqtt://{addr}");
         config.mqtt.started_embedded = true;
     }
+    if !config.mqtt.url.is_empty() && config.mqtt.client_id.is_empty() {
+        config.mqtt.client_id = fleet::client_id(&config.mqtt.share_group, &config.data_dir)?;
+    }
     let state = open(config).await?;
     let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
     tracing::info!(%addr, database = ?state.db.backend, kafka = !state.config.kafka.brokers.is_empty(), "patty-cloud listening");

@@ -105,18 +105,18 @@ async fn session(
     let status = topic(&cfg.device, "status");
     let fixes = topic(&cfg.device, "fix");
     let (commands, replies) = (topic(&cfg.device, "cmd"), topic(&cfg.device, "reply"));
-    let mut opts = MqttOptions::new(format!("patty-driver-{}", cfg.device), cfg.host.clone(), cfg.port);
-    opts.set_keep_alive(cfg.keep_alive);
+    let mut opts = MqttOptions::new(format!("patty-driver-{}", cfg.device), (cfg.host.clone(), cfg.port));
+    opts.set_keep_alive(cfg.keep_alive.as_secs().clamp(1, 65_535) as u16);
     opts.set_clean_session(true);
     opts.set_inflight(cfg.max_inflight.clamp(1, 65_535) as u16);
     opts.set_last_will(LastWill::new(&status, "offline", QoS::AtLeastOnce, true));
     if let Some((u, p)) = &cfg.credentials {
-        opts.set_credentials(u, p);
+        opts.set_credentials(u, p.clone());
     }
     if let Some(tls) = &cfg.tls {
         opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls.clone())));
     }
-    let (client, mut events) = AsyncClient::new(opts, cfg.max_inflight + 16);
+    let (client, mut events) = AsyncClient::builder(opts).capacity(cfg.max_inflight + 16).build();
     // The event loop is polled by a task of its own, never inside a `select!`: a poll cancelled
     // after it took a request from the client's queue loses that request (a fix handed over,
     // never sent, until the next connection).
@@ -141,7 +141,9 @@ async fn session(
             let answers: Vec<Reply> = inbox.replies.lock().map_err(|_| "reply lock poisoned")?.drain(..).collect();
             for answer in answers {
                 let payload = serde_json::to_vec(&answer).map_err(|e| e.to_string())?;
-                client.try_publish(&replies, QoS::AtLeastOnce, false, payload).map_err(|e| e.to_string())?;
+                client
+                    .try_publish(&replies, payload, rumqttc::PublishOptions::new(QoS::AtLeastOnce))
+                    .map_err(|e| e.to_string())?;
                 handed.push_back(None);
             }
         }
@@ -150,7 +152,9 @@ async fn session(
             let next =
                 buffer.lock().map_err(|_| "buffer lock poisoned")?.after(cursor, room).map_err(|e| e.to_string())?;
             for (id, payload) in next {
-                client.try_publish(&fixes, QoS::AtLeastOnce, false, payload).map_err(|e| e.to_string())?;
+                client
+                    .try_publish(&fixes, payload, rumqttc::PublishOptions::new(QoS::AtLeastOnce))
+                    .map_err(|e| e.to_string())?;
                 handed.push_back(Some(id));
                 cursor = id;
             }
@@ -180,7 +184,9 @@ async fn session(
                     s.connections += 1;
                 }
                 tracing::info!(host = %cfg.host, port = cfg.port, "connected to the broker");
-                client.try_publish(&status, QoS::AtMostOnce, true, "online").map_err(|e| e.to_string())?;
+                client
+                    .try_publish(&status, "online", rumqttc::PublishOptions::new(QoS::AtMostOnce).retained())
+                    .map_err(|e| e.to_string())?;
                 client.try_subscribe(&commands, QoS::AtLeastOnce).map_err(|e| e.to_string())?;
             }
             // QoS 0 publishes (the status) carry packet id 0 and are not fixes.
@@ -189,12 +195,14 @@ async fn session(
                     by_pkid.insert(pkid, id);
                 }
             }
-            Event::Incoming(Packet::Publish(p)) if p.topic == commands => match serde_json::from_slice(&p.payload) {
-                Ok(cmd) => {
-                    let _ = inbox.commands.send(cmd);
+            Event::Incoming(Packet::Publish(p)) if p.topic == commands.as_bytes() => {
+                match serde_json::from_slice(&p.payload) {
+                    Ok(cmd) => {
+                        let _ = inbox.commands.send(cmd);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "a command from the cloud did not parse"),
                 }
-                Err(e) => tracing::warn!(error = %e, "a command from the cloud did not parse"),
-            },
+            }
             Event::Incoming(Packet::PubAck(ack)) => {
                 if let Some(id) = by_pkid.remove(&ack.pkid) {
                     buffer.lock().map_err(|_| "buffer lock poisoned")?.remove(id).map_err(|e| e.to_string())?;

@@ -73,9 +73,9 @@ struct Watcher {
 
 impl Watcher {
     async fn start(port: u16, device: &str) -> Self {
-        let mut opts = MqttOptions::new(format!("watch-{device}"), "127.0.0.1", port);
-        opts.set_keep_alive(Duration::from_secs(5));
-        let (client, mut events) = AsyncClient::new(opts, 100);
+        let mut opts = MqttOptions::new(format!("watch-{device}"), ("127.0.0.1", port));
+        opts.set_keep_alive(5);
+        let (client, mut events) = AsyncClient::builder(opts).capacity(100).build();
         client.subscribe(topic(device, "fix"), QoS::AtLeastOnce).await.unwrap();
         client.subscribe(topic(device, "status"), QoS::AtLeastOnce).await.unwrap();
         // Wait for the subscriptions to be granted.
@@ -96,7 +96,10 @@ impl Watcher {
                 .expect("a message within 30 s")
                 .unwrap();
             if let Event::Incoming(Packet::Publish(p)) = e {
-                return (p.topic.rsplit('/').next().unwrap().to_owned(), p.payload.to_vec());
+                return (
+                    std::str::from_utf8(&p.topic).unwrap().rsplit('/').next().unwrap().to_owned(),
+                    p.payload.to_vec(),
+                );
             }
         }
     }

@@ -49,10 +49,10 @@ fn fix(seq: u32, d: usize) -> Fix {
 
 /// An MQTT client whose event loop runs aside; incoming publishes go to `on_publish`.
 fn client(port: u16, id: &str, on_publish: impl Fn(rumqttc::Publish) + Send + 'static) -> AsyncClient {
-    let mut opts = MqttOptions::new(id, "127.0.0.1", port);
-    opts.set_keep_alive(Duration::from_secs(30));
+    let mut opts = MqttOptions::new(id, ("127.0.0.1", port));
+    opts.set_keep_alive(30);
     opts.set_inflight(1000);
-    let (client, mut events) = AsyncClient::new(opts, 10_000);
+    let (client, mut events) = AsyncClient::builder(opts).capacity(10_000).build();
     tokio::spawn(async move {
         loop {
             match events.poll().await {
@@ -113,7 +113,10 @@ impl Rig {
         let probe = client(rig.mqtt.port, "probe", |_| {});
         let deadline = Instant::now() + Duration::from_secs(30);
         while rig.counter("patty_cloud_device_messages_rejected_total{reason=\"unknown_device\"}").await == 0 {
-            probe.publish(topic("nobody", "fix"), QoS::AtLeastOnce, false, vec![0]).await.unwrap();
+            probe
+                .publish(topic("nobody", "fix"), vec![0], rumqttc::PublishOptions::new(QoS::AtLeastOnce))
+                .await
+                .unwrap();
             assert!(Instant::now() < deadline, "the ingest never subscribed");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -135,7 +138,10 @@ async fn burst(publisher: &AsyncClient, devices: &[String], topic_of: impl Fn(&s
     for i in 0..n {
         let d = i % devices.len();
         let seq = from + (i / devices.len()) as u32 + 1;
-        publisher.publish(topics[d].clone(), QoS::AtLeastOnce, false, fix(seq, d).encode()).await.unwrap();
+        publisher
+            .publish(topics[d].clone(), fix(seq, d).encode(), rumqttc::PublishOptions::new(QoS::AtLeastOnce))
+            .await
+            .unwrap();
     }
 }
 
@@ -211,7 +217,10 @@ async fn paced(
             }
             i += 1;
             sent.lock().unwrap().insert((d, seq), Instant::now());
-            publisher.publish(topics[d].clone(), QoS::AtLeastOnce, false, fix(seq, d).encode()).await.unwrap();
+            publisher
+                .publish(topics[d].clone(), fix(seq, d).encode(), rumqttc::PublishOptions::new(QoS::AtLeastOnce))
+                .await
+                .unwrap();
         }
     }
     seq
@@ -226,7 +235,7 @@ async fn latency(rig: &Rig) {
     let lat: Arc<Mutex<Vec<Duration>>> = Default::default();
     let (s, l, idx) = (sent.clone(), lat.clone(), index.clone());
     let sub = client(rig.mqtt.port, "latency-sub", move |p| {
-        let device = p.topic.split('/').nth(3).unwrap_or_default();
+        let device = std::str::from_utf8(&p.topic).unwrap_or_default().split('/').nth(3).unwrap_or_default();
         if let (Some(d), Ok(f)) = (idx.get(device), Fix::decode(&p.payload))
             && let Some(t) = s.lock().unwrap().remove(&(*d, f.seq))
         {
@@ -259,7 +268,10 @@ async fn latency(rig: &Rig) {
     'assigned: loop {
         probe_seq += 1;
         let probe = fix(probe_seq, 0).encode();
-        publisher.publish(topic(&rig.devices[0], "fix"), QoS::AtLeastOnce, false, probe).await.unwrap();
+        publisher
+            .publish(topic(&rig.devices[0], "fix"), probe, rumqttc::PublishOptions::new(QoS::AtLeastOnce))
+            .await
+            .unwrap();
         while let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await {
             if m.payload().is_some() {
                 break 'assigned;

@@ -94,9 +94,9 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     let dee = api.login("dee@example.com", "driver-pass-1").await;
 
     // Dee's and Eve's phones are plain MQTT clients here.
-    let mut opts = MqttOptions::new("phones", "127.0.0.1", mqtt.port);
-    opts.set_keep_alive(Duration::from_secs(5));
-    let (phones, mut events) = AsyncClient::new(opts, 100);
+    let mut opts = MqttOptions::new("phones", ("127.0.0.1", mqtt.port));
+    opts.set_keep_alive(5);
+    let (phones, mut events) = AsyncClient::builder(opts).capacity(100).build();
     tokio::spawn(async move { while events.poll().await.is_ok() {} });
     let fix = |seq: u32, p: (f64, f64), job: Option<u32>| Fix {
         seq,
@@ -110,9 +110,16 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
         job,
     };
     for (device, metres) in [(&dee_device, 300.0), (&eve_device, 500.0)] {
-        phones.publish(topic(device, "status"), QoS::AtLeastOnce, true, "online").await.unwrap();
         phones
-            .publish(topic(device, "fix"), QoS::AtLeastOnce, false, fix(1, north(OUTLET, metres), None).encode())
+            .publish(topic(device, "status"), "online", rumqttc::PublishOptions::new(QoS::AtLeastOnce).retained())
+            .await
+            .unwrap();
+        phones
+            .publish(
+                topic(device, "fix"),
+                fix(1, north(OUTLET, metres), None).encode(),
+                rumqttc::PublishOptions::new(QoS::AtLeastOnce),
+            )
             .await
             .unwrap();
     }
@@ -172,7 +179,11 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
 
     // A fix naming the job from Eve's phone is refused.
     phones
-        .publish(topic(&eve_device, "fix"), QoS::AtLeastOnce, false, fix(2, OUTLET, Some(job as u32)).encode())
+        .publish(
+            topic(&eve_device, "fix"),
+            fix(2, OUTLET, Some(job as u32)).encode(),
+            rumqttc::PublishOptions::new(QoS::AtLeastOnce),
+        )
         .await
         .unwrap();
     eventually("the stray fix refused", 30, || async {
@@ -330,9 +341,12 @@ async fn without_kafka_the_route_replays_and_each_outlet_sees_only_its_drivers()
     let (gus_id, gus_device) = cloud.driver("gus").await;
     let mut fay = Agent::start(&fay_device, broker_port, dir.path());
     fay.at(north(OUTLET, 300.0));
-    let (gus, mut events) = AsyncClient::new(MqttOptions::new("gus", "127.0.0.1", broker_port), 10);
+    let (gus, mut events) =
+        AsyncClient::builder(MqttOptions::new("gus", ("127.0.0.1", broker_port))).capacity(10).build();
     tokio::spawn(async move { while events.poll().await.is_ok() {} });
-    gus.publish(topic(&gus_device, "status"), QoS::AtLeastOnce, true, "online").await.unwrap();
+    gus.publish(topic(&gus_device, "status"), "online", rumqttc::PublishOptions::new(QoS::AtLeastOnce).retained())
+        .await
+        .unwrap();
     let gus_fix = |seq: u32| Fix {
         seq,
         time_s: now_s() - 5,
@@ -344,7 +358,9 @@ async fn without_kafka_the_route_replays_and_each_outlet_sees_only_its_drivers()
         battery_pct: 90,
         job: None,
     };
-    gus.publish(topic(&gus_device, "fix"), QoS::AtLeastOnce, false, gus_fix(1).encode()).await.unwrap();
+    gus.publish(topic(&gus_device, "fix"), gus_fix(1).encode(), rumqttc::PublishOptions::new(QoS::AtLeastOnce))
+        .await
+        .unwrap();
     cloud.drivers_online(2).await;
 
     let ada = cloud.customer("ada").await;
@@ -364,7 +380,9 @@ async fn without_kafka_the_route_replays_and_each_outlet_sees_only_its_drivers()
         async move { SseReader::new(r.await.unwrap()) }
     };
     let (mut hq, mut mia, mut max) = (follow(&admin).await, follow(&managers[0]).await, follow(&managers[1]).await);
-    gus.publish(topic(&gus_device, "fix"), QoS::AtLeastOnce, false, gus_fix(2).encode()).await.unwrap();
+    gus.publish(topic(&gus_device, "fix"), gus_fix(2).encode(), rumqttc::PublishOptions::new(QoS::AtLeastOnce))
+        .await
+        .unwrap();
     hq.until(Duration::from_secs(30), |name, d| {
         name == "position" && d["position"]["device_id"] == gus_device.as_str()
     })

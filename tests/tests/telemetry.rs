@@ -109,7 +109,10 @@ impl Rig {
         let probe = rig.client("probe", 100);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            probe.publish(topic("no-such-device", "fix"), QoS::AtLeastOnce, false, vec![1, 2, 3]).await.unwrap();
+            probe
+                .publish(topic("no-such-device", "fix"), vec![1, 2, 3], rumqttc::PublishOptions::new(QoS::AtLeastOnce))
+                .await
+                .unwrap();
             tokio::time::sleep(Duration::from_millis(200)).await;
             if rig.metric("patty_cloud_device_messages_rejected_total{reason=\"unknown_device\"}").await > 0 {
                 break;
@@ -135,13 +138,13 @@ impl Rig {
 
     /// An MQTT client on the rig's broker whose event loop runs aside.
     fn client(&self, id: &str, inflight: u16) -> AsyncClient {
-        let mut opts = MqttOptions::new(id, "127.0.0.1", self.mqtt.port);
-        opts.set_keep_alive(Duration::from_secs(5));
+        let mut opts = MqttOptions::new(id, ("127.0.0.1", self.mqtt.port));
+        opts.set_keep_alive(5);
         opts.set_inflight(inflight);
         if let Some((user, password)) = &self.login {
-            opts.set_credentials(user, password);
+            opts.set_credentials(user, password.clone());
         }
-        let (client, mut events) = AsyncClient::new(opts, 1000);
+        let (client, mut events) = AsyncClient::builder(opts).capacity(1000).build();
         tokio::spawn(async move { while events.poll().await.is_ok() {} });
         client
     }
@@ -196,7 +199,7 @@ async fn a_drive_reaches_kafka_once_and_in_order_and_bad_messages_disturb_nothin
         (topic(&device, "fix"), ahead.encode()),
         (topic(&device, "weather"), b"sunny".to_vec()),
     ] {
-        probe.publish(t, QoS::AtLeastOnce, false, payload).await.unwrap();
+        probe.publish(t, payload, rumqttc::PublishOptions::new(QoS::AtLeastOnce)).await.unwrap();
     }
 
     agent.finishes(60).await;
@@ -272,7 +275,10 @@ async fn a_burst_of_fixes_lands_in_kafka_exactly() {
                 battery_pct: 90,
                 job: None,
             };
-            publisher.publish(topic(device, "fix"), QoS::AtLeastOnce, false, fix.encode()).await.unwrap();
+            publisher
+                .publish(topic(device, "fix"), fix.encode(), rumqttc::PublishOptions::new(QoS::AtLeastOnce))
+                .await
+                .unwrap();
         }
     }
     let total = u64::from(DEVICES * per_device);
@@ -383,7 +389,7 @@ async fn owntracks_locations_count_as_the_linked_devices_fixes() {
         ("owntracks/eve/phone".to_owned(), location(now - 10, 52.0)),
         ("owntracks/dee/phone".to_owned(), "{not json".to_owned()),
     ] {
-        phone.publish(topic, QoS::AtLeastOnce, false, payload).await.unwrap();
+        phone.publish(topic, payload, rumqttc::PublishOptions::new(QoS::AtLeastOnce)).await.unwrap();
     }
     let p = position_when(&rig.http, &rig.base, &rig.admin, &device, 30, |p| p["lat"] == 52.3741).await;
     assert_eq!(p["driver_id"], rig.driver["id"]);
@@ -490,9 +496,9 @@ async fn the_shipped_broker_takes_devices_over_tls_and_keeps_each_to_its_own_top
     assert!((p["lat"].as_f64().unwrap() - 52.3789).abs() < 1e-5, "{p}");
 
     // A subscriber with the cloud's rights, to see what the broker lets through.
-    let mut opts = MqttOptions::new("acl-watch", "127.0.0.1", port);
+    let mut opts = MqttOptions::new("acl-watch", ("127.0.0.1", port));
     opts.set_credentials("patty-cloud", "cloud-pass");
-    let (watch, mut watching) = AsyncClient::new(opts, 100);
+    let (watch, mut watching) = AsyncClient::builder(opts).capacity(100).build();
     watch.subscribe("patty/v1/devices/+/fix", QoS::AtLeastOnce).await.unwrap();
     loop {
         match tokio::time::timeout(Duration::from_secs(10), watching.poll()).await {
@@ -541,8 +547,8 @@ async fn the_shipped_broker_takes_devices_over_tls_and_keeps_each_to_its_own_top
         let mut seen = vec![];
         loop {
             if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) = watching.poll().await {
-                seen.push((p.topic.clone(), Fix::decode(&p.payload).unwrap()));
-                if p.topic == topic(&other, "fix") {
+                seen.push((String::from_utf8(p.topic.to_vec()).unwrap(), Fix::decode(&p.payload).unwrap()));
+                if p.topic == topic(&other, "fix").as_bytes() {
                     return seen;
                 }
             }
@@ -555,7 +561,8 @@ async fn the_shipped_broker_takes_devices_over_tls_and_keeps_each_to_its_own_top
     assert!((o["lat"].as_f64().unwrap() - 52.37).abs() < 1e-5, "{o}");
 
     // No anonymous client.
-    let (_anon, mut anon) = AsyncClient::new(MqttOptions::new("anonymous", "127.0.0.1", port), 10);
+    let (_anon, mut anon) =
+        AsyncClient::builder(MqttOptions::new("anonymous", ("127.0.0.1", port))).capacity(10).build();
     let refused = tokio::time::timeout(Duration::from_secs(10), anon.poll()).await.expect("an answer");
     assert!(
         matches!(refused, Err(rumqttc::ConnectionError::ConnectionRefused(rumqttc::ConnectReturnCode::NotAuthorized))),
