@@ -117,6 +117,11 @@ async fn catalog_outlets_and_ordering(backend: Backend) {
     open_ring["delivery_zone"].as_array_mut().unwrap().pop();
     let r = cloud.post(&admin, "/api/v1/outlets", &open_ring).await;
     assert!(cloud.json(r, StatusCode::UNPROCESSABLE_ENTITY).await["message"].as_str().unwrap().contains("not closed"));
+    let mut bad_zone = outlet(outlet_id);
+    bad_zone["timezone"] = json!("Europe/Amstrdam");
+    let r = cloud.post(&admin, "/api/v1/outlets", &bad_zone).await;
+    let e = cloud.json(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(e["message"].as_str().unwrap().contains("Europe/Amstrdam"), "{e}");
     cloud.json(cloud.post(&admin, "/api/v1/outlets", &outlet(outlet_id)).await, StatusCode::CREATED).await;
     assert_eq!(cloud.post(&admin, "/api/v1/outlets", &outlet(outlet_id)).await.status(), StatusCode::CONFLICT);
 
