@@ -9,6 +9,7 @@
 //! - [`error`]: the one error type and the JSON-error extractors.
 //! - [`auth`]: registration, sign-in, JWT access and rotating refresh tokens, roles, API keys.
 //! - [`outlets`]: outlets with delivery zones and opening hours.
+//! - [`sales`]: an outlet's sales for one of its local days, summed by the database.
 //! - [`catalog`]: the catalog draft and its immutable published versions.
 //! - [`customers`]: profiles, addresses, activity, export and erasure.
 //! - [`orders`]: browse, quote, place, history, cancel, live status, outlet moves.
@@ -40,6 +41,7 @@ pub mod limits;
 pub mod orders;
 pub mod outbox;
 pub mod outlets;
+pub mod sales;
 pub mod state;
 pub mod store;
 pub mod sync;
@@ -129,6 +131,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(metrics))
         .merge(auth::router())
         .merge(outlets::router())
+        .merge(sales::router())
         .merge(catalog::router())
         .merge(customers::router())
         .merge(orders::router())

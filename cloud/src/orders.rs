@@ -71,7 +71,7 @@ async fn outlet_menu(State(state): State<AppState>, Path(id): Path<OutletId>) ->
     let items = menu
         .items
         .into_iter()
-        .map(|item| OutletMenuItem { available: item.is_in_window(now, outlet.utc_offset_minutes), item })
+        .map(|item| OutletMenuItem { available: item.is_in_window(now, outlet.timezone), item })
         .collect();
     let open_now = outlet.status == OutletStatus::Active && outlet.is_open_at(now);
     Ok(Json(OutletMenu { outlet, version, open_now, categories, items }))
@@ -134,7 +134,7 @@ async fn build(state: &AppState, customer: &str, basket: &Basket) -> Result<Orde
         by: Default::default(),
         manager: false,
         now,
-        utc_offset_minutes: outlet.utc_offset_minutes,
+        zone: outlet.timezone,
         max_lines: MAX_LINES,
         max_quantity: MAX_QUANTITY,
     };

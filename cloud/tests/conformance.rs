@@ -117,6 +117,11 @@ async fn catalog_outlets_and_ordering(backend: Backend) {
     open_ring["delivery_zone"].as_array_mut().unwrap().pop();
     let r = cloud.post(&admin, "/api/v1/outlets", &open_ring).await;
     assert!(cloud.json(r, StatusCode::UNPROCESSABLE_ENTITY).await["message"].as_str().unwrap().contains("not closed"));
+    let mut bad_zone = outlet(outlet_id);
+    bad_zone["timezone"] = json!("Europe/Amstrdam");
+    let r = cloud.post(&admin, "/api/v1/outlets", &bad_zone).await;
+    let e = cloud.json(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(e["message"].as_str().unwrap().contains("Europe/Amstrdam"), "{e}");
     cloud.json(cloud.post(&admin, "/api/v1/outlets", &outlet(outlet_id)).await, StatusCode::CREATED).await;
     assert_eq!(cloud.post(&admin, "/api/v1/outlets", &outlet(outlet_id)).await.status(), StatusCode::CONFLICT);
 
@@ -416,4 +421,92 @@ async fn live_order_status(backend: Backend) {
     cloud.stop().await;
 }
 
-on_both_backends!(identity, catalog_outlets_and_ordering, api_keys, live_order_status);
+/// More orders in one outlet's local day than any page of orders holds, uploaded as its edge
+/// would: the figures count every one, in the outlet's local day and hours.
+async fn sales_count_a_whole_local_day(backend: Backend) {
+    use patty_protocol::change::{ChangeEntry, ChangeV1, HlcTimestamp};
+    use patty_protocol::ids::OutletId;
+    let cloud = Cloud::start(backend).await;
+    let admin = cloud.admin().await;
+    let outlet = OutletId::new();
+    cloud
+        .json(cloud.post(&admin, "/api/v1/outlets", &common::outlet(&outlet.to_string())).await, StatusCode::CREATED)
+        .await;
+    let key = cloud
+        .json(
+            cloud.post(&admin, "/api/v1/api-keys", &json!({ "kind": "edge", "subject": outlet, "name": "edge" })).await,
+            StatusCode::CREATED,
+        )
+        .await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // 1 July 2026 in Amsterdam (summer time, UTC+2) runs from 22:00 UTC on 30 June.
+    let midnight = 1_782_856_800_000_i64;
+    let order = |created_ms: i64, status: &str| {
+        serde_json::from_value::<patty_protocol::order::Order>(json!({
+            "id": patty_protocol::ids::OrderId::new(), "outlet_id": outlet, "number": 1, "channel": "counter",
+            "fulfilment": "takeaway", "status": status, "notes": "", "currency": "EUR",
+            "lines": [{ "id": patty_protocol::ids::LineId::new(), "item_id": BURGER, "name": "Classic Patty",
+                        "variant_id": null, "variant_name": null, "quantity": 2, "modifiers": [], "notes": "",
+                        "unit_price": 790, "line_total": 1580, "price_override": null }],
+            "subtotal": 1580, "discounts": [], "tax": 130, "total": 1580, "tenders": [], "paid": 1580,
+            "staff_id": null, "created_ms": created_ms, "updated_ms": created_ms, "closed_reason": null, "closed_by": null
+        }))
+        .unwrap()
+    };
+    // 600 orders a minute apart from local midnight (60 in each of the hours 0 to 9), one the
+    // evening before, one cancelled.
+    let mut orders: Vec<_> = (0..600).map(|i| order(midnight + i * 60_000, "completed")).collect();
+    orders.push(order(midnight - 60_000, "completed"));
+    orders.push(order(midnight + 3_600_000, "cancelled"));
+    let log: Vec<ChangeEntry> = orders
+        .into_iter()
+        .zip(1u64..)
+        .map(|(o, seq)| ChangeEntry {
+            origin: outlet,
+            seq,
+            hlc: HlcTimestamp::new(1_782_856_800_000 + seq, 0),
+            change: ChangeV1::OrderUpserted { order: Box::new(o) },
+        })
+        .collect();
+    let r = cloud
+        .http
+        .post(cloud.url("/api/v1/sync/up"))
+        .header("x-api-key", &key)
+        .header("content-type", "application/octet-stream")
+        .body(patty_sync::wire::encode_batch(&log))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cloud.json(r, StatusCode::OK).await["applied_through"], 602);
+
+    let day = cloud
+        .json(cloud.get(&admin, &format!("/api/v1/outlets/{outlet}/sales?date=2026-07-01")).await, StatusCode::OK)
+        .await;
+    assert_eq!(
+        (day["orders"].as_i64(), day["net_sales"].as_i64(), day["tax"].as_i64()),
+        (Some(600), Some(948_000), Some(78_000)),
+        "{day}"
+    );
+    assert_eq!(day["from_ms"], midnight);
+    assert_eq!(day["by_item"], json!([{ "name": "Classic Patty", "quantity": 1200, "gross": 948_000 }]));
+    let hours: Vec<(i64, i64)> = day["by_hour"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["hour"].as_i64().unwrap(), h["orders"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(hours, (0..10).map(|h| (h, 60)).collect::<Vec<_>>());
+    let before = cloud
+        .json(cloud.get(&admin, &format!("/api/v1/outlets/{outlet}/sales?date=2026-06-30")).await, StatusCode::OK)
+        .await;
+    assert_eq!((before["orders"].as_i64(), before["by_hour"][0]["hour"].as_i64()), (Some(1), Some(23)));
+    let bad = cloud.get(&admin, &format!("/api/v1/outlets/{outlet}/sales?date=1%20July")).await;
+    assert_eq!(cloud.json(bad, StatusCode::UNPROCESSABLE_ENTITY).await["code"], "validation");
+    let customer = cloud.register("ada@example.com").await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(cloud.get(&customer, &format!("/api/v1/outlets/{outlet}/sales")).await.status(), StatusCode::FORBIDDEN);
+    cloud.stop().await;
+}
+
+on_both_backends!(identity, catalog_outlets_and_ordering, api_keys, live_order_status, sales_count_a_whole_local_day);

@@ -34,7 +34,7 @@ pub mod stats;
 pub use options::Options;
 
 use crate::api::{Account, Api, Staff};
-use crate::setup::{ADMIN_EMAIL, ADMIN_PASSWORD, TAX_RATE_BP, UTC_OFFSET_MINUTES};
+use crate::setup::{ADMIN_EMAIL, ADMIN_PASSWORD, TAX_RATE_BP, TIMEZONE};
 use crate::sim::DayClock;
 use crate::stats::{Cut, Fleet, Stats};
 use anyhow::Context;
@@ -350,7 +350,7 @@ async fn start_edges(
         config.outlet.id = Some(o.id.clone());
         config.outlet.name = format!("Patty Palace {}", o.site.name);
         config.outlet.tax_rate_bp = TAX_RATE_BP;
-        config.outlet.utc_offset_minutes = UTC_OFFSET_MINUTES;
+        config.outlet.timezone = TIMEZONE;
         config.cloud.url = format!("http://{}", relay.addr);
         config.cloud.api_key = o.edge_key.clone();
         config.pos.dir = web.join("pos");

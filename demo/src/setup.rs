@@ -20,8 +20,8 @@ pub const ADMIN_EMAIL: &str = "hq@pattypalace.example";
 pub const ADMIN_PASSWORD: &str = "patty-demo-hq";
 /// Every simulated driver's password.
 pub const DRIVER_PASSWORD: &str = "patty-demo-driver";
-/// The outlets' local time, minutes from UTC (Amsterdam in winter; only breakfast items care).
-pub const UTC_OFFSET_MINUTES: i32 = 60;
+/// The outlets' time zone (only breakfast items and the day's figures care).
+pub const TIMEZONE: patty_protocol::local::Tz = patty_protocol::local::Tz::Europe__Amsterdam;
 /// Sales tax on food in the Netherlands, basis points.
 pub const TAX_RATE_BP: u32 = 900;
 
@@ -114,8 +114,7 @@ pub fn outlet_json(id: &str, site: &Site) -> Value {
         "position": { "lat": site.lat, "lon": site.lon },
         "delivery_zone": zone_ring(site.at(), ZONE_RADIUS_M),
         "opening_hours": (1..=7).map(|d| json!({ "day": d, "open_minute": 0, "close_minute": 1440 })).collect::<Vec<_>>(),
-        "timezone": "Europe/Amsterdam",
-        "utc_offset_minutes": UTC_OFFSET_MINUTES,
+        "timezone": TIMEZONE.name(),
         "status": "active",
         "currency": "EUR",
         "tax_rate_bp": TAX_RATE_BP,

@@ -245,7 +245,7 @@ mod tests {
             by: Default::default(),
             manager: false,
             now: chrono::Utc::now(),
-            utc_offset_minutes: 0,
+            zone: patty_protocol::local::Tz::UTC,
             max_lines: 100,
             max_quantity: 99,
         };

@@ -63,8 +63,9 @@ pub struct OutletConfig {
     pub tax_rate_bp: u32,
     /// Menu prices already include tax (as in the EU and UK); otherwise tax is added (as in the US).
     pub prices_include_tax: bool,
-    /// Offset of the outlet's local time from UTC, in minutes, for availability windows and reports.
-    pub utc_offset_minutes: i32,
+    /// The outlet's IANA time zone (`Europe/Amsterdam`), for availability windows, order numbers,
+    /// receipts and day reports; an unknown name is a configuration error.
+    pub timezone: patty_protocol::local::Tz,
     /// Fee for a delivery taken at the counter (a phone order), minor units; the same as the
     /// outlet's profile at the cloud charges online orders.
     pub delivery_fee: i64,
@@ -122,7 +123,7 @@ impl Default for OutletConfig {
             name: "Patty Palace".into(),
             tax_rate_bp: 2000,
             prices_include_tax: true,
-            utc_offset_minutes: 0,
+            timezone: patty_protocol::local::Tz::UTC,
             delivery_fee: 0,
         }
     }
@@ -167,9 +168,6 @@ impl Config {
         if !(0..=1_000_000).contains(&self.outlet.delivery_fee) {
             return bad("outlet.delivery_fee must be 0 to 1000000 minor units");
         }
-        if self.outlet.utc_offset_minutes.abs() > 14 * 60 {
-            return bad("outlet.utc_offset_minutes must be within ±840");
-        }
         if let Some(id) = &self.outlet.id
             && uuid::Uuid::parse_str(id).is_err()
         {
@@ -213,6 +211,11 @@ mod tests {
     fn bad_values_are_refused() {
         let env = [("PATTY_OUTLET__TAX_RATE_BP".to_owned(), "20000".to_owned())];
         assert!(Config::load(None, env).is_err());
+        let env = [("PATTY_OUTLET__TIMEZONE".to_owned(), "Europe/Amsterdm".to_owned())];
+        let e = Config::load(None, env).unwrap_err().to_string();
+        assert!(e.contains("Europe/Amsterdm"), "{e}");
+        let env = [("PATTY_OUTLET__TIMEZONE".to_owned(), "Asia/Kolkata".to_owned())];
+        assert_eq!(Config::load(None, env).unwrap().outlet.timezone, patty_protocol::local::Tz::Asia__Kolkata);
         let env = [("PATTY_LISTEN".to_owned(), "not an address".to_owned())];
         assert!(Config::load(None, env).is_err());
         let env = [("PATTY_OUTLET__NO_SUCH_KEY".to_owned(), "1".to_owned())];

@@ -98,7 +98,7 @@ async fn get_menu(State(state): State<AppState>, _session: Session) -> Result<Js
     let menu = state.menu();
     let states = state.store.read(item_states).await?;
     let now = Utc::now();
-    let offset = state.config.outlet.utc_offset_minutes;
+    let zone = state.config.outlet.timezone;
     let mut categories = menu.categories.clone();
     categories.sort_by_key(|c: &Category| (c.position, c.name.clone()));
     let items = menu
@@ -106,7 +106,7 @@ async fn get_menu(State(state): State<AppState>, _session: Session) -> Result<Js
         .iter()
         .map(|item| {
             let s = states.get(&item.id).copied().unwrap_or_default();
-            let in_window = item.is_in_window(now, offset);
+            let in_window = item.is_in_window(now, zone);
             MenuItemView {
                 item: item.clone(),
                 sold_out: s.sold_out,
@@ -152,7 +152,7 @@ async fn set_sold_out(
             Ok(item_states(ctx.conn)?.get(&id).copied().unwrap_or_default())
         })
         .await?;
-    let in_window = item.is_in_window(Utc::now(), state.config.outlet.utc_offset_minutes);
+    let in_window = item.is_in_window(Utc::now(), state.config.outlet.timezone);
     Ok(Json(MenuItemView {
         item,
         sold_out: s.sold_out,

@@ -124,9 +124,8 @@ fn set_usage(
 
 /// The next order number of the outlet's local day.
 pub fn next_number(ctx: &WriteCtx<'_>, cfg: &OutletConfig) -> Result<u32> {
-    let local = DateTime::<Utc>::from_timestamp_millis(ctx.now_ms).unwrap_or_default()
-        + chrono::Duration::minutes(i64::from(cfg.utc_offset_minutes));
-    let key = format!("order_number:{}", local.format("%Y-%m-%d"));
+    let at = DateTime::<Utc>::from_timestamp_millis(ctx.now_ms).unwrap_or_default();
+    let key = format!("order_number:{}", patty_protocol::local::date_at(at, cfg.timezone));
     let n: i64 = ctx.conn.prepare_cached(
         "INSERT INTO counters (name, value) VALUES (?1, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
     )?
@@ -162,7 +161,7 @@ fn pricing_ctx<'a>(
         by: session.staff.id,
         manager: session.is_manager(),
         now: Utc::now(),
-        utc_offset_minutes: state.config.outlet.utc_offset_minutes,
+        zone: state.config.outlet.timezone,
         max_lines: state.config.limits.order_lines,
         max_quantity: state.config.limits.line_quantity,
     }
@@ -759,8 +758,7 @@ pub fn receipt_text(o: &Order, cfg: &OutletConfig) -> String {
         let left: String = left.chars().take(width - 1).collect();
         format!("{left:<width$}{right}\n")
     };
-    let local = DateTime::<Utc>::from_timestamp_millis(o.created_ms).unwrap_or_default()
-        + chrono::Duration::minutes(i64::from(cfg.utc_offset_minutes));
+    let local = DateTime::<Utc>::from_timestamp_millis(o.created_ms).unwrap_or_default().with_timezone(&cfg.timezone);
     let mut t = format!("{:^40}\n", cfg.name);
     let _ = writeln!(t, "Order {} · {:?} · {}", o.number, o.fulfilment, local.format("%Y-%m-%d %H:%M"));
     if let Some(a) = &o.delivery_address {

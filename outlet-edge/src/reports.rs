@@ -5,7 +5,8 @@ use crate::error::{Error, Json, Query, Result};
 use crate::staff::Session;
 use crate::state::AppState;
 use axum::extract::State;
-use chrono::{NaiveDate, Timelike};
+use chrono::NaiveDate;
+use patty_protocol::local::{self, Tz};
 use patty_protocol::order::{Order, OrderStatus, TenderKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -78,7 +79,7 @@ pub struct DayReport {
 }
 
 /// Builds the report from a day's orders.
-pub fn build(date: String, orders: &[Order], utc_offset_minutes: i32) -> DayReport {
+pub fn build(date: String, orders: &[Order], zone: Tz) -> DayReport {
     let mut r = DayReport {
         date,
         orders: 0,
@@ -129,9 +130,8 @@ pub fn build(date: String, orders: &[Order], utc_offset_minutes: i32) -> DayRepo
             e.0 += u64::from(l.quantity);
             e.1 += l.line_total;
         }
-        let local = chrono::DateTime::from_timestamp_millis(o.created_ms).unwrap_or_default()
-            + chrono::Duration::minutes(i64::from(utc_offset_minutes));
-        let h = hours.entry(local.hour()).or_default();
+        let at = chrono::DateTime::from_timestamp_millis(o.created_ms).unwrap_or_default();
+        let h = hours.entry(local::hour_at(at, zone)).or_default();
         h.0 += 1;
         h.1 += o.total;
     }
@@ -146,14 +146,13 @@ pub fn build(date: String, orders: &[Order], utc_offset_minutes: i32) -> DayRepo
     responses((status = 200, body = DayReport), (status = 403, body = patty_protocol::ErrorBody), (status = 400, body = patty_protocol::ErrorBody)))]
 async fn day(State(state): State<AppState>, session: Session, Query(q): Query<DayQuery>) -> Result<Json<DayReport>> {
     session.require_manager()?;
-    let offset = state.config.outlet.utc_offset_minutes;
+    let zone = state.config.outlet.timezone;
     let date = match q.date {
         Some(d) => NaiveDate::parse_from_str(&d, "%Y-%m-%d")
             .map_err(|_| Error::Validation("date must be YYYY-MM-DD".into()))?,
-        None => (chrono::Utc::now() + chrono::Duration::minutes(i64::from(offset))).date_naive(),
+        None => local::date_at(chrono::Utc::now(), zone),
     };
-    let start = date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis() - i64::from(offset) * 60_000;
-    let end = start + 86_400_000;
+    let (start, end) = local::day_range_ms(date, zone);
     let orders = state
         .store
         .read(move |c| {
@@ -166,10 +165,48 @@ async fn day(State(state): State<AppState>, session: Session, Query(q): Query<Da
             Ok(out)
         })
         .await?;
-    Ok(Json(build(date.to_string(), &orders, offset)))
+    Ok(Json(build(date.to_string(), &orders, zone)))
 }
 
 /// The report routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(day))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use patty_protocol::order::{Channel, Fulfilment};
+
+    fn amsterdam() -> Tz {
+        Tz::Europe__Amsterdam
+    }
+
+    fn ms(m: u32, d: u32, h: u32, min: u32) -> i64 {
+        Utc.with_ymd_and_hms(2026, m, d, h, min, 0).unwrap().timestamp_millis()
+    }
+
+    fn order(created_ms: i64, total: i64) -> Order {
+        serde_json::from_value(serde_json::json!({
+            "id": patty_protocol::ids::OrderId::new(), "outlet_id": patty_protocol::ids::OutletId::new(),
+            "number": 1, "channel": Channel::Counter, "fulfilment": Fulfilment::Takeaway, "status": "completed",
+            "lines": [], "notes": "", "currency": "EUR", "subtotal": total, "discounts": [], "tax": 0,
+            "total": total, "tenders": [], "paid": total, "staff_id": null, "created_ms": created_ms,
+            "updated_ms": created_ms, "closed_reason": null, "closed_by": null
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn sales_by_hour_are_in_local_hours() {
+        // 07:30 in Amsterdam is 05:30 UTC in summer and 06:30 UTC in winter.
+        let r = build("2026-07-01".into(), &[order(ms(7, 1, 5, 30), 1000)], amsterdam());
+        assert_eq!(r.by_hour, vec![HourSales { hour: 7, orders: 1, total: 1000 }]);
+        let r = build("2026-12-01".into(), &[order(ms(12, 1, 6, 30), 500)], amsterdam());
+        assert_eq!(r.by_hour, vec![HourSales { hour: 7, orders: 1, total: 500 }]);
+        // In Kolkata (UTC+05:30) 12:15 UTC is 17:45.
+        let r = build("2026-07-01".into(), &[order(ms(7, 1, 12, 15), 700)], Tz::Asia__Kolkata);
+        assert_eq!(r.by_hour, vec![HourSales { hour: 17, orders: 1, total: 700 }]);
+    }
 }

@@ -9,6 +9,7 @@
 //! - [`menu`]: categories, items, variants, modifiers, allergens, nutrition, availability windows.
 //! - [`catalog`]: the chain's published catalog with per-outlet prices and availability.
 //! - [`outlet`]: outlets, their delivery zones, opening hours and money rules.
+//! - [`local`]: local time in an outlet's IANA time zone: its week, its days, its hours.
 //! - [`order`]: orders, lines, tenders, and the status state machine ([`order::transition`]).
 //! - [`pricing`]: pricing lines from the menu (shared by the edge and the cloud).
 //! - [`inventory`]: ingredients, recipes and stock movements.
@@ -28,6 +29,7 @@ pub mod envelope;
 pub mod error;
 pub mod ids;
 pub mod inventory;
+pub mod local;
 pub mod menu;
 pub mod money;
 pub mod order;

@@ -4,8 +4,9 @@
 //! line from the menu (a manager's override aside, which is recorded on the line).
 
 use crate::ids::{CategoryId, IngredientId, ItemId, ModifierGroupId, ModifierId, VariantId};
+use crate::local::{self, Tz};
 use crate::money::Currency;
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A whole menu as one versioned document.
@@ -180,19 +181,15 @@ pub struct RecipeLine {
 }
 
 impl Item {
-    /// Whether `at`, shifted to local time by `utc_offset_minutes`, falls in an availability window.
-    pub fn is_in_window(&self, at: DateTime<Utc>, utc_offset_minutes: i32) -> bool {
+    /// Whether `at`, on the local clock of time zone `zone`, falls in an availability window.
+    pub fn is_in_window(&self, at: DateTime<Utc>, zone: Tz) -> bool {
         if self.availability.is_empty() {
             return true;
         }
-        let local = at + chrono::Duration::minutes(i64::from(utc_offset_minutes));
-        let minute = (local.hour() * 60 + local.minute()) as u16;
-        let day = local.weekday().number_from_monday() as u8;
-        let prev_day = if day == 1 { 7 } else { day - 1 };
+        let (day, minute) = local::weekday_minute(at, zone);
         self.availability.iter().any(|w| {
             let on = |d: u8| w.days.is_empty() || w.days.contains(&d);
-            (on(day) && minute >= w.start_minute && minute < w.end_minute)
-                || (w.end_minute > 1440 && on(prev_day) && minute + 1440 < w.end_minute)
+            local::in_weekly_span(day, minute, on, w.start_minute, w.end_minute)
         })
     }
 }
@@ -272,22 +269,50 @@ mod tests {
     fn availability_windows_use_local_time_and_weekdays() {
         let breakfast =
             item(vec![AvailabilityWindow { days: vec![1, 2, 3, 4, 5], start_minute: 360, end_minute: 630 }]);
-        // 2026-11-26 is a Thursday. 07:00 UTC is 08:00 at UTC+1.
+        // 2026-11-26 is a Thursday. 07:00 UTC is 08:00 in Amsterdam (UTC+1 in winter).
         let thu_7 = Utc.with_ymd_and_hms(2026, 11, 26, 7, 0, 0).unwrap();
-        assert!(breakfast.is_in_window(thu_7, 60));
-        assert!(!breakfast.is_in_window(thu_7, 300), "12:00 local is past breakfast");
+        assert!(breakfast.is_in_window(thu_7, Tz::Europe__Amsterdam));
+        assert!(!breakfast.is_in_window(thu_7, Tz::Asia__Karachi), "12:00 local is past breakfast");
         let sat_7 = Utc.with_ymd_and_hms(2026, 11, 28, 7, 0, 0).unwrap();
-        assert!(!breakfast.is_in_window(sat_7, 60), "no breakfast on Saturday");
-        assert!(item(vec![]).is_in_window(sat_7, 0), "no windows means always");
+        assert!(!breakfast.is_in_window(sat_7, Tz::Europe__Amsterdam), "no breakfast on Saturday");
+        assert!(item(vec![]).is_in_window(sat_7, Tz::UTC), "no windows means always");
     }
 
     #[test]
     fn a_window_past_midnight_belongs_to_the_day_it_started() {
         // Friday 22:00 to Saturday 02:00.
         let late = item(vec![AvailabilityWindow { days: vec![5], start_minute: 1320, end_minute: 1560 }]);
-        assert!(late.is_in_window(Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap(), 0), "Saturday 01:00");
-        assert!(!late.is_in_window(Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap(), 0), "Sunday 01:00");
-        assert!(!late.is_in_window(Utc.with_ymd_and_hms(2026, 11, 28, 3, 0, 0).unwrap(), 0), "Saturday 03:00");
+        assert!(late.is_in_window(Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap(), Tz::UTC), "Saturday 01:00");
+        assert!(!late.is_in_window(Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap(), Tz::UTC), "Sunday 01:00");
+        assert!(!late.is_in_window(Utc.with_ymd_and_hms(2026, 11, 28, 3, 0, 0).unwrap(), Tz::UTC), "Saturday 03:00");
+    }
+
+    fn amsterdam() -> Tz {
+        Tz::Europe__Amsterdam
+    }
+
+    #[test]
+    fn a_window_in_amsterdam_follows_summer_time() {
+        // 07:00 to 11:00 local, every day.
+        let b = item(vec![AvailabilityWindow { days: vec![], start_minute: 420, end_minute: 660 }]);
+        let at = |m, d, h, min| Utc.with_ymd_and_hms(2026, m, d, h, min, 0).unwrap();
+        // Saturday 28 March, winter time (UTC+1): it opens at 06:00 UTC and closes at 10:00 UTC.
+        assert!(!b.is_in_window(at(3, 28, 5, 59), amsterdam()));
+        assert!(b.is_in_window(at(3, 28, 6, 0), amsterdam()));
+        assert!(!b.is_in_window(at(3, 28, 10, 0), amsterdam()));
+        // Sunday 29 March the clocks go forward at 01:00 UTC; from then on it is UTC+2.
+        assert!(b.is_in_window(at(3, 29, 5, 0), amsterdam()));
+        assert!(!b.is_in_window(at(3, 29, 4, 59), amsterdam()));
+        // Monday 30 March, summer time: 05:00 to 09:00 UTC.
+        assert!(b.is_in_window(at(3, 30, 5, 0), amsterdam()));
+        assert!(!b.is_in_window(at(3, 30, 9, 0), amsterdam()));
+        // Saturday 24 October, still summer time.
+        assert!(b.is_in_window(at(10, 24, 5, 0), amsterdam()));
+        // Sunday 25 October the clocks go back at 01:00 UTC: winter time again, 06:00 to 10:00 UTC.
+        assert!(!b.is_in_window(at(10, 25, 5, 59), amsterdam()));
+        assert!(b.is_in_window(at(10, 25, 6, 0), amsterdam()));
+        assert!(b.is_in_window(at(10, 26, 9, 59), amsterdam()));
+        assert!(!b.is_in_window(at(10, 26, 10, 0), amsterdam()));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Outlets: where a restaurant is, the area it delivers to, when it is open, and its money rules.
 
 use crate::ids::OutletId;
+use crate::local::{self, Tz};
 use crate::money::Currency;
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A position on Earth (WGS 84).
@@ -67,10 +68,10 @@ pub struct Outlet {
     pub delivery_zone: Vec<[f64; 2]>,
     /// Opening hours per weekday; a day not listed is closed.
     pub opening_hours: Vec<OpeningHours>,
-    /// IANA time zone name, for people.
-    pub timezone: String,
-    /// Offset of local time from UTC, minutes (what the hours are in).
-    pub utc_offset_minutes: i32,
+    /// IANA time zone (`Europe/Amsterdam`): opening hours, menu windows and the outlet's days
+    /// are in its local time, summer time included. An unknown name is refused.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "Europe/Amsterdam"))]
+    pub timezone: Tz,
     /// Whether it takes orders.
     pub status: OutletStatus,
     /// The currency of its prices.
@@ -118,22 +119,18 @@ impl Outlet {
         {
             return bad("opening hours need a weekday 1 to 7 and open before close");
         }
-        if self.tax_rate_bp > 10_000 || self.delivery_fee < 0 || self.utc_offset_minutes.abs() > 14 * 60 {
-            return bad("tax_rate_bp is 0 to 10000, delivery_fee 0 or more, utc_offset_minutes within ±840");
+        if self.tax_rate_bp > 10_000 || self.delivery_fee < 0 {
+            return bad("tax_rate_bp is 0 to 10000, delivery_fee 0 or more");
         }
         Ok(())
     }
 
-    /// Whether `at` falls in the opening hours.
+    /// Whether `at` falls in the opening hours, on the outlet's local clock.
     pub fn is_open_at(&self, at: DateTime<Utc>) -> bool {
-        let local = at + chrono::Duration::minutes(i64::from(self.utc_offset_minutes));
-        let minute = (local.hour() * 60 + local.minute()) as u16;
-        let day = local.weekday().number_from_monday() as u8;
-        let prev = if day == 1 { 7 } else { day - 1 };
-        self.opening_hours.iter().any(|h| {
-            (h.day == day && minute >= h.open_minute && minute < h.close_minute)
-                || (h.day == prev && h.close_minute > 1440 && minute + 1440 < h.close_minute)
-        })
+        let (day, minute) = local::weekday_minute(at, self.timezone);
+        self.opening_hours
+            .iter()
+            .any(|h| local::in_weekly_span(day, minute, |d| d == h.day, h.open_minute, h.close_minute))
     }
 }
 
@@ -154,14 +151,17 @@ mod tests {
             position: LatLon { lat: 52.37, lon: 4.89 },
             delivery_zone: vec![[4.85, 52.35], [4.93, 52.35], [4.93, 52.39], [4.85, 52.39], [4.85, 52.35]],
             opening_hours: (1..=7).map(|day| OpeningHours { day, open_minute: 600, close_minute: 1380 }).collect(),
-            timezone: "Europe/Amsterdam".into(),
-            utc_offset_minutes: 60,
+            timezone: Tz::Europe__Amsterdam,
             status: OutletStatus::Active,
             currency: Currency::parse("EUR").unwrap(),
             tax_rate_bp: 900,
             prices_include_tax: true,
             delivery_fee: 250,
         }
+    }
+
+    fn kolkata() -> Outlet {
+        Outlet { timezone: Tz::Asia__Kolkata, ..outlet() }
     }
 
     #[test]
@@ -184,5 +184,22 @@ mod tests {
         // 09:30 UTC is 10:30 local: open. 22:30 UTC is 23:30 local: closed.
         assert!(o.is_open_at(Utc.with_ymd_and_hms(2026, 11, 26, 9, 30, 0).unwrap()));
         assert!(!o.is_open_at(Utc.with_ymd_and_hms(2026, 11, 26, 22, 30, 0).unwrap()));
+    }
+
+    #[test]
+    fn opening_hours_follow_summer_time_and_half_hour_zones() {
+        let at = |m, d, h, min| Utc.with_ymd_and_hms(2026, m, d, h, min, 0).unwrap();
+        // 10:00 to 23:00 local in Amsterdam: 09:00 UTC in winter, 08:00 UTC in summer.
+        let o = outlet();
+        assert!(!o.is_open_at(at(3, 28, 8, 30)));
+        assert!(o.is_open_at(at(3, 30, 8, 30)));
+        assert!(o.is_open_at(at(10, 24, 20, 30)), "22:30 summer time");
+        assert!(!o.is_open_at(at(10, 24, 21, 0)), "23:00 summer time");
+        assert!(o.is_open_at(at(10, 26, 21, 30)), "22:30 winter time");
+        // Kolkata is UTC+05:30 all year: 10:00 local is 04:30 UTC.
+        let k = kolkata();
+        assert!(!k.is_open_at(at(7, 1, 4, 29)));
+        assert!(k.is_open_at(at(7, 1, 4, 30)));
+        assert!(!k.is_open_at(at(1, 1, 17, 30)), "23:00 local");
     }
 }

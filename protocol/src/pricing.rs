@@ -52,8 +52,8 @@ pub struct PricingCtx<'a> {
     pub manager: bool,
     /// Pricing time, for availability windows.
     pub now: DateTime<Utc>,
-    /// The outlet's offset from UTC, minutes.
-    pub utc_offset_minutes: i32,
+    /// The outlet's time zone, for availability windows.
+    pub zone: crate::local::Tz,
     /// Most lines.
     pub max_lines: usize,
     /// Most portions per line.
@@ -85,7 +85,7 @@ pub fn price(cx: &PricingCtx<'_>, lines: &[NewLine]) -> Result<Priced, PricingEr
         if state.out_of_stock {
             return Err(PricingError::Unavailable(format!("{} is out of stock", item.name)));
         }
-        if !item.is_in_window(cx.now, cx.utc_offset_minutes) {
+        if !item.is_in_window(cx.now, cx.zone) {
             return Err(PricingError::Unavailable(format!("{} is not served at this time", item.name)));
         }
         let mut unit = item.price;

@@ -12,7 +12,6 @@ pub fn outlet(id: &str) -> Value {
         "delivery_zone": [[4.86, 52.35], [4.93, 52.35], [4.93, 52.39], [4.86, 52.39], [4.86, 52.35]],
         "opening_hours": (1..=7).map(|d| json!({ "day": d, "open_minute": 0, "close_minute": 1440 })).collect::<Vec<_>>(),
         "timezone": "Europe/Amsterdam",
-        "utc_offset_minutes": 60,
         "status": "active",
         "currency": "EUR",
         "tax_rate_bp": 900,

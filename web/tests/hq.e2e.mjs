@@ -59,7 +59,6 @@ try {
     delivery_zone: [[4.86, 52.35], [4.93, 52.35], [4.93, 52.39], [4.86, 52.39], [4.86, 52.35]],
     opening_hours: [1, 2, 3, 4, 5, 6, 7].map((day) => ({ day, open_minute: 0, close_minute: 1440 })),
     timezone: "Europe/Amsterdam",
-    utc_offset_minutes: 60,
     status: "active",
     currency: "EUR",
     tax_rate_bp: 900,

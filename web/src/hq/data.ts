@@ -3,7 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Api } from "../shared/api";
 import { message } from "../shared/ui";
-import type { Order, Outlet, OutletStock } from "./types";
+import type { Outlet, OutletSales, OutletStock } from "./types";
 
 /// Rows read for each outlet in turn, joined, reloaded when the outlets change: the rows (null
 /// until read) and the error that stopped the reading, if any.
@@ -25,14 +25,10 @@ export function useAcrossOutlets<R>(outlets: Outlet[], load: (o: Outlet) => Prom
   return [rows, error];
 }
 
-/// The outlet's orders taken since local midnight that still count (not cancelled or voided):
-/// the latest 500 of the day.
-export async function todaysOrders(cloud: Api, outlet: Outlet): Promise<Order[]> {
-  const midnight = new Date();
-  midnight.setHours(0, 0, 0, 0);
-  const q = `limit=500&from_ms=${midnight.getTime()}`;
-  const orders = await cloud.call<Order[]>("GET", `/api/v1/outlets/${outlet.id}/orders?${q}`);
-  return orders.filter((o) => !["cancelled", "voided"].includes(o.status));
+/// The outlet's figures for its own local today (in its time zone), summed by the cloud over
+/// every order of the day.
+export async function todaysSales(cloud: Api, outlet: Outlet): Promise<OutletSales[]> {
+  return [await cloud.call<OutletSales>("GET", `/api/v1/outlets/${outlet.id}/sales`)];
 }
 
 /// The outlet's ingredients at or below their reorder level.

@@ -1,11 +1,11 @@
-// Today's sales across the outlets the user sees: by outlet, by item and by hour, as bar charts
-// drawn in SVG from the orders themselves, each with its figures in a table beside it.
+// Today's sales across the outlets the user sees: by outlet, by item and by hour (each outlet's
+// local hours), as bar charts drawn in SVG from the figures the cloud sums for each outlet.
 
 import type { Api } from "../shared/api";
 import { money } from "../shared/money";
 import { Problem } from "../shared/ui";
-import { todaysOrders, useAcrossOutlets } from "./data";
-import type { Order, Outlet } from "./types";
+import { todaysSales, useAcrossOutlets } from "./data";
+import type { Outlet, OutletSales } from "./types";
 
 type Series = [string, number][];
 
@@ -39,21 +39,21 @@ function Bars({ title, data, currency }: { title: string; data: Series; currency
 }
 
 export function Sales({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
-  const [read, error] = useAcrossOutlets<[Outlet, Order]>(outlets, async (o) =>
-    (await todaysOrders(cloud, o)).map((order): [Outlet, Order] => [o, order]),
+  const [read, error] = useAcrossOutlets<[Outlet, OutletSales]>(outlets, async (o) =>
+    (await todaysSales(cloud, o)).map((s): [Outlet, OutletSales] => [o, s]),
   );
-  const orders = read ?? [];
-  const sum = (key: (o: Outlet, order: Order) => [string, number][]): Series => {
+  const days = read ?? [];
+  const sum = (key: (o: Outlet, s: OutletSales) => [string, number][]): Series => {
     const m = new Map<string, number>();
-    for (const [o, order] of orders) for (const [k, v] of key(o, order)) m.set(k, (m.get(k) ?? 0) + v);
+    for (const [o, s] of days) for (const [k, v] of key(o, s)) m.set(k, (m.get(k) ?? 0) + v);
     return [...m.entries()];
   };
   const currency = outlets[0]?.currency ?? "EUR";
-  const byOutlet = sum((o, order) => [[o.name, order.total]]).sort((a, b) => b[1] - a[1]);
-  const byItem = sum((_, order) => order.lines.map((l) => [l.name, l.line_total] as [string, number]))
+  const byOutlet = sum((o, s) => [[o.name, s.net_sales]]).sort((a, b) => b[1] - a[1]);
+  const byItem = sum((_, s) => s.by_item.map((i) => [i.name, i.gross] as [string, number]))
     .sort((a, b) => b[1] - a[1])
     .slice(0, 10);
-  const byHour = sum((_, order) => [[`${String(new Date(order.created_ms).getHours()).padStart(2, "0")}:00`, order.total]]).sort(
+  const byHour = sum((_, s) => s.by_hour.map((h) => [`${String(h.hour).padStart(2, "0")}:00`, h.total] as [string, number])).sort(
     (a, b) => a[0].localeCompare(b[0]),
   );
   return (
@@ -61,7 +61,7 @@ export function Sales({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
       <h2>Sales</h2>
       <Problem text={error} />
       <p>
-        Today: {orders.length} orders, {money(orders.reduce((s, [, o]) => s + o.total, 0), currency)}
+        Today: {days.reduce((n, [, s]) => n + s.orders, 0)} orders, {money(days.reduce((n, [, s]) => n + s.net_sales, 0), currency)}
       </p>
       <Bars title="By outlet" data={byOutlet} currency={currency} />
       <Bars title="By item (top 10)" data={byItem} currency={currency} />

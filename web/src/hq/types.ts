@@ -18,6 +18,18 @@ export interface Outlet {
   currency: string;
 }
 
+/// One outlet's figures for one of its local days (`GET /api/v1/outlets/{id}/sales`).
+export interface OutletSales {
+  outlet_id: string;
+  date: string;
+  orders: number;
+  net_sales: number;
+  tax: number;
+  by_item: { name: string; quantity: number; gross: number }[];
+  /// Local hours of the outlet.
+  by_hour: { hour: number; orders: number; total: number }[];
+}
+
 export interface OutletSync {
   outlet_id: string;
   link: string;

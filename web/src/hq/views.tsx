@@ -4,7 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { type Api, follow } from "../shared/api";
 import { Problem, message } from "../shared/ui";
 import { money, parseMoney } from "../shared/money";
-import { lowStock, todaysOrders, useAcrossOutlets } from "./data";
+import { lowStock, todaysSales, useAcrossOutlets } from "./data";
 import type { Draft, Order, Outlet, OutletStock, OutletSync } from "./types";
 
 
@@ -48,13 +48,13 @@ export function Outlets({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
     cloud.call<OutletSync[]>("GET", "/api/v1/sync/outlets").then(setLinks, () => setLinks([]));
   }, [outlets]);
   const [read, error] = useAcrossOutlets<Row>(outlets, async (outlet) => {
-    const today = await todaysOrders(cloud, outlet);
+    const [today] = await todaysSales(cloud, outlet);
     const low = await lowStock(cloud, outlet).catch(() => []);
     return [
       {
         outlet,
-        ordersToday: today.length,
-        salesToday: today.reduce((s, o) => s + o.total, 0),
+        ordersToday: today.orders,
+        salesToday: today.net_sales,
         lowStock: low.map((s) => s.name),
       },
     ];
