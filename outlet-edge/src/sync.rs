@@ -468,6 +468,23 @@ fn apply_one(ctx: &mut WriteCtx<'_>, state: &AppState, menu: &Menu, msg: DownV1)
             state.sessions.close_all_of(staff.id)?;
             Ok(None)
         }
+        DownV1::OrderMoved { order_id, status } => {
+            let Ok((mut order, recalled)) = crate::orders::load(ctx.conn, order_id) else { return Ok(None) };
+            use patty_sync::merge::{StatusMerge, merge_status};
+            match merge_status(order_id, order.status, status, order.fulfilment) {
+                StatusMerge::Take(to) => {
+                    let taking = crate::orders::Taking::Reported;
+                    crate::orders::apply_status(ctx, menu, &mut order, recalled, to, None, None, taking)?;
+                }
+                StatusMerge::Keep => {}
+                // The outlet withdrew the order meanwhile: its own record stands here, and the
+                // cloud records the clash when the outlet's status reaches it.
+                StatusMerge::TakeWithConflict(..) | StatusMerge::KeepWithConflict(_) => {
+                    tracing::warn!(order = %order_id, outlet = order.status.as_str(), cloud = status.as_str(), "the cloud's status clashes with the outlet's; kept the outlet's");
+                }
+            }
+            Ok(None)
+        }
     }
 }
 
