@@ -798,7 +798,13 @@ async fn down_message(
             let c: Conflict = serde_json::from_value(data)?;
             c.resolution.map(|resolution| DownV1::ConflictResolved { id: c.id, resolution })
         }
-        _ => None,
+        // Every other status move the cloud tags for the outlet (out for delivery, completed).
+        k => match k.strip_prefix("order.").and_then(patty_protocol::order::OrderStatus::parse) {
+            Some(status) if !matches!(status, patty_protocol::order::OrderStatus::Placed) => {
+                Some(DownV1::OrderMoved { order_id: serde_json::from_value(data["order_id"].clone())?, status })
+            }
+            _ => None,
+        },
     })
 }
 

@@ -42,13 +42,23 @@ impl Default for PosConfig {
 }
 
 /// The link to the cloud.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CloudConfig {
     /// The cloud's base URL (`http://host:port`); empty: this outlet works alone.
     pub url: String,
     /// This outlet's API key (kind `edge`), issued by HQ.
     pub api_key: String,
+}
+
+impl std::fmt::Debug for CloudConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key lets whoever holds it act as this outlet: it never reaches a log line.
+        f.debug_struct("CloudConfig")
+            .field("url", &self.url)
+            .field("api_key", &if self.api_key.is_empty() { "" } else { "[redacted]" })
+            .finish()
+    }
 }
 
 /// The outlet's identity and money rules.
@@ -194,6 +204,16 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cloud_api_key_never_shows_in_debug_output() {
+        let mut c = Config::for_data_dir(std::path::Path::new("/tmp/edge"));
+        c.cloud = CloudConfig { url: "https://cloud.example".into(), api_key: "pk_edge_s3cr3t-key-value".into() };
+        for shown in [format!("{c:?}"), format!("{:?}", c.cloud), format!("{c:#?}")] {
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+            assert!(shown.contains("[redacted]") && shown.contains("https://cloud.example"), "{shown}");
+        }
+    }
 
     #[test]
     fn env_overrides_file_overrides_defaults() {

@@ -87,7 +87,8 @@ pub struct Move {
 }
 
 /// Applies `moves` (each a logged movement), then raises or clears low-stock alerts and re-marks
-/// items that stock can or cannot make, all in the caller's transaction.
+/// items that stock can or cannot make, all in the caller's transaction. A sale that would leave a
+/// level below zero is refused unless `overdraw` (food already made, reported by the cloud).
 pub fn apply(
     ctx: &mut WriteCtx<'_>,
     menu: &Menu,
@@ -95,6 +96,7 @@ pub fn apply(
     order_id: Option<OrderId>,
     staff_id: Option<StaffId>,
     note: &str,
+    overdraw: bool,
 ) -> Result<Vec<StockMovement>> {
     let mut recheck = HashSet::new();
     let mut out = Vec::with_capacity(moves.len());
@@ -108,7 +110,7 @@ pub fn apply(
             .optional()?
             .ok_or_else(|| Error::NotFound(format!("no ingredient {}", m.ingredient_id)))?;
         let before = after - m.delta;
-        if m.kind == MovementKind::Sale && m.delta < 0 && after < 0 {
+        if m.kind == MovementKind::Sale && m.delta < 0 && after < 0 && !overdraw {
             // The caller's savepoint rolls the update back.
             return Err(Error::Unavailable(format!(
                 "not enough {name} in stock ({} needed, {before} on hand)",
@@ -262,6 +264,7 @@ async fn change_stock(
                 None,
                 Some(by),
                 req.note.trim(),
+                false,
             )?;
             if kind == MovementKind::Count {
                 let detail = format!(

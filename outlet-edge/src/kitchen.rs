@@ -3,7 +3,8 @@
 
 use crate::error::{Error, Json, Path, Result};
 use crate::events::Event;
-use crate::orders::{load, move_status, save};
+use crate::menu::item_states;
+use crate::orders::{Taking, check_can_take_on, load, move_status, pricing_ctx, save};
 use crate::staff::Session;
 use crate::state::AppState;
 use axum::extract::State;
@@ -66,6 +67,8 @@ async fn stream(State(state): State<AppState>, _session: Session) -> Result<impl
 async fn bump(State(state): State<AppState>, session: Session, Path(id): Path<OrderId>) -> Result<Json<Ticket>> {
     session.require(&[Role::Kitchen])?;
     let by = session.staff.id;
+    let menu = state.menu();
+    let st = state.clone();
     let ticket = state
         .store
         .write(move |ctx| {
@@ -73,7 +76,10 @@ async fn bump(State(state): State<AppState>, session: Session, Path(id): Path<Or
             if recalled {
                 save(ctx, &mut order, false)?;
             } else if order.status.in_kitchen() {
-                move_status(ctx, &mut order, false, OrderStatus::Ready, Some(by), None)?;
+                // A bump straight from `placed` takes the order on, and its stock, as accepting does.
+                let states = item_states(ctx.conn)?;
+                check_can_take_on(&pricing_ctx(&st, &menu, &states, &session), &order)?;
+                move_status(ctx, &menu, &mut order, false, OrderStatus::Ready, Some(by), None, Taking::Checked)?;
             } else {
                 return Err(Error::Conflict(format!(
                     "the order is {}, not on the kitchen screen",

@@ -20,9 +20,10 @@ use patty_protocol::inventory::MovementKind;
 use patty_protocol::menu::Menu;
 use patty_protocol::money::apply_basis_points;
 use patty_protocol::order::{
-    Channel, Discount, Fulfilment, NewLine, NewLineModifier, NewOrder, Order, OrderStatus, Tender, TenderKind,
-    transition,
+    Channel, Discount, Fulfilment, NewLine, NewLineModifier, NewOrder, Order, OrderStatus, StockEffect, Tender,
+    TenderKind, stock_effect, transition,
 };
+use patty_protocol::pricing::usage;
 use patty_protocol::staff::Role;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -62,16 +63,49 @@ pub fn recompute_totals(o: &mut Order, cfg: &OutletConfig) {
     o.recompute_totals(cfg.tax_rate_bp, cfg.prices_include_tax);
 }
 
-/// Moves an order's status along the state machine, logs it, and publishes it.
+/// Who moves an order out of `placed`, which decides what its stock may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Taking {
+    /// Staff at the outlet: stock that cannot cover the order refuses the move (409 `unavailable`).
+    Checked,
+    /// The cloud reports the order further along (out for delivery, completed): the food was made,
+    /// so its stock is taken even if that leaves a level below zero, which the stock screen shows.
+    Reported,
+}
+
+/// Moves an order's status along the state machine, takes or gives back its stock as
+/// [`stock_effect`] says (one place for every path: accept, start, bump, cancel, void, the cloud's
+/// reports), logs it, and publishes it.
+#[allow(clippy::too_many_arguments)]
 pub fn move_status(
     ctx: &mut WriteCtx<'_>,
+    menu: &Menu,
     order: &mut Order,
     recalled: bool,
     to: OrderStatus,
     by: Option<StaffId>,
     reason: Option<String>,
+    taking: Taking,
 ) -> Result<()> {
     transition(order.status, to, order.fulfilment).map_err(|e| Error::Conflict(e.to_string()))?;
+    apply_status(ctx, menu, order, recalled, to, by, reason, taking)
+}
+
+/// Sets an order's status with no state-machine check (the caller made it: [`move_status`], or
+/// the forward-only merge of what the cloud reports), takes or gives back its stock as
+/// [`stock_effect`] says, logs it, and publishes it.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_status(
+    ctx: &mut WriteCtx<'_>,
+    menu: &Menu,
+    order: &mut Order,
+    recalled: bool,
+    to: OrderStatus,
+    by: Option<StaffId>,
+    reason: Option<String>,
+    taking: Taking,
+) -> Result<()> {
+    let effect = stock_effect(order.status, to);
     order.status = to;
     if matches!(to, OrderStatus::Cancelled | OrderStatus::Voided) {
         order.closed_reason = reason.clone();
@@ -79,6 +113,41 @@ pub fn move_status(
     }
     save(ctx, order, recalled && !to.is_final())?;
     ctx.log(ChangeV1::OrderStatus { order_id: order.id, status: to, reason, by })?;
+    match effect {
+        StockEffect::Take => {
+            let want = usage(menu, &order.lines);
+            set_usage(ctx, menu, order.id, &want, by, true, taking == Taking::Reported)?;
+        }
+        StockEffect::GiveBack => set_usage(ctx, menu, order.id, &BTreeMap::new(), by, false, false)?,
+        StockEffect::Keep => {}
+    }
+    Ok(())
+}
+
+/// Refuses to take an online order on (any move out of `placed` by staff) when one of its items
+/// cannot be sold now: sold out here, out of stock, or outside its window; the same check as
+/// when it was priced.
+pub fn check_can_take_on(cx: &PricingCtx<'_>, order: &Order) -> Result<()> {
+    if order.status != OrderStatus::Placed {
+        return Ok(());
+    }
+    let lines: Vec<NewLine> = order
+        .lines
+        .iter()
+        .map(|l| NewLine {
+            item_id: l.item_id,
+            variant_id: l.variant_id,
+            quantity: l.quantity,
+            modifiers: l
+                .modifiers
+                .iter()
+                .map(|m| NewLineModifier { modifier_id: m.modifier_id, quantity: m.quantity })
+                .collect(),
+            notes: l.notes.clone(),
+            price_override: None,
+        })
+        .collect();
+    price(cx, &lines)?;
     Ok(())
 }
 
@@ -97,14 +166,16 @@ fn taken(conn: &Connection, id: OrderId) -> Result<BTreeMap<IngredientId, i64>> 
 }
 
 /// Sets an order's stock use to `want`, moving only the difference from what it has taken
-/// (nothing, for a `fresh` order); stock that cannot cover an increase refuses the write.
+/// (nothing, for a `fresh` order); stock that cannot cover an increase refuses the write unless
+/// `overdraw` (the food was already made).
 fn set_usage(
     ctx: &mut WriteCtx<'_>,
     menu: &Menu,
     order_id: OrderId,
     want: &BTreeMap<IngredientId, i64>,
-    by: StaffId,
+    by: Option<StaffId>,
     fresh: bool,
+    overdraw: bool,
 ) -> Result<()> {
     let had = if fresh { BTreeMap::new() } else { taken(ctx.conn, order_id)? };
     let moves: Vec<Move> = had
@@ -118,7 +189,7 @@ fn set_usage(
             delta: had.get(ing).copied().unwrap_or(0) - want.get(ing).copied().unwrap_or(0),
         })
         .collect();
-    inventory::apply(ctx, menu, &moves, Some(order_id), Some(by), "")?;
+    inventory::apply(ctx, menu, &moves, Some(order_id), by, "", overdraw)?;
     Ok(())
 }
 
@@ -149,7 +220,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String> {
     Ok(key.to_owned())
 }
 
-fn pricing_ctx<'a>(
+pub(crate) fn pricing_ctx<'a>(
     state: &'a AppState,
     menu: &'a Menu,
     states: &'a std::collections::HashMap<patty_protocol::ids::ItemId, crate::menu::ItemState>,
@@ -252,7 +323,7 @@ async fn create(
                 )?
                 .execute(params![order.id.to_string(), order.number, order.status.as_str(), order.created_ms, key, hash, serde_json::to_string(&order)?])?;
             ctx.log(ChangeV1::OrderUpserted { order: Box::new(order.clone()) })?;
-            set_usage(ctx, &menu, order.id, &priced.usage, session.staff.id, true)?;
+            set_usage(ctx, &menu, order.id, &priced.usage, Some(session.staff.id), true, false)?;
             for line in order.lines.iter().filter(|l| l.price_override.is_some()) {
                 let detail = format!("{}: {} instead of {}", line.name, line.unit_price, line.price_override.as_ref().map_or(0, |o| o.menu_unit_price));
                 crate::audit::record(ctx, session.staff.id, "price_override", &order.id.to_string(), &detail)?;
@@ -320,7 +391,7 @@ async fn edit_lines(
             recompute_totals(&mut order, &cfg);
             save(ctx, &mut order, recalled)?;
             ctx.log(ChangeV1::OrderUpserted { order: Box::new(order.clone()) })?;
-            set_usage(ctx, &menu, id, &priced.usage, session.staff.id, false)?;
+            set_usage(ctx, &menu, id, &priced.usage, Some(session.staff.id), false, false)?;
             Ok(order)
         })
         .await?;
@@ -362,33 +433,11 @@ async fn set_status(
         .store
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
-            // An online order takes its stock when the outlet accepts it: stock that cannot cover
-            // it, or an item sold out here, refuses the acceptance.
-            if order.channel == Channel::Online
-                && order.status == OrderStatus::Placed
-                && req.status == OrderStatus::Accepted
-            {
-                let lines: Vec<NewLine> = order
-                    .lines
-                    .iter()
-                    .map(|l| NewLine {
-                        item_id: l.item_id,
-                        variant_id: l.variant_id,
-                        quantity: l.quantity,
-                        modifiers: l
-                            .modifiers
-                            .iter()
-                            .map(|m| NewLineModifier { modifier_id: m.modifier_id, quantity: m.quantity })
-                            .collect(),
-                        notes: l.notes.clone(),
-                        price_override: None,
-                    })
-                    .collect();
-                let states = item_states(ctx.conn)?;
-                let priced = price(&pricing_ctx(&st, &menu, &states, &session), &lines)?;
-                set_usage(ctx, &menu, id, &priced.usage, by, true)?;
-            }
-            move_status(ctx, &mut order, recalled, req.status, Some(by), None)?;
+            // Taking an online order on checks its items as pricing does; its stock is taken by
+            // the move itself, whichever status it moves to.
+            let states = item_states(ctx.conn)?;
+            check_can_take_on(&pricing_ctx(&st, &menu, &states, &session), &order)?;
+            move_status(ctx, &menu, &mut order, recalled, req.status, Some(by), None, Taking::Checked)?;
             Ok(order)
         })
         .await?;
@@ -435,8 +484,16 @@ async fn cancel(
                     "this order has payments: refund them first, or ask a manager to void it".into(),
                 ));
             }
-            move_status(ctx, &mut order, recalled, OrderStatus::Cancelled, Some(by), Some(why))?;
-            set_usage(ctx, &menu, id, &BTreeMap::new(), by, false)?;
+            move_status(
+                ctx,
+                &menu,
+                &mut order,
+                recalled,
+                OrderStatus::Cancelled,
+                Some(by),
+                Some(why),
+                Taking::Checked,
+            )?;
             Ok(order)
         })
         .await?;
@@ -461,11 +518,16 @@ async fn void(
         .store
         .write(move |ctx| {
             let (mut order, recalled) = load(ctx.conn, id)?;
-            let untouched = order.status.is_editable();
-            move_status(ctx, &mut order, recalled, OrderStatus::Voided, Some(by), Some(why.clone()))?;
-            if untouched {
-                set_usage(ctx, &menu, id, &BTreeMap::new(), by, false)?;
-            }
+            move_status(
+                ctx,
+                &menu,
+                &mut order,
+                recalled,
+                OrderStatus::Voided,
+                Some(by),
+                Some(why.clone()),
+                Taking::Checked,
+            )?;
             crate::audit::record(
                 ctx,
                 by,

@@ -88,7 +88,7 @@ impl Seed {
             .iter()
             .map(|i| crate::inventory::Move { ingredient_id: i.id, kind: MovementKind::Receive, delta: i.on_hand })
             .collect();
-        crate::inventory::apply(ctx, &self.menu, &moves, None, None, "opening stock")?;
+        crate::inventory::apply(ctx, &self.menu, &moves, None, None, "opening stock", false)?;
         crate::menu::refresh_stock_availability(ctx, &self.menu, |_| true)?;
         for s in &self.staff {
             crate::staff::insert_staff(ctx, pin_key, &s.name, s.role, &s.pin)?;

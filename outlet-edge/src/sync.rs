@@ -11,7 +11,7 @@
 //!   version replaces the whole menu in one transaction (never half a menu); sold-out marks set
 //!   here stay (they win at the outlet until cleared here); open orders keep the prices they were
 //!   taken at, and each line whose price changed becomes a conflict. Online orders arrive as
-//!   `placed`; stock is taken when the outlet accepts one. A customer's cancel applies while the
+//!   `placed`; stock is taken when the outlet takes one on (any move out of `placed`). A customer's cancel applies while the
 //!   order is still `placed`; after that the cloud records the race as a conflict. Staff HQ adds
 //!   or changes arrive with name, role and active flag; PINs never travel (a manager sets a new
 //!   member's PIN here), and the last change applied at each side stands.
@@ -427,7 +427,17 @@ fn apply_one(ctx: &mut WriteCtx<'_>, state: &AppState, menu: &Menu, msg: DownV1)
         DownV1::OrderCancelled { order_id, reason } => {
             let Ok((mut order, recalled)) = crate::orders::load(ctx.conn, order_id) else { return Ok(None) };
             if order.status == OrderStatus::Placed {
-                crate::orders::move_status(ctx, &mut order, recalled, OrderStatus::Cancelled, None, reason)?;
+                let taking = crate::orders::Taking::Reported;
+                crate::orders::move_status(
+                    ctx,
+                    menu,
+                    &mut order,
+                    recalled,
+                    OrderStatus::Cancelled,
+                    None,
+                    reason,
+                    taking,
+                )?;
             }
             Ok(None)
         }
@@ -456,6 +466,23 @@ fn apply_one(ctx: &mut WriteCtx<'_>, state: &AppState, menu: &Menu, msg: DownV1)
                 .execute(params![staff.id.to_string(), staff.name, staff.role.as_str(), staff.active])?;
             // Open sessions carry the old role: they end, so the change takes effect at once.
             state.sessions.close_all_of(staff.id)?;
+            Ok(None)
+        }
+        DownV1::OrderMoved { order_id, status } => {
+            let Ok((mut order, recalled)) = crate::orders::load(ctx.conn, order_id) else { return Ok(None) };
+            use patty_sync::merge::{StatusMerge, merge_status};
+            match merge_status(order_id, order.status, status, order.fulfilment) {
+                StatusMerge::Take(to) => {
+                    let taking = crate::orders::Taking::Reported;
+                    crate::orders::apply_status(ctx, menu, &mut order, recalled, to, None, None, taking)?;
+                }
+                StatusMerge::Keep => {}
+                // The outlet withdrew the order meanwhile: its own record stands here, and the
+                // cloud records the clash when the outlet's status reaches it.
+                StatusMerge::TakeWithConflict(..) | StatusMerge::KeepWithConflict(_) => {
+                    tracing::warn!(order = %order_id, outlet = order.status.as_str(), cloud = status.as_str(), "the cloud's status clashes with the outlet's; kept the outlet's");
+                }
+            }
             Ok(None)
         }
     }

@@ -214,3 +214,45 @@ async fn conflicts_are_for_managers_and_need_a_note() {
         outlet.call("1234", Method::POST, "/api/v1/conflicts/not-an-id/resolve", Some(json!({ "note": "x" }))).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "an id that cannot exist names nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_the_cloud_moves_along_finishes_at_the_outlet_and_never_moves_back() {
+    use patty_protocol::order::{Channel, Fulfilment, OrderStatus};
+    use reqwest::Method;
+    let outlet = Outlet::start().await;
+    let burger = outlet.state.menu().items.iter().find(|i| i.name == "Classic Patty").unwrap().id;
+    let (s, taken) = outlet
+        .call("1111", Method::POST, "/api/v1/orders", Some(json!({ "channel": "counter", "fulfilment": "takeaway", "lines": [{ "item_id": burger, "quantity": 1 }] })))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{taken}");
+    let mut online: Order = serde_json::from_value(taken).unwrap();
+    online.id = OrderId::new();
+    online.channel = Channel::Online;
+    online.status = OrderStatus::Placed;
+    online.fulfilment = Fulfilment::Delivery;
+    online.customer_id = Some("customer-1".into());
+    let id = online.id;
+    apply_frames(&outlet.state, vec![frame(1, DownV1::OnlineOrder { order: Box::new(online) })]).await.unwrap();
+    let (s, o) = outlet.call("1234", Method::POST, &format!("/api/v1/kitchen/orders/{id}/bump"), None).await;
+    assert_eq!((s, o["order"]["status"].clone()), (StatusCode::OK, json!("ready")), "{o}");
+
+    let moved = |p, status| frame(p, DownV1::OrderMoved { order_id: id, status });
+    apply_frames(&outlet.state, vec![moved(2, OrderStatus::OutForDelivery)]).await.unwrap();
+    let (_, o) = outlet.call("1111", Method::GET, &format!("/api/v1/orders/{id}"), None).await;
+    assert_eq!(o["status"], "out_for_delivery");
+    apply_frames(&outlet.state, vec![moved(3, OrderStatus::Completed)]).await.unwrap();
+    // A report behind what the outlet holds (a replay, a stale move) changes nothing.
+    apply_frames(&outlet.state, vec![moved(4, OrderStatus::Ready)]).await.unwrap();
+    let (_, o) = outlet.call("1111", Method::GET, &format!("/api/v1/orders/{id}"), None).await;
+    assert_eq!(o["status"], "completed");
+    // The outlet's log says so too, so the cloud's merge sees the same order.
+    let (_, changes) = outlet.call("1234", Method::GET, "/api/v1/changes?after=0&limit=5000", None).await;
+    let reported: Vec<_> = changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["change"]["order_status"]["order_id"] == json!(id))
+        .map(|c| c["change"]["order_status"]["status"].clone())
+        .collect();
+    assert_eq!(reported, vec![json!("ready"), json!("out_for_delivery"), json!("completed")]);
+}

@@ -158,6 +158,14 @@ pub enum DownV1 {
         /// The staff member.
         staff: Staff,
     },
+    /// The cloud moved an order of this outlet along (a driver picked a delivery up, or delivered
+    /// it). The outlet applies it with the forward-only merge (`patty_sync::merge::merge_status`).
+    OrderMoved {
+        /// The order.
+        order_id: OrderId,
+        /// Its status at the cloud.
+        status: OrderStatus,
+    },
 }
 
 /// One message of the downward stream.

@@ -175,6 +175,38 @@ pub fn transition(from: OrderStatus, to: OrderStatus, fulfilment: Fulfilment) ->
     }
 }
 
+/// What a status move does to the stock an order holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StockEffect {
+    /// Nothing moves.
+    Keep,
+    /// The order's ingredients are taken now.
+    Take,
+    /// What the order took goes back.
+    GiveBack,
+}
+
+/// The one place that says when an order's stock is taken and given back, for a move that
+/// [`transition`] allows. An order holds its stock from the moment the outlet takes it on (an
+/// in-store order when it is taken; an online order when it leaves `placed` by any move, whether
+/// accepted, started or bumped straight to ready) until it is withdrawn before preparation (a
+/// cancel, or a void while still editable). A void once preparation started keeps it: the food
+/// was made.
+pub fn stock_effect(from: OrderStatus, to: OrderStatus) -> StockEffect {
+    use OrderStatus::*;
+    let held_before = from != Placed;
+    let held_after = match to {
+        Cancelled => false,
+        Voided => held_before && !from.is_editable(),
+        _ => true,
+    };
+    match (held_before, held_after) {
+        (false, true) => StockEffect::Take,
+        (true, false) => StockEffect::GiveBack,
+        _ => StockEffect::Keep,
+    }
+}
+
 /// A modifier chosen on a line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -475,6 +507,18 @@ pub struct NewOrder {
 mod tests {
     use super::*;
     use OrderStatus::*;
+
+    #[test]
+    fn stock_is_taken_when_the_outlet_takes_an_order_on_and_given_back_only_before_preparation() {
+        assert_eq!(stock_effect(Placed, Accepted), StockEffect::Take);
+        assert_eq!(stock_effect(Placed, Ready), StockEffect::Take, "the kitchen's bump straight from placed");
+        assert_eq!(stock_effect(Placed, Cancelled), StockEffect::Keep);
+        assert_eq!(stock_effect(Placed, Voided), StockEffect::Keep);
+        assert_eq!(stock_effect(Accepted, Cancelled), StockEffect::GiveBack);
+        assert_eq!(stock_effect(Accepted, Voided), StockEffect::GiveBack);
+        assert_eq!(stock_effect(Preparing, Voided), StockEffect::Keep, "the food was made");
+        assert_eq!(stock_effect(Accepted, Ready), StockEffect::Keep);
+    }
 
     #[test]
     fn happy_paths_are_allowed() {

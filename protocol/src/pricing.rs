@@ -89,7 +89,6 @@ pub fn price(cx: &PricingCtx<'_>, lines: &[NewLine]) -> Result<Priced, PricingEr
             return Err(PricingError::Unavailable(format!("{} is not served at this time", item.name)));
         }
         let mut unit = item.price;
-        let mut recipe: Vec<(IngredientId, i64)> = item.recipe.iter().map(|r| (r.ingredient_id, r.quantity)).collect();
         let variant = match (req.variant_id, item.variants.is_empty()) {
             (None, true) => None,
             (None, false) => return Err(at(format!("{} needs a size or variant", item.name))),
@@ -101,7 +100,6 @@ pub fn price(cx: &PricingCtx<'_>, lines: &[NewLine]) -> Result<Priced, PricingEr
                     .find(|x| x.id == v)
                     .ok_or_else(|| at(format!("unknown variant for {}", item.name)))?;
                 unit += v.price_delta;
-                recipe.extend(v.recipe.iter().map(|r| (r.ingredient_id, r.quantity)));
                 Some(v)
             }
         };
@@ -122,7 +120,6 @@ pub fn price(cx: &PricingCtx<'_>, lines: &[NewLine]) -> Result<Priced, PricingEr
             }
             *per_group.entry(group.id).or_insert(0) += m.quantity;
             unit += modifier.price_delta * i64::from(m.quantity);
-            recipe.extend(modifier.recipe.iter().map(|r| (r.ingredient_id, r.quantity * i64::from(m.quantity))));
             modifiers.push(LineModifier {
                 modifier_id: modifier.id,
                 name: modifier.name.clone(),
@@ -153,15 +150,6 @@ pub fn price(cx: &PricingCtx<'_>, lines: &[NewLine]) -> Result<Priced, PricingEr
                 Some(PriceOverride { menu_unit_price: unit, by: cx.by, reason: o.reason.trim().to_owned() }),
             ),
         };
-        let mut line_usage: BTreeMap<IngredientId, i64> = BTreeMap::new();
-        for (ing, q) in recipe {
-            *line_usage.entry(ing).or_insert(0) += q;
-        }
-        for (ing, q) in line_usage {
-            if q > 0 {
-                *out.usage.entry(ing).or_insert(0) += q * i64::from(req.quantity);
-            }
-        }
         out.lines.push(OrderLine {
             id: LineId::new(),
             item_id: item.id,
@@ -176,5 +164,31 @@ pub fn price(cx: &PricingCtx<'_>, lines: &[NewLine]) -> Result<Priced, PricingEr
             price_override,
         });
     }
+    out.usage = usage(cx.menu, &out.lines);
     Ok(out)
+}
+
+/// The ingredients priced `lines` consume by `menu`'s recipes (item, variant and modifiers, times
+/// the portions), never negative. An item or modifier no longer on the menu uses nothing. The one
+/// place an order's stock is computed: when it is taken, edited, and taken on later.
+pub fn usage(menu: &Menu, lines: &[OrderLine]) -> BTreeMap<IngredientId, i64> {
+    let mut out = BTreeMap::new();
+    for line in lines {
+        let Some(item) = menu.item(line.item_id) else { continue };
+        let mut per_portion: BTreeMap<IngredientId, i64> = BTreeMap::new();
+        let variant = line.variant_id.and_then(|v| item.variants.iter().find(|x| x.id == v));
+        for r in item.recipe.iter().chain(variant.map(|v| v.recipe.as_slice()).unwrap_or_default()) {
+            *per_portion.entry(r.ingredient_id).or_insert(0) += r.quantity;
+        }
+        for m in &line.modifiers {
+            let found = item.modifier_groups.iter().flat_map(|g| g.modifiers.iter()).find(|x| x.id == m.modifier_id);
+            for r in found.map(|x| x.recipe.as_slice()).unwrap_or_default() {
+                *per_portion.entry(r.ingredient_id).or_insert(0) += r.quantity * i64::from(m.quantity);
+            }
+        }
+        for (ing, q) in per_portion.into_iter().filter(|(_, q)| *q > 0) {
+            *out.entry(ing).or_insert(0) += q * i64::from(line.quantity);
+        }
+    }
+    out
 }

@@ -213,6 +213,23 @@ async fn a_phone_order_taken_at_the_till_goes_to_the_door_with_the_code_the_outl
     .await;
     let done = cloud.api.ok(Method::GET, &cloud.admin, &format!("/api/v1/orders/{id}"), None).await;
     assert_eq!((done["status"].as_str(), done["channel"].as_str()), (Some("completed"), Some("phone")), "{done}");
+    // The outlet that sent it hears the delivery finish: out for delivery, then completed, on its
+    // own record (the till and the order queue show it), not left at ready.
+    eventually("completed, at the outlet", 30, || async {
+        let o = till.ok(Method::GET, &cashier, &format!("/api/v1/orders/{id}"), None).await;
+        (o["status"] == "completed").then_some(())
+    })
+    .await;
+    let manager = till.pin("1234").await;
+    let changes = till.ok(Method::GET, &manager, "/api/v1/changes?after=0&limit=5000", None).await;
+    let moves: Vec<&str> = changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["change"]["order_status"]["order_id"] == id.as_str())
+        .filter_map(|c| c["change"]["order_status"]["status"].as_str())
+        .collect();
+    assert_eq!(moves, ["preparing", "ready", "out_for_delivery", "completed"], "{changes}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
