@@ -29,6 +29,25 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// The HQ dashboard served at `/`.
     pub hq: HqConfig,
+    /// Where security messages (verification, password reset) go.
+    pub mail: MailConfig,
+}
+
+/// Where security messages go (the notifier that sends mail over SMTP is a later service).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// A pickup directory the mail system reads: each message is written there as an RFC 5322
+    /// `.eml` file. Unset: messages are not sent, and a warning names the user and the purpose.
+    pub pickup_dir: Option<PathBuf>,
+    /// The sender, an RFC 5322 mailbox (`Name <address>`).
+    pub from: String,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self { pickup_dir: None, from: "Patty Palace <no-reply@pattypalace.example>".into() }
+    }
 }
 
 /// The HQ dashboard (`web/`, built with `npm --prefix web run build`).
@@ -215,6 +234,7 @@ impl Default for Config {
             mqtt: MqttConfig::default(),
             delivery: DeliveryConfig::default(),
             hq: HqConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -291,6 +311,9 @@ impl Config {
         }
         if self.mqtt.share_group.contains(['/', '+', '#']) {
             return bad("mqtt.share_group must be a name without '/', '+' or '#' (or empty for a plain subscription)");
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return bad("mail.from must be a mailbox, like `Patty Palace <no-reply@pattypalace.example>`");
         }
         let d = &self.delivery;
         if d.offer_timeout_secs == 0

@@ -8,6 +8,7 @@
 //! - [`db`]: sqlx on PostgreSQL or SQLite (the embedded default), with per-backend migrations.
 //! - [`error`]: the one error type and the JSON-error extractors.
 //! - [`auth`]: registration, sign-in, JWT access and rotating refresh tokens, roles, API keys.
+//! - [`mail`]: security messages carrying one-time tokens, handed to the mail system directly.
 //! - [`outlets`]: outlets with delivery zones and opening hours.
 //! - [`catalog`]: the catalog draft and its immutable published versions.
 //! - [`customers`]: profiles, addresses, activity, export and erasure.
@@ -37,6 +38,7 @@ pub mod fleet;
 pub mod geofence;
 pub mod kafka;
 pub mod limits;
+pub mod mail;
 pub mod orders;
 pub mod outbox;
 pub mod outlets;
@@ -186,6 +188,7 @@ pub async fn open(config: Config) -> Result<AppState> {
     if !config.auth.bootstrap_admin.is_empty() {
         auth::bootstrap_admin(&db, &config.auth.bootstrap_admin).await?;
     }
+    let mail = mail::Mailer::from_config(&config.mail).map_err(|e| Error::Internal(format!("mail: {e}")))?;
     let sink = if config.kafka.brokers.is_empty() {
         None
     } else {
@@ -204,6 +207,7 @@ pub async fn open(config: Config) -> Result<AppState> {
         outlets: Default::default(),
         live_customers: Default::default(),
         sync: Default::default(),
+        mail,
         closing: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }
