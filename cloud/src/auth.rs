@@ -64,28 +64,44 @@ impl Role {
     }
 }
 
-/// The signing keys for access tokens.
+/// The signing keys for access tokens, and who issues them for whom.
 pub struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    issuer: String,
+    audience: String,
 }
 
 /// Clock difference tolerated between the replica that signed a token and the one checking it.
 const LEEWAY_SECS: u64 = 5;
 
 impl Keys {
-    /// Keys from a shared secret.
-    pub fn new(secret: &[u8]) -> Self {
+    /// Keys from a shared secret, for tokens issued by `issuer` to `audience`: a token is accepted
+    /// only with both, so one signed for another service sharing the secret is refused. An empty
+    /// secret is refused.
+    pub fn new(secret: &[u8], issuer: &str, audience: &str) -> Result<Self> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECS;
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let bad = |e: jsonwebtoken::errors::Error| Error::Internal(format!("access-token key: {e}"));
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret).map_err(bad)?,
+            decoding: DecodingKey::from_secret(secret).map_err(bad)?,
+            validation,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+        })
     }
 }
 
 /// What an access token says.
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
+    iss: String,
+    aud: String,
     sub: String,
     role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -292,6 +308,8 @@ pub struct Tokens {
 async fn issue(state: &AppState, user: User, family: Option<String>, conn: &mut sqlx::AnyConnection) -> Result<Tokens> {
     let now = now_ms();
     let claims = Claims {
+        iss: state.keys.issuer.clone(),
+        aud: state.keys.audience.clone(),
         sub: user.id.clone(),
         role: user.role,
         outlet: user.outlet_id,

@@ -176,6 +176,10 @@ pub struct AuthConfig {
     /// Key for signing access tokens; several replicas must share it. Empty: a key generated in
     /// the data directory (fine for one node).
     pub jwt_secret: String,
+    /// The `iss` of the access tokens this cloud signs; a token with another is refused.
+    pub issuer: String,
+    /// The `aud` of the access tokens (who they are for); a token with another is refused.
+    pub audience: String,
     /// Access token lifetime, seconds.
     pub access_ttl_secs: u64,
     /// Refresh token lifetime, seconds.
@@ -190,6 +194,8 @@ impl std::fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthConfig")
             .field("jwt_secret", &if self.jwt_secret.is_empty() { "" } else { "[redacted]" })
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
             .field("access_ttl_secs", &self.access_ttl_secs)
             .field("refresh_ttl_secs", &self.refresh_ttl_secs)
             .field("one_time_ttl_secs", &self.one_time_ttl_secs)
@@ -243,6 +249,8 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             jwt_secret: String::new(),
+            issuer: "patty-cloud".into(),
+            audience: "patty-palace".into(),
             access_ttl_secs: 15 * 60,
             refresh_ttl_secs: 30 * 24 * 3600,
             one_time_ttl_secs: 24 * 3600,
@@ -295,6 +303,9 @@ impl Config {
         }
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
             return bad("auth.jwt_secret must be at least 32 characters");
+        }
+        if self.auth.issuer.trim().is_empty() || self.auth.audience.trim().is_empty() {
+            return bad("auth.issuer and auth.audience must not be empty");
         }
         if !self.auth.bootstrap_admin.is_empty() && !self.auth.bootstrap_admin.contains(':') {
             return bad("auth.bootstrap_admin is email:password");

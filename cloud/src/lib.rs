@@ -188,6 +188,7 @@ pub async fn open(config: Config) -> Result<AppState> {
     if !config.auth.bootstrap_admin.is_empty() {
         auth::bootstrap_admin(&db, &config.auth.bootstrap_admin).await?;
     }
+    let keys = Arc::new(auth::Keys::new(&secret, &config.auth.issuer, &config.auth.audience)?);
     let mail = mail::Mailer::from_config(&config.mail).map_err(|e| Error::Internal(format!("mail: {e}")))?;
     let sink = if config.kafka.brokers.is_empty() {
         None
@@ -201,7 +202,7 @@ pub async fn open(config: Config) -> Result<AppState> {
         deliveries: Default::default(),
         db,
         config: Arc::new(config),
-        keys: Arc::new(auth::Keys::new(&secret)),
+        keys,
         http_metrics: Default::default(),
         catalog: Default::default(),
         outlets: Default::default(),
