@@ -1,6 +1,7 @@
 //! Identity and access: customers register and sign in (argon2id), short-lived signed access
 //! tokens (JWT, HS256) and rotating refresh tokens whose reuse revokes their whole family, email
-//! verification and password reset by single-use expiring tokens (queued as notification events),
+//! verification and password reset by single-use expiring tokens (mailed through [`crate::mail`];
+//! the notification event names only the user and the purpose),
 //! staff accounts created by HQ, and API keys for edge nodes and driver devices.
 //!
 //! Every route states its roles through [`Principal::require`]; staff and managers are scoped to
@@ -8,6 +9,7 @@
 
 use crate::db::{Db, now_ms};
 use crate::error::{Error, Json, Path, Result};
+use crate::mail::{Purpose, SecurityMessage};
 use crate::outbox::{self, Topic};
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, State};
@@ -62,28 +64,44 @@ impl Role {
     }
 }
 
-/// The signing keys for access tokens.
+/// The signing keys for access tokens, and who issues them for whom.
 pub struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    issuer: String,
+    audience: String,
 }
 
 /// Clock difference tolerated between the replica that signed a token and the one checking it.
 const LEEWAY_SECS: u64 = 5;
 
 impl Keys {
-    /// Keys from a shared secret.
-    pub fn new(secret: &[u8]) -> Self {
+    /// Keys from a shared secret, for tokens issued by `issuer` to `audience`: a token is accepted
+    /// only with both, so one signed for another service sharing the secret is refused. An empty
+    /// secret is refused.
+    pub fn new(secret: &[u8], issuer: &str, audience: &str) -> Result<Self> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECS;
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let bad = |e: jsonwebtoken::errors::Error| Error::Internal(format!("access-token key: {e}"));
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret).map_err(bad)?,
+            decoding: DecodingKey::from_secret(secret).map_err(bad)?,
+            validation,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+        })
     }
 }
 
 /// What an access token says.
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
+    iss: String,
+    aud: String,
     sub: String,
     role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -290,6 +308,8 @@ pub struct Tokens {
 async fn issue(state: &AppState, user: User, family: Option<String>, conn: &mut sqlx::AnyConnection) -> Result<Tokens> {
     let now = now_ms();
     let claims = Claims {
+        iss: state.keys.issuer.clone(),
+        aud: state.keys.audience.clone(),
         sub: user.id.clone(),
         role: user.role,
         outlet: user.outlet_id,
@@ -348,18 +368,28 @@ pub async fn insert_user(
     }
 }
 
-async fn one_time_token(conn: &mut sqlx::AnyConnection, state: &AppState, user: &User, purpose: &str) -> Result<()> {
+/// Stores a fresh one-time token for `user` and records the request's event, which names the user
+/// and the purpose only. The token goes only into the returned message, for the caller to hand to
+/// [`crate::mail::Mailer::send`] once its transaction has committed.
+async fn one_time_token(
+    conn: &mut sqlx::AnyConnection,
+    state: &AppState,
+    user: &User,
+    purpose: Purpose,
+) -> Result<Option<SecurityMessage>> {
     let token = secret::token();
+    let ttl = state.config.auth.one_time_ttl_secs;
     sqlx::query("INSERT INTO one_time_tokens (hash, user_id, purpose, expires_ms) VALUES ($1, $2, $3, $4)")
         .bind(secret::digest(&[token.as_bytes()]))
         .bind(&user.id)
-        .bind(purpose)
-        .bind(now_ms() + state.config.auth.one_time_ttl_secs as i64 * 1000)
+        .bind(purpose.as_str())
+        .bind(now_ms() + ttl as i64 * 1000)
         .execute(&mut *conn)
         .await?;
-    // Sending mail is the notification service's job: it reads this event.
-    let data = serde_json::json!({ "user_id": user.id, "email": user.email, "purpose": purpose, "token": token });
-    outbox::record(conn, Topic::Notification, &user.id, &format!("notification.{purpose}_requested"), &data).await
+    let data = serde_json::json!({ "user_id": user.id, "purpose": purpose.as_str() });
+    outbox::record(conn, Topic::Notification, &user.id, &format!("notification.{}_requested", purpose.as_str()), &data)
+        .await?;
+    Ok(user.email.as_deref().map(|to| SecurityMessage::new(&user.id, to, purpose, token, ttl)))
 }
 
 /// A new customer account.
@@ -395,10 +425,13 @@ async fn register(State(state): State<AppState>, Json(req): Json<Register>) -> R
         &serde_json::json!({ "user_id": user.id }),
     )
     .await?;
-    one_time_token(&mut tx, &state, &user, "email_verification").await?;
+    let message = one_time_token(&mut tx, &state, &user, Purpose::EmailVerification).await?;
     crate::customers::log_activity(&mut tx, &user.id, "registered", "").await?;
     let tokens = issue(&state, user, None, &mut tx).await?;
     tx.commit().await?;
+    if let Some(m) = message {
+        state.mail.send(m).await;
+    }
     Ok((StatusCode::CREATED, Json(tokens)))
 }
 
@@ -509,13 +542,13 @@ pub struct TokenRequest {
     pub token: String,
 }
 
-async fn use_one_time(conn: &mut sqlx::AnyConnection, token: &str, purpose: &str) -> Result<String> {
+async fn use_one_time(conn: &mut sqlx::AnyConnection, token: &str, purpose: Purpose) -> Result<String> {
     let hash = secret::digest(&[token.as_bytes()]);
     let row = sqlx::query(
         "SELECT user_id FROM one_time_tokens WHERE hash = $1 AND purpose = $2 AND used_ms IS NULL AND expires_ms > $3",
     )
     .bind(&hash)
-    .bind(purpose)
+    .bind(purpose.as_str())
     .bind(now_ms())
     .fetch_optional(&mut *conn)
     .await?
@@ -536,7 +569,7 @@ async fn use_one_time(conn: &mut sqlx::AnyConnection, token: &str, purpose: &str
     responses((status = 204), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn verify_email(State(state): State<AppState>, Json(req): Json<TokenRequest>) -> Result<StatusCode> {
     let mut tx = state.db.pool.begin().await?;
-    let user_id = use_one_time(&mut tx, &req.token, "email_verification").await?;
+    let user_id = use_one_time(&mut tx, &req.token, Purpose::EmailVerification).await?;
     sqlx::query("UPDATE users SET email_verified = 1 WHERE id = $1").bind(&user_id).execute(&mut *tx).await?;
     crate::customers::log_activity(&mut tx, &user_id, "email_verified", "").await?;
     tx.commit().await?;
@@ -565,8 +598,11 @@ async fn request_reset(State(state): State<AppState>, Json(req): Json<ResetReque
         && let Some(user) = load_user(&state.db.pool, &id).await?
     {
         let mut tx = state.db.pool.begin().await?;
-        one_time_token(&mut tx, &state, &user, "password_reset").await?;
+        let message = one_time_token(&mut tx, &state, &user, Purpose::PasswordReset).await?;
         tx.commit().await?;
+        if let Some(m) = message {
+            state.mail.send(m).await;
+        }
     }
     Ok(StatusCode::ACCEPTED)
 }
@@ -588,7 +624,7 @@ async fn confirm_reset(State(state): State<AppState>, Json(req): Json<ResetConfi
     validate_password(&req.password)?;
     let hash = hash_password_async(req.password).await?;
     let mut tx = state.db.pool.begin().await?;
-    let user_id = use_one_time(&mut tx, &req.token, "password_reset").await?;
+    let user_id = use_one_time(&mut tx, &req.token, Purpose::PasswordReset).await?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(hash)
         .bind(&user_id)

@@ -29,6 +29,25 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// The HQ dashboard served at `/`.
     pub hq: HqConfig,
+    /// Where security messages (verification, password reset) go.
+    pub mail: MailConfig,
+}
+
+/// Where security messages go (the notifier that sends mail over SMTP is a later service).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// A pickup directory the mail system reads: each message is written there as an RFC 5322
+    /// `.eml` file. Unset: messages are not sent, and a warning names the user and the purpose.
+    pub pickup_dir: Option<PathBuf>,
+    /// The sender, an RFC 5322 mailbox (`Name <address>`).
+    pub from: String,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self { pickup_dir: None, from: "Patty Palace <no-reply@pattypalace.example>".into() }
+    }
 }
 
 /// The HQ dashboard (`web/`, built with `npm --prefix web run build`).
@@ -163,6 +182,10 @@ pub struct AuthConfig {
     /// Key for signing access tokens; several replicas must share it. Empty: a key generated in
     /// the data directory (fine for one node).
     pub jwt_secret: String,
+    /// The `iss` of the access tokens this cloud signs; a token with another is refused.
+    pub issuer: String,
+    /// The `aud` of the access tokens (who they are for); a token with another is refused.
+    pub audience: String,
     /// Access token lifetime, seconds.
     pub access_ttl_secs: u64,
     /// Refresh token lifetime, seconds.
@@ -177,6 +200,8 @@ impl std::fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthConfig")
             .field("jwt_secret", &if self.jwt_secret.is_empty() { "" } else { "[redacted]" })
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
             .field("access_ttl_secs", &self.access_ttl_secs)
             .field("refresh_ttl_secs", &self.refresh_ttl_secs)
             .field("one_time_ttl_secs", &self.one_time_ttl_secs)
@@ -221,6 +246,7 @@ impl Default for Config {
             mqtt: MqttConfig::default(),
             delivery: DeliveryConfig::default(),
             hq: HqConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -229,6 +255,8 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             jwt_secret: String::new(),
+            issuer: "patty-cloud".into(),
+            audience: "patty-palace".into(),
             access_ttl_secs: 15 * 60,
             refresh_ttl_secs: 30 * 24 * 3600,
             one_time_ttl_secs: 24 * 3600,
@@ -282,6 +310,9 @@ impl Config {
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
             return bad("auth.jwt_secret must be at least 32 characters");
         }
+        if self.auth.issuer.trim().is_empty() || self.auth.audience.trim().is_empty() {
+            return bad("auth.issuer and auth.audience must not be empty");
+        }
         if !self.auth.bootstrap_admin.is_empty() && !self.auth.bootstrap_admin.contains(':') {
             return bad("auth.bootstrap_admin is email:password");
         }
@@ -302,6 +333,9 @@ impl Config {
         }
         if self.mqtt.share_group.contains(['/', '+', '#']) {
             return bad("mqtt.share_group must be a name without '/', '+' or '#' (or empty for a plain subscription)");
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return bad("mail.from must be a mailbox, like `Patty Palace <no-reply@pattypalace.example>`");
         }
         let d = &self.delivery;
         if d.offer_timeout_secs == 0

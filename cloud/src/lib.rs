@@ -8,6 +8,7 @@
 //! - [`db`]: sqlx on PostgreSQL or SQLite (the embedded default), with per-backend migrations.
 //! - [`error`]: the one error type and the JSON-error extractors.
 //! - [`auth`]: registration, sign-in, JWT access and rotating refresh tokens, roles, API keys.
+//! - [`mail`]: security messages carrying one-time tokens, handed to the mail system directly.
 //! - [`outlets`]: outlets with delivery zones and opening hours.
 //! - [`sales`]: an outlet's sales for one of its local days, summed by the database.
 //! - [`catalog`]: the catalog draft and its immutable published versions.
@@ -38,6 +39,7 @@ pub mod fleet;
 pub mod geofence;
 pub mod kafka;
 pub mod limits;
+pub mod mail;
 pub mod orders;
 pub mod outbox;
 pub mod outlets;
@@ -189,6 +191,8 @@ pub async fn open(config: Config) -> Result<AppState> {
     if !config.auth.bootstrap_admin.is_empty() {
         auth::bootstrap_admin(&db, &config.auth.bootstrap_admin).await?;
     }
+    let keys = Arc::new(auth::Keys::new(&secret, &config.auth.issuer, &config.auth.audience)?);
+    let mail = mail::Mailer::from_config(&config.mail).map_err(|e| Error::Internal(format!("mail: {e}")))?;
     let sink = if config.kafka.brokers.is_empty() {
         None
     } else {
@@ -201,12 +205,13 @@ pub async fn open(config: Config) -> Result<AppState> {
         deliveries: Default::default(),
         db,
         config: Arc::new(config),
-        keys: Arc::new(auth::Keys::new(&secret)),
+        keys,
         http_metrics: Default::default(),
         catalog: Default::default(),
         outlets: Default::default(),
         live_customers: Default::default(),
         sync: Default::default(),
+        mail,
         closing: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }

@@ -31,7 +31,8 @@ pub enum Topic {
     Catalog,
     /// `customer.events`: registered, erased.
     Customer,
-    /// `notification.events`: mail to send (verification, password reset).
+    /// `notification.events`: a security message was requested (verification, password reset),
+    /// naming the user and the purpose; the token itself goes only to the user (`crate::mail`).
     Notification,
     /// `sync.events`: conflicts raised and settled, stock thresholds set by HQ.
     Sync,

@@ -39,6 +39,8 @@ pub struct AppState {
     pub deliveries: Arc<crate::delivery::Deliveries>,
     /// Sync's figures and which outlets' downward streams are open here.
     pub sync: Arc<crate::sync::SyncState>,
+    /// Where security messages (verification, password reset) are handed, never through events.
+    pub mail: crate::mail::Mailer,
     /// Set to true at shutdown, ending live streams and the relay.
     pub closing: Arc<tokio::sync::watch::Sender<bool>>,
 }

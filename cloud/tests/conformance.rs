@@ -67,12 +67,13 @@ async fn identity(backend: Backend) {
         cloud.send(Method::POST, None, "/api/v1/auth/refresh", Some(&json!({ "refresh_token": second_refresh }))).await;
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "the whole family is revoked after a reuse");
 
-    // Email verification and password reset arrive as notification events with single-use tokens.
+    // Email verification and password reset are notification events; their single-use tokens
+    // arrive only in the message mailed to the customer.
     let events = cloud.events(&admin, 2).await;
     let verify =
         events.iter().find(|e| e["kind"] == "notification.email_verification_requested").expect("a verification event");
     assert_eq!(verify["topic"], "notification.events");
-    let token = verify["payload"]["data"]["token"].as_str().unwrap();
+    let token = &cloud.mailed_token("ada@example.com", "email_verification").await;
     let ok = cloud.send(Method::POST, None, "/api/v1/auth/verify-email", Some(&json!({ "token": token }))).await;
     assert_eq!(ok.status(), StatusCode::NO_CONTENT);
     let twice = cloud.send(Method::POST, None, "/api/v1/auth/verify-email", Some(&json!({ "token": token }))).await;
@@ -89,8 +90,8 @@ async fn identity(backend: Backend) {
         .await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let events = cloud.events(&admin, 3).await;
-    let reset = events.iter().find(|e| e["kind"] == "notification.password_reset_requested").expect("a reset event");
-    let token = reset["payload"]["data"]["token"].as_str().unwrap();
+    assert!(events.iter().any(|e| e["kind"] == "notification.password_reset_requested"), "a reset event");
+    let token = &cloud.mailed_token("ada@example.com", "password_reset").await;
     let r = cloud
         .send(
             Method::POST,
@@ -106,6 +107,115 @@ async fn identity(backend: Backend) {
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED, "a reset revokes every refresh token");
     cloud.login("ada@example.com", "brand-new-pass").await;
     cloud.stop().await;
+}
+
+/// A token that lets someone act as a user reaches only the message sent to that user: after a
+/// registration (email verification) and a password reset, no event payload holds a token.
+async fn no_token_in_the_event_feed(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let admin = cloud.admin().await;
+    let reg = cloud.register("ada@example.com").await;
+    let user_id = reg["user"]["id"].as_str().unwrap();
+    let r = cloud
+        .send(Method::POST, None, "/api/v1/auth/password-reset", Some(&json!({ "email": "ada@example.com" })))
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let events = cloud.events(&admin, 3).await;
+    for (kind, purpose) in [
+        ("notification.email_verification_requested", "email_verification"),
+        ("notification.password_reset_requested", "password_reset"),
+    ] {
+        let e = events.iter().find(|e| e["kind"] == kind).unwrap_or_else(|| panic!("a {kind} event"));
+        assert_eq!(
+            e["payload"]["data"],
+            json!({ "user_id": user_id, "purpose": purpose }),
+            "the user and purpose only"
+        );
+    }
+    let mailed = [
+        cloud.mailed_token("ada@example.com", "email_verification").await,
+        cloud.mailed_token("ada@example.com", "password_reset").await,
+    ];
+    for e in &events {
+        assert_no_token(&e["payload"], &e["kind"]);
+        let text = e.to_string();
+        assert!(mailed.iter().all(|t| !text.contains(t.as_str())), "a mailed token in {text}");
+    }
+    // The mailed reset token is the one that works.
+    let r = cloud
+        .send(
+            Method::POST,
+            None,
+            "/api/v1/auth/password-reset/confirm",
+            Some(&json!({ "token": mailed[1], "password": "brand-new-pass" })),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    cloud.stop().await;
+}
+
+/// Events stored before tokens were kept out of them lose their token (and address) in the
+/// migration, in the event log and in the outbox; the exposed, unused reset tokens stop working.
+async fn stored_tokens_are_scrubbed(backend: Backend) {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().unwrap();
+    let (url, mut migrator) = match backend {
+        Backend::Sqlite => (
+            format!("sqlite://{}?mode=rwc", dir.path().join("cloud.db").display()),
+            sqlx::migrate!("./migrations/sqlite"),
+        ),
+        Backend::Postgres => (postgres_schema().await, sqlx::migrate!("./migrations/postgres")),
+    };
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    let all = migrator.migrations.clone();
+    migrator.migrations = all.iter().filter(|m| m.version < 7).cloned().collect::<Vec<_>>().into();
+    migrator.run(&pool).await.unwrap();
+    let old = |kind: &str, purpose: &str, token: &str| {
+        json!({ "event_id": token, "kind": kind, "key": "u1", "at_ms": 1,
+                "data": { "user_id": "u1", "email": "ada@example.com", "purpose": purpose, "token": token } })
+        .to_string()
+    };
+    let statements = [
+        "INSERT INTO users (id, email, name, password_hash, role, created_ms) VALUES ('u1', 'ada@example.com', 'Ada', 'x', 'customer', 1)".to_owned(),
+        format!(
+            "INSERT INTO one_time_tokens (hash, user_id, purpose, expires_ms) VALUES ('{}', 'u1', 'password_reset', 99999999999999)",
+            patty_service::secret::digest(&[b"reset-in-the-log"])
+        ),
+        format!(
+            "INSERT INTO events (position, event_id, topic, key, kind, payload, created_ms, relayed_ms) VALUES (1, 'e1', 'notification.events', 'u1', 'notification.email_verification_requested', '{}', 1, 1)",
+            old("notification.email_verification_requested", "email_verification", "verify-in-the-log")
+        ),
+        format!(
+            "INSERT INTO events (position, event_id, topic, key, kind, payload, created_ms, relayed_ms) VALUES (2, 'e2', 'notification.events', 'u1', 'notification.password_reset_requested', '{}', 1, 1)",
+            old("notification.password_reset_requested", "password_reset", "reset-in-the-log")
+        ),
+        format!(
+            "INSERT INTO outbox (event_id, topic, key, kind, payload, created_ms) VALUES ('e3', 'notification.events', 'u1', 'notification.password_reset_requested', '{}', 1)",
+            old("notification.password_reset_requested", "password_reset", "reset-waiting")
+        ),
+    ];
+    for q in &statements {
+        sqlx::query(q).execute(&pool).await.unwrap();
+    }
+    migrator.migrations = all;
+    migrator.run(&pool).await.unwrap();
+    let mut payloads = Vec::new();
+    for q in ["SELECT payload FROM events", "SELECT payload FROM outbox"] {
+        for r in sqlx::query(q).fetch_all(&pool).await.unwrap() {
+            payloads.push(serde_json::from_str::<Value>(&r.get::<String, _>("payload")).unwrap());
+        }
+    }
+    assert_eq!(payloads.len(), 3);
+    for p in &payloads {
+        assert_eq!(p["data"].as_object().unwrap().len(), 2, "only the user and the purpose are left: {p}");
+        assert_eq!(p["data"]["user_id"], "u1");
+        assert_no_token(p, &p["kind"]);
+    }
+    let expires: i64 =
+        sqlx::query("SELECT expires_ms FROM one_time_tokens").fetch_one(&pool).await.unwrap().get("expires_ms");
+    assert_eq!(expires, 0, "the exposed reset token no longer works");
+    pool.close().await;
 }
 
 async fn catalog_outlets_and_ordering(backend: Backend) {
@@ -509,4 +619,12 @@ async fn sales_count_a_whole_local_day(backend: Backend) {
     cloud.stop().await;
 }
 
-on_both_backends!(identity, catalog_outlets_and_ordering, api_keys, live_order_status, sales_count_a_whole_local_day);
+on_both_backends!(
+    identity,
+    no_token_in_the_event_feed,
+    stored_tokens_are_scrubbed,
+    catalog_outlets_and_ordering,
+    api_keys,
+    live_order_status,
+    sales_count_a_whole_local_day
+);

@@ -361,9 +361,7 @@ async fn access_tokens_and_mailed_links_expire() {
     let access = reg["access_token"].as_str().unwrap().to_owned();
     assert_eq!(cloud.get(&access, "/api/v1/me").await.status(), StatusCode::OK);
     // The mailed link dies after a second.
-    let admin = cloud.admin().await;
-    let events = cloud.events(&admin, 2).await;
-    let token = events.iter().find(|e| e["kind"] == "notification.email_verification_requested").unwrap()["payload"]["data"]["token"].clone();
+    let token = cloud.mailed_token("ada@example.com", "email_verification").await;
     // The access token dies after its second plus the 5 s clock leeway.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
@@ -381,5 +379,47 @@ async fn access_tokens_and_mailed_links_expire() {
         .await;
     let fresh = cloud.json(r, StatusCode::OK).await;
     assert_eq!(cloud.get(fresh["access_token"].as_str().unwrap(), "/api/v1/me").await.status(), StatusCode::OK);
+    cloud.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_token_for_another_issuer_or_audience_is_refused() {
+    const SECRET: &str = "a shared secret of at least thirty-two characters";
+    let cloud = Cloud::start_with(Backend::Sqlite, |c| c.auth.jwt_secret = SECRET.into()).await;
+    let admin = cloud.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let sub = admin["user"]["id"].as_str().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let sign = |claims: Value| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    };
+    let claims = |iss: Option<&str>, aud: Option<&str>| {
+        let mut c = json!({ "sub": sub, "role": "hq_admin", "iat": now, "exp": now + 600 });
+        if let Some(i) = iss {
+            c["iss"] = json!(i);
+        }
+        if let Some(a) = aud {
+            c["aud"] = json!(a);
+        }
+        c
+    };
+    // Signed as the cloud signs: accepted (so the refusals below are about iss and aud alone).
+    let good = sign(claims(Some("patty-cloud"), Some("patty-palace")));
+    assert_eq!(cloud.get(&good, "/api/v1/auth/whoami").await.status(), StatusCode::OK);
+    let issued = admin["access_token"].as_str().unwrap();
+    assert_eq!(cloud.get(issued, "/api/v1/auth/whoami").await.status(), StatusCode::OK);
+    for (iss, aud) in [
+        (Some("someone-else"), Some("patty-palace")),
+        (Some("patty-cloud"), Some("another-service")),
+        (None, Some("patty-palace")),
+        (Some("patty-cloud"), None),
+    ] {
+        let r = cloud.get(&sign(claims(iss, aud)), "/api/v1/auth/whoami").await;
+        assert_eq!(cloud.json(r, StatusCode::UNAUTHORIZED).await["code"], "unauthorized", "iss {iss:?}, aud {aud:?}");
+    }
     cloud.stop().await;
 }

@@ -142,3 +142,33 @@ async fn a_cloud_killed_mid_relay_loses_no_event() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A one-time token reaches only the message mailed to the user: after a registration (email
+/// verification) and a password reset, no record on any domain topic holds a token, by field or
+/// by the mailed value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_reaches_kafka() {
+    let broker = Broker::start().await;
+    let cloud = Cloud::start_with(Backend::Sqlite, |c| c.kafka.brokers = broker.addr.clone()).await;
+    let admin = cloud.admin().await;
+    cloud.register("ada@example.com").await;
+    let r = cloud
+        .send(Method::POST, None, "/api/v1/auth/password-reset", Some(&json!({ "email": "ada@example.com" })))
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let mailed = [
+        cloud.mailed_token("ada@example.com", "email_verification").await,
+        cloud.mailed_token("ada@example.com", "password_reset").await,
+    ];
+    let outbox = cloud.events(&admin, 3).await;
+    let topics = ["order.events", "catalog.events", "customer.events", "notification.events", "sync.events"];
+    let records = broker.consume(&topics, outbox.len(), 60);
+    check_against_outbox(&records, &outbox);
+    assert_eq!(records.iter().filter(|r| r["topic"] == "notification.events").count(), 2);
+    for r in &records {
+        assert_no_token(&r["value"], &r["value"]["kind"]);
+        let text = r.to_string();
+        assert!(mailed.iter().all(|t| !text.contains(t.as_str())), "a mailed token on Kafka: {text}");
+    }
+    cloud.stop().await;
+}

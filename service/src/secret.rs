@@ -3,14 +3,20 @@
 
 use sha2::{Digest, Sha256};
 
-/// A fresh random token: 256 bits from the OS generator, as 64 hex characters.
+/// A fresh random token: 256 bits from the operating system's generator, as 64 lower-case hex
+/// characters (URL-safe, and the same shape as before, so stored digests and clients are unchanged).
 pub fn token() -> String {
-    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+    key_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// 32 random bytes, for keys.
+/// 32 random bytes from the operating system's generator, for keys and tokens.
+///
+/// Panics if the operating system cannot give randomness: nothing secret may be made without it,
+/// and on the platforms served (Linux `getrandom(2)`) it does not fail once the system has booted.
 pub fn key_bytes() -> Vec<u8> {
-    uuid::Uuid::new_v4().as_bytes().iter().chain(uuid::Uuid::new_v4().as_bytes()).copied().collect()
+    let mut bytes = vec![0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random generator");
+    bytes
 }
 
 /// SHA-256 of `parts` concatenated, as lower-case hex.
@@ -51,9 +57,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_are_unique_and_digests_stable() {
-        assert_ne!(token(), token());
-        assert_eq!(token().len(), 64);
+    fn tokens_are_256_random_bits_in_hex() {
+        let tokens: std::collections::HashSet<String> = (0..1000).map(|_| token()).collect();
+        assert_eq!(tokens.len(), 1000, "1000 tokens are distinct");
+        for t in &tokens {
+            assert_eq!(t.len(), 64, "{t}");
+            assert!(t.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{t}");
+        }
+        // Two v4 UUIDs carry fixed version and variant bits at these places (244 random bits); 1000
+        // tokens that all hold them there are not 256 random bits.
+        let fixed = |t: &String| t.as_bytes()[12] == b'4' && t.as_bytes()[44] == b'4';
+        assert!(!tokens.iter().all(fixed), "no fixed UUID version digits");
+        assert_eq!(key_bytes().len(), 32);
+    }
+
+    #[test]
+    fn digests_are_stable() {
         assert_eq!(digest(&[b"a", b"b"]), digest(&[b"ab"]));
         assert_eq!(digest(&[b""]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }

@@ -42,6 +42,7 @@ impl Cloud {
         c.http.rate_burst = 10_000;
         // These stories do not need telemetry: no embedded broker.
         c.mqtt.embedded = false;
+        c.mail.pickup_dir = Some(dir.path().join("mail"));
         if backend == Backend::Postgres {
             c.database.url = postgres_schema().await;
             c.database.max_connections = 8;
@@ -150,6 +151,25 @@ impl Cloud {
         self.login(email, "staff-pass-1").await["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// The one-time tokens mailed to `to` for `purpose` (`email_verification`, `password_reset`)
+    /// through the pickup directory, oldest first, waiting until at least `min` arrived.
+    pub async fn mailed_tokens(&self, to: &str, purpose: &str, min: usize) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let found = mailed(&self.dir.path().join("mail"), to, purpose);
+            if found.len() >= min {
+                return found;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "only {} of {min} {purpose} messages to {to}", found.len());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The latest one-time token mailed to `to` for `purpose`.
+    pub async fn mailed_token(&self, to: &str, purpose: &str) -> String {
+        self.mailed_tokens(to, purpose, 1).await.pop().unwrap()
+    }
+
     /// All relayed events, waiting until at least `min` are there.
     pub async fn events(&self, admin: &str, min: usize) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -163,6 +183,46 @@ impl Cloud {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Fails if `v` has a field named like a secret token anywhere inside it.
+pub fn assert_no_token(v: &Value, what: &Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, inner) in m {
+                assert!(!k.contains("token"), "{what} carries a secret: field {k:?} in {v}");
+                assert_no_token(inner, what);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|inner| assert_no_token(inner, what)),
+        _ => {}
+    }
+}
+
+/// Reads the `.eml` files in the pickup directory `dir`: the token of each message to `to` for
+/// `purpose` (the line of its own between blank lines), oldest first.
+pub fn mailed(dir: &std::path::Path, to: &str, purpose: &str) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect()
+        })
+        .unwrap_or_default();
+    files.sort_by_key(|p| (std::fs::metadata(p).and_then(|m| m.modified()).ok(), p.clone()));
+    files
+        .iter()
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(p).ok()?;
+            let (head, body) = text.split_once("\r\n\r\n")?;
+            let lines: Vec<&str> = head.lines().collect();
+            if !lines.contains(&format!("To: {to}").as_str())
+                || !lines.contains(&format!("X-Patty-Purpose: {purpose}").as_str())
+            {
+                return None;
+            }
+            let body: Vec<&str> = body.split("\r\n").collect();
+            body.windows(3).find(|w| w[0].is_empty() && w[2].is_empty() && !w[1].is_empty()).map(|w| w[1].to_owned())
+        })
+        .collect()
 }
 
 pub use patty_tests::fixtures::outlet;
