@@ -359,7 +359,10 @@ async fn one_time_token(conn: &mut sqlx::AnyConnection, state: &AppState, user: 
         .await?;
     // Sending mail is the notification service's job: it reads this event.
     let data = serde_json::json!({ "user_id": user.id, "email": user.email, "purpose": purpose, "token": token });
-    outbox::record(conn, Topic::Notification, &user.id, &format!("notification.{purpose}_requested"), &data).await
+    // The address is personal: sealed with the user's key, so erasure makes it unreadable.
+    let kind = format!("notification.{purpose}_requested");
+    let e = outbox::NewEvent::about(conn, &state.vault, Some(&user.id), Topic::Notification, &user.id, &kind, data);
+    e.await?.insert(conn).await
 }
 
 /// A new customer account.

@@ -29,6 +29,25 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// The HQ dashboard served at `/`.
     pub hq: HqConfig,
+    /// Customers' personal data in events.
+    pub privacy: PrivacyConfig,
+}
+
+/// Customers' personal data in events (crypto-shredding, see `privacy.rs`).
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// The master key that wraps every customer's data key (at least 32 characters); several
+    /// replicas must share it. Empty: a key generated in the data directory (fine for one node).
+    pub master_key: String,
+}
+
+impl std::fmt::Debug for PrivacyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivacyConfig")
+            .field("master_key", &if self.master_key.is_empty() { "" } else { "[redacted]" })
+            .finish()
+    }
 }
 
 /// The HQ dashboard (`web/`, built with `npm --prefix web run build`).
@@ -215,6 +234,7 @@ impl Default for Config {
             mqtt: MqttConfig::default(),
             delivery: DeliveryConfig::default(),
             hq: HqConfig::default(),
+            privacy: PrivacyConfig::default(),
         }
     }
 }
@@ -275,6 +295,9 @@ impl Config {
         }
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
             return bad("auth.jwt_secret must be at least 32 characters");
+        }
+        if !self.privacy.master_key.is_empty() && self.privacy.master_key.len() < 32 {
+            return bad("privacy.master_key must be at least 32 characters");
         }
         if !self.auth.bootstrap_admin.is_empty() && !self.auth.bootstrap_admin.contains(':') {
             return bad("auth.bootstrap_admin is email:password");
