@@ -31,6 +31,8 @@ pub struct Config {
     pub hq: HqConfig,
     /// Where security messages (verification, password reset) go.
     pub mail: MailConfig,
+    /// Customers' personal data in events.
+    pub privacy: PrivacyConfig,
 }
 
 /// Where security messages go (the notifier that sends mail over SMTP is a later service).
@@ -47,6 +49,23 @@ pub struct MailConfig {
 impl Default for MailConfig {
     fn default() -> Self {
         Self { pickup_dir: None, from: "Patty Palace <no-reply@pattypalace.example>".into() }
+    }
+}
+
+/// Customers' personal data in events (crypto-shredding, see `privacy.rs`).
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// The master key that wraps every customer's data key (at least 32 characters); several
+    /// replicas must share it. Empty: a key generated in the data directory (fine for one node).
+    pub master_key: String,
+}
+
+impl std::fmt::Debug for PrivacyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivacyConfig")
+            .field("master_key", &if self.master_key.is_empty() { "" } else { "[redacted]" })
+            .finish()
     }
 }
 
@@ -247,6 +266,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             hq: HqConfig::default(),
             mail: MailConfig::default(),
+            privacy: PrivacyConfig::default(),
         }
     }
 }
@@ -312,6 +332,9 @@ impl Config {
         }
         if self.auth.issuer.trim().is_empty() || self.auth.audience.trim().is_empty() {
             return bad("auth.issuer and auth.audience must not be empty");
+        }
+        if !self.privacy.master_key.is_empty() && self.privacy.master_key.len() < 32 {
+            return bad("privacy.master_key must be at least 32 characters");
         }
         if !self.auth.bootstrap_admin.is_empty() && !self.auth.bootstrap_admin.contains(':') {
             return bad("auth.bootstrap_admin is email:password");

@@ -4,14 +4,17 @@
 use crate::auth::{Principal, Role, User, load_user};
 use crate::db::now_ms;
 use crate::error::{Error, Json, Path, Result};
-use crate::outbox::{self, Topic};
+use crate::outbox::{self, NewEvent, Topic};
+use crate::privacy::Vault;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
+use patty_protocol::ids::{OrderId, OutletId};
 use patty_protocol::order::{DeliveryAddress, Order};
 use patty_protocol::outlet::LatLon;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use std::collections::BTreeMap;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -287,12 +290,30 @@ async fn export(State(state): State<AppState>, who: Principal) -> Result<Json<Ex
 }
 
 /// Erase my personal data (customer). Orders stay, as financial records, without the delivery
-/// address, notes or any link to a person; the account can no longer sign in.
-#[utoipa::path(post, path = "/api/v1/me/erasure", tag = "customers", security(("bearer" = [])), responses((status = 204)))]
+/// address, notes or any link to a person, and so do their deliveries (without the drop-off);
+/// the customer's data key is destroyed, so what their events sealed (in the event log and on
+/// Kafka) can no longer be read; each outlet that holds their orders is told to blank its copies.
+/// The account can no longer sign in.
+#[utoipa::path(post, path = "/api/v1/me/erasure", tag = "customers", security(("bearer" = [])),
+    responses((status = 204), (status = 409, body = patty_protocol::ErrorBody, description = "an order is still open")))]
 async fn erase(State(state): State<AppState>, who: Principal) -> Result<StatusCode> {
     who.require(&[Role::Customer])?;
     let id = who.subject.clone();
     let mut tx = state.db.pool.begin().await?;
+    // An order under way still needs its address (the kitchen, the driver at the door): erasure
+    // waits until every order is closed, as the contract's performance allows.
+    let open = sqlx::query(
+        "SELECT COUNT(*) AS n FROM orders WHERE customer_id = $1 AND status NOT IN ('completed', 'cancelled', 'voided')",
+    )
+    .bind(&id)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get::<i64, _>("n")?;
+    if open > 0 {
+        return Err(Error::Conflict(format!(
+            "{open} of your orders are still open; erasure is possible once they are delivered or cancelled"
+        )));
+    }
     sqlx::query("UPDATE users SET email = NULL, name = 'erased', phone = NULL, password_hash = '', preferences = '{}', erased_ms = $1 WHERE id = $2")
         .bind(now_ms())
         .bind(&id)
@@ -306,14 +327,11 @@ async fn erase(State(state): State<AppState>, who: Principal) -> Result<StatusCo
     // but lead to no one.
     let anonymous = format!("erased-{}", uuid::Uuid::now_v7());
     let rows = sqlx::query("SELECT id, doc FROM orders WHERE customer_id = $1").bind(&id).fetch_all(&mut *tx).await?;
+    let mut by_outlet: BTreeMap<OutletId, Vec<OrderId>> = BTreeMap::new();
     for r in rows {
         let mut order: Order = serde_json::from_str(&r.try_get::<String, _>("doc")?)?;
-        order.delivery_address = None;
-        order.notes = String::new();
-        order.customer_id = None;
-        for l in &mut order.lines {
-            l.notes = String::new();
-        }
+        order.erase_personal();
+        by_outlet.entry(order.outlet_id).or_default().push(order.id);
         sqlx::query("UPDATE orders SET doc = $1, customer_id = $2 WHERE id = $3")
             .bind(serde_json::to_string(&order)?)
             .bind(&anonymous)
@@ -321,8 +339,20 @@ async fn erase(State(state): State<AppState>, who: Principal) -> Result<StatusCo
             .execute(&mut *tx)
             .await?;
     }
+    crate::delivery::erase_customer(&mut tx, &id).await?;
+    // Every copy of what their events sealed becomes unreadable with the key.
+    Vault::shred(&mut tx, &id).await?;
+    // Each outlet blanks its copies of the customer's orders when this reaches it.
+    for (outlet, order_ids) in by_outlet {
+        let data = serde_json::json!({ "order_ids": order_ids });
+        NewEvent::new(Topic::Customer, &outlet.to_string(), "customer.orders_erased", &data)
+            .down_to(outlet)
+            .insert(&mut tx)
+            .await?;
+    }
     outbox::record(&mut tx, Topic::Customer, &id, "customer.erased", &serde_json::json!({ "user_id": id })).await?;
     tx.commit().await?;
+    state.relay.wake.notify_one();
     if let Ok(mut m) = state.live_customers.lock() {
         m.remove(&id);
     }

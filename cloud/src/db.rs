@@ -54,13 +54,14 @@ impl Db {
         let pool = match backend {
             Backend::Postgres => options.max_connections(config.database.max_connections).connect(&url).await?,
             // One connection: SQLite has one writer anyway, and a single connection never meets
-            // SQLITE_BUSY. WAL with synchronous=FULL: a committed write is on disk.
+            // SQLITE_BUSY. WAL with synchronous=FULL: a committed write is on disk. secure_delete:
+            // an erased customer's data is overwritten in the file, not left in free pages.
             Backend::Sqlite => {
                 options
                     .max_connections(1)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000").await?;
+                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA busy_timeout = 5000").await?;
                             Ok(())
                         })
                     })

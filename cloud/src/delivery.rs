@@ -425,6 +425,27 @@ async fn advance(
     Ok(Some(d))
 }
 
+/// Blanks `customer`'s deliveries (erasure, in the caller's transaction; their orders are all
+/// closed): no customer, and a drop-off that names no street and points at the outlet instead of
+/// their door.
+pub async fn erase_customer(conn: &mut sqlx::AnyConnection, customer: &str) -> Result<()> {
+    let rows = sqlx::query("SELECT id, doc FROM deliveries WHERE customer_id = $1")
+        .bind(customer)
+        .fetch_all(&mut *conn)
+        .await?;
+    for r in rows {
+        let mut d = decode(&r.try_get::<String, _>("doc")?)?;
+        d.customer_id = None;
+        d.dropoff = Place { name: String::new(), position: d.pickup.position };
+        sqlx::query("UPDATE deliveries SET customer_id = '', doc = $1 WHERE id = $2")
+            .bind(serde_json::to_string(&d)?)
+            .bind(r.try_get::<String, _>("id")?)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Sends `cmd` to `device` (when telemetry is on).
 fn tell(state: &AppState, device: Option<&str>, cmd: &Command) {
     if let Some(device) = device {
@@ -887,13 +908,15 @@ pub async fn after_fix(state: &AppState, position: &DevicePosition, on: Option<D
             ));
         }
     }
+    // A crossing names its zone, and a drop-off zone is named by the customer's street: sealed
+    // with their key when they have an account.
+    let mut alerts = vec![];
     for c in &crossings {
         let key = d.as_ref().map(|d| d.id.to_string()).unwrap_or_else(|| position.device_id.clone());
-        events.push(NewEvent::new(
-            Topic::GeofenceAlert,
-            &key,
+        alerts.push((
+            key,
             if c.entered { "geofence.entered" } else { "geofence.exited" },
-            &serde_json::json!({
+            serde_json::json!({
                 "zone": c.zone, "zone_kind": c.kind, "zone_name": c.name, "device_id": position.device_id,
                 "driver_id": position.driver_id, "delivery_id": d.as_ref().map(|d| d.id), "at": p, "accuracy_m": position.accuracy_m,
             }),
@@ -934,10 +957,17 @@ pub async fn after_fix(state: &AppState, position: &DevicePosition, on: Option<D
             data: serde_json::json!({ "position": position }),
         });
     }
-    if !events.is_empty() {
+    if !events.is_empty() || !alerts.is_empty() {
         let mut tx = state.db.pool.begin().await?;
         for e in events {
             e.insert(&mut tx).await?;
+        }
+        let customer = d.as_ref().and_then(|d| d.customer_id.as_deref());
+        for (key, kind, data) in alerts {
+            NewEvent::about(&mut tx, &state.vault, customer, Topic::GeofenceAlert, &key, kind, data)
+                .await?
+                .insert(&mut tx)
+                .await?;
         }
         tx.commit().await?;
         state.relay.wake.notify_one();

@@ -14,6 +14,7 @@
 //! - [`catalog`]: the catalog draft and its immutable published versions.
 //! - [`customers`]: profiles, addresses, activity, export and erasure.
 //! - [`orders`]: browse, quote, place, history, cancel, live status, outlet moves.
+//! - [`privacy`]: customers' data keys; personal fields in events sealed with them (crypto-shredding).
 //! - [`outbox`]: domain events written with their change, the relay, and reading them over HTTP.
 //! - [`fleet`]: driver telemetry over MQTT: fixes judged, latest positions, produced to Kafka.
 //! - [`delivery`]: deliveries from ready to hand-over: dispatch, milestones, codes, live streams.
@@ -44,6 +45,7 @@ pub mod orders;
 pub mod outbox;
 pub mod outlets;
 pub mod sales;
+pub mod privacy;
 pub mod state;
 pub mod store;
 pub mod sync;
@@ -188,6 +190,15 @@ pub async fn open(config: Config) -> Result<AppState> {
     } else {
         config.auth.jwt_secret.as_bytes().to_vec()
     };
+    let master = if config.privacy.master_key.is_empty() {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| Error::Internal(format!("create {}: {e}", config.data_dir.display())))?;
+        let path = config.data_dir.join("master.key");
+        patty_service::secret::load_or_create_key(&path)
+            .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?
+    } else {
+        config.privacy.master_key.as_bytes().to_vec()
+    };
     if !config.auth.bootstrap_admin.is_empty() {
         auth::bootstrap_admin(&db, &config.auth.bootstrap_admin).await?;
     }
@@ -206,6 +217,7 @@ pub async fn open(config: Config) -> Result<AppState> {
         db,
         config: Arc::new(config),
         keys,
+        vault: Arc::new(privacy::Vault::new(&master)),
         http_metrics: Default::default(),
         catalog: Default::default(),
         outlets: Default::default(),

@@ -7,6 +7,7 @@ use crate::catalog;
 use crate::db::{Backend, Db, is_unique_violation, now_ms};
 use crate::error::{Error, Json, Path, Query, Result};
 use crate::outbox::{self, Topic};
+use crate::privacy::Vault;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -245,8 +246,8 @@ async fn place(
         }
     };
     let inserted = match state.db.backend {
-        Backend::Postgres => insert_placed_postgres(&state.db, &order, &who.subject, &key, &hash).await,
-        Backend::Sqlite => insert_placed(&state.db, &order, &who.subject, &key, &hash).await,
+        Backend::Postgres => insert_placed_postgres(&state.db, &state.vault, &order, &who.subject, &key, &hash).await,
+        Backend::Sqlite => insert_placed(&state.db, &state.vault, &order, &who.subject, &key, &hash).await,
     };
     match inserted {
         Err(Error::Db(e)) if is_unique_violation(&e) => {
@@ -262,8 +263,16 @@ async fn place(
     Ok((StatusCode::CREATED, Json(order)).into_response())
 }
 
+/// The `order.placed` event of `order`, its personal fields sealed, for its outlet.
+async fn placed_event(conn: &mut sqlx::AnyConnection, vault: &Vault, order: &Order) -> Result<outbox::NewEvent> {
+    let (data, key) = (serde_json::to_value(order)?, order.id.to_string());
+    let e =
+        outbox::NewEvent::about(conn, vault, order.customer_id.as_deref(), Topic::Order, &key, "order.placed", data);
+    Ok(e.await?.down_to(order.outlet_id))
+}
+
 /// Inserts a placed order, its `order.placed` event and the customer's activity in one transaction.
-async fn insert_placed(db: &Db, order: &Order, customer: &str, key: &str, hash: &str) -> Result<()> {
+async fn insert_placed(db: &Db, vault: &Vault, order: &Order, customer: &str, key: &str, hash: &str) -> Result<()> {
     let mut tx = db.pool.begin().await?;
     sqlx::query(
         "INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)
@@ -279,10 +288,7 @@ async fn insert_placed(db: &Db, order: &Order, customer: &str, key: &str, hash: 
     .bind(serde_json::to_string(order)?)
     .execute(&mut *tx)
     .await?;
-    outbox::NewEvent::new(Topic::Order, &order.id.to_string(), "order.placed", &serde_json::to_value(order)?)
-        .down_to(order.outlet_id)
-        .insert(&mut tx)
-        .await?;
+    placed_event(&mut tx, vault, order).await?.insert(&mut tx).await?;
     crate::customers::log_activity(&mut tx, customer, "order_placed", &order.id.to_string()).await?;
     tx.commit().await?;
     Ok(())
@@ -290,10 +296,17 @@ async fn insert_placed(db: &Db, order: &Order, customer: &str, key: &str, hash: 
 
 /// The same three inserts as [`insert_placed`] in one PostgreSQL statement (data-modifying CTEs):
 /// one round trip, atomic by itself, instead of five. This is the hottest write path.
-async fn insert_placed_postgres(db: &Db, order: &Order, customer: &str, key: &str, hash: &str) -> Result<()> {
+async fn insert_placed_postgres(
+    db: &Db,
+    vault: &Vault,
+    order: &Order,
+    customer: &str,
+    key: &str,
+    hash: &str,
+) -> Result<()> {
     let id = order.id.to_string();
-    let e = outbox::NewEvent::new(Topic::Order, &id, "order.placed", &serde_json::to_value(order)?)
-        .down_to(order.outlet_id);
+    // The customer's key is made (once) on a connection of its own: an unused key is harmless.
+    let e = placed_event(&mut *db.pool.acquire().await?, vault, order).await?;
     sqlx::query(
         "WITH o AS (INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)),
@@ -400,12 +413,16 @@ pub(crate) async fn move_order(
         return Err(Error::Conflict("the order changed meanwhile; reload it".into()));
     }
     let kind = format!("order.{}", to.as_str());
-    let event = outbox::NewEvent::new(
+    let event = outbox::NewEvent::about(
+        &mut tx,
+        &state.vault,
+        order.customer_id.as_deref(),
         Topic::Order,
         &id.to_string(),
         &kind,
-        &serde_json::json!({ "order_id": id, "from": from, "to": to, "order": order }),
-    );
+        serde_json::json!({ "order_id": id, "from": from, "to": to, "order": order }),
+    )
+    .await?;
     if tell_outlet { event.down_to(order.outlet_id) } else { event }.insert(&mut tx).await?;
     tx.commit().await?;
     state.relay.wake.notify_one();

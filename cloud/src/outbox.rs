@@ -93,6 +93,24 @@ impl NewEvent {
         Self { event_id, topic: topic.name(), key: key.to_owned(), kind: kind.to_owned(), payload, at_ms, down: None }
     }
 
+    /// An event whose data may carry `customer`'s personal data: its personal fields are sealed
+    /// with the customer's data key ([`crate::privacy`]) before it is written anywhere. With no
+    /// customer (an order taken at a till) it is [`NewEvent::new`].
+    pub async fn about(
+        conn: &mut sqlx::AnyConnection,
+        vault: &crate::privacy::Vault,
+        customer: Option<&str>,
+        topic: Topic,
+        key: &str,
+        kind: &str,
+        mut data: serde_json::Value,
+    ) -> Result<Self> {
+        if let Some(c) = customer {
+            vault.key_for(conn, c).await?.seal(&mut data)?;
+        }
+        Ok(Self::new(topic, key, kind, &data))
+    }
+
     /// The same event, carried down to `outlet` (`*`: to every outlet).
     pub fn down_to(mut self, outlet: impl ToString) -> Self {
         self.down = Some(outlet.to_string());
@@ -332,7 +350,8 @@ pub struct EventsQuery {
 }
 
 /// The relayed events in order, with a resumable cursor (HQ). With Kafka off, this is how other
-/// systems read the events.
+/// systems read the events. Customers' personal fields are shown while their key exists
+/// (sealed, see `privacy.rs`, once they are erased).
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", security(("bearer" = [])), params(EventsQuery),
     responses((status = 200, body = Vec<OutboxEvent>), (status = 403, body = patty_protocol::ErrorBody)))]
 async fn list(
@@ -344,7 +363,9 @@ async fn list(
     if q.after < 0 {
         return Err(Error::Validation("after is 0 or more".into()));
     }
-    Ok(Json(read_after(&state.db, q.after, None, q.limit.unwrap_or(500).clamp(1, 5000)).await?))
+    let mut events = read_after(&state.db, q.after, None, q.limit.unwrap_or(500).clamp(1, 5000)).await?;
+    state.vault.open(&state.db.pool, events.iter_mut().map(|e| &mut e.payload).collect()).await?;
+    Ok(Json(events))
 }
 
 /// Live events (Server-Sent Events) from a cursor (HQ): every relayed event after `after`, each
@@ -374,7 +395,12 @@ pub fn follow(
     let stream = async_stream(move |tx| async move {
         let mut cursor = after;
         loop {
-            match read_after(&state.db, cursor, key.as_deref(), 500).await {
+            let read = async {
+                let mut events = read_after(&state.db, cursor, key.as_deref(), 500).await?;
+                state.vault.open(&state.db.pool, events.iter_mut().map(|e| &mut e.payload).collect()).await?;
+                Ok::<_, Error>(events)
+            };
+            match read.await {
                 Ok(events) => {
                     for e in events {
                         cursor = e.position;

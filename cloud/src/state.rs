@@ -21,6 +21,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Access-token signing keys.
     pub keys: Arc<Keys>,
+    /// Customers' data keys under the master key: seals and opens personal fields in events.
+    pub vault: Arc<crate::privacy::Vault>,
     /// The outbox relay (its wake-up and its progress).
     pub relay: Relay,
     /// Requests and latency by route.

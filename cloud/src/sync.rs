@@ -153,7 +153,7 @@ pub async fn apply(state: &AppState, outlet: OutletId, entries: &[ChangeEntry]) 
     let fresh = &entries[from_index..];
     let mut applied = Applied { entries: fresh.len(), conflicts: 0 };
     if !fresh.is_empty() {
-        let mut batch = Apply::new(outlet, state.db.backend);
+        let mut batch = Apply::new(outlet, state.db.backend, state.vault.clone());
         batch.run(&mut tx, fresh, latest.as_deref()).await?;
         applied.conflicts = batch.conflicts.len();
         batch.finish(&mut tx).await?;
@@ -176,13 +176,14 @@ pub async fn apply(state: &AppState, outlet: OutletId, entries: &[ChangeEntry]) 
 struct Apply {
     outlet: OutletId,
     backend: Backend,
+    vault: std::sync::Arc<crate::privacy::Vault>,
     events: Vec<NewEvent>,
     conflicts: Vec<Conflict>,
 }
 
 impl Apply {
-    fn new(outlet: OutletId, backend: Backend) -> Self {
-        Self { outlet, backend, events: Vec::new(), conflicts: Vec::new() }
+    fn new(outlet: OutletId, backend: Backend, vault: std::sync::Arc<crate::privacy::Vault>) -> Self {
+        Self { outlet, backend, vault, events: Vec::new(), conflicts: Vec::new() }
     }
 
     fn raise(&mut self, kind: ConflictKind, subject: String, outlet_side: String, cloud_side: String) {
@@ -371,8 +372,12 @@ impl Apply {
         }
         let menu = latest.map(|p| (p.published_ms, p.catalog.menu_for(self.outlet)));
         let mut rows = Vec::new();
+        let mut held_erased = std::collections::HashSet::new();
         for (id, list) in changes {
             let before = held.remove(&id);
+            if before.as_ref().is_some_and(Order::is_erased) {
+                held_erased.insert(id);
+            }
             let before_status = before.as_ref().map(|o| o.status);
             let mut cur = before;
             for change in list {
@@ -415,7 +420,12 @@ impl Apply {
                     _ => {}
                 }
             }
-            let Some(order) = cur else { continue };
+            let Some(mut order) = cur else { continue };
+            // The customer was erased here: the outlet's copy (or an upload older than the
+            // erasure) brings nothing of them back.
+            if held_erased.contains(&id) {
+                order.erase_personal();
+            }
             if before_status.is_none()
                 && let Some((published_ms, menu)) = &menu
                 && order.created_ms >= *published_ms
@@ -430,20 +440,18 @@ impl Apply {
                 }
             }
             let key = order.id.to_string();
-            match before_status {
-                None => self.events.push(NewEvent::new(
-                    Topic::Order,
-                    &key,
-                    "order.recorded",
-                    &serde_json::to_value(&order)?,
+            let event = match before_status {
+                None => Some(("order.recorded".to_owned(), serde_json::to_value(&order)?)),
+                Some(from) if from != order.status => Some((
+                    format!("order.{}", order.status.as_str()),
+                    serde_json::json!({ "order_id": order.id, "from": from, "to": order.status, "order": order }),
                 )),
-                Some(from) if from != order.status => self.events.push(NewEvent::new(
-                    Topic::Order,
-                    &key,
-                    &format!("order.{}", order.status.as_str()),
-                    &serde_json::json!({ "order_id": order.id, "from": from, "to": order.status, "order": order }),
-                )),
-                _ => {}
+                _ => None,
+            };
+            if let Some((kind, data)) = event {
+                let customer = order.customer_id.as_deref();
+                let e = NewEvent::about(tx, &self.vault, customer, Topic::Order, &key, &kind, data).await?;
+                self.events.push(e);
             }
             rows.extend([
                 Val::T(key.clone()),
@@ -752,12 +760,17 @@ async fn frames_after(state: &AppState, outlet: OutletId, after: i64) -> Result<
     .bind(outlet.to_string())
     .fetch_all(&state.db.pool)
     .await?;
+    let mut events = Vec::with_capacity(rows.len());
+    for r in rows {
+        let payload: serde_json::Value = serde_json::from_str(&r.try_get::<String, _>("payload")?)?;
+        events.push((r.try_get::<i64, _>("position")?, r.try_get::<String, _>("kind")?, payload));
+    }
+    // The outlet reads its customers' orders whole while their keys exist; an erased customer's
+    // order arrives blank.
+    state.vault.open(&state.db.pool, events.iter_mut().map(|e| &mut e.2).collect()).await?;
     let mut out = Vec::new();
     let mut top = after;
-    for r in rows {
-        let position: i64 = r.try_get("position")?;
-        let kind: String = r.try_get("kind")?;
-        let payload: serde_json::Value = serde_json::from_str(&r.try_get::<String, _>("payload")?)?;
+    for (position, kind, payload) in events {
         top = position;
         if let Some(msg) = down_message(state, outlet, &kind, payload["data"].clone()).await? {
             out.extend(patty_sync::wire::encode_frame(&DownFrame { position: position as u64, msg }));
@@ -794,6 +807,9 @@ async fn down_message(
         }),
         "staff.upserted" => Some(DownV1::Staff { staff: serde_json::from_value(data)? }),
         "conflict.raised" => Some(DownV1::ConflictRaised { conflict: serde_json::from_value(data)? }),
+        "customer.orders_erased" => {
+            Some(DownV1::OrdersErased { order_ids: serde_json::from_value(data["order_ids"].clone())? })
+        }
         "conflict.resolved" => {
             let c: Conflict = serde_json::from_value(data)?;
             c.resolution.map(|resolution| DownV1::ConflictResolved { id: c.id, resolution })

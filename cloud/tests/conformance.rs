@@ -405,6 +405,13 @@ async fn catalog_outlets_and_ordering(backend: Backend) {
     assert_eq!(export["orders"].as_array().unwrap().len(), 2);
     assert_eq!(export["addresses"].as_array().unwrap().len(), 2);
     assert!(!export["activity"].as_array().unwrap().is_empty());
+    // Not while an order is still open (the kitchen and the driver need the address); nothing changes.
+    let early = cloud.json(cloud.post(&token, "/api/v1/me/erasure", &json!({})).await, StatusCode::CONFLICT).await;
+    assert_eq!(early["code"], "conflict", "{early}");
+    assert_eq!(cloud.get(&token, "/api/v1/orders").await.status(), StatusCode::OK, "the account still works");
+    let void = json!({ "status": "voided", "reason": "the customer asked for erasure" });
+    let voided = cloud.post(&admin, &format!("/api/v1/outlets/{outlet_id}/orders/{id2}/status"), &void).await;
+    assert_eq!(voided.status(), StatusCode::OK);
     assert_eq!(cloud.post(&token, "/api/v1/me/erasure", &json!({})).await.status(), StatusCode::NO_CONTENT);
     let gone = cloud
         .send(

@@ -26,7 +26,7 @@ use axum::extract::State;
 use futures::StreamExt;
 use patty_protocol::change::{ChangeV1, DownFrame, DownV1};
 use patty_protocol::conflict::{Conflict, ConflictKind, Resolution};
-use patty_protocol::ids::ConflictId;
+use patty_protocol::ids::{ConflictId, OrderId};
 use patty_protocol::inventory::{Ingredient, Unit};
 use patty_protocol::menu::Menu;
 use patty_protocol::order::{Order, OrderStatus};
@@ -485,7 +485,44 @@ fn apply_one(ctx: &mut WriteCtx<'_>, state: &AppState, menu: &Menu, msg: DownV1)
             }
             Ok(None)
         }
+        DownV1::OrdersErased { order_ids } => {
+            erase_orders(ctx, &order_ids)?;
+            Ok(None)
+        }
     }
+}
+
+/// Blanks what these orders say of their erased customer, in the orders table and in the change
+/// log's copies of them (entries the cloud already applied are never sent again, and those still
+/// waiting go up blank).
+fn erase_orders(ctx: &mut WriteCtx<'_>, ids: &[OrderId]) -> Result<()> {
+    for &id in ids {
+        let Ok((mut order, recalled)) = crate::orders::load(ctx.conn, id) else { continue };
+        order.erase_personal();
+        crate::orders::save(ctx, &mut order, recalled)?;
+        // postcard writes the id as its 16 bytes: only entries holding them are decoded.
+        let logged: Vec<(i64, Vec<u8>)> = ctx
+            .conn
+            .prepare_cached(
+                "SELECT seq, payload FROM change_log WHERE kind = 'order_upserted' AND instr(payload, ?1) > 0",
+            )?
+            .query_map([id.0.as_bytes().to_vec()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (seq, payload) in logged {
+            let mut entry: patty_protocol::change::ChangeEntry =
+                postcard::from_bytes(&payload).map_err(|e| Error::Internal(format!("decode change {seq}: {e}")))?;
+            let ChangeV1::OrderUpserted { order } = &mut entry.change else { continue };
+            if order.id != id {
+                continue;
+            }
+            order.erase_personal();
+            let payload = postcard::to_stdvec(&entry).map_err(|e| Error::Internal(format!("encode change: {e}")))?;
+            ctx.conn
+                .prepare_cached("UPDATE change_log SET payload = ?2 WHERE seq = ?1")?
+                .execute(params![seq, payload])?;
+        }
+    }
+    Ok(())
 }
 
 /// Replaces the menu with catalog `version`, flagging open orders whose prices it changes.

@@ -166,6 +166,12 @@ pub enum DownV1 {
         /// Its status at the cloud.
         status: OrderStatus,
     },
+    /// A customer was erased: blank what the outlet's copies of these orders say of them (the
+    /// account, the delivery address, the notes), keeping the financial record.
+    OrdersErased {
+        /// The customer's orders at this outlet.
+        order_ids: Vec<OrderId>,
+    },
 }
 
 /// One message of the downward stream.

@@ -408,6 +408,23 @@ impl DeliveryAddress {
 }
 
 impl Order {
+    /// Blanks what leads to the person who ordered (their account, the delivery address, the
+    /// notes on the order and its lines), keeping the financial record: the one rule of erasure,
+    /// applied by the cloud and by every outlet's copy.
+    pub fn erase_personal(&mut self) {
+        self.customer_id = None;
+        self.delivery_address = None;
+        self.notes.clear();
+        for l in &mut self.lines {
+            l.notes.clear();
+        }
+    }
+
+    /// An online order whose customer was erased (online orders always name their customer).
+    pub fn is_erased(&self) -> bool {
+        self.channel == Channel::Online && self.customer_id.is_none()
+    }
+
     /// Recomputes subtotal, tax, total and paid from lines, discounts, delivery fee and tenders.
     /// Tax is on the discounted subtotal plus the delivery fee, rounded half away from zero;
     /// `prices_include_tax` says whether menu prices already contain it (EU, UK) or it is added (US).

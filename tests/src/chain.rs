@@ -417,3 +417,43 @@ impl CuttableLink {
         self.relay.set_cut(cut);
     }
 }
+
+/// A cloud with the sample outlet and its edge, linked, holding the first catalog.
+pub async fn linked_outlet(dir: &Path, opts: CloudOptions, edge_envs: &[(&str, String)]) -> (Cloud, String, Edge) {
+    let cloud = Cloud::start(&dir.join("cloud"), opts).await;
+    let outlet = cloud.outlet().await;
+    let key = cloud.edge_key(&outlet).await;
+    let edge = Edge::start(&dir.join("edge"), &outlet, &cloud.api.base, &key, edge_envs).await;
+    edge.link_when("the first catalog over an open link", |s| s["catalog_version"] == 1 && s["link"] == "online").await;
+    (cloud, outlet, edge)
+}
+
+/// A delivery's job number, hand-over code and id, as its customer or its till reads it.
+pub fn job_of(d: &Value) -> (u64, &str, &str) {
+    (d["job"].as_u64().unwrap(), d["handover_code"].as_str().unwrap(), d["id"].as_str().unwrap())
+}
+
+/// Moves an order at the edge, as `token`'s holder taps it.
+pub async fn move_at_till(till: &Api, token: &str, order: &str, status: &str) {
+    till.ok(Method::POST, token, &format!("/api/v1/orders/{order}/status"), Some(json!({ "status": status }))).await;
+}
+
+/// Drives the agent from near the outlet to the door of a delivery it was offered: accepts,
+/// reaches the pickup, confirms it, drives to the door and types `code`.
+pub async fn deliver(cloud: &Cloud, fay: &mut Agent, job: u64, delivery: &str, code: &str) {
+    fay.shows(&format!("offer job {job}"));
+    fay.type_line(&format!("accept {job}"));
+    fay.shows(&format!("job {job} is yours"));
+    for m in [150.0, 60.0, 20.0] {
+        fay.at(north(OUTLET, m));
+    }
+    cloud.delivery_reaches(delivery, "at_pickup").await;
+    fay.type_line(&format!("picked {job}"));
+    cloud.delivery_reaches(delivery, "picked_up").await;
+    for f in [0.5, 0.9, 1.0] {
+        fay.at(between(OUTLET, HOME, f));
+    }
+    fay.shows(&format!("job {job}: at the door"));
+    fay.type_line(&format!("code {job} {code}"));
+    fay.shows(&format!("job {job} delivered"));
+}

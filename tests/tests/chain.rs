@@ -14,8 +14,8 @@
 //! offers, declines and lapses, and the scoping of the live streams, `tests/delivery.rs`; the
 //! whole chain at once (`patty-demo`, run as a person would), `tests/demo.rs`.
 
-use patty_tests::chain::{Agent, Cloud, CloudOptions, CuttableLink, Edge, HOME, OUTLET, between, free_port, north};
-use patty_tests::chain::{Api, sample_item};
+use patty_tests::chain::{Agent, CloudOptions, CuttableLink, HOME, OUTLET, between, free_port, north};
+use patty_tests::chain::{deliver, job_of, linked_outlet, move_at_till, sample_item};
 use patty_tests::fixtures::eventually;
 use patty_tests::kafka::Broker;
 use patty_tests::mqtt::Mosquitto;
@@ -23,50 +23,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// A cloud with the sample outlet and its edge, linked, holding the first catalog.
-async fn outlet(dir: &std::path::Path, opts: CloudOptions, edge_envs: &[(&str, String)]) -> (Cloud, String, Edge) {
-    let cloud = Cloud::start(&dir.join("cloud"), opts).await;
-    let outlet = cloud.outlet().await;
-    let key = cloud.edge_key(&outlet).await;
-    let edge = Edge::start(&dir.join("edge"), &outlet, &cloud.api.base, &key, edge_envs).await;
-    edge.link_when("the first catalog over an open link", |s| s["catalog_version"] == 1 && s["link"] == "online").await;
-    (cloud, outlet, edge)
-}
-
 /// A phone order at the till for `quantity` Classic Patties delivered to [`HOME`].
 fn phone_delivery(quantity: u32) -> Value {
     let to = json!({ "line1": "Prins Hendrikkade 1", "city": "Amsterdam", "postcode": "1012", "position": { "lat": HOME.0, "lon": HOME.1 } });
     json!({ "channel": "phone", "fulfilment": "delivery", "delivery_address": to, "lines": [{ "item_id": sample_item("Classic Patty"), "quantity": quantity }] })
-}
-
-/// A delivery's job number, hand-over code and id, as its customer or its till reads it.
-fn job_of(d: &Value) -> (u64, &str, &str) {
-    (d["job"].as_u64().unwrap(), d["handover_code"].as_str().unwrap(), d["id"].as_str().unwrap())
-}
-
-/// Moves an order at the edge, as `token`'s holder taps it.
-async fn move_at_till(till: &Api, token: &str, order: &str, status: &str) {
-    till.ok(Method::POST, token, &format!("/api/v1/orders/{order}/status"), Some(json!({ "status": status }))).await;
-}
-
-/// Drives the agent from near the outlet to the door of a delivery it was offered: accepts,
-/// reaches the pickup, confirms it, drives to the door and types `code`.
-async fn deliver(cloud: &Cloud, fay: &mut Agent, job: u64, delivery: &str, code: &str) {
-    fay.shows(&format!("offer job {job}"));
-    fay.type_line(&format!("accept {job}"));
-    fay.shows(&format!("job {job} is yours"));
-    for m in [150.0, 60.0, 20.0] {
-        fay.at(north(OUTLET, m));
-    }
-    cloud.delivery_reaches(delivery, "at_pickup").await;
-    fay.type_line(&format!("picked {job}"));
-    cloud.delivery_reaches(delivery, "picked_up").await;
-    for f in [0.5, 0.9, 1.0] {
-        fay.at(between(OUTLET, HOME, f));
-    }
-    fay.shows(&format!("job {job}: at the door"));
-    fay.type_line(&format!("code {job} {code}"));
-    fay.shows(&format!("job {job} delivered"));
 }
 
 /// The records on Kafka `topic` keyed `key`, once one satisfies `done`; panics after 60 s.
@@ -92,7 +52,7 @@ async fn an_online_order_goes_from_the_click_through_the_kitchen_to_the_door() {
     let kafka = Broker::start().await;
     let dir = tempfile::tempdir().unwrap();
     let opts = CloudOptions { kafka: Some(kafka.addr.clone()), mqtt_url: Some(mqtt.url()), envs: vec![] };
-    let (cloud, outlet, edge) = outlet(dir.path(), opts, &[]).await;
+    let (cloud, outlet, edge) = linked_outlet(dir.path(), opts, &[]).await;
     let (_, fay_device) = cloud.driver("fay").await;
     let mut fay = Agent::start(&fay_device, mqtt.port, dir.path());
     fay.at(north(OUTLET, 300.0));
@@ -144,7 +104,7 @@ async fn an_order_taken_in_the_store_flows_to_kafka() {
     let kafka = Broker::start().await;
     let dir = tempfile::tempdir().unwrap();
     let opts = CloudOptions { kafka: Some(kafka.addr.clone()), ..CloudOptions::default() };
-    let (_cloud, _, edge) = outlet(dir.path(), opts, &[]).await;
+    let (_cloud, _, edge) = linked_outlet(dir.path(), opts, &[]).await;
     let (cashier, kitchen) = (edge.api.pin("1111").await, edge.api.pin("2222").await);
     let body = json!({ "channel": "counter", "fulfilment": "dine_in", "lines": [{ "item_id": sample_item("Classic Patty"), "quantity": 1 }] });
     let order = edge.api.place(&cashier, "/api/v1/orders", "till-1-0001", &body).await;
@@ -173,7 +133,7 @@ async fn a_phone_order_taken_at_the_till_goes_to_the_door_with_the_code_the_outl
     let dir = tempfile::tempdir().unwrap();
     // The outlet charges 2.50 for a delivery taken at its till.
     let fee = [("PATTY_OUTLET__DELIVERY_FEE", "250".to_owned())];
-    let (cloud, _, edge) = outlet(dir.path(), CloudOptions::default(), &fee).await;
+    let (cloud, _, edge) = linked_outlet(dir.path(), CloudOptions::default(), &fee).await;
     let till = &edge.api;
     let (cashier, kitchen) = (till.pin("1111").await, till.pin("2222").await);
 
@@ -235,7 +195,7 @@ async fn a_phone_order_taken_at_the_till_goes_to_the_door_with_the_code_the_outl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drivers_link_dropping_mid_delivery_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (cloud, _, edge) = outlet(dir.path(), CloudOptions::default(), &[]).await;
+    let (cloud, _, edge) = linked_outlet(dir.path(), CloudOptions::default(), &[]).await;
     let (cashier, kitchen) = (edge.api.pin("1111").await, edge.api.pin("2222").await);
     // Fay's phone reaches the broker over a link that will drop.
     let link = CuttableLink::start(cloud.mqtt_port);
