@@ -178,27 +178,22 @@ pub fn app(state: AppState) -> Router {
     .with_state(state)
 }
 
+/// A key from the configuration, or else the one kept in the data directory's `file` (made there
+/// the first time).
+fn key_or_file(configured: &str, data_dir: &std::path::Path, file: &str) -> Result<Vec<u8>> {
+    if !configured.is_empty() {
+        return Ok(configured.as_bytes().to_vec());
+    }
+    std::fs::create_dir_all(data_dir).map_err(|e| Error::Internal(format!("create {}: {e}", data_dir.display())))?;
+    let path = data_dir.join(file);
+    patty_service::secret::load_or_create_key(&path).map_err(|e| Error::Internal(format!("{}: {e}", path.display())))
+}
+
 /// Connects the database (migrating it), Kafka when configured, and builds the state.
 pub async fn open(config: Config) -> Result<AppState> {
     let db = db::Db::connect(&config).await?;
-    let secret = if config.auth.jwt_secret.is_empty() {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| Error::Internal(format!("create {}: {e}", config.data_dir.display())))?;
-        let path = config.data_dir.join("jwt.key");
-        patty_service::secret::load_or_create_key(&path)
-            .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?
-    } else {
-        config.auth.jwt_secret.as_bytes().to_vec()
-    };
-    let master = if config.privacy.master_key.is_empty() {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| Error::Internal(format!("create {}: {e}", config.data_dir.display())))?;
-        let path = config.data_dir.join("master.key");
-        patty_service::secret::load_or_create_key(&path)
-            .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?
-    } else {
-        config.privacy.master_key.as_bytes().to_vec()
-    };
+    let secret = key_or_file(&config.auth.jwt_secret, &config.data_dir, "jwt.key")?;
+    let master = key_or_file(&config.privacy.master_key, &config.data_dir, "master.key")?;
     if !config.auth.bootstrap_admin.is_empty() {
         auth::bootstrap_admin(&db, &config.auth.bootstrap_admin).await?;
     }
