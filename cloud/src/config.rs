@@ -63,9 +63,7 @@ pub struct PrivacyConfig {
 
 impl std::fmt::Debug for PrivacyConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PrivacyConfig")
-            .field("master_key", &if self.master_key.is_empty() { "" } else { "[redacted]" })
-            .finish()
+        f.debug_struct("PrivacyConfig").field("master_key", &redacted(&self.master_key)).finish()
     }
 }
 
@@ -120,7 +118,7 @@ impl Default for DeliveryConfig {
 }
 
 /// The MQTT broker for driver telemetry.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MqttConfig {
     /// `mqtt://host:port`; empty: the embedded broker, or no telemetry when that is off too.
@@ -146,6 +144,26 @@ pub struct MqttConfig {
     /// Set at start when the embedded broker runs (`url` then points at it).
     #[serde(skip)]
     pub started_embedded: bool,
+}
+
+impl std::fmt::Debug for MqttConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttConfig")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &redacted(&self.password))
+            .field("share_group", &self.share_group)
+            .field("client_id", &self.client_id)
+            .field("embedded", &self.embedded)
+            .field("embedded_listen", &self.embedded_listen)
+            .field("started_embedded", &self.started_embedded)
+            .finish()
+    }
+}
+
+/// How a secret shows in `Debug` output: that it is set, never what it is.
+fn redacted(secret: &str) -> &'static str {
+    if secret.is_empty() { "" } else { "[redacted]" }
 }
 
 impl Default for MqttConfig {
@@ -218,13 +236,13 @@ pub struct AuthConfig {
 impl std::fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthConfig")
-            .field("jwt_secret", &if self.jwt_secret.is_empty() { "" } else { "[redacted]" })
+            .field("jwt_secret", &redacted(&self.jwt_secret))
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("access_ttl_secs", &self.access_ttl_secs)
             .field("refresh_ttl_secs", &self.refresh_ttl_secs)
             .field("one_time_ttl_secs", &self.one_time_ttl_secs)
-            .field("bootstrap_admin", &if self.bootstrap_admin.is_empty() { "" } else { "[redacted]" })
+            .field("bootstrap_admin", &redacted(&self.bootstrap_admin))
             .finish()
     }
 }
@@ -384,6 +402,20 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_secret_shows_in_debug_output() {
+        let mut c = Config::for_data_dir(std::path::PathBuf::from("data"));
+        c.mqtt.password = "mqtt-pass-0123456789".into();
+        c.auth.jwt_secret = "jwt-secret-0123456789-0123456789-0123".into();
+        c.auth.bootstrap_admin = "hq@example.com:admin-pass-0123".into();
+        c.privacy.master_key = "master-key-0123456789-0123456789-0123".into();
+        let shown = format!("{c:?}");
+        for secret in ["mqtt-pass-0123456789", "jwt-secret", "admin-pass", "master-key"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("[redacted]"));
+    }
 
     #[test]
     fn database_url_comes_from_the_environment_and_is_redacted() {
