@@ -1,4 +1,5 @@
 // The cloud's JSON, as far as the dashboard reads it.
+import type { DayFigures } from "../shared/figures";
 
 export interface User {
   id: string;
@@ -19,15 +20,8 @@ export interface Outlet {
 }
 
 /// One outlet's figures for one of its local days (`GET /api/v1/outlets/{id}/sales`).
-export interface OutletSales {
+export interface OutletSales extends DayFigures {
   outlet_id: string;
-  date: string;
-  orders: number;
-  net_sales: number;
-  tax: number;
-  by_item: { name: string; quantity: number; gross: number }[];
-  /// Local hours of the outlet.
-  by_hour: { hour: number; orders: number; total: number }[];
 }
 
 export interface OutletSync {

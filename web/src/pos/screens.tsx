@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { type Api, reloadOnEvents } from "../shared/api";
 import { Problem, message } from "../shared/ui";
 import { money } from "../shared/money";
+import type { DayFigures } from "../shared/figures";
 import { type CounterDelivery, type Item, type Menu, type Order, addressLine } from "./types";
 
 /// Today's open orders, newest first, kept current by the edge's order events.
@@ -224,13 +225,7 @@ export function SoldOut({ edge }: { edge: Api }) {
   );
 }
 
-interface DayReport {
-  date: string;
-  orders: number;
-  net_sales: number;
-  tax: number;
-  by_item: { name: string; quantity: number; gross: number }[];
-  by_hour: { hour: number; orders: number; total: number }[];
+interface DayReport extends DayFigures {
   by_tender: Record<string, { count: number; amount: number }>;
   voids: { count: number; amount: number };
   cancellations: { count: number; amount: number };
