@@ -49,6 +49,8 @@ async fn cloud_orders(secs: u64) -> Figures {
     config.auth.bootstrap_admin = "hq@bench.example:bench-password".into();
     config.http.rate_per_minute = 10_000_000;
     config.http.rate_burst = 1_000_000;
+    config.http.sign_in_per_address_per_minute = 1_000_000;
+    config.http.sign_in_per_account_per_minute = 1_000_000;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

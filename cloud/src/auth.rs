@@ -9,17 +9,22 @@
 
 use crate::db::{Db, now_ms};
 use crate::error::{Error, Json, Path, Result};
+use crate::limits::Client;
 use crate::mail::{Purpose, SecurityMessage};
 use crate::outbox::{self, Topic};
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use patty_protocol::ids::OutletId;
+use patty_service::http::RemoteAddr;
 use patty_service::secret;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use std::net::IpAddr;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -142,26 +147,82 @@ impl Principal {
     }
 }
 
+/// The client's address as the front door judged it (see [`crate::limits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        parts
+            .extensions
+            .get::<Self>()
+            .copied()
+            .or_else(|| parts.extensions.get::<ConnectInfo<RemoteAddr>>().map(|c| Self(c.0.0.ip())))
+            .ok_or_else(|| Error::Internal("no client address on the request".into()))
+    }
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        if let Some(key) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-            return api_key_principal(&state.db, key).await;
+        if let Some(p) = parts.extensions.get::<Self>() {
+            return Ok(p.clone());
         }
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| Error::Unauthorized("sign in first: no access token".into()))?;
-        let data = jsonwebtoken::decode::<Claims>(token, &state.keys.decoding, &state.keys.validation)
-            .map_err(|_| Error::Unauthorized("the access token is invalid or has expired".into()))?;
-        if data.claims.role == Role::Customer {
-            ensure_not_erased(state, &data.claims.sub).await?;
-        }
-        Ok(Self { subject: data.claims.sub, role: data.claims.role, outlet_id: data.claims.outlet })
+        authenticate(&parts.headers, state)
+            .await?
+            .ok_or_else(|| Error::Unauthorized("sign in first: no access token".into()))
     }
+}
+
+/// The caller the request's credentials name: `None` without credentials, an error when they do
+/// not verify (an unknown API key, a bad or expired token, an erased account).
+async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Option<Principal>> {
+    if let Some(key) = headers.get("x-api-key") {
+        let key = key.to_str().map_err(|_| Error::Unauthorized("unknown or revoked API key".into()))?;
+        return api_key_principal(&state.db, key).await.map(Some);
+    }
+    let Some(auth) = headers.get(axum::http::header::AUTHORIZATION) else { return Ok(None) };
+    let token = auth
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| Error::Unauthorized("the Authorization header takes a bearer access token".into()))?;
+    let data = jsonwebtoken::decode::<Claims>(token, &state.keys.decoding, &state.keys.validation)
+        .map_err(|_| Error::Unauthorized("the access token is invalid or has expired".into()))?;
+    if data.claims.role == Role::Customer {
+        ensure_not_erased(state, &data.claims.sub).await?;
+    }
+    Ok(Some(Principal { subject: data.claims.sub, role: data.claims.role, outlet_id: data.claims.outlet }))
+}
+
+/// The front door of every request: names the client (verified principal, else address), counts
+/// the request against it, and answers 401 for credentials that do not verify (counted against
+/// the address, so invented tokens buy no fresh buckets) and 429 over the limit. What it verified
+/// rides on the request for [`Principal`] and [`ClientAddr`].
+pub async fn front_door(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<ConnectInfo<RemoteAddr>>().map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.0.ip());
+    let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
+    let addr = state.limits.client_address(peer, &forwarded);
+    let who = authenticate(req.headers(), &state).await;
+    let client = match &who {
+        Ok(Some(p)) => Client::Principal(format!("{}:{}", p.role.as_str(), p.subject)),
+        _ => Client::Address(addr),
+    };
+    if let Err(e) = state.limits.request(&client) {
+        return e.into_response();
+    }
+    match who {
+        Err(e) => return e.into_response(),
+        Ok(Some(p)) => {
+            req.extensions_mut().insert(p);
+        }
+        Ok(None) => {}
+    }
+    req.extensions_mut().insert(ClientAddr(addr));
+    next.run(req).await
 }
 
 /// How long a replica trusts that a customer account still exists before asking again.
@@ -407,7 +468,12 @@ pub struct Register {
 /// Register as a customer; an email verification is queued.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "identity", request_body = Register,
     responses((status = 201, body = Tokens), (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
-async fn register(State(state): State<AppState>, Json(req): Json<Register>) -> Result<(StatusCode, Json<Tokens>)> {
+async fn register(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    Json(req): Json<Register>,
+) -> Result<(StatusCode, Json<Tokens>)> {
+    state.limits.sign_in(addr, &req.email)?;
     let email = validate_email(&req.email)?;
     validate_password(&req.password)?;
     let name = req.name.trim();
@@ -448,7 +514,12 @@ pub struct SignIn {
 /// Sign in with email and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "identity", request_body = SignIn,
     responses((status = 200, body = Tokens), (status = 401, body = patty_protocol::ErrorBody)))]
-async fn login(State(state): State<AppState>, Json(req): Json<SignIn>) -> Result<Json<Tokens>> {
+async fn login(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    Json(req): Json<SignIn>,
+) -> Result<Json<Tokens>> {
+    state.limits.sign_in(addr, &req.email)?;
     let email = req.email.trim().to_ascii_lowercase();
     let row = sqlx::query("SELECT id, password_hash FROM users WHERE email = $1 AND erased_ms IS NULL")
         .bind(&email)
@@ -586,7 +657,12 @@ pub struct ResetRequest {
 
 /// Ask for a password reset. Always 202, so the answer does not reveal which emails have accounts.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "identity", request_body = ResetRequest, responses((status = 202)))]
-async fn request_reset(State(state): State<AppState>, Json(req): Json<ResetRequest>) -> Result<StatusCode> {
+async fn request_reset(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    Json(req): Json<ResetRequest>,
+) -> Result<StatusCode> {
+    state.limits.sign_in(addr, &req.email)?;
     let email = req.email.trim().to_ascii_lowercase();
     let id: Option<String> = sqlx::query("SELECT id FROM users WHERE email = $1 AND erased_ms IS NULL")
         .bind(&email)

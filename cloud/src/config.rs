@@ -13,6 +13,8 @@ pub use patty_service::config::ConfigError;
 pub struct Config {
     /// Address the HTTP API listens on.
     pub listen: SocketAddr,
+    /// Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`); none: plain HTTP.
+    pub tls: patty_service::tls::TlsFiles,
     /// Directory for the embedded SQLite database and generated keys; created if missing.
     pub data_dir: PathBuf,
     /// Where the data lives.
@@ -137,6 +139,9 @@ pub struct MqttConfig {
     /// Empty: `patty-cloud-GROUP-XXXXXXXX`, the suffix drawn once and kept in the data directory
     /// (`mqtt-client.id`), so a restarted replica resumes its own persistent session.
     pub client_id: String,
+    /// PEM file of the CA(s) an `mqtts://` broker's certificate must chain to; none: the
+    /// system's roots.
+    pub ca_file: Option<PathBuf>,
     /// With no `url`, run a broker inside the cloud (the embedded default).
     pub embedded: bool,
     /// Where the embedded broker listens; a free port of the same address when this one is taken.
@@ -154,6 +159,7 @@ impl std::fmt::Debug for MqttConfig {
             .field("password", &redacted(&self.password))
             .field("share_group", &self.share_group)
             .field("client_id", &self.client_id)
+            .field("ca_file", &self.ca_file)
             .field("embedded", &self.embedded)
             .field("embedded_listen", &self.embedded_listen)
             .field("started_embedded", &self.started_embedded)
@@ -174,6 +180,7 @@ impl Default for MqttConfig {
             password: String::new(),
             share_group: "patty-cloud".into(),
             client_id: String::new(),
+            ca_file: None,
             embedded: true,
             embedded_listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
             started_embedded: false,
@@ -182,11 +189,15 @@ impl Default for MqttConfig {
 }
 
 impl MqttConfig {
-    /// Host and port from `url`, if it is `mqtt://host:port`.
-    pub fn host_port(&self) -> Option<(String, u16)> {
-        let rest = self.url.strip_prefix("mqtt://")?;
+    /// Host, port and whether the link is TLS, from `url`: `mqtt://host:port` or
+    /// `mqtts://host:port`.
+    pub fn host_port(&self) -> Option<(String, u16, bool)> {
+        let (rest, tls) = match self.url.strip_prefix("mqtts://") {
+            Some(rest) => (rest, true),
+            None => (self.url.strip_prefix("mqtt://")?, false),
+        };
         let (host, port) = rest.rsplit_once(':')?;
-        Some((host.to_owned(), port.parse().ok()?))
+        Some((host.to_owned(), port.parse().ok()?, tls))
     }
 }
 
@@ -259,6 +270,13 @@ pub struct HttpConfig {
     pub rate_per_minute: u32,
     /// Requests a client may make at once above the rate.
     pub rate_burst: u32,
+    /// Sign-in, registration and password-reset attempts per minute from one address.
+    pub sign_in_per_address_per_minute: u32,
+    /// Sign-in, registration and password-reset attempts per minute for one account (email).
+    pub sign_in_per_account_per_minute: u32,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client; from any
+    /// other peer the header is ignored. Empty: the peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Kafka.
@@ -275,6 +293,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls: Default::default(),
             data_dir: PathBuf::from("data/cloud"),
             database: DatabaseConfig { url: String::new(), max_connections: 32 },
             auth: AuthConfig::default(),
@@ -305,7 +324,15 @@ impl Default for AuthConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { body_bytes: 256 * 1024, cors_origins: vec![], rate_per_minute: 600, rate_burst: 100 }
+        Self {
+            body_bytes: 256 * 1024,
+            cors_origins: vec![],
+            rate_per_minute: 600,
+            rate_burst: 100,
+            sign_in_per_address_per_minute: 20,
+            sign_in_per_account_per_minute: 5,
+            trusted_proxies: vec![],
+        }
     }
 }
 
@@ -334,6 +361,7 @@ impl Config {
     /// Checks values that parse but make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        self.tls.validate().map_err(ConfigError::Invalid)?;
         let url = &self.database.url;
         if !(url.is_empty()
             || url.starts_with("postgres://")
@@ -358,7 +386,7 @@ impl Config {
             return bad("auth.bootstrap_admin is email:password");
         }
         if !self.mqtt.url.is_empty() && self.mqtt.host_port().is_none() {
-            return bad("mqtt.url must be mqtt://host:port");
+            return bad("mqtt.url must be mqtt://host:port or mqtts://host:port");
         }
         let tiles = &self.hq.tiles;
         if !tiles.is_empty()
@@ -390,11 +418,19 @@ impl Config {
                 "delivery: offer_timeout_secs, code_attempts, code_ttl_mins and fresh_fix_secs must be positive, radii 10 to 5000 m",
             );
         }
-        if self.http.rate_per_minute == 0 || self.http.body_bytes < 1024 || self.database.max_connections == 0 {
+        let h = &self.http;
+        if h.rate_per_minute == 0
+            || h.rate_burst == 0
+            || h.sign_in_per_address_per_minute == 0
+            || h.sign_in_per_account_per_minute == 0
+            || h.body_bytes < 1024
+            || self.database.max_connections == 0
+        {
             return bad(
-                "http.rate_per_minute, http.body_bytes (at least 1024) and database.max_connections must be positive",
+                "http.rate_per_minute, http.rate_burst, http.sign_in_per_address_per_minute, http.sign_in_per_account_per_minute, http.body_bytes (at least 1024) and database.max_connections must be positive",
             );
         }
+        crate::limits::Limits::new(h).map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

@@ -27,8 +27,8 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use utoipa_axum::router::OpenApiRouter;
@@ -600,11 +600,49 @@ pub fn client_id(share_group: &str, data_dir: &std::path::Path) -> Result<String
     })
 }
 
+/// The TLS an `mqtts://` link takes (rustls on ring, as everywhere): the broker's certificate
+/// must chain to `ca_file`, or else to the system's roots. `None` for `mqtt://`.
+pub fn tls(cfg: &crate::config::MqttConfig) -> Result<Option<Arc<rustls::ClientConfig>>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    if !cfg.host_port().is_some_and(|(_, _, tls)| tls) {
+        return Ok(None);
+    }
+    let bad = |m: String| Error::Validation(format!("mqtt.ca_file: {m}"));
+    let certs = match &cfg.ca_file {
+        Some(path) => CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| bad(format!("{}: {e}", path.display())))?,
+        None => rustls_native_certs::load_native_certs().certs,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(certs);
+    if roots.is_empty() {
+        return Err(bad("no CA certificate to trust the broker by".into()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Some(Arc::new(config)))
+}
+
 /// Runs the ingest until `shutdown`, reconnecting after a broker failure.
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let cfg = state.config.mqtt.clone();
-    let Some((host, port)) = cfg.host_port() else { return };
+    let Some((host, port, _)) = cfg.host_port() else { return };
     let mut opts = MqttOptions::new(cfg.client_id.clone(), (host.clone(), port));
+    match tls(&cfg) {
+        Ok(None) => {}
+        Ok(Some(config)) => {
+            opts.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(config)));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "no telemetry ingest");
+            return;
+        }
+    }
     // Long enough to ride out a wait for room in Kafka's queue without the broker dropping us.
     opts.set_keep_alive(30);
     opts.set_clean_session(false);

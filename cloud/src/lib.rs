@@ -60,7 +60,6 @@ use axum::response::{Html, IntoResponse};
 use patty_protocol::{ErrorBody, ErrorCode};
 use serde::Serialize;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -150,7 +149,6 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = routes();
     let docs = Html(docs::render(&openapi));
-    let limiter = Arc::new(limits::RateLimiter::new(state.config.http.rate_per_minute, state.config.http.rate_burst));
     let origins = &state.config.http.cors_origins;
     let cors = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
@@ -173,7 +171,7 @@ pub fn app(state: AppState) -> Router {
         .route("/docs", axum::routing::get(move || async move { docs.clone() }))
         .merge(patty_service::http::front_end("/hq", &state.config.hq.dir, true));
     patty_service::http::finish(router, openapi, state.http_metrics.clone(), state.config.http.body_bytes, |r| {
-        r.layer(axum::middleware::from_fn_with_state(limiter, limits::limit)).layer(cors)
+        r.layer(axum::middleware::from_fn_with_state(state.clone(), auth::front_door)).layer(cors)
     })
     .with_state(state)
 }
@@ -204,6 +202,7 @@ pub async fn open(config: Config) -> Result<AppState> {
     } else {
         Some(kafka::KafkaSink::connect(&config.kafka.brokers, &config.kafka.topic_prefix).await?)
     };
+    let config_http = config.http.clone();
     Ok(AppState {
         relay: outbox::Relay::new(db.clone(), sink.clone(), outbox::RELAY_BATCH),
         kafka: sink,
@@ -219,6 +218,7 @@ pub async fn open(config: Config) -> Result<AppState> {
         live_customers: Default::default(),
         sync: Default::default(),
         mail,
+        limits: Arc::new(limits::Limits::new(&config_http).map_err(Error::Validation)?),
         closing: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }
@@ -230,6 +230,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let tls = config.tls.server_config().map_err(Error::Validation)?;
     let mut config = config;
     if config.mqtt.url.is_empty() && config.mqtt.embedded {
         let addr = broker::start(config.mqtt.embedded_listen)?;
@@ -239,21 +240,21 @@ pub async fn run(
     if !config.mqtt.url.is_empty() && config.mqtt.client_id.is_empty() {
         config.mqtt.client_id = fleet::client_id(&config.mqtt.share_group, &config.data_dir)?;
     }
+    // A broker's CA file that cannot be read stops the start, not just the ingest later.
+    fleet::tls(&config.mqtt)?;
     let state = open(config).await?;
     let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
-    tracing::info!(%addr, database = ?state.db.backend, kafka = !state.config.kafka.brokers.is_empty(), "patty-cloud listening");
+    tracing::info!(%addr, https = tls.is_some(), database = ?state.db.backend, kafka = !state.config.kafka.brokers.is_empty(), "patty-cloud listening");
     let relay = tokio::spawn(state.relay.clone().run(state.closing.subscribe(), Duration::from_millis(200)));
     let ingest = tokio::spawn(fleet::run(state.clone(), state.closing.subscribe()));
     let dispatch = tokio::spawn(delivery::run(state.clone(), state.closing.subscribe()));
     let store = tokio::spawn(store::run(state.clone(), state.closing.subscribe()));
     let closing = state.closing.clone();
-    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            closing.send_replace(true);
-        })
-        .await;
+    let served = patty_service::http::serve(listener, app(state), tls, async move {
+        shutdown.await;
+        closing.send_replace(true);
+    })
+    .await;
     let _ = relay.await;
     let _ = ingest.await;
     let _ = dispatch.await;

@@ -29,12 +29,7 @@ fn main() {
 async fn start() -> anyhow::Result<()> {
     let args: Args = patty_service::run::parse_args("patty-cloud");
     let mut config = Config::load(args.common.config.as_deref(), std::env::vars()).context("configuration")?;
-    if let Some(listen) = args.common.listen {
-        config.listen = listen;
-    }
-    if let Some(dir) = args.common.data_dir {
-        config.data_dir = dir;
-    }
+    args.common.apply(&mut config.listen, &mut config.data_dir, &mut config.tls);
     if let Some(url) = args.database_url {
         config.database.url = url;
     }

@@ -41,6 +41,8 @@ pub struct AppState {
     pub deliveries: Arc<crate::delivery::Deliveries>,
     /// Sync's figures and which outlets' downward streams are open here.
     pub sync: Arc<crate::sync::SyncState>,
+    /// Rate limits and the proxies trusted to name a client.
+    pub limits: Arc<crate::limits::Limits>,
     /// Where security messages (verification, password reset) are handed, never through events.
     pub mail: crate::mail::Mailer,
     /// Set to true at shutdown, ending live streams and the relay.

@@ -321,6 +321,108 @@ async fn the_front_door_limits_rates_allows_cors_and_tags_requests() {
     cloud.stop().await;
 }
 
+/// A client whose requests come from `addr` on the loopback network.
+fn from(addr: &str) -> reqwest::Client {
+    reqwest::Client::builder().local_address(addr.parse::<std::net::IpAddr>().unwrap()).build().unwrap()
+}
+
+/// Sends `n` requests and answers the statuses, in order.
+async fn statuses(n: usize, mut req: impl FnMut() -> reqwest::RequestBuilder) -> Vec<StatusCode> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(req().send().await.unwrap().status());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invented_credentials_count_against_the_address_and_forwarded_for_is_believed_only_from_a_trusted_proxy() {
+    let cloud = Cloud::start_with(Backend::Sqlite, |c| {
+        c.http.rate_per_minute = 60;
+        c.http.rate_burst = 10;
+        c.http.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let admin = cloud.login(ADMIN_EMAIL, ADMIN_PASSWORD).await["access_token"].as_str().unwrap().to_owned();
+    let outlets = cloud.url("/api/v1/outlets");
+    // 40 made-up bearer tokens from one address: 401s, then 429s once the address's burst is spent.
+    let attacker = from("127.0.0.2");
+    let mut n = 0;
+    let got = statuses(40, || {
+        n += 1;
+        attacker.get(&outlets).bearer_auth(format!("made-up-{n}"))
+    })
+    .await;
+    assert_eq!(got[..10], [StatusCode::UNAUTHORIZED; 10]);
+    assert_eq!(got[10..], [StatusCode::TOO_MANY_REQUESTS; 30]);
+    // So are made-up API keys, and the address's own anonymous requests now wait too.
+    let r = attacker.get(&outlets).header("x-api-key", "made-up").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let r = attacker.get(&outlets).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    // A verified caller from that address has a bucket of its own.
+    assert_eq!(attacker.get(&outlets).bearer_auth(&admin).send().await.unwrap().status(), StatusCode::OK);
+    // The attacker's X-Forwarded-For is ignored: it is no trusted proxy.
+    let r = attacker.get(&outlets).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Behind the trusted proxy (127.0.0.1), each client has its own bucket by its forwarded address.
+    let proxy = from("127.0.0.1");
+    let got = statuses(12, || proxy.get(&outlets).header("x-forwarded-for", "203.0.113.1")).await;
+    assert_eq!(got[..10], [StatusCode::OK; 10]);
+    assert_eq!(got[10..], [StatusCode::TOO_MANY_REQUESTS; 2]);
+    let r = proxy.get(&outlets).header("x-forwarded-for", "6.6.6.6, 203.0.113.2").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "a client's forged first hop does not matter");
+    cloud.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_registration_and_reset_have_stricter_limits_per_address_and_per_account() {
+    let cloud = Cloud::start_with(Backend::Sqlite, |c| {
+        c.http.sign_in_per_address_per_minute = 5;
+        c.http.sign_in_per_account_per_minute = 3;
+        c.http.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let at = |addr: &str, path: &str, body: Value| {
+        cloud.http.post(cloud.url(path)).header("x-forwarded-for", addr).json(&body).send()
+    };
+    // Per account: wrong passwords for one account from many addresses.
+    let guess = json!({ "email": "victim@example.com", "password": "guess-guess" });
+    for i in 1..=3 {
+        let r = at(&format!("198.51.100.{i}"), "/api/v1/auth/login", guess.clone()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = at("198.51.100.4", "/api/v1/auth/login", guess.clone()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let body = r.json::<Value>().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    assert!(body["message"].as_str().unwrap().contains("account"), "{body}");
+    // The account's reset requests share that limit (no flood of reset mail).
+    let r = at("198.51.100.5", "/api/v1/auth/password-reset", json!({ "email": "Victim@Example.com" })).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Per address: many accounts from one address, registrations included.
+    for i in 0..5 {
+        let body = json!({ "email": format!("new{i}@example.com"), "password": "s3cret-pass", "name": "New" });
+        let r = at("198.51.100.50", "/api/v1/auth/register", body).await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let r = at("198.51.100.50", "/api/v1/auth/login", json!({ "email": "other@example.com", "password": "x" }))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.json::<Value>().await.unwrap()["message"].as_str().unwrap().contains("address"));
+    // Someone else still signs in.
+    let r =
+        at("198.51.100.60", "/api/v1/auth/login", json!({ "email": "new0@example.com", "password": "s3cret-pass" }))
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    cloud.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_describes_itself() {
     let cloud = Cloud::start(Backend::Sqlite).await;

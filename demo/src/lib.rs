@@ -141,6 +141,8 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     // Dozens of simulated people share one loopback address.
     config.http.rate_per_minute = 100_000;
     config.http.rate_burst = 10_000;
+    config.http.sign_in_per_address_per_minute = 10_000;
+    config.http.sign_in_per_account_per_minute = 1_000;
     config.hq.dir = web.join("hq");
     config.validate().context("the cloud's configuration")?;
     let (cloud_stop, cloud_stopped) = oneshot::channel::<()>();

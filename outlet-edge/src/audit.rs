@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+/// The actor of an entry no one signed in made (a terminal locked after wrong PINs).
+pub const NOBODY: StaffId = StaffId(uuid::Uuid::nil());
+
 /// Records `action` by `by` on `target`, in the caller's transaction.
 pub fn record(ctx: &mut WriteCtx<'_>, by: StaffId, action: &str, target: &str, detail: &str) -> Result<()> {
     ctx.conn

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 pub struct Config {
     /// Address the HTTP API listens on.
     pub listen: SocketAddr,
+    /// Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`); none: plain HTTP.
+    pub tls: patty_service::tls::TlsFiles,
     /// Directory holding the database and the PIN key; created if missing.
     pub data_dir: PathBuf,
     /// The outlet this node serves.
@@ -49,6 +51,25 @@ pub struct CloudConfig {
     pub url: String,
     /// This outlet's API key (kind `edge`), issued by HQ.
     pub api_key: String,
+    /// PEM file of the CA(s) the cloud's certificate must chain to, instead of the system's
+    /// roots (a private CA); only for an `https://` URL.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl CloudConfig {
+    /// An HTTP client builder for the cloud link: rustls, trusting `ca_file` alone when given,
+    /// else the system's roots. A CA file that cannot be read is one line naming it.
+    pub fn client(&self) -> Result<reqwest::ClientBuilder, String> {
+        let builder = reqwest::Client::builder();
+        let Some(path) = &self.ca_file else { return Ok(builder) };
+        let pem = std::fs::read(path).map_err(|e| format!("cloud.ca_file {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("cloud.ca_file {}: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!("cloud.ca_file {}: no certificate in it", path.display()));
+        }
+        Ok(certs.into_iter().fold(builder.tls_built_in_root_certs(false), |b, c| b.add_root_certificate(c)))
+    }
 }
 
 impl std::fmt::Debug for CloudConfig {
@@ -57,6 +78,7 @@ impl std::fmt::Debug for CloudConfig {
         f.debug_struct("CloudConfig")
             .field("url", &self.url)
             .field("api_key", &if self.api_key.is_empty() { "" } else { "[redacted]" })
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -89,6 +111,8 @@ pub struct SessionConfig {
     pub idle_secs: u64,
     /// A session ends this many seconds after sign-in, whatever happens.
     pub max_secs: u64,
+    /// How long a terminal is locked after its fifth wrong PIN; each further wrong PIN doubles it.
+    pub pin_lock_secs: u64,
 }
 
 /// Limits on requests.
@@ -115,6 +139,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8480)),
+            tls: Default::default(),
             data_dir: PathBuf::from("data/edge"),
             outlet: OutletConfig::default(),
             session: SessionConfig::default(),
@@ -141,7 +166,7 @@ impl Default for OutletConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { idle_secs: 30 * 60, max_secs: 12 * 3600 }
+        Self { idle_secs: 30 * 60, max_secs: 12 * 3600, pin_lock_secs: 30 }
     }
 }
 
@@ -172,6 +197,7 @@ impl Config {
     /// Checks values that parse but make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        self.tls.validate().map_err(ConfigError::Invalid)?;
         if self.outlet.tax_rate_bp > 10_000 {
             return bad("outlet.tax_rate_bp must be at most 10000 (100%)");
         }
@@ -183,8 +209,11 @@ impl Config {
         {
             return bad("outlet.id must be a UUID");
         }
-        if self.session.idle_secs == 0 || self.session.max_secs < self.session.idle_secs {
-            return bad("session.idle_secs must be positive and at most session.max_secs");
+        if self.session.idle_secs == 0
+            || self.session.max_secs < self.session.idle_secs
+            || self.session.pin_lock_secs == 0
+        {
+            return bad("session.idle_secs and session.pin_lock_secs must be positive, idle_secs at most max_secs");
         }
         if self.limits.body_bytes < 1024 || self.limits.order_lines == 0 || self.limits.line_quantity == 0 {
             return bad("limits must allow at least a 1 KiB body, one line and one portion");
@@ -208,7 +237,11 @@ mod tests {
     #[test]
     fn the_cloud_api_key_never_shows_in_debug_output() {
         let mut c = Config::for_data_dir(std::path::Path::new("/tmp/edge"));
-        c.cloud = CloudConfig { url: "https://cloud.example".into(), api_key: "pk_edge_s3cr3t-key-value".into() };
+        c.cloud = CloudConfig {
+            url: "https://cloud.example".into(),
+            api_key: "pk_edge_s3cr3t-key-value".into(),
+            ca_file: None,
+        };
         for shown in [format!("{c:?}"), format!("{:?}", c.cloud), format!("{c:#?}")] {
             assert!(!shown.contains("s3cr3t"), "{shown}");
             assert!(shown.contains("[redacted]") && shown.contains("https://cloud.example"), "{shown}");

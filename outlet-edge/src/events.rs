@@ -21,6 +21,24 @@ pub enum Event {
         /// The alert.
         alert: StockAlert,
     },
+    /// A terminal was locked after wrong PINs.
+    SignInAlert {
+        /// The alert.
+        alert: SignInAlert,
+    },
+}
+
+/// A terminal locked after repeated wrong PINs, for the manager's attention.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct SignInAlert {
+    /// The terminal's address.
+    pub terminal: String,
+    /// Wrong PINs it has made in the last hour or more.
+    pub failures: u32,
+    /// How long it is locked, seconds.
+    pub locked_secs: u64,
+    /// When, Unix milliseconds.
+    pub at_ms: i64,
 }
 
 /// An ingredient at or below its reorder level.
@@ -60,6 +78,7 @@ pub fn sse(
         let name = match e {
             Event::Order { .. } => "order",
             Event::StockAlert { .. } => "stock_alert",
+            Event::SignInAlert { .. } => "sign_in_alert",
         };
         SseEvent::default().event(name).json_data(e).unwrap_or_else(|_| SseEvent::default().event("resync"))
     };

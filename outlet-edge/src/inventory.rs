@@ -466,14 +466,17 @@ async fn alerts(State(state): State<AppState>, _session: Session) -> Result<Json
     Ok(Json(state.store.read(open_alerts).await?))
 }
 
-/// Live low-stock alerts (Server-Sent Events): the open alerts first, then each raise and clear.
+/// Live alerts (Server-Sent Events): the open low-stock alerts first, then each raise and clear,
+/// and each terminal locked after wrong PINs.
 #[utoipa::path(get, path = "/api/v1/inventory/alerts/stream", tag = "inventory", security(("pin_session" = [])),
-    responses((status = 200, description = "text/event-stream of `stock_alert` events", content_type = "text/event-stream")))]
+    responses((status = 200, description = "text/event-stream of `stock_alert` and `sign_in_alert` events", content_type = "text/event-stream")))]
 async fn alert_stream(State(state): State<AppState>, _session: Session) -> Result<impl axum::response::IntoResponse> {
     let rx = state.store.events.subscribe();
     let open = state.store.read(open_alerts).await?;
     let initial = open.into_iter().map(|alert| Event::StockAlert { alert }).collect();
-    Ok(crate::events::sse(rx, state.closing.subscribe(), initial, |e| matches!(e, Event::StockAlert { .. })))
+    Ok(crate::events::sse(rx, state.closing.subscribe(), initial, |e| {
+        matches!(e, Event::StockAlert { .. } | Event::SignInAlert { .. })
+    }))
 }
 
 /// The inventory routes.

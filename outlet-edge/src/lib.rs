@@ -141,6 +141,7 @@ pub async fn open(config: Config) -> Result<AppState> {
     let sessions = staff::Sessions::new(
         Duration::from_secs(config.session.idle_secs),
         Duration::from_secs(config.session.max_secs),
+        Duration::from_secs(config.session.pin_lock_secs),
     );
     Ok(AppState {
         store,
@@ -172,20 +173,22 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let tls = config.tls.server_config().map_err(Error::Validation)?;
+    // A CA file that cannot be read stops the start, not just the link later.
+    let _ = config.cloud.client().map_err(Error::Validation)?;
     let state = open(config).await?;
     let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
-    tracing::info!(%addr, outlet_id = %state.store.origin(), cloud = %state.config.cloud.url, "patty-edge listening");
+    tracing::info!(%addr, https = tls.is_some(), outlet_id = %state.store.origin(), cloud = %state.config.cloud.url, "patty-edge listening");
     sync::start(&state);
     let closing = state.closing.clone();
     let app = app(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Live streams end now, so graceful shutdown does not wait on them forever.
-            closing.send_replace(true);
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("serve: {e}")))?;
+    patty_service::http::serve(listener, app, tls, async move {
+        shutdown.await;
+        // Live streams end now, so graceful shutdown does not wait on them forever.
+        closing.send_replace(true);
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("serve: {e}")))?;
     tracing::info!("patty-edge stopped");
     Ok(())
 }

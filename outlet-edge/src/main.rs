@@ -23,12 +23,7 @@ fn main() {
 async fn start() -> anyhow::Result<()> {
     let args: Args = patty_service::run::parse_args("patty-edge");
     let mut config = Config::load(args.common.config.as_deref(), std::env::vars()).context("configuration")?;
-    if let Some(listen) = args.common.listen {
-        config.listen = listen;
-    }
-    if let Some(dir) = args.common.data_dir {
-        config.data_dir = dir;
-    }
+    args.common.apply(&mut config.listen, &mut config.data_dir, &mut config.tls);
     config.validate().context("configuration")?;
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("listen on {}", config.listen))?;

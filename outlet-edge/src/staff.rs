@@ -1,13 +1,25 @@
 //! Staff: PIN sign-in that yields a short-lived session token, roles, and the staff list.
 //!
-//! PINs are stored as SHA-256 of a per-outlet secret key (in the data directory, never in the
-//! database) followed by the PIN, so a copied database alone does not reveal them and a PIN is
-//! found by one indexed lookup. PINs are unique per outlet: the PIN alone identifies who signs in,
-//! as on a restaurant POS. Sessions live in memory: a restart signs everyone out, which a
-//! terminal handles by showing the PIN pad again. Five failed sign-ins within a minute lock
-//! sign-in for the rest of that minute (429), which makes guessing a 4-digit PIN take days.
+//! PINs are stored as HMAC-SHA256 under a per-outlet secret key (in the data directory, never in
+//! the database), so a copied database alone does not reveal them and a PIN is found by one
+//! indexed lookup; a PIN still stored in the older form (SHA-256 of the key and the PIN) is
+//! rewritten at its holder's next sign-in. PINs are unique per outlet: the PIN alone identifies
+//! who signs in, as on a restaurant POS, so a wrong guess can match anyone's PIN.
+//!
+//! Guessing is held back per terminal (the client's address), not per outlet, so one terminal
+//! cannot keep every till signed out: a terminal's fifth wrong PIN locks it for
+//! `session.pin_lock_secs` (429 with `Retry-After`), and each further wrong PIN doubles the lock,
+//! up to an hour. A terminal's count is forgotten only after an hour with no wrong PIN (a right PIN
+//! does not reset it, so a staff member cannot interleave their own PIN to keep guessing a
+//! manager's). Every lock writes an audit entry and raises a `sign_in_alert` on the live alert
+//! stream, where a manager sees it. With the defaults a terminal gets about a dozen guesses an
+//! hour: against 20 staff among 10,000 four-digit PINs, years to find one.
+//!
+//! Sessions live in memory: a restart signs everyone out, which a terminal handles by showing
+//! the PIN pad again.
 
 use crate::error::{Error, Json, Result};
+use crate::events::{Event, SignInAlert};
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
@@ -18,6 +30,7 @@ use patty_protocol::staff::{Role, Staff};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use utoipa_axum::router::OpenApiRouter;
@@ -27,13 +40,33 @@ use utoipa_axum::routes;
 pub struct Sessions {
     idle: Duration,
     max: Duration,
+    lock: Duration,
     inner: Mutex<SessionsInner>,
 }
 
 #[derive(Default)]
 struct SessionsInner {
     by_token: HashMap<String, SessionEntry>,
-    failures: Vec<Instant>,
+    terminals: HashMap<Terminal, Failures>,
+}
+
+/// Where a sign-in comes from: the client's address (unknown for in-process requests).
+pub type Terminal = Option<IpAddr>;
+
+/// A terminal's wrong PINs.
+struct Failures {
+    count: u32,
+    last: Instant,
+    locked_until: Instant,
+}
+
+/// A terminal locked after wrong PINs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lock {
+    /// Wrong PINs counted.
+    pub failures: u32,
+    /// How long it is locked.
+    pub secs: u64,
 }
 
 struct SessionEntry {
@@ -42,32 +75,62 @@ struct SessionEntry {
     last_seen: Instant,
 }
 
-const FAILURE_WINDOW: Duration = Duration::from_secs(60);
-const MAX_FAILURES: usize = 5;
+/// Wrong PINs a terminal may make before it is locked.
+const FREE_FAILURES: u32 = 4;
+/// The longest lock.
+const MAX_LOCK: Duration = Duration::from_secs(3600);
+/// A terminal's wrong PINs are forgotten after this long without one.
+const FORGET_AFTER: Duration = Duration::from_secs(3600);
 
 impl Sessions {
-    /// Sessions that end after `idle` without use, or `max` after sign-in.
-    pub fn new(idle: Duration, max: Duration) -> Self {
-        Self { idle, max, inner: Mutex::new(SessionsInner::default()) }
+    /// Sessions that end after `idle` without use, or `max` after sign-in; a terminal's first
+    /// lock lasts `lock`.
+    pub fn new(idle: Duration, max: Duration, lock: Duration) -> Self {
+        Self { idle, max, lock, inner: Mutex::new(SessionsInner::default()) }
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, SessionsInner>> {
         self.inner.lock().map_err(|_| Error::Internal("session table poisoned".into()))
     }
 
-    fn check_lockout(&self) -> Result<()> {
-        let mut s = self.lock()?;
+    /// Refuses a locked terminal (429), without looking at its PIN.
+    fn check_lockout(&self, terminal: Terminal) -> Result<()> {
+        let s = self.lock()?;
         let now = Instant::now();
-        s.failures.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
-        if s.failures.len() >= MAX_FAILURES {
-            return Err(Error::RateLimited("too many failed sign-ins; wait a minute".into()));
+        match s.terminals.get(&terminal) {
+            Some(f) if f.locked_until > now => {
+                let wait = f.locked_until - now;
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                Err(Error::RateLimited {
+                    message: format!("too many wrong PINs at this terminal; try again in {secs} s"),
+                    retry_after_secs: secs,
+                })
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
-    fn record_failure(&self) -> Result<()> {
-        self.lock()?.failures.push(Instant::now());
-        Ok(())
+    /// Counts a wrong PIN at `terminal`; the lock it now gets, if any.
+    fn record_failure(&self, terminal: Terminal) -> Result<Option<Lock>> {
+        let now = Instant::now();
+        let first = self.lock;
+        let mut s = self.lock()?;
+        if s.terminals.len() > 10_000 {
+            s.terminals.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
+        }
+        let f = s.terminals.entry(terminal).or_insert(Failures { count: 0, last: now, locked_until: now });
+        if now.duration_since(f.last) >= FORGET_AFTER {
+            f.count = 0;
+        }
+        f.count += 1;
+        f.last = now;
+        if f.count <= FREE_FAILURES {
+            return Ok(None);
+        }
+        let doublings = (f.count - FREE_FAILURES - 1).min(16);
+        let wait = first.saturating_mul(1 << doublings).min(MAX_LOCK);
+        f.locked_until = now + wait;
+        Ok(Some(Lock { failures: f.count, secs: wait.as_secs().max(1) }))
     }
 
     fn open(&self, staff: Staff) -> Result<(String, u64)> {
@@ -154,9 +217,25 @@ impl FromRequestParts<AppState> for Session {
     }
 }
 
-/// Hashes a PIN with the outlet's key.
+/// A PIN as stored: HMAC-SHA256 under the outlet's key.
 pub fn pin_hash(key: &[u8], pin: &str) -> String {
+    patty_service::secret::mac(key, pin.as_bytes())
+}
+
+/// A PIN as it was stored before HMAC (SHA-256 of the key and the PIN), still accepted and
+/// rewritten at the next sign-in.
+pub fn legacy_pin_hash(key: &[u8], pin: &str) -> String {
     patty_service::secret::digest(&[key, pin.as_bytes()])
+}
+
+/// Whether `pin` is taken at this outlet by someone other than `except`, in either stored form.
+fn pin_taken(conn: &Connection, key: &[u8], pin: &str, except: Option<StaffId>) -> Result<bool> {
+    let except = except.map(|id| id.to_string()).unwrap_or_default();
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM staff WHERE pin_hash IN (?1, ?2) AND id <> ?3)",
+        params![pin_hash(key, pin), legacy_pin_hash(key, pin), except],
+        |r| r.get(0),
+    )?)
 }
 
 /// Checks a PIN's shape: 4 to 8 digits.
@@ -194,9 +273,7 @@ pub fn insert_staff(
         return Err(Error::Validation("a staff name is 1 to 100 characters".into()));
     }
     let hash = pin_hash(key, pin);
-    let taken: bool =
-        ctx.conn.query_row("SELECT EXISTS (SELECT 1 FROM staff WHERE pin_hash = ?1)", [&hash], |r| r.get(0))?;
-    if taken {
+    if pin_taken(ctx.conn, key, pin, None)? {
         return Err(Error::Conflict("that PIN is already in use at this outlet".into()));
     }
     let staff = Staff { id: StaffId::new(), name: name.trim().to_owned(), role, active: true };
@@ -208,8 +285,15 @@ pub fn insert_staff(
     Ok(staff)
 }
 
-fn find_by_pin(conn: &Connection, hash: &str) -> Result<Option<Staff>> {
-    Ok(conn.query_row("SELECT id, name, role, active FROM staff WHERE pin_hash = ?1", [hash], staff_row).optional()?)
+/// The staff member whose PIN is `pin`, and whether it is still stored in the older form.
+fn find_by_pin(conn: &Connection, key: &[u8], pin: &str) -> Result<Option<(Staff, bool)>> {
+    let find = |hash: &str| {
+        conn.query_row("SELECT id, name, role, active FROM staff WHERE pin_hash = ?1", [hash], staff_row).optional()
+    };
+    if let Some(s) = find(&pin_hash(key, pin))? {
+        return Ok(Some((s, false)));
+    }
+    Ok(find(&legacy_pin_hash(key, pin))?.map(|s| (s, true)))
 }
 
 /// Sign-in request.
@@ -260,21 +344,68 @@ pub struct StaffPatch {
 
 /// Sign in with a PIN.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "staff", request_body = SignIn,
-    responses((status = 201, body = SessionOut), (status = 401, body = patty_protocol::ErrorBody), (status = 429, body = patty_protocol::ErrorBody)))]
-async fn sign_in(State(state): State<AppState>, Json(req): Json<SignIn>) -> Result<(StatusCode, Json<SessionOut>)> {
-    state.sessions.check_lockout()?;
-    validate_pin(&req.pin).map_err(|_| Error::Unauthorized("wrong PIN".into()))?;
-    let hash = pin_hash(&state.pin_key, &req.pin);
-    let found = state.store.read(move |c| find_by_pin(c, &hash)).await?;
+    responses((status = 201, body = SessionOut), (status = 401, body = patty_protocol::ErrorBody),
+        (status = 429, description = "this terminal is locked after wrong PINs; `Retry-After` says for how long", body = patty_protocol::ErrorBody)))]
+async fn sign_in(
+    State(state): State<AppState>,
+    patty_service::http::Peer(terminal): patty_service::http::Peer,
+    Json(req): Json<SignIn>,
+) -> Result<(StatusCode, Json<SessionOut>)> {
+    state.sessions.check_lockout(terminal)?;
+    let found = if validate_pin(&req.pin).is_ok() {
+        let (key, pin) = (state.pin_key.clone(), req.pin.clone());
+        state.store.read(move |c| find_by_pin(c, &key, &pin)).await?
+    } else {
+        None
+    };
     let staff = match found {
-        Some(s) if s.active => s,
+        Some((s, legacy)) if s.active => {
+            if legacy {
+                let (key, id, pin) = (state.pin_key.clone(), s.id, req.pin);
+                state
+                    .store
+                    .write(move |ctx| {
+                        ctx.conn.execute(
+                            "UPDATE staff SET pin_hash = ?2 WHERE id = ?1",
+                            params![id.to_string(), pin_hash(&key, &pin)],
+                        )?;
+                        Ok(())
+                    })
+                    .await?;
+            }
+            s
+        }
         _ => {
-            state.sessions.record_failure()?;
+            if let Some(lock) = state.sessions.record_failure(terminal)? {
+                alert_locked(&state, terminal, &lock).await?;
+            }
             return Err(Error::Unauthorized("wrong PIN".into()));
         }
     };
     let (token, idle_timeout_secs) = state.sessions.open(staff.clone())?;
     Ok((StatusCode::CREATED, Json(SessionOut { token, staff, idle_timeout_secs })))
+}
+
+/// Tells the manager a terminal was locked: an audit entry (by nobody: no one is signed in) and a
+/// `sign_in_alert` on the live alert stream.
+async fn alert_locked(state: &AppState, terminal: Terminal, lock: &Lock) -> Result<()> {
+    let alert = SignInAlert {
+        terminal: terminal.map_or_else(|| "unknown".to_owned(), |t| t.to_string()),
+        failures: lock.failures,
+        locked_secs: lock.secs,
+        at_ms: 0,
+    };
+    tracing::warn!(terminal = %alert.terminal, failures = lock.failures, locked_secs = lock.secs, "terminal locked after wrong PINs");
+    state
+        .store
+        .write(move |ctx| {
+            let detail = format!("{} wrong PINs; locked for {} s", alert.failures, alert.locked_secs);
+            crate::audit::record(ctx, crate::audit::NOBODY, "sign_in_locked", &alert.terminal, &detail)?;
+            let at_ms = ctx.now_ms;
+            ctx.emit(Event::SignInAlert { alert: SignInAlert { at_ms, ..alert } });
+            Ok(())
+        })
+        .await
 }
 
 /// Sign out.
@@ -369,12 +500,7 @@ async fn patch_staff(
             if let Some(pin) = &req.pin {
                 validate_pin(pin)?;
                 let hash = pin_hash(&key, pin);
-                let taken: bool = ctx.conn.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM staff WHERE pin_hash = ?1 AND id <> ?2)",
-                    params![hash, id.to_string()],
-                    |r| r.get(0),
-                )?;
-                if taken {
+                if pin_taken(ctx.conn, &key, pin, Some(id))? {
                     return Err(Error::Conflict("that PIN is already in use at this outlet".into()));
                 }
                 ctx.conn.execute("UPDATE staff SET pin_hash = ?2 WHERE id = ?1", params![id.to_string(), hash])?;

@@ -154,13 +154,14 @@ pub fn start(state: &AppState) {
     if cfg.url.is_empty() {
         return;
     }
-    let client = match reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot build the HTTP client; sync is off");
-            return;
-        }
-    };
+    let client =
+        match cfg.client().and_then(|b| b.connect_timeout(Duration::from_secs(5)).build().map_err(|e| e.to_string())) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build the HTTP client; sync is off");
+                return;
+            }
+        };
     let base = cfg.url.trim_end_matches('/').to_owned();
     let (down_client, down_base) = (client.clone(), base.clone());
     supervise("upload", state.clone(), move |s| upload_loop(s, client.clone(), base.clone()));
@@ -266,7 +267,7 @@ async fn upload_loop(state: AppState, client: reqwest::Client, base: String) {
                     let status = r.status();
                     Err(format!("{status}: {}", r.text().await.unwrap_or_default()))
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(patty_service::error::with_causes(&e)),
             }
         };
         // The client's timeout covers the exchange; this one bounds the attempt whatever happens.
@@ -325,7 +326,7 @@ async fn down_loop(state: AppState, client: reqwest::Client, base: String) {
                 follow(&state, r, &mut closing).await
             }
             Ok(r) => format!("{}: {}", r.status(), r.text().await.unwrap_or_default()),
-            Err(e) => e.to_string(),
+            Err(e) => patty_service::error::with_causes(&e),
         };
         if *closing.borrow() {
             return;
@@ -796,7 +797,9 @@ async fn counter_delivery(
     let offline = |e: &dyn std::fmt::Display| {
         Error::Unavailable(format!("the cloud is out of reach ({e}); try again once the link is back"))
     };
-    let client = reqwest::Client::builder()
+    let client = cloud
+        .client()
+        .map_err(Error::Internal)?
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(5))
         .build()

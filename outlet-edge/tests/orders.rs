@@ -371,7 +371,7 @@ async fn staff_sessions_expire_and_roles_are_enforced() {
         }
         assert!(std::time::Instant::now() < deadline, "session never expired");
     }
-    // Wrong PINs lock sign-in after five tries.
+    // Wrong PINs lock this terminal after five tries (tests/pins.rs has the rest).
     for _ in 0..5 {
         let r = edge.http.post(edge.url("/api/v1/sessions")).json(&json!({ "pin": "9999" })).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);

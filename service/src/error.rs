@@ -30,9 +30,14 @@ pub enum Error {
     /// The caller's role or scope may not do this.
     #[error("{0}")]
     Forbidden(String),
-    /// Too many attempts or requests.
-    #[error("{0}")]
-    RateLimited(String),
+    /// Too many attempts or requests; the client may try again after `retry_after_secs`.
+    #[error("{message}")]
+    RateLimited {
+        /// What was refused.
+        message: String,
+        /// Seconds until a new attempt can succeed (the `Retry-After` header).
+        retry_after_secs: u64,
+    },
     /// SQLite failed (the edge).
     #[cfg(feature = "rusqlite")]
     #[error("database: {0}")]
@@ -59,10 +64,25 @@ impl Error {
             Self::Unavailable(_) => (StatusCode::CONFLICT, ErrorCode::Unavailable),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
-            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
+}
+
+/// `e` and its causes on one line (`a: b: c`): an HTTP client's error says only "error sending
+/// request" until its sources (a refused certificate, a refused connection) are added.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !line.ends_with(&text) {
+            line = format!("{line}: {text}");
+        }
+        source = s.source();
+    }
+    line
 }
 
 impl From<patty_protocol::pricing::PricingError> for Error {
@@ -85,7 +105,11 @@ impl IntoResponse for Error {
         } else {
             self.to_string()
         };
-        crate::http::error_response(status, code, message)
+        let mut resp = crate::http::error_response(status, code, message);
+        if let Self::RateLimited { retry_after_secs, .. } = self {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs.max(1).into());
+        }
+        resp
     }
 }
 

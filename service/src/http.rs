@@ -2,11 +2,13 @@
 //! or an unknown field 422, an oversized body 413, a body that is not JSON 415, a bad query 400 and
 //! a malformed path id 404.
 
+use axum::extract::connect_info::Connected;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use axum::serve::IncomingStream;
 use patty_protocol::{ErrorBody, ErrorCode};
 use serde::de::DeserializeOwned;
 
@@ -27,13 +29,55 @@ impl IntoResponse for Rejection {
     }
 }
 
-/// The JSON error body with `status`; a 429 also says when to retry.
+/// The JSON error body with `status`.
 pub fn error_response(status: StatusCode, code: ErrorCode, message: String) -> Response {
-    let mut resp = (status, axum::Json(ErrorBody { message, code })).into_response();
-    if code == ErrorCode::RateLimited {
-        resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("30"));
+    (status, axum::Json(ErrorBody { message, code })).into_response()
+}
+
+/// The peer of a connection, plain or TLS: the `ConnectInfo` [`serve`] gives every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteAddr(pub std::net::SocketAddr);
+
+impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for RemoteAddr {
+    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Self(*stream.remote_addr())
     }
-    resp
+}
+
+impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for RemoteAddr {
+    fn connect_info(stream: IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+/// Serves `app` on `listener`, over TLS when `tls` is given, with each request's peer as
+/// [`RemoteAddr`], until `shutdown` completes; then drains open requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = app.into_make_service_with_connect_info::<RemoteAddr>();
+    match tls {
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+        Some(config) => {
+            axum::serve(crate::tls::TlsListener::new(listener, config)?, app).with_graceful_shutdown(shutdown).await
+        }
+    }
+}
+
+/// The address of the connection's peer: `None` when the request did not come through [`serve`]
+/// (an in-process request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<ConnectInfo<RemoteAddr>>().map(|c| c.0.0.ip())))
+    }
 }
 
 /// `axum::Json` with JSON-error rejections.

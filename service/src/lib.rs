@@ -9,6 +9,7 @@
 //! - [`metrics`]: request counters and latency histograms by route.
 //! - [`secret`]: random tokens and their digests.
 //! - [`run`]: the shutdown signal and tracing set-up for binaries.
+//! - [`tls`]: HTTPS served by the service itself, and the files it is configured with.
 #![forbid(unsafe_code)]
 
 pub mod config;
@@ -17,3 +18,4 @@ pub mod http;
 pub mod metrics;
 pub mod run;
 pub mod secret;
+pub mod tls;

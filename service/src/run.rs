@@ -69,4 +69,30 @@ pub struct ServiceArgs {
     /// TOML configuration file; PATTY_SECTION__KEY environment variables override it.
     #[arg(long)]
     pub config: Option<std::path::PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (overrides `tls.cert`); needs `--tls-key`.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of `--tls-cert` (overrides `tls.key`).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+impl ServiceArgs {
+    /// Lays the flags given over the configuration's `listen`, `data_dir` and `tls`.
+    pub fn apply(
+        self,
+        listen: &mut std::net::SocketAddr,
+        data_dir: &mut std::path::PathBuf,
+        tls: &mut crate::tls::TlsFiles,
+    ) {
+        if let Some(l) = self.listen {
+            *listen = l;
+        }
+        if let Some(d) = self.data_dir {
+            *data_dir = d;
+        }
+        if let (Some(cert), Some(key)) = (self.tls_cert, self.tls_key) {
+            *tls = crate::tls::TlsFiles { cert: Some(cert), key: Some(key) };
+        }
+    }
 }

@@ -19,6 +19,15 @@ pub fn key_bytes() -> Vec<u8> {
     bytes
 }
 
+/// HMAC-SHA256 of `message` under `key`, as lower-case hex: a digest only the key's holder can
+/// make or check, so a copied table of them reveals nothing without the key.
+pub fn mac(key: &[u8], message: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    m.update(message);
+    m.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// SHA-256 of `parts` concatenated, as lower-case hex.
 pub fn digest(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
@@ -55,6 +64,15 @@ pub fn load_or_create_key(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mac_is_hmac_sha256() {
+        // RFC 4231, test case 2.
+        assert_eq!(
+            mac(b"Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
 
     #[test]
     fn tokens_are_256_random_bits_in_hex() {

@@ -42,6 +42,8 @@ impl Cloud {
         c.auth.bootstrap_admin = format!("{}:{}", ADMIN.0, ADMIN.1);
         c.http.rate_per_minute = 10_000_000;
         c.http.rate_burst = 1_000_000;
+        c.http.sign_in_per_address_per_minute = 1_000_000;
+        c.http.sign_in_per_account_per_minute = 1_000_000;
         c.http.body_bytes = 4 << 20;
         c.mqtt.embedded = false;
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();

@@ -86,6 +86,8 @@ impl Rig {
         c.auth.bootstrap_admin = format!("{}:{}", ADMIN.0, ADMIN.1);
         c.http.rate_per_minute = 10_000_000;
         c.http.rate_burst = 1_000_000;
+        c.http.sign_in_per_address_per_minute = 1_000_000;
+        c.http.sign_in_per_account_per_minute = 1_000_000;
         c.mqtt.url = mqtt.url();
         c.kafka.brokers = kafka.as_ref().map(|k| k.addr.clone()).unwrap_or_default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -197,6 +197,8 @@ impl Cloud {
             ("PATTY_AUTH__BOOTSTRAP_ADMIN", format!("{ADMIN}:{PASSWORD}")),
             ("PATTY_HTTP__RATE_PER_MINUTE", "100000".into()),
             ("PATTY_HTTP__RATE_BURST", "10000".into()),
+            ("PATTY_HTTP__SIGN_IN_PER_ADDRESS_PER_MINUTE", "10000".into()),
+            ("PATTY_HTTP__SIGN_IN_PER_ACCOUNT_PER_MINUTE", "10000".into()),
         ];
         match &opts.mqtt_url {
             Some(url) => envs.push(("PATTY_MQTT__URL", url.clone())),

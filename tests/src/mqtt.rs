@@ -133,6 +133,21 @@ impl Mosquitto {
         Self { child, port, tls_port: 0, _dir: dir }
     }
 
+    /// Mosquitto with a plain listener on `port` and a TLS one on `tls_port` (the `pki`'s broker
+    /// certificate), both anonymous: a broker a service reaches over `mqtts://`.
+    pub fn start_tls(port: u16, tls_port: u16, pki: &Pki) -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let conf = dir.path().join("mosquitto.conf");
+        let config = format!(
+            "allow_anonymous true\npersistence false\nlistener {port} 127.0.0.1\nlistener {tls_port} 127.0.0.1\ncertfile {}\nkeyfile {}\n",
+            pki.path("broker.pem").display(),
+            pki.path("broker.key").display()
+        );
+        std::fs::write(&conf, config).expect("write the broker's config");
+        let child = Self::spawn(&conf, port);
+        Self { child, port, tls_port, _dir: dir }
+    }
+
     /// Mosquitto with the configuration we ship, whole: `port` and a free TLS port on loopback
     /// instead of 1883 and 8883, the test `pki`'s files instead of `/etc/mosquitto/certs/`, and
     /// the password file made with `mosquitto_passwd` for `users` (name, password).

@@ -40,6 +40,8 @@ impl Cloud {
         c.auth.bootstrap_admin = format!("{ADMIN_EMAIL}:{ADMIN_PASSWORD}");
         c.http.rate_per_minute = 100_000;
         c.http.rate_burst = 10_000;
+        c.http.sign_in_per_address_per_minute = 10_000;
+        c.http.sign_in_per_account_per_minute = 10_000;
         // These stories do not need telemetry: no embedded broker.
         c.mqtt.embedded = false;
         c.mail.pickup_dir = Some(dir.path().join("mail"));
