@@ -24,7 +24,10 @@ async fn json_call(
     token: &str,
     body: Option<Value>,
 ) -> Value {
-    let mut r = http.request(method, url).bearer_auth(token);
+    let mut r = http.request(method, url);
+    if !token.is_empty() {
+        r = r.bearer_auth(token);
+    }
     if let Some(b) = body {
         r = r.json(&b);
     }
