@@ -1016,6 +1016,7 @@ pub struct ListQuery {
     /// `active` (not final, the default) or `all`.
     pub scope: Option<String>,
     /// Most rows (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -1048,7 +1049,7 @@ async fn list(
             Some(who.outlet_id.map(|o| o.to_string()).unwrap_or_default())
         }
     };
-    sql.push_str(&format!(" ORDER BY created_ms DESC LIMIT {}", q.limit.unwrap_or(100).clamp(1, 1000)));
+    sql.push_str(&format!(" ORDER BY created_ms DESC LIMIT {}", patty_service::http::page_limit(q.limit, 100, 1000)?));
     let mut query = sqlx::query(&sql);
     if let Some(b) = bind {
         query = query.bind(b);

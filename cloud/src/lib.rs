@@ -129,7 +129,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 /// The routers of every module, merged, with the OpenAPI document they describe.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
         .routes(routes!(metrics))
         .merge(auth::router())
@@ -142,7 +142,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(sync::router())
         .merge(fleet::router())
         .merge(delivery::router())
-        .split_for_parts()
+        .split_for_parts();
+    // Every request passes the front door: credentials that do not verify are a 401, and any
+    // caller can be over its rate.
+    patty_service::openapi::document_errors(&mut api, &[401, 429]);
+    (router, api)
 }
 
 /// The whole HTTP application for `state`.

@@ -90,10 +90,12 @@ pub struct Basket {
     /// For delivery: one of the customer's saved addresses.
     #[serde(default)]
     pub address_id: Option<String>,
-    /// The lines.
+    /// The lines, at least one.
+    #[schema(min_items = 1, max_items = 100)]
     pub lines: Vec<NewLine>,
     /// Note for the outlet.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub notes: String,
 }
 
@@ -216,7 +218,7 @@ fn may_see(who: &Principal, order: &Order) -> Result<()> {
 /// Place an order (customer). Requires an `Idempotency-Key` header: a retry returns the first
 /// order (200, `Idempotent-Replayed: true`) and never places a second.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "ordering", security(("bearer" = [])), request_body = Basket,
-    params(("Idempotency-Key" = String, Header, description = "unique per order attempt; retries reuse it")),
+    params(("Idempotency-Key" = String, Header, description = "unique per order attempt; retries reuse it", min_length = 1, max_length = 128, pattern = "^[!-~]+$")),
     responses((status = 201, body = Order), (status = 200, body = Order), (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn place(
     State(state): State<AppState>,
@@ -356,6 +358,7 @@ fn replayed(order: Order) -> Response {
 pub struct HistoryQuery {
     /// Most to return, newest first (default 50, at most 500).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -368,7 +371,7 @@ async fn history(
     Query(q): Query<HistoryQuery>,
 ) -> Result<Json<Vec<Order>>> {
     who.require(&[Role::Customer])?;
-    Ok(Json(of_customer(&state.db, &who.subject, q.limit.unwrap_or(50).clamp(1, 500)).await?))
+    Ok(Json(of_customer(&state.db, &who.subject, patty_service::http::page_limit(q.limit, 50, 500)?).await?))
 }
 
 /// One order (its customer, its outlet's staff, HQ).
@@ -514,6 +517,7 @@ async fn outlet_move(
 pub struct OrderSearch {
     /// Most to return, newest first (default 50, at most 500).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Only orders in this status (`placed`, `accepted`, … `completed`, `cancelled`, `voided`).
     #[serde(default)]
@@ -553,9 +557,9 @@ async fn outlet_orders(
         return Err(Error::Validation("the search text is at most 100 characters".into()));
     }
     if let (Some(from), Some(to)) = (q.from_ms, q.to_ms)
-        && from >= to
+        && from > to
     {
-        return Err(Error::Validation("from_ms must be before to_ms".into()));
+        return Err(Error::Validation("from_ms must not be after to_ms".into()));
     }
     // Each filter given adds a condition, its `?` numbered in turn; the number and the text are
     // matched in the stored document (serialised the same way every time).
@@ -592,7 +596,7 @@ async fn outlet_orders(
             Bind::Int(n) => query.bind(n),
         };
     }
-    let rows = query.bind(q.limit.unwrap_or(50).clamp(1, 500)).fetch_all(&state.db.pool).await?;
+    let rows = query.bind(patty_service::http::page_limit(q.limit, 50, 500)?).fetch_all(&state.db.pool).await?;
     Ok(Json(
         rows.iter().map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("doc")?)?)).collect::<Result<Vec<_>>>()?,
     ))

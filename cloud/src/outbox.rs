@@ -346,6 +346,7 @@ pub struct EventsQuery {
     pub after: i64,
     /// Most to return (default 500, at most 5000).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 5000)]
     pub limit: Option<i64>,
 }
 
@@ -363,7 +364,7 @@ async fn list(
     if q.after < 0 {
         return Err(Error::Validation("after is 0 or more".into()));
     }
-    let mut events = read_after(&state.db, q.after, None, q.limit.unwrap_or(500).clamp(1, 5000)).await?;
+    let mut events = read_after(&state.db, q.after, None, patty_service::http::page_limit(q.limit, 500, 5000)?).await?;
     state.vault.open(&state.db.pool, events.iter_mut().map(|e| &mut e.payload).collect()).await?;
     Ok(Json(events))
 }

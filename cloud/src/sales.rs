@@ -22,6 +22,7 @@ use utoipa_axum::routes;
 pub struct SalesQuery {
     /// The outlet's local day, YYYY-MM-DD (default: its today).
     #[serde(default)]
+    #[param(format = Date)]
     pub date: Option<String>,
 }
 

@@ -46,6 +46,7 @@ pub struct AuditEntry {
 pub struct AuditQuery {
     /// Most entries to return, newest first (default 100, at most 1000).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -58,7 +59,7 @@ async fn list(
     Query(q): Query<AuditQuery>,
 ) -> Result<crate::error::Json<Vec<AuditEntry>>> {
     session.require_manager()?;
-    let limit = q.limit.unwrap_or(100).min(1000);
+    let limit = patty_service::http::page_limit(q.limit.map(i64::from), 100, 1000)?;
     let rows = state
         .store
         .read(move |c| {

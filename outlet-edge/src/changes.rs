@@ -19,6 +19,7 @@ pub struct ChangesQuery {
     pub after: u64,
     /// Most to return (default 500, at most 5000).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 5000)]
     pub limit: Option<u32>,
 }
 
@@ -42,7 +43,10 @@ async fn list(
     Query(q): Query<ChangesQuery>,
 ) -> Result<Json<Vec<ChangeEntry>>> {
     session.require_manager()?;
-    let limit = q.limit.unwrap_or(500).clamp(1, 5000);
+    let limit = patty_service::http::page_limit(q.limit.map(i64::from), 500, 5000)? as u32;
+    if i64::try_from(q.after).is_err() {
+        return Err(crate::error::Error::Validation("after is a sequence number, at most 2^63 - 1".into()));
+    }
     Ok(Json(state.store.read(move |c| read_after(c, q.after, limit)).await?))
 }
 

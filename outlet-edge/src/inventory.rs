@@ -199,17 +199,35 @@ pub fn check_alert(ctx: &mut WriteCtx<'_>, id: IngredientId) -> Result<()> {
     Ok(())
 }
 
-/// Stock received, wasted or counted.
+/// Stock received or wasted.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockChange {
     /// The ingredient.
     #[schema(value_type = String, format = Uuid)]
     pub ingredient_id: IngredientId,
-    /// For receive and waste: how much, positive, in the ingredient's unit. For count: what was counted (zero or more).
+    /// How much, in the ingredient's unit.
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub quantity: i64,
     /// Free text (supplier, delivery note, why it was wasted).
     #[serde(default)]
+    #[schema(max_length = 500)]
+    pub note: String,
+}
+
+/// A stock count.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StockCount {
+    /// The ingredient.
+    #[schema(value_type = String, format = Uuid)]
+    pub ingredient_id: IngredientId,
+    /// What was counted, in the ingredient's unit.
+    #[schema(minimum = 0, maximum = 100_000_000)]
+    pub quantity: i64,
+    /// Free text (why the books were off).
+    #[serde(default)]
+    #[schema(max_length = 500)]
     pub note: String,
 }
 
@@ -304,14 +322,15 @@ async fn waste(
 }
 
 /// Record a stock count; the difference is booked as a correction (manager; audited).
-#[utoipa::path(post, path = "/api/v1/inventory/count", tag = "inventory", security(("pin_session" = [])), request_body = StockChange,
+#[utoipa::path(post, path = "/api/v1/inventory/count", tag = "inventory", security(("pin_session" = [])), request_body = StockCount,
     responses((status = 201, body = StockChangeOut), (status = 403, body = patty_protocol::ErrorBody), (status = 404, body = patty_protocol::ErrorBody)))]
 async fn count(
     State(state): State<AppState>,
     session: Session,
-    Json(req): Json<StockChange>,
+    Json(req): Json<StockCount>,
 ) -> Result<(StatusCode, Json<StockChangeOut>)> {
-    change_stock(state, session, req, MovementKind::Count).await
+    let StockCount { ingredient_id, quantity, note } = req;
+    change_stock(state, session, StockChange { ingredient_id, quantity, note }, MovementKind::Count).await
 }
 
 /// Stock levels of every ingredient.
@@ -373,6 +392,7 @@ pub struct MovementQuery {
     pub ingredient_id: Option<IngredientId>,
     /// Most to return, newest first (default 100, at most 1000).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -384,7 +404,7 @@ async fn movements(
     _session: Session,
     Query(q): Query<MovementQuery>,
 ) -> Result<Json<Vec<StockMovement>>> {
-    let limit = q.limit.unwrap_or(100).min(1000);
+    let limit = patty_service::http::page_limit(q.limit.map(i64::from), 100, 1000)?;
     let rows = state
         .store
         .read(move |c| {

@@ -87,7 +87,7 @@ async fn healthz(State(state): State<AppState>) -> Result<error::Json<Health>> {
 
 /// The routers of every module, merged, with the OpenAPI document they describe.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
         .routes(routes!(metrics::metrics))
         .merge(staff::router())
@@ -99,7 +99,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(audit::router())
         .merge(changes::router())
         .merge(sync::router())
-        .split_for_parts()
+        .split_for_parts();
+    patty_service::openapi::document_errors(&mut api, &[]);
+    (router, api)
 }
 
 /// The whole HTTP application for `state`.

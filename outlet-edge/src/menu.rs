@@ -62,8 +62,8 @@ pub fn refresh_stock_availability(ctx: &WriteCtx<'_>, menu: &Menu, which: impl F
     Ok(())
 }
 
-/// An item with its live availability here.
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+/// An item with its live availability here: the item's own fields and four more.
+#[derive(Serialize, Deserialize)]
 pub struct MenuItemView {
     /// The item.
     #[serde(flatten)]
@@ -76,6 +76,38 @@ pub struct MenuItemView {
     pub in_window: bool,
     /// Can be ordered now.
     pub available: bool,
+}
+
+/// The item's schema, which refuses unknown fields (an item sent in a catalog has exactly its
+/// own), widened by the four availability fields; written by hand because a derived schema for a
+/// flattened item would be the item's closed schema, which these fields break.
+impl utoipa::PartialSchema for MenuItemView {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{Object, Schema, Type};
+        use utoipa::openapi::{RefOr, schema::ObjectBuilder};
+        let mut view = match <Item as utoipa::PartialSchema>::schema() {
+            RefOr::T(Schema::Object(item)) => item,
+            _ => Object::new(),
+        };
+        for (name, what) in [
+            ("sold_out", "Marked sold out by staff at this outlet."),
+            ("out_of_stock", "Stock cannot cover one more portion."),
+            ("in_window", "Inside its availability window now."),
+            ("available", "Can be ordered now."),
+        ] {
+            view.properties
+                .insert(name.into(), ObjectBuilder::new().schema_type(Type::Boolean).description(Some(what)).into());
+            view.required.push(name.into());
+        }
+        view.description = Some("An item with its live availability here.".into());
+        RefOr::T(Schema::Object(view))
+    }
+}
+
+impl utoipa::ToSchema for MenuItemView {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        <Item as utoipa::ToSchema>::schemas(schemas);
+    }
 }
 
 /// The menu as terminals see it.

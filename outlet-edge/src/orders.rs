@@ -241,7 +241,7 @@ pub(crate) fn pricing_ctx<'a>(
 /// Take an order (cashier, manager). Requires an `Idempotency-Key` header: a retry with the same
 /// key returns the first result (200, `Idempotent-Replayed: true`) and never makes a second order.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders", security(("pin_session" = [])), request_body = NewOrder,
-    params(("Idempotency-Key" = String, Header, description = "unique per order attempt; retries reuse it")),
+    params(("Idempotency-Key" = String, Header, description = "unique per order attempt; retries reuse it", min_length = 1, max_length = 128, pattern = "^[!-~]+$")),
     responses((status = 201, body = Order), (status = 200, body = Order, description = "a retry of an earlier request"),
         (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn create(
@@ -762,6 +762,7 @@ pub struct OrderQuery {
     pub to: Option<DateTime<Utc>>,
     /// Most to return, newest first (default 50, at most 500).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -773,11 +774,11 @@ async fn search(
     _session: Session,
     Query(q): Query<OrderQuery>,
 ) -> Result<Json<Vec<Order>>> {
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let limit = patty_service::http::page_limit(q.limit.map(i64::from), 50, 500)?;
     let from = q.from.map_or(i64::MIN, |t| t.timestamp_millis());
     let to = q.to.map_or(i64::MAX, |t| t.timestamp_millis());
-    if from >= to {
-        return Err(Error::Validation("`from` must be before `to`".into()));
+    if from > to {
+        return Err(Error::Validation("`from` must not be after `to`".into()));
     }
     let status = q.status.map(|s| s.as_str());
     let orders = state

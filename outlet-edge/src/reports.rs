@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 pub struct DayQuery {
     /// The local day, YYYY-MM-DD (default today).
     #[serde(default)]
+    #[param(format = Date)]
     pub date: Option<String>,
 }
 

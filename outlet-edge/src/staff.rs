@@ -269,7 +269,7 @@ pub fn insert_staff(
     pin: &str,
 ) -> Result<Staff> {
     validate_pin(pin)?;
-    if name.trim().is_empty() || name.len() > 100 {
+    if name.trim().is_empty() || name.chars().count() > 100 {
         return Err(Error::Validation("a staff name is 1 to 100 characters".into()));
     }
     let hash = pin_hash(key, pin);
@@ -320,10 +320,12 @@ pub struct SessionOut {
 #[serde(deny_unknown_fields)]
 pub struct NewStaff {
     /// Display name.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// Role.
     pub role: Role,
     /// PIN, 4 to 8 digits, unique at this outlet.
+    #[schema(pattern = "^[0-9]{4,8}$")]
     pub pin: String,
 }
 
@@ -339,6 +341,7 @@ pub struct StaffPatch {
     pub active: Option<bool>,
     /// A new PIN (4 to 8 digits), as for a member HQ added, who has none yet.
     #[serde(default)]
+    #[schema(pattern = "^[0-9]{4,8}$")]
     pub pin: Option<String>,
 }
 
@@ -480,7 +483,7 @@ async fn patch_staff(
     session.require_manager()?;
     let by = session.staff.id;
     let key = state.pin_key.clone();
-    let staff = state
+    let (staff, changed) = state
         .store
         .write(move |ctx| {
             let mut staff = ctx
@@ -491,8 +494,10 @@ async fn patch_staff(
             if id == by && (req.active == Some(false) || req.role.is_some_and(|r| r != Role::Manager)) {
                 return Err(Error::Conflict("a manager cannot demote or deactivate themselves".into()));
             }
+            let before = (staff.role, staff.active);
             staff.role = req.role.unwrap_or(staff.role);
             staff.active = req.active.unwrap_or(staff.active);
+            let changed = before != (staff.role, staff.active);
             ctx.conn.execute(
                 "UPDATE staff SET role = ?2, active = ?3 WHERE id = ?1",
                 params![id.to_string(), staff.role.as_str(), staff.active],
@@ -514,11 +519,14 @@ async fn patch_staff(
                 &id.to_string(),
                 &format!("role {} active {}", staff.role.as_str(), staff.active),
             )?;
-            Ok(staff)
+            Ok((staff, changed))
         })
         .await?;
-    // Open sessions carry the old role: sign them out so the change takes effect at once.
-    state.sessions.close_all_of(staff.id)?;
+    // Open sessions carry the old role: sign them out so the change takes effect at once (a new
+    // PIN alone leaves them be).
+    if changed {
+        state.sessions.close_all_of(staff.id)?;
+    }
     Ok(Json(staff))
 }
 

@@ -460,13 +460,15 @@ pub struct NewLine {
     /// The variant, required when the item has variants.
     #[serde(default)]
     pub variant_id: Option<VariantId>,
-    /// Portions, at least 1.
+    /// Portions, at least 1 (at most the outlet's `limits.line_quantity`, 99 by default).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 99))]
     pub quantity: u32,
     /// Modifiers chosen.
     #[serde(default)]
     pub modifiers: Vec<NewLineModifier>,
     /// Kitchen note.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub notes: String,
     /// Manager-only: replace the menu's unit price.
     #[serde(default)]
@@ -509,10 +511,12 @@ pub struct NewOrder {
     pub channel: Channel,
     /// How it reaches the customer.
     pub fulfilment: Fulfilment,
-    /// The lines, at least one.
+    /// The lines, at least one (at most the outlet's `limits.order_lines`, 100 by default).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
     pub lines: Vec<NewLine>,
     /// Note for the whole order.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub notes: String,
     /// Where to deliver: required for a delivery (a phone order taken at the counter), refused
     /// otherwise.

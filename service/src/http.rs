@@ -80,6 +80,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     }
 }
 
+/// A page size from a query's `limit`: `default` when absent, refused (422) outside 1 to `max`,
+/// the range its parameter documents.
+pub fn page_limit(given: Option<i64>, default: i64, max: i64) -> Result<i64, crate::error::Error> {
+    match given {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(crate::error::Error::Validation(format!("limit is 1 to {max}"))),
+    }
+}
+
 /// `axum::Json` with JSON-error rejections.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
@@ -92,10 +102,44 @@ where
     type Rejection = Rejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(r) => Err(json_rejection(r)),
+        let mut body = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => v,
+            Err(r) => return Err(json_rejection(r)),
+        };
+        let invalid = |message: String| Rejection {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: ErrorCode::InvalidBody,
+            message,
+        };
+        // Every request body is a JSON object; serde would also take a struct's fields as an array.
+        if !body.is_object() {
+            return Err(invalid("the request body must be a JSON object".into()));
         }
+        whole_numbers(&mut body);
+        serde_path_to_error::deserialize(body).map(Self).map_err(|e| match e.path().to_string().as_str() {
+            "." => invalid(e.inner().to_string()),
+            path => invalid(format!("{path}: {}", e.inner())),
+        })
+    }
+}
+
+/// Turns numbers written with a zero fraction (`2.0`) into integers, as JSON Schema counts them
+/// (the API documents are OpenAPI 3.1): an integer field takes `2.0`, a float field still takes
+/// `2`.
+fn whole_numbers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers),
+        _ => {}
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`error`]: the one error type of the HTTP services, rendered as the JSON error body.
 //! - [`http`]: `Json`, `Query` and `Path` extractors and the [`http::Rejection`] they answer with.
 //! - [`metrics`]: request counters and latency histograms by route.
+//! - [`openapi`]: the error answers shared layers give, added to the API document.
 //! - [`secret`]: random tokens and their digests.
 //! - [`run`]: the shutdown signal and tracing set-up for binaries.
 //! - [`tls`]: HTTPS served by the service itself, and the files it is configured with.
@@ -16,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod openapi;
 pub mod run;
 pub mod secret;
 pub mod tls;
