@@ -294,7 +294,7 @@ async fn hash_password_async(password: String) -> Result<String> {
 }
 
 fn validate_email(email: &str) -> Result<String> {
-    let e = email.trim().to_ascii_lowercase();
+    let e = email.to_ascii_lowercase();
     let ok = e.len() <= 254
         && !e.contains(char::is_whitespace)
         && e.split_once('@')
@@ -458,10 +458,13 @@ async fn one_time_token(
 #[serde(deny_unknown_fields)]
 pub struct Register {
     /// Email address (the sign-in name).
+    #[schema(max_length = 254, pattern = "^[^@\\s]+@[^\\s.][^\\s]*\\.[^\\s]*[^\\s.]$")]
     pub email: String,
     /// 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// Display name.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
 }
 
@@ -689,7 +692,8 @@ async fn request_reset(
 pub struct ResetConfirm {
     /// The mailed token.
     pub token: String,
-    /// The new password.
+    /// The new password, 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -717,10 +721,13 @@ async fn confirm_reset(State(state): State<AppState>, Json(req): Json<ResetConfi
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Email.
+    #[schema(max_length = 254, pattern = "^[^@\\s]+@[^\\s.][^\\s]*\\.[^\\s]*[^\\s.]$")]
     pub email: String,
-    /// Initial password.
+    /// Initial password, 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// Name.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// Role (not customer: customers register themselves).
     pub role: Role,
@@ -767,6 +774,7 @@ async fn create_user(
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// `edge` (for an outlet's edge node) or `device` (for a driver's phone or vehicle agent).
+    #[schema(pattern = "^(edge|device)$")]
     pub kind: String,
     /// The outlet id (edge) or the driver's user id (device).
     pub subject: String,
@@ -887,7 +895,8 @@ async fn revoke_key(State(state): State<AppState>, who: Principal, Path(id): Pat
 
 /// Who the access token belongs to (any signed-in person; API keys are not people).
 #[utoipa::path(get, path = "/api/v1/auth/whoami", tag = "identity", security(("bearer" = [])),
-    responses((status = 200, body = User), (status = 401, body = patty_protocol::ErrorBody), (status = 403, body = patty_protocol::ErrorBody)))]
+    responses((status = 200, body = User), (status = 401, body = patty_protocol::ErrorBody), (status = 403, body = patty_protocol::ErrorBody),
+        (status = 404, description = "the caller has no account (an API key, or an account since erased)", body = patty_protocol::ErrorBody)))]
 async fn whoami(State(state): State<AppState>, who: Principal) -> Result<Json<User>> {
     who.require(&[Role::Customer, Role::OutletStaff, Role::OutletManager, Role::Driver])?;
     load_user(&state.db.pool, &who.subject).await?.map(Json).ok_or_else(|| Error::NotFound("no such user".into()))

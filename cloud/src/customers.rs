@@ -47,12 +47,15 @@ pub struct Profile {
 pub struct ProfilePatch {
     /// New name.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
-    /// New phone number.
+    /// New phone number: digits, spaces and `+ - ( )`, at most 32.
     #[serde(default)]
+    #[schema(max_length = 32, pattern = "^[0-9 +()-]*$")]
     pub phone: Option<String>,
-    /// New preferences (replaces them; a JSON object).
+    /// New preferences (replaces them; a JSON object of at most 8 KiB).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub preferences: Option<serde_json::Value>,
 }
 
@@ -69,7 +72,7 @@ async fn profile(state: &AppState, id: &str) -> Result<Profile> {
 
 /// My profile (customer).
 #[utoipa::path(get, path = "/api/v1/me", tag = "customers", security(("bearer" = [])),
-    responses((status = 200, body = Profile), (status = 401, body = patty_protocol::ErrorBody)))]
+    responses((status = 200, body = Profile), (status = 401, body = patty_protocol::ErrorBody), (status = 404, description = "the caller has no account (an API key, or an account since erased)", body = patty_protocol::ErrorBody)))]
 async fn me(State(state): State<AppState>, who: Principal) -> Result<Json<Profile>> {
     who.require(&[Role::Customer])?;
     Ok(Json(profile(&state, &who.subject).await?))
@@ -146,12 +149,16 @@ pub struct Address {
 #[serde(deny_unknown_fields)]
 pub struct NewAddress {
     /// Label.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub label: String,
     /// Street and number.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub line1: String,
     /// City.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub city: String,
     /// Postcode.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub postcode: String,
     /// Where it is.
     pub position: LatLon,
@@ -278,7 +285,8 @@ pub struct Export {
 }
 
 /// Export all my data (customer).
-#[utoipa::path(get, path = "/api/v1/me/export", tag = "customers", security(("bearer" = [])), responses((status = 200, body = Export)))]
+#[utoipa::path(get, path = "/api/v1/me/export", tag = "customers", security(("bearer" = [])),
+    responses((status = 200, body = Export), (status = 404, description = "the caller has no account (an API key, or an account since erased)", body = patty_protocol::ErrorBody)))]
 async fn export(State(state): State<AppState>, who: Principal) -> Result<Json<Export>> {
     who.require(&[Role::Customer])?;
     Ok(Json(Export {

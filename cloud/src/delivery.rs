@@ -1014,6 +1014,7 @@ fn may_see(who: &Principal, d: &Delivery) -> Result<()> {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `active` (not final, the default) or `all`.
+    #[param(pattern = "^(active|all)$")]
     pub scope: Option<String>,
     /// Most rows (default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
@@ -1026,7 +1027,7 @@ pub struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     who: Principal,
-    axum::extract::Query(q): axum::extract::Query<ListQuery>,
+    crate::error::Query(q): crate::error::Query<ListQuery>,
 ) -> Result<Json<Vec<Delivery>>> {
     who.require(&[Role::OutletStaff, Role::OutletManager, Role::Driver])?;
     let active = match q.scope.as_deref() {
@@ -1187,9 +1188,15 @@ pub struct RestrictedArea {
     #[serde(default)]
     pub id: String,
     /// Its name.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// Its boundary: a ring of [lon, lat] points (GeoJSON order), at least three.
+    #[schema(schema_with = area_schema)]
     pub ring: Vec<[f64; 2]>,
+}
+
+fn area_schema() -> utoipa::openapi::schema::Array {
+    patty_protocol::outlet::ring_schema(3)
 }
 
 /// How the dashboard draws its map.
@@ -1250,7 +1257,7 @@ async fn add_area(
     let valid = area.ring.len() >= 3
         && area.ring.len() <= 10_000
         && area.ring.iter().all(|[lon, lat]| LatLon { lat: *lat, lon: *lon }.is_valid());
-    if !valid || area.name.trim().is_empty() {
+    if !valid || area.name.trim().is_empty() || area.name.chars().count() > 100 {
         return Err(Error::Validation(
             "a restricted area needs a name and a ring of 3 to 10,000 [lon, lat] points in range".into(),
         ));

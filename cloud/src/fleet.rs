@@ -849,9 +849,11 @@ async fn device_position(
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnTracksLink {
-    /// The app's user name.
+    /// The app's user name (1 to 64 characters, no `/`, `+` or `#`).
+    #[schema(pattern = "^[^/+#]{1,64}$")]
     pub user: String,
-    /// The app's device name.
+    /// The app's device name (1 to 64 characters, no `/`, `+` or `#`).
+    #[schema(pattern = "^[^/+#]{1,64}$")]
     pub device: String,
 }
 
@@ -867,7 +869,7 @@ async fn link_owntracks(
     Json(link): Json<OwnTracksLink>,
 ) -> Result<Json<OwnTracksLink>> {
     who.require(&[])?;
-    let name_ok = |s: &str| !s.is_empty() && s.len() <= 64 && !s.contains(['/', '+', '#']);
+    let name_ok = |s: &str| (1..=64).contains(&s.chars().count()) && !s.contains(['/', '+', '#']);
     if !name_ok(&link.user) || !name_ok(&link.device) {
         return Err(Error::Validation("user and device are 1 to 64 characters without '/', '+' or '#'".into()));
     }

@@ -519,15 +519,17 @@ pub struct OrderSearch {
     #[serde(default)]
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
-    /// Only orders in this status (`placed`, `accepted`, … `completed`, `cancelled`, `voided`).
+    /// Only orders in this status.
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<OrderStatus>,
     /// Only the order with this number.
     #[serde(default)]
-    pub number: Option<u32>,
+    #[param(minimum = 1, maximum = 2_147_483_647)]
+    pub number: Option<i32>,
     /// Only orders whose lines, notes or address contain this text (case-insensitive, at most
     /// 100 characters).
     #[serde(default)]
+    #[param(max_length = 100)]
     pub text: Option<String>,
     /// Only orders taken at or after this time, Unix ms.
     #[serde(default)]
@@ -548,14 +550,14 @@ async fn outlet_orders(
     Query(q): Query<OrderSearch>,
 ) -> Result<Json<Vec<Order>>> {
     who.require_outlet(&[Role::OutletStaff, Role::OutletManager, Role::Edge], outlet)?;
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(OrderStatus::parse(s).ok_or_else(|| Error::Validation(format!("no order status {s:?}")))?),
-        None => None,
-    };
-    let text = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_lowercase);
-    if text.as_ref().is_some_and(|t| t.chars().count() > 100) {
+    let status = q.status;
+    if q.number.is_some_and(|n| n < 1) {
+        return Err(Error::Validation("an order number is 1 or more".into()));
+    }
+    if q.text.as_ref().is_some_and(|t| t.chars().count() > 100) {
         return Err(Error::Validation("the search text is at most 100 characters".into()));
     }
+    let text = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_lowercase);
     if let (Some(from), Some(to)) = (q.from_ms, q.to_ms)
         && from > to
     {

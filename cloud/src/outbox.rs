@@ -343,6 +343,7 @@ pub async fn read_after(db: &Db, after: i64, key: Option<&str>, limit: i64) -> R
 pub struct EventsQuery {
     /// Events with a position above this (default 0).
     #[serde(default)]
+    #[param(minimum = 0)]
     pub after: i64,
     /// Most to return (default 500, at most 5000).
     #[serde(default)]
@@ -379,6 +380,11 @@ async fn stream(
     Query(q): Query<EventsQuery>,
 ) -> Result<impl axum::response::IntoResponse> {
     who.require(&[])?;
+    // A stream has no pages; a limit given is still held to its documented range.
+    patty_service::http::page_limit(q.limit, 500, 5000)?;
+    if q.after < 0 {
+        return Err(Error::Validation("after is 0 or more".into()));
+    }
     Ok(follow(state, q.after, None))
 }
 

@@ -960,6 +960,7 @@ async fn conflicts(
 #[serde(deny_unknown_fields)]
 pub struct Resolve {
     /// What was decided (refunded, written off, price honoured…).
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub note: String,
 }
 
@@ -975,7 +976,7 @@ async fn resolve(
 ) -> Result<Json<Conflict>> {
     who.require(&[Role::OutletManager])?;
     let note = req.note.trim();
-    if note.is_empty() || note.len() > 500 {
+    if note.is_empty() || note.chars().count() > 500 {
         return Err(Error::Validation("a note of 1 to 500 characters says what was decided".into()));
     }
     let outlet = if who.role == Role::HqAdmin { None } else { who.outlet_id };
@@ -1085,9 +1086,9 @@ async fn set_threshold(
 #[serde(deny_unknown_fields)]
 pub struct StaffIn {
     /// Display name (1 to 100 characters).
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// What they may do at the outlet.
-    #[schema(value_type = String, example = "cashier")]
     pub role: patty_protocol::staff::Role,
     /// Whether they may sign in (default true).
     #[serde(default = "yes")]

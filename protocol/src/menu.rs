@@ -204,6 +204,22 @@ impl Menu {
     /// modifier limits, unique ids.
     pub fn validate(&self) -> Result<(), MenuError> {
         use std::collections::HashSet;
+        if i64::try_from(self.version).is_err() {
+            return Err(MenuError("version is at most 2^63 - 1".into()));
+        }
+        // Counts and positions are 32-bit integers in the API documents (int32).
+        let int32 = |n: &u32| i32::try_from(*n).is_ok();
+        let counts = self.categories.iter().map(|c| &c.position).chain(self.items.iter().flat_map(|i| {
+            let groups = i
+                .modifier_groups
+                .iter()
+                .flat_map(|g| [&g.min, &g.max].into_iter().chain(g.modifiers.iter().map(|m| &m.max_quantity)));
+            let facts = i.nutrition.iter().flat_map(|n| [&n.kcal, &n.protein_g, &n.fat_g, &n.carbs_g]);
+            groups.chain(facts).collect::<Vec<_>>()
+        }));
+        if !counts.into_iter().all(|n| int32(n)) {
+            return Err(MenuError("positions, counts and nutrition facts are at most 2147483647".into()));
+        }
         let cats: HashSet<_> = self.categories.iter().map(|c| c.id).collect();
         if cats.len() != self.categories.len() {
             return Err(MenuError("duplicate category id".into()));

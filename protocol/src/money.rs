@@ -5,7 +5,7 @@ use std::fmt;
 
 /// An ISO 4217 currency code, three upper-case ASCII letters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "EUR"))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "EUR", pattern = "^[A-Z]{3}$"))]
 #[serde(try_from = "String", into = "String")]
 pub struct Currency([u8; 3]);
 

@@ -12,9 +12,31 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct LatLon {
     /// Latitude, −90 to 90.
+    #[cfg_attr(feature = "openapi", schema(minimum = -90, maximum = 90))]
     pub lat: f64,
     /// Longitude, −180 to 180.
+    #[cfg_attr(feature = "openapi", schema(minimum = -180, maximum = 180))]
     pub lon: f64,
+}
+
+/// The schema of a ring of `[lon, lat]` points with at least `min` of them (`schema_with`).
+#[cfg(feature = "openapi")]
+pub fn ring_schema(min: usize) -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let coordinate = ObjectBuilder::new().schema_type(Type::Number).minimum(Some(-180)).maximum(Some(180));
+    let point = ArrayBuilder::new().items(coordinate).min_items(Some(2)).max_items(Some(2));
+    ArrayBuilder::new()
+        .items(point)
+        .min_items(Some(min))
+        .max_items(Some(10_000))
+        .description(Some("[lon, lat] points (GeoJSON order), longitude −180 to 180, latitude −90 to 90"))
+        .build()
+}
+
+/// A delivery zone's schema: a closed ring, at least 4 points.
+#[cfg(feature = "openapi")]
+pub fn zone_schema() -> utoipa::openapi::schema::Array {
+    ring_schema(4)
 }
 
 impl LatLon {
@@ -61,10 +83,12 @@ pub struct Outlet {
     /// Stable id (also the origin id of its edge's change log).
     pub id: OutletId,
     /// Name.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = "\\S"))]
     pub name: String,
     /// Where it is.
     pub position: LatLon,
     /// The delivery zone: a closed ring of `[lon, lat]` pairs (GeoJSON order), first = last.
+    #[cfg_attr(feature = "openapi", schema(schema_with = zone_schema))]
     pub delivery_zone: Vec<[f64; 2]>,
     /// Opening hours per weekday; a day not listed is closed.
     pub opening_hours: Vec<OpeningHours>,
@@ -77,10 +101,12 @@ pub struct Outlet {
     /// The currency of its prices.
     pub currency: Currency,
     /// Sales tax, basis points.
+    #[cfg_attr(feature = "openapi", schema(maximum = 10_000))]
     pub tax_rate_bp: u32,
     /// Menu prices include tax.
     pub prices_include_tax: bool,
     /// Delivery fee, minor units.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub delivery_fee: i64,
 }
 

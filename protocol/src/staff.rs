@@ -3,9 +3,9 @@
 use crate::ids::StaffId;
 use serde::{Deserialize, Serialize};
 
-/// A role at an outlet.
+/// A role at an outlet (`StaffRole` in the API documents, apart from the cloud's account roles).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = StaffRole))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Takes orders and payments.
