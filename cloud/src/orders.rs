@@ -524,7 +524,7 @@ pub struct OrderSearch {
     pub status: Option<OrderStatus>,
     /// Only the order with this number.
     #[serde(default)]
-    #[param(minimum = 1, maximum = 2_147_483_647)]
+    #[param(minimum = 0, maximum = 2_147_483_647)]
     pub number: Option<i32>,
     /// Only orders whose lines, notes or address contain this text (case-insensitive, at most
     /// 100 characters).
@@ -551,8 +551,8 @@ async fn outlet_orders(
 ) -> Result<Json<Vec<Order>>> {
     who.require_outlet(&[Role::OutletStaff, Role::OutletManager, Role::Edge], outlet)?;
     let status = q.status;
-    if q.number.is_some_and(|n| n < 1) {
-        return Err(Error::Validation("an order number is 1 or more".into()));
+    if q.number.is_some_and(|n| n < 0) {
+        return Err(Error::Validation("an order number is 0 or more".into()));
     }
     if q.text.as_ref().is_some_and(|t| t.chars().count() > 100) {
         return Err(Error::Validation("the search text is at most 100 characters".into()));

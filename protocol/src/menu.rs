@@ -217,7 +217,7 @@ impl Menu {
             let facts = i.nutrition.iter().flat_map(|n| [&n.kcal, &n.protein_g, &n.fat_g, &n.carbs_g]);
             groups.chain(facts).collect::<Vec<_>>()
         }));
-        if !counts.into_iter().all(|n| int32(n)) {
+        if !counts.into_iter().all(int32) {
             return Err(MenuError("positions, counts and nutrition facts are at most 2147483647".into()));
         }
         let cats: HashSet<_> = self.categories.iter().map(|c| c.id).collect();

@@ -306,3 +306,23 @@ pub fn front_end<S: Clone + Send + Sync + 'static>(
         if at_root { router.route("/", get(answer)) } else { router }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_written_with_a_fraction_become_integers() {
+        let mut v = serde_json::json!({ "q": 181.0, "lat": 52.5, "lines": [{ "n": 2.0 }], "big": 1e300 });
+        whole_numbers(&mut v);
+        assert_eq!(v, serde_json::json!({ "q": 181, "lat": 52.5, "lines": [{ "n": 2 }], "big": 1e300 }));
+    }
+
+    #[test]
+    fn a_page_limit_is_held_to_its_range() {
+        assert_eq!(page_limit(None, 50, 500).unwrap(), 50);
+        assert_eq!(page_limit(Some(500), 50, 500).unwrap(), 500);
+        assert!(page_limit(Some(0), 50, 500).is_err());
+        assert!(page_limit(Some(501), 50, 500).is_err());
+    }
+}
