@@ -348,8 +348,10 @@ async fn erase(State(state): State<AppState>, who: Principal) -> Result<StatusCo
             .await?;
     }
     crate::delivery::erase_customer(&mut tx, &id).await?;
-    // Every copy of what their events sealed becomes unreadable with the key.
+    // Every copy of what their events sealed becomes unreadable with the key; events from before
+    // sealing are blanked where they are kept.
     Vault::shred(&mut tx, &id).await?;
+    crate::privacy::blank_unsealed(&mut tx, &id).await?;
     // Each outlet blanks its copies of the customer's orders when this reaches it.
     for (outlet, order_ids) in by_outlet {
         let data = serde_json::json!({ "order_ids": order_ids });
