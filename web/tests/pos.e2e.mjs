@@ -5,7 +5,7 @@
 // (one order, not two), takes cash with change; a second order is paid part by card, part in
 // cash; the kitchen sees both, bumps one (the edge says it is ready), recalls it, bumps both. axe-core finds no serious or critical accessibility violation on any screen.
 // Then the manager's screens: the order queue, stock (a bad quantity refused, a delivery received,
-// a count that leaves an ingredient low),
+// a count that leaves an ingredient low, another terminal locked after five wrong PINs),
 // a sold-out mark that stops the item being added, the day's report and the conflicts list. Last,
 // an edge whose cloud does not answer: the header says so, an order is still taken, and so is a
 // phone order for delivery (its address and map position checked before it is sent), whose
@@ -15,10 +15,28 @@
 // Needs: the edge binary (PATTY_EDGE_BIN, default target/debug/patty-edge), the built POS
 // (npm run build), Chromium (PATTY_CHROMIUM, default /usr/bin/chromium).
 
+import { request } from "node:http";
 import { join } from "node:path";
 import { accessible, call, check, freePort, given, inBrowser, root, screenshot, service, until, web } from "./harness.mjs";
 
 const edgeBin = given("PATTY_EDGE_BIN") ?? join(root, "target/debug/patty-edge");
+/// A PIN sign-in from another terminal (`from`, a loopback address of its own); its status.
+function signInFrom(from, base, pin) {
+  const body = JSON.stringify({ pin });
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${base}/api/v1/sessions`,
+      { method: "POST", localAddress: from, headers: { "content-type": "application/json", "content-length": body.length } },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 const edge = await service(edgeBin, { PATTY_POS__DIR: join(web, "dist/pos") });
 const base = edge.base;
 const api = async (method, path, token, body) => (await call(base, method, path, token, body))[1];
@@ -169,6 +187,12 @@ try {
     check((await level("Apple pie")) === 4, "a manager's count sets the level");
     await page.getByRole("status").filter({ hasText: /Low: .*Apple pie/ }).waitFor();
     check(true, "and the apple pies are named low");
+    // Another terminal guesses PINs: its fifth wrong one locks it, and the manager's screen says so.
+    const guesses = [];
+    for (let i = 0; i < 5; i++) guesses.push(await signInFrom("127.0.0.2", edge.base, "9876"));
+    check(guesses.every((s) => s === 401), "each wrong PIN is refused");
+    await page.getByRole("alert").filter({ hasText: "Terminal 127.0.0.2 locked for 30 s after 5 wrong PINs" }).waitFor();
+    check(true, "the stock screen shows the locked terminal");
 
     await screen("Sold out", "sold-out");
     await page.getByRole("button", { name: /On sale\s*:\s*Cheese Palace/ }).click();

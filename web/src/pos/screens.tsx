@@ -96,9 +96,19 @@ interface Level {
   low: boolean;
 }
 
-/// Stock levels with low-stock alerts, live; receive and waste (anyone), count (managers).
+/// A terminal the edge locked after wrong PINs (`sign_in_alert` on the alert stream).
+interface SignInAlert {
+  terminal: string;
+  failures: number;
+  locked_secs: number;
+  at_ms: number;
+}
+
+/// Stock levels with low-stock alerts, live; receive and waste (anyone), count (managers); and,
+/// for managers, terminals locked after wrong PINs while the screen is open.
 export function Stock({ edge, manager }: { edge: Api; manager: boolean }) {
   const [levels, setLevels] = useState<Level[]>([]);
+  const [locks, setLocks] = useState<SignInAlert[]>([]);
   const [error, setError] = useState("");
   const [done, setDone] = useState("");
   const [amounts, setAmounts] = useState<Record<string, string>>({});
@@ -109,7 +119,13 @@ export function Stock({ edge, manager }: { edge: Api; manager: boolean }) {
       .catch((e) => setError(message(e)));
   // Low-stock alerts as the edge raises them (a sale elsewhere, another terminal's delivery)
   // reload the levels.
-  useEffect(() => reloadOnEvents(edge, "/api/v1/inventory/alerts/stream", load), []);
+  useEffect(
+    () =>
+      reloadOnEvents(edge, "/api/v1/inventory/alerts/stream", load, (name, data) => {
+        if (name === "sign_in_alert") setLocks((l) => [(data as { alert: SignInAlert }).alert, ...l].slice(0, 5));
+      }),
+    [],
+  );
   const change = async (l: Level, kind: "receive" | "waste" | "count") => {
     const quantity = Number(amounts[l.ingredient.id]);
     if (!Number.isInteger(quantity) || quantity < 0 || (kind !== "count" && quantity === 0)) {
@@ -135,6 +151,13 @@ export function Stock({ edge, manager }: { edge: Api; manager: boolean }) {
           Low: {low.map((l) => l.ingredient.name).join(", ")}
         </p>
       )}
+      {manager &&
+        locks.map((a) => (
+          <p class="alert" role="alert" key={`${a.terminal}-${a.at_ms}`}>
+            {`Terminal ${a.terminal} locked for ${a.locked_secs} s after ${a.failures} wrong PINs ` +
+              `(${new Date(a.at_ms).toLocaleTimeString()})`}
+          </p>
+        ))}
       <Problem text={error} />
       {done && <p role="status">{done}</p>}
       <table>

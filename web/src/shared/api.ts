@@ -82,11 +82,18 @@ export function follow(a: Api, path: string, onEvent: (name: string, data: unkno
 }
 
 /// Calls `load` now and again after each burst of events on `path` (100 ms after the last), for
-/// views that show a list the stream changes. Returns a function that stops.
-export function reloadOnEvents(a: Api, path: string, load: () => void): () => void {
+/// views that show a list the stream changes; `onEvent` also sees each event as it comes.
+/// Returns a function that stops.
+export function reloadOnEvents(
+  a: Api,
+  path: string,
+  load: () => void,
+  onEvent?: (name: string, data: unknown) => void,
+): () => void {
   load();
   let pending: ReturnType<typeof setTimeout> | undefined;
-  const stop = follow(a, path, () => {
+  const stop = follow(a, path, (name, data) => {
+    onEvent?.(name, data);
     clearTimeout(pending);
     pending = setTimeout(load, 100);
   });
