@@ -293,13 +293,24 @@ async fn hash_password_async(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(|e| Error::Internal(e.to_string()))?
 }
 
+/// An email address as the documents' pattern states it: printable ASCII without spaces, one
+/// `@`, a domain with a dot inside; stored in lower case.
 fn validate_email(email: &str) -> Result<String> {
     let e = email.to_ascii_lowercase();
+    let part = |s: &str| s.chars().all(|c| c.is_ascii_graphic() && c != '@');
     let ok = e.len() <= 254
-        && !e.contains(char::is_whitespace)
-        && e.split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'));
+        && e.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && part(l) && part(d) && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+        });
     if ok { Ok(e) } else { Err(Error::Validation("not a valid email address".into())) }
+}
+
+/// A person's name: 1 to 100 characters, not all white space; trimmed.
+pub fn validate_name(name: &str) -> Result<&str> {
+    if patty_protocol::blank(name) || name.chars().count() > 100 {
+        return Err(Error::Validation("a name is 1 to 100 characters".into()));
+    }
+    Ok(name.trim())
 }
 
 fn validate_password(p: &str) -> Result<()> {
@@ -458,13 +469,13 @@ async fn one_time_token(
 #[serde(deny_unknown_fields)]
 pub struct Register {
     /// Email address (the sign-in name).
-    #[schema(max_length = 254, pattern = "^[^@\\s]+@[^\\s.][^\\s]*\\.[^\\s]*[^\\s.]$")]
+    #[schema(max_length = 254, pattern = "^[!-?A-~]+@[!--/-?A-~][!-?A-~]*\\.[!-?A-~]*[!--/-?A-~]$")]
     pub email: String,
     /// 8 to 128 characters.
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// Display name.
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: String,
 }
 
@@ -479,10 +490,7 @@ async fn register(
     state.limits.sign_in(addr, &req.email)?;
     let email = validate_email(&req.email)?;
     validate_password(&req.password)?;
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::Validation("a name is 1 to 100 characters".into()));
-    }
+    let name = validate_name(&req.name)?;
     let hash = hash_password_async(req.password).await?;
     let mut tx = state.db.pool.begin().await?;
     let user = insert_user(&mut tx, &email, &hash, name, Role::Customer, None).await?;
@@ -721,13 +729,13 @@ async fn confirm_reset(State(state): State<AppState>, Json(req): Json<ResetConfi
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Email.
-    #[schema(max_length = 254, pattern = "^[^@\\s]+@[^\\s.][^\\s]*\\.[^\\s]*[^\\s.]$")]
+    #[schema(max_length = 254, pattern = "^[!-?A-~]+@[!--/-?A-~][!-?A-~]*\\.[!-?A-~]*[!--/-?A-~]$")]
     pub email: String,
     /// Initial password, 8 to 128 characters.
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// Name.
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: String,
     /// Role (not customer: customers register themselves).
     pub role: Role,
@@ -764,7 +772,7 @@ async fn create_user(
     }
     let hash = hash_password_async(req.password).await?;
     let mut tx = state.db.pool.begin().await?;
-    let user = insert_user(&mut tx, &email, &hash, req.name.trim(), req.role, req.outlet_id).await?;
+    let user = insert_user(&mut tx, &email, &hash, validate_name(&req.name)?, req.role, req.outlet_id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(user)))
 }

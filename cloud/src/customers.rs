@@ -47,7 +47,7 @@ pub struct Profile {
 pub struct ProfilePatch {
     /// New name.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: Option<String>,
     /// New phone number: digits, spaces and `+ - ( )`, at most 32.
     #[serde(default)]
@@ -87,10 +87,8 @@ async fn patch_me(
     Json(req): Json<ProfilePatch>,
 ) -> Result<Json<Profile>> {
     who.require(&[Role::Customer])?;
-    if let Some(n) = &req.name
-        && (n.trim().is_empty() || n.chars().count() > 100)
-    {
-        return Err(Error::Validation("a name is 1 to 100 characters".into()));
+    if let Some(n) = &req.name {
+        crate::auth::validate_name(n)?;
     }
     if let Some(p) = &req.phone
         && (p.len() > 32 || !p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)))
@@ -149,16 +147,16 @@ pub struct Address {
 #[serde(deny_unknown_fields)]
 pub struct NewAddress {
     /// Label.
-    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]")]
     pub label: String,
     /// Street and number.
-    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]")]
     pub line1: String,
     /// City.
-    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]")]
     pub city: String,
     /// Postcode.
-    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]")]
     pub postcode: String,
     /// Where it is.
     pub position: LatLon,
@@ -199,7 +197,7 @@ async fn add_address(
     Json(req): Json<NewAddress>,
 ) -> Result<(StatusCode, Json<Address>)> {
     who.require(&[Role::Customer])?;
-    if req.label.trim().is_empty() || req.label.chars().count() > 200 {
+    if patty_protocol::blank(&req.label) || req.label.chars().count() > 200 {
         return Err(Error::Validation("label is 1 to 200 characters".into()));
     }
     let DeliveryAddress { line1, city, postcode, position } =

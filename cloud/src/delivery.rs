@@ -1188,7 +1188,7 @@ pub struct RestrictedArea {
     #[serde(default)]
     pub id: String,
     /// Its name.
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: String,
     /// Its boundary: a ring of [lon, lat] points (GeoJSON order), at least three.
     #[schema(schema_with = area_schema)]
@@ -1257,7 +1257,7 @@ async fn add_area(
     let valid = area.ring.len() >= 3
         && area.ring.len() <= 10_000
         && area.ring.iter().all(|[lon, lat]| LatLon { lat: *lat, lon: *lon }.is_valid());
-    if !valid || area.name.trim().is_empty() || area.name.chars().count() > 100 {
+    if !valid || patty_protocol::blank(&area.name) || area.name.chars().count() > 100 {
         return Err(Error::Validation(
             "a restricted area needs a name and a ring of 3 to 10,000 [lon, lat] points in range".into(),
         ));

@@ -960,7 +960,7 @@ async fn conflicts(
 #[serde(deny_unknown_fields)]
 pub struct Resolve {
     /// What was decided (refunded, written off, price honoured…).
-    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 500, pattern = "[^\\s\\u0085]")]
     pub note: String,
 }
 
@@ -976,7 +976,7 @@ async fn resolve(
 ) -> Result<Json<Conflict>> {
     who.require(&[Role::OutletManager])?;
     let note = req.note.trim();
-    if note.is_empty() || note.chars().count() > 500 {
+    if patty_protocol::blank(note) || note.chars().count() > 500 {
         return Err(Error::Validation("a note of 1 to 500 characters says what was decided".into()));
     }
     let outlet = if who.role == Role::HqAdmin { None } else { who.outlet_id };
@@ -1086,7 +1086,7 @@ async fn set_threshold(
 #[serde(deny_unknown_fields)]
 pub struct StaffIn {
     /// Display name (1 to 100 characters).
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: String,
     /// What they may do at the outlet.
     pub role: patty_protocol::staff::Role,
@@ -1112,7 +1112,7 @@ async fn put_staff(
 ) -> Result<Json<patty_protocol::staff::Staff>> {
     who.require_outlet(&[Role::OutletManager], outlet)?;
     let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    if patty_protocol::blank(name) || name.chars().count() > 100 {
         return Err(Error::Validation("a staff name is 1 to 100 characters".into()));
     }
     let staff = patty_protocol::staff::Staff { id, name: name.to_owned(), role: req.role, active: req.active };

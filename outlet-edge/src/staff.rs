@@ -269,7 +269,7 @@ pub fn insert_staff(
     pin: &str,
 ) -> Result<Staff> {
     validate_pin(pin)?;
-    if name.trim().is_empty() || name.chars().count() > 100 {
+    if patty_protocol::blank(name) || name.chars().count() > 100 {
         return Err(Error::Validation("a staff name is 1 to 100 characters".into()));
     }
     let hash = pin_hash(key, pin);
@@ -320,7 +320,7 @@ pub struct SessionOut {
 #[serde(deny_unknown_fields)]
 pub struct NewStaff {
     /// Display name.
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: String,
     /// Role.
     pub role: Role,

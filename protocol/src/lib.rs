@@ -39,5 +39,12 @@ pub mod staff;
 pub mod telemetry;
 
 pub use envelope::{Envelope, EnvelopeError};
+
+/// Whether `s` is empty or only white space. The API documents require such text to contain a
+/// character outside `[\s\u0085]` (their patterns' white space, ECMA-262's, lacks U+0085 and has
+/// U+FEFF), so this counts both sets, and a server and its document agree on every string.
+pub fn blank(s: &str) -> bool {
+    s.chars().all(|c| c.is_whitespace() || c == '\u{feff}')
+}
 pub use error::{ErrorBody, ErrorCode};
 pub use money::{Currency, Money};

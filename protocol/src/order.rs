@@ -380,13 +380,13 @@ pub struct Order {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryAddress {
     /// Street and number.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200, pattern = "\\S"))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]"))]
     pub line1: String,
     /// City.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200, pattern = "\\S"))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]"))]
     pub city: String,
     /// Postcode.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200, pattern = "\\S"))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]"))]
     pub postcode: String,
     /// Where it is.
     pub position: crate::outlet::LatLon,
@@ -400,8 +400,7 @@ impl DeliveryAddress {
             return Err("position is out of range");
         }
         let trimmed = |f: String| {
-            let t = f.trim();
-            if t.is_empty() || t.chars().count() > 200 { Err(()) } else { Ok(t.to_owned()) }
+            if crate::blank(&f) || f.chars().count() > 200 { Err(()) } else { Ok(f.trim().to_owned()) }
         };
         match (trimmed(self.line1), trimmed(self.city), trimmed(self.postcode)) {
             (Ok(line1), Ok(city), Ok(postcode)) => Ok(Self { line1, city, postcode, position: self.position }),

@@ -83,7 +83,7 @@ pub struct Outlet {
     /// Stable id (also the origin id of its edge's change log).
     pub id: OutletId,
     /// Name.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = "\\S"))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]"))]
     pub name: String,
     /// Where it is.
     pub position: LatLon,
@@ -119,7 +119,7 @@ impl Outlet {
     /// Checks coordinates, the zone polygon, hours and money rules.
     pub fn validate(&self) -> Result<(), OutletError> {
         let bad = |m: &str| Err(OutletError(m.to_owned()));
-        if self.name.trim().is_empty() || self.name.chars().count() > 100 {
+        if crate::blank(&self.name) || self.name.chars().count() > 100 {
             return bad("an outlet name is 1 to 100 characters");
         }
         if !self.position.is_valid() {
