@@ -4,7 +4,7 @@
 use crate::error::{Error, Json, Path, Result};
 use crate::events::Event;
 use crate::menu::item_states;
-use crate::orders::{Taking, check_can_take_on, load, move_status, pricing_ctx, save};
+use crate::orders::{StatusChange, check_can_take_on, load, move_status, pricing_ctx, save};
 use crate::staff::Session;
 use crate::state::AppState;
 use axum::extract::State;
@@ -79,7 +79,7 @@ async fn bump(State(state): State<AppState>, session: Session, Path(id): Path<Or
                 // A bump straight from `placed` takes the order on, and its stock, as accepting does.
                 let states = item_states(ctx.conn)?;
                 check_can_take_on(&pricing_ctx(&st, &menu, &states, &session), &order)?;
-                move_status(ctx, &menu, &mut order, false, OrderStatus::Ready, Some(by), None, Taking::Checked)?;
+                move_status(ctx, &menu, &mut order, false, StatusChange::by_staff(OrderStatus::Ready, by, None))?;
             } else {
                 return Err(Error::Conflict(format!(
                     "the order is {}, not on the kitchen screen",

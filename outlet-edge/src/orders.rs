@@ -73,38 +73,56 @@ pub enum Taking {
     Reported,
 }
 
+/// A status move: where to, by whom (none: the cloud reported it), why (a cancel or void), and
+/// whether stock was checked when it was taken on.
+pub struct StatusChange {
+    /// The new status.
+    pub to: OrderStatus,
+    /// The staff member who made it.
+    pub by: Option<StaffId>,
+    /// Why, for a cancel or void.
+    pub reason: Option<String>,
+    /// How stock is taken.
+    pub taking: Taking,
+}
+
+impl StatusChange {
+    /// A move made by `by` at this outlet, stock checked.
+    pub fn by_staff(to: OrderStatus, by: StaffId, reason: Option<String>) -> Self {
+        Self { to, by: Some(by), reason, taking: Taking::Checked }
+    }
+
+    /// A move the cloud reported, stock taken as it is.
+    pub fn reported(to: OrderStatus, reason: Option<String>) -> Self {
+        Self { to, by: None, reason, taking: Taking::Reported }
+    }
+}
+
 /// Moves an order's status along the state machine, takes or gives back its stock as
 /// [`stock_effect`] says (one place for every path: accept, start, bump, cancel, void, the cloud's
 /// reports), logs it, and publishes it.
-#[allow(clippy::too_many_arguments)]
 pub fn move_status(
     ctx: &mut WriteCtx<'_>,
     menu: &Menu,
     order: &mut Order,
     recalled: bool,
-    to: OrderStatus,
-    by: Option<StaffId>,
-    reason: Option<String>,
-    taking: Taking,
+    m: StatusChange,
 ) -> Result<()> {
-    transition(order.status, to, order.fulfilment).map_err(|e| Error::Conflict(e.to_string()))?;
-    apply_status(ctx, menu, order, recalled, to, by, reason, taking)
+    transition(order.status, m.to, order.fulfilment).map_err(|e| Error::Conflict(e.to_string()))?;
+    apply_status(ctx, menu, order, recalled, m)
 }
 
 /// Sets an order's status with no state-machine check (the caller made it: [`move_status`], or
 /// the forward-only merge of what the cloud reports), takes or gives back its stock as
 /// [`stock_effect`] says, logs it, and publishes it.
-#[allow(clippy::too_many_arguments)]
 pub fn apply_status(
     ctx: &mut WriteCtx<'_>,
     menu: &Menu,
     order: &mut Order,
     recalled: bool,
-    to: OrderStatus,
-    by: Option<StaffId>,
-    reason: Option<String>,
-    taking: Taking,
+    m: StatusChange,
 ) -> Result<()> {
+    let StatusChange { to, by, reason, taking } = m;
     let effect = stock_effect(order.status, to);
     order.status = to;
     if matches!(to, OrderStatus::Cancelled | OrderStatus::Voided) {
@@ -437,7 +455,7 @@ async fn set_status(
             // the move itself, whichever status it moves to.
             let states = item_states(ctx.conn)?;
             check_can_take_on(&pricing_ctx(&st, &menu, &states, &session), &order)?;
-            move_status(ctx, &menu, &mut order, recalled, req.status, Some(by), None, Taking::Checked)?;
+            move_status(ctx, &menu, &mut order, recalled, StatusChange::by_staff(req.status, by, None))?;
             Ok(order)
         })
         .await?;
@@ -489,10 +507,7 @@ async fn cancel(
                 &menu,
                 &mut order,
                 recalled,
-                OrderStatus::Cancelled,
-                Some(by),
-                Some(why),
-                Taking::Checked,
+                StatusChange::by_staff(OrderStatus::Cancelled, by, Some(why)),
             )?;
             Ok(order)
         })
@@ -523,10 +538,7 @@ async fn void(
                 &menu,
                 &mut order,
                 recalled,
-                OrderStatus::Voided,
-                Some(by),
-                Some(why.clone()),
-                Taking::Checked,
+                StatusChange::by_staff(OrderStatus::Voided, by, Some(why.clone())),
             )?;
             crate::audit::record(
                 ctx,

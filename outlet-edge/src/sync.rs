@@ -428,17 +428,8 @@ fn apply_one(ctx: &mut WriteCtx<'_>, state: &AppState, menu: &Menu, msg: DownV1)
         DownV1::OrderCancelled { order_id, reason } => {
             let Ok((mut order, recalled)) = crate::orders::load(ctx.conn, order_id) else { return Ok(None) };
             if order.status == OrderStatus::Placed {
-                let taking = crate::orders::Taking::Reported;
-                crate::orders::move_status(
-                    ctx,
-                    menu,
-                    &mut order,
-                    recalled,
-                    OrderStatus::Cancelled,
-                    None,
-                    reason,
-                    taking,
-                )?;
+                let m = crate::orders::StatusChange::reported(OrderStatus::Cancelled, reason);
+                crate::orders::move_status(ctx, menu, &mut order, recalled, m)?;
             }
             Ok(None)
         }
@@ -474,8 +465,8 @@ fn apply_one(ctx: &mut WriteCtx<'_>, state: &AppState, menu: &Menu, msg: DownV1)
             use patty_sync::merge::{StatusMerge, merge_status};
             match merge_status(order_id, order.status, status, order.fulfilment) {
                 StatusMerge::Take(to) => {
-                    let taking = crate::orders::Taking::Reported;
-                    crate::orders::apply_status(ctx, menu, &mut order, recalled, to, None, None, taking)?;
+                    let m = crate::orders::StatusChange::reported(to, None);
+                    crate::orders::apply_status(ctx, menu, &mut order, recalled, m)?;
                 }
                 StatusMerge::Keep => {}
                 // The outlet withdrew the order meanwhile: its own record stands here, and the

@@ -42,27 +42,20 @@ fn found(place: String, text: &str, hits: &mut Vec<String>) {
     }
 }
 
+/// The first column of every row `sql` reads.
+async fn names(conn: &mut sqlx::SqliteConnection, sql: &str) -> Vec<String> {
+    sqlx::query(sql).fetch_all(conn).await.unwrap().iter().map(|r| r.get(0)).collect()
+}
+
 /// Every text (or blob) cell of every table of the SQLite database at `path`.
 async fn sqlite_hits(path: &std::path::Path, hits: &mut Vec<String>) {
     let url = format!("sqlite://{}?mode=ro", path.display());
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let tables: Vec<String> =
-        sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+    let tables =
+        names(&mut conn, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").await;
     assert!(tables.len() >= 5, "the catalog lists the tables: {tables:?}");
     for t in tables {
-        let columns: Vec<String> = sqlx::query(&format!("SELECT name FROM pragma_table_info('{t}')"))
-            .fetch_all(&mut conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let columns = names(&mut conn, &format!("SELECT name FROM pragma_table_info('{t}')")).await;
         for c in columns {
             // Blobs too (the outlet's change log is postcard): cast every cell to bytes.
             let rows = sqlx::query(&format!("SELECT CAST(\"{c}\" AS BLOB) FROM \"{t}\" WHERE \"{c}\" IS NOT NULL"))
