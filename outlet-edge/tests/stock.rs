@@ -3,7 +3,8 @@
 //! bump and recall, cancel, void, and the cloud's reports) takes the order's stock exactly once when
 //! the outlet takes it on, and gives it back exactly as the cancel and void rules say.
 
-use patty_edge::config::Config;
+mod common;
+
 use patty_edge::sync::apply_frames;
 use patty_protocol::change::{DownFrame, DownV1};
 use patty_protocol::ids::{IngredientId, OrderId};
@@ -73,12 +74,7 @@ struct Outlet {
 
 impl Outlet {
     async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let state = patty_edge::open(Config::for_data_dir(dir.path())).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = patty_edge::app(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let (state, base, dir) = common::in_process().await;
         let http = reqwest::Client::new();
         let manager = patty_tests::fixtures::pin_session(&http, &base, "1234").await;
         let menu = state.menu();

@@ -2,7 +2,8 @@
 //! marks kept, open orders keeping their prices (a conflict each), online orders taken once,
 //! customer cancels, thresholds, and frames replayed after a reconnect changing nothing.
 
-use patty_edge::config::Config;
+mod common;
+
 use patty_edge::sync::apply_frames;
 use patty_protocol::change::{DownFrame, DownV1};
 use patty_protocol::ids::OrderId;
@@ -24,12 +25,7 @@ struct Outlet {
 
 impl Outlet {
     async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let state = patty_edge::open(Config::for_data_dir(dir.path())).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = patty_edge::app(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let (state, base, dir) = common::in_process().await;
         Self { state, base, http: reqwest::Client::new(), _dir: dir }
     }
 

@@ -23,6 +23,18 @@ pub fn config(dir: &std::path::Path) -> Config {
     Config::for_data_dir(dir)
 }
 
+/// An edge served in this process with its state at hand, for tests that apply what the cloud
+/// sends straight to the store: (state, base URL, its data directory).
+pub async fn in_process() -> (patty_edge::state::AppState, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = patty_edge::open(config(dir.path())).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = patty_edge::app(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (state, base, dir)
+}
+
 impl Edge {
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
