@@ -35,18 +35,33 @@ struct Running {
     _stop: oneshot::Sender<()>,
 }
 
+/// Starts `run` over HTTPS on a free loopback port, until the answer is dropped.
+async fn serve<F>(run: impl FnOnce(tokio::net::TcpListener, Stopped) -> F) -> Running
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("https://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(run(
+        listener,
+        Box::pin(async move {
+            let _ = stopped.await;
+        }),
+    ));
+    Running { base, _stop: stop }
+}
+
+/// Completes when a [`Running`] is dropped.
+type Stopped = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 async fn cloud(dir: &Path, pki: &Pki) -> Running {
     let mut c = patty_cloud::config::Config::for_data_dir(dir);
     c.auth.bootstrap_admin = format!("{ADMIN}:{PASSWORD}");
     c.mqtt.embedded = false;
     c.tls = served_by(pki);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("https://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel();
-    tokio::spawn(patty_cloud::run(c, listener, async move {
-        let _ = stopped.await;
-    }));
-    Running { base, _stop: stop }
+    serve(|listener, stopped| patty_cloud::run(c, listener, stopped)).await
 }
 
 async fn edge(dir: &Path, pki: &Pki, outlet_id: &str, cloud: &str, key: &str, trust: &Pki) -> Running {
@@ -56,13 +71,7 @@ async fn edge(dir: &Path, pki: &Pki, outlet_id: &str, cloud: &str, key: &str, tr
     c.cloud.api_key = key.to_owned();
     c.cloud.ca_file = Some(trust.ca());
     c.tls = served_by(pki);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("https://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel();
-    tokio::spawn(patty_edge::run(c, listener, async move {
-        let _ = stopped.await;
-    }));
-    Running { base, _stop: stop }
+    serve(|listener, stopped| patty_edge::run(c, listener, stopped)).await
 }
 
 /// The edge's view of its cloud link, once `done` holds.
