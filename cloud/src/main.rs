@@ -39,6 +39,6 @@ async fn start() -> anyhow::Result<()> {
     config.validate().context("configuration")?;
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("listen on {}", config.listen))?;
-    patty_cloud::run(config, listener, patty_service::run::shutdown_signal()).await.context("patty-cloud")?;
+    patty_cloud::run(config, listener, patty_service::run::shutdown_signal()).await?;
     Ok(())
 }

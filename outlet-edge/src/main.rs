@@ -27,6 +27,6 @@ async fn start() -> anyhow::Result<()> {
     config.validate().context("configuration")?;
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("listen on {}", config.listen))?;
-    patty_edge::run(config, listener, patty_service::run::shutdown_signal()).await.context("patty-edge")?;
+    patty_edge::run(config, listener, patty_service::run::shutdown_signal()).await?;
     Ok(())
 }

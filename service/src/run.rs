@@ -42,9 +42,12 @@ pub fn parse_args<T: clap::Parser>(name: &str) -> T {
             e.exit()
         }
         Err(e) => {
+            // clap's first paragraph, whose indented lines name what is missing, on one line.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
-            eprintln!("{name}: {first} (see --help)");
+            let first: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+            let first = first.join(" ");
+            let first = first.trim_start_matches("error: ");
+            eprintln!("{name}: {} (see --help)", if first.is_empty() { "invalid arguments" } else { first });
             std::process::exit(2);
         }
     }

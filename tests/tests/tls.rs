@@ -189,5 +189,16 @@ fn a_certificate_that_cannot_be_read_stops_the_start_with_one_line() {
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(lines.len(), 1, "{bin}: {stderr}");
         assert!(lines[0].starts_with(&format!("{bin}: ")) && lines[0].contains("/nonexistent/cert.pem"), "{stderr}");
+        assert!(!lines[0].starts_with(&format!("{bin}: {bin}:")), "named once: {stderr}");
+        // A certificate without its key: one line naming the missing flag, and nothing started.
+        let out = std::process::Command::new(patty_tests::process::workspace_binary(bin))
+            .args(["--data-dir", dir.path().join("never").to_str().unwrap(), "--tls-cert", "cert.pem"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bin}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{bin}: {stderr}");
+        assert!(stderr.contains("--tls-key"), "{bin} names the missing flag: {stderr}");
+        assert!(!dir.path().join("never").exists(), "nothing was written");
     }
 }
