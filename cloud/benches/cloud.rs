@@ -8,7 +8,7 @@
 //! (`PATTY_TEST_POSTGRES`) and tansu, as the test command provides. PATTY_BENCH_SECS and
 //! PATTY_BENCH_EVENTS change the measuring time and the relay's event count.
 
-use patty_cloud::config::Config;
+use patty_cloud::infra::config::Config;
 use patty_tests::bench::{Figures, closed_loop, env_or};
 use patty_tests::kafka::Broker;
 use patty_tests::postgres::postgres_schema;
@@ -142,10 +142,13 @@ async fn bench_relay(events: usize) {
     let payload = json!({ "event_id": uuid::Uuid::now_v7(), "kind": "order.placed", "key": uuid::Uuid::now_v7(), "at_ms": 0, "data": { "pad": "x".repeat(900) } }).to_string();
 
     // Baseline: rdkafka's producer, same settings, every message sent then every ack awaited.
-    patty_cloud::kafka::ensure_topics(&broker.addr, &[("bench.baseline", patty_cloud::kafka::DOMAIN_PARTITIONS)])
-        .await
-        .unwrap();
-    let producer: FutureProducer = patty_cloud::kafka::producer_config(&broker.addr).create().unwrap();
+    patty_cloud::infra::kafka::ensure_topics(
+        &broker.addr,
+        &[("bench.baseline", patty_protocol::topics::Topic::Order.partitions())],
+    )
+    .await
+    .unwrap();
+    let producer: FutureProducer = patty_cloud::infra::kafka::producer_config(&broker.addr).create().unwrap();
     // Warm up (connection, metadata), as the relay's producer is by the time it is measured.
     let warm = rdkafka::producer::FutureRecord::to("bench.baseline").key("warm-up").payload(&payload);
     producer.send(warm, Duration::from_secs(60)).await.map_err(|(e, _)| e).unwrap();
@@ -173,14 +176,14 @@ async fn bench_relay(events: usize) {
     // The relay: the same number of same-sized events waiting in a PostgreSQL outbox.
     let mut config = Config::for_data_dir(tempfile::tempdir().unwrap().path());
     config.database.url = postgres_schema().await;
-    let db = patty_cloud::db::Db::connect(&config).await.unwrap();
+    let db = patty_cloud::infra::db::Db::connect(&config).await.unwrap();
     let data = json!({ "pad": "x".repeat(800) });
     let mut conn = db.pool.acquire().await.unwrap();
     sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
     for n in 0..events {
-        patty_cloud::outbox::record(
+        patty_cloud::events::record(
             &mut conn,
-            patty_cloud::outbox::Topic::Order,
+            patty_protocol::topics::Topic::Order,
             &format!("order-{}", n % 5000),
             "order.placed",
             &data,
@@ -190,8 +193,8 @@ async fn bench_relay(events: usize) {
     }
     sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
     drop(conn);
-    let sink = patty_cloud::kafka::KafkaSink::connect(&broker.addr, "").await.unwrap();
-    let relay = patty_cloud::outbox::Relay::new(db, Some(sink), patty_cloud::outbox::RELAY_BATCH);
+    let sink = patty_cloud::infra::kafka::KafkaSink::connect(&broker.addr, "").await.unwrap();
+    let relay = patty_cloud::events::Relay::new(db, Some(sink), patty_cloud::events::RELAY_BATCH);
     let start = Instant::now();
     let mut done = 0;
     while done < events {

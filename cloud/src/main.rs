@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use patty_cloud::config::Config;
+use patty_cloud::infra::config::Config;
 
 /// Catalog, outlets, identity, customers and online ordering for the whole chain.
 #[derive(Parser)]

@@ -32,7 +32,7 @@ async fn metric_of(cloud: &Cloud, name: &str) -> u64 {
 async fn two_replicas_on_one_broker_keep_their_sessions_and_share_the_fleet() {
     let mqtt = Mosquitto::start(free_port());
     let url = postgres_schema().await;
-    let replica = |c: &mut patty_cloud::config::Config| {
+    let replica = |c: &mut patty_cloud::infra::config::Config| {
         c.database.url = url.clone();
         c.database.max_connections = 4;
         c.mqtt.url = mqtt.url();
@@ -112,7 +112,7 @@ async fn two_replicas_on_one_broker_keep_their_sessions_and_share_the_fleet() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_broker_refuses_to_listen_beyond_loopback() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = patty_cloud::config::Config::for_data_dir(dir.path());
+    let mut c = patty_cloud::infra::config::Config::for_data_dir(dir.path());
     c.mqtt.embedded_listen = "0.0.0.0:0".parse().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let refused = tokio::time::timeout(Duration::from_secs(30), patty_cloud::run(c, listener, std::future::pending()))

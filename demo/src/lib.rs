@@ -127,7 +127,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> anyhow::R
     // The cloud, on its embedded defaults unless told otherwise.
     let listener = bind(opts.port).await.context("the cloud's port")?;
     let cloud_addr = listener.local_addr()?;
-    let mut config = patty_cloud::config::Config::for_data_dir(data.join("cloud"));
+    let mut config = patty_cloud::infra::config::Config::for_data_dir(data.join("cloud"));
     config.listen = cloud_addr;
     config.database.url = opts.database_url.clone().unwrap_or_default();
     config.kafka.brokers = opts.kafka_brokers.clone().unwrap_or_default();

@@ -16,6 +16,8 @@
 //! - [`staff`]: staff members and roles.
 //! - [`telemetry`]: the position fix a driver's agent publishes, and the MQTT topic layout.
 //! - [`delivery`]: delivery milestones, and the commands and replies between cloud and agent.
+//! - [`topics`]: the Kafka topics, named once, with their partition counts.
+//! - [`geo`]: distance and bearing on the sphere.
 //! - [`change`]: the change-log entry every outlet write appends, and the hybrid-logical-clock stamp.
 //! - [`error`]: the JSON error body every HTTP API returns.
 //! - [`envelope`]: the versioned binary envelope and its postcard encoding.
@@ -27,6 +29,7 @@ pub mod conflict;
 pub mod delivery;
 pub mod envelope;
 pub mod error;
+pub mod geo;
 pub mod ids;
 pub mod inventory;
 pub mod local;
@@ -37,6 +40,7 @@ pub mod outlet;
 pub mod pricing;
 pub mod staff;
 pub mod telemetry;
+pub mod topics;
 
 pub use envelope::{Envelope, EnvelopeError};
 

@@ -36,7 +36,7 @@ struct Cloud {
 
 impl Cloud {
     async fn start(dir: &std::path::Path, database_url: &str, addr: SocketAddr) -> Self {
-        let mut c = patty_cloud::config::Config::for_data_dir(dir);
+        let mut c = patty_cloud::infra::config::Config::for_data_dir(dir);
         c.database.url = database_url.to_owned();
         c.database.max_connections = 16;
         c.auth.bootstrap_admin = format!("{}:{}", ADMIN.0, ADMIN.1);

@@ -16,7 +16,7 @@
 //! Needs Mosquitto and tansu, as the test command provides. PATTY_BENCH_FIXES sets the ingest
 //! run's fixes (default 100,000), PATTY_BENCH_RATE_SECS the latency run's length (default 10).
 
-use patty_cloud::geofence::{Presence, Shape, Zone, ZoneIndex, ZoneKind};
+use patty_cloud::delivery::geofence::{Presence, Shape, Zone, ZoneIndex, ZoneKind};
 use patty_protocol::telemetry::{Fix, micro, topic};
 use patty_tests::bench::{Figures, env_or};
 use patty_tests::chain::{free_port, now_s};
@@ -82,7 +82,7 @@ impl Rig {
         let mqtt = Mosquitto::start(free_port());
         let kafka = if with_kafka { Some(Broker::start().await) } else { None };
         let dir = tempfile::tempdir().unwrap();
-        let mut c = patty_cloud::config::Config::for_data_dir(dir.path());
+        let mut c = patty_cloud::infra::config::Config::for_data_dir(dir.path());
         c.auth.bootstrap_admin = format!("{}:{}", ADMIN.0, ADMIN.1);
         c.http.rate_per_minute = 10_000_000;
         c.http.rate_burst = 1_000_000;

@@ -57,7 +57,7 @@ where
 type Stopped = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 async fn cloud(dir: &Path, pki: &Pki) -> Running {
-    let mut c = patty_cloud::config::Config::for_data_dir(dir);
+    let mut c = patty_cloud::infra::config::Config::for_data_dir(dir);
     c.auth.bootstrap_admin = format!("{ADMIN}:{PASSWORD}");
     c.mqtt.embedded = false;
     c.tls = served_by(pki);
@@ -148,7 +148,7 @@ async fn the_cloud_ingests_telemetry_from_a_broker_over_mqtts() {
     let (port, tls_port) = (free_port(), free_port());
     let broker = Mosquitto::start_tls(port, tls_port, &pki);
     let dir = tempfile::tempdir().unwrap();
-    let mut c = patty_cloud::config::Config::for_data_dir(dir.path());
+    let mut c = patty_cloud::infra::config::Config::for_data_dir(dir.path());
     c.mqtt.url = format!("mqtts://127.0.0.1:{}", broker.tls_port);
     c.mqtt.ca_file = Some(pki.ca());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -2,7 +2,7 @@
 //! PostgreSQL server in a schema of its own, so runs never collide.
 #![allow(dead_code, missing_docs, unused_imports)]
 
-use patty_cloud::config::Config;
+use patty_cloud::infra::config::Config;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;

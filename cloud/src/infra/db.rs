@@ -7,11 +7,13 @@
 //! pragmas, relay locking) the difference is in the migrations or in [`Backend`] branches here. The
 //! conformance suite (`tests/conformance.rs`) runs the same stories against both.
 
-use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::infra::config::Config;
+use crate::infra::error::{Error, Result};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
 
 /// Which engine is behind the pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +31,39 @@ pub struct Db {
     pub pool: AnyPool,
     /// The engine.
     pub backend: Backend,
+    /// Poked after every transaction begun with [`Db::begin`] commits: the outbox relay waits on
+    /// it, so an event recorded in a transaction is relayed as soon as it is committed, with no
+    /// writer having to wake the relay by hand.
+    committed: Arc<Notify>,
+}
+
+/// A transaction that, once committed, wakes whoever waits on [`Db::committed`]. It is the
+/// connection it runs on (`&mut tx` is a `&mut AnyConnection`).
+pub struct Tx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    committed: Arc<Notify>,
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+impl Tx {
+    /// Commits, then wakes the relay.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        self.committed.notify_one();
+        Ok(())
+    }
 }
 
 /// Wall-clock time in Unix milliseconds.
@@ -69,9 +104,26 @@ impl Db {
                     .await?
             }
         };
-        let db = Self { pool, backend };
+        let db = Self { pool, backend, committed: Default::default() };
         db.migrate().await?;
         Ok(db)
+    }
+
+    /// Begins a transaction whose commit wakes the relay.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(Tx { tx: self.pool.begin().await?, committed: self.committed.clone() })
+    }
+
+    /// Completes after a transaction begun with [`Db::begin`] committed (at once if one committed
+    /// since the last wait).
+    pub async fn committed(&self) {
+        self.committed.notified().await
+    }
+
+    /// Wakes the relay after a single statement that wrote the outbox committed on its own (no
+    /// [`Tx`]): the PostgreSQL order path's one-statement insert.
+    pub fn committed_alone(&self) {
+        self.committed.notify_one();
     }
 
     async fn migrate(&self) -> Result<()> {

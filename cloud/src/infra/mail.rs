@@ -10,7 +10,7 @@
 //! warning names the user and the purpose. The notifier that speaks SMTP implements [`Outbound`]
 //! and takes the pickup directory's place.
 
-use crate::config::MailConfig;
+use crate::infra::config::MailConfig;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message};
 use lettre::{FileTransport, Transport};

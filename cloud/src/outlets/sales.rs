@@ -2,10 +2,10 @@
 //! local hour, summed by the database from the stored orders of every channel (cancelled and
 //! voided orders left out), so a busy day counts whole.
 
-use crate::auth::{Principal, Role};
-use crate::db::{Backend, Db};
-use crate::error::{Error, Json, Path, Query, Result};
-use crate::state::AppState;
+use crate::infra::access::{Principal, Role};
+use crate::infra::db::{Backend, Db};
+use crate::infra::error::{Error, Json, Path, Query, Result};
+use crate::infra::state::Shared;
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
 use patty_protocol::ids::OutletId;
@@ -155,7 +155,7 @@ pub async fn day_figures(db: &Db, outlet: OutletId, zone: Tz, date: NaiveDate) -
         (status = 403, body = patty_protocol::ErrorBody), (status = 404, body = patty_protocol::ErrorBody),
         (status = 422, body = patty_protocol::ErrorBody), (status = 429, body = patty_protocol::ErrorBody)))]
 async fn outlet_sales(
-    State(state): State<AppState>,
+    State(state): State<Shared>,
     who: Principal,
     Path(id): Path<OutletId>,
     Query(q): Query<SalesQuery>,
@@ -171,6 +171,10 @@ async fn outlet_sales(
 }
 
 /// The sales routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Shared: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new().routes(routes!(outlet_sales))
 }

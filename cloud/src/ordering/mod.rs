@@ -2,13 +2,13 @@
 //! place an order with an idempotency key, order history, cancel before the outlet accepts, and a
 //! live status stream of one's own order. Outlet staff accept and advance their outlet's orders.
 
-use crate::auth::{Principal, Role};
 use crate::catalog;
-use crate::db::{Backend, Db, is_unique_violation, now_ms};
-use crate::error::{Error, Json, Path, Query, Result};
-use crate::outbox::{self, Topic};
-use crate::privacy::Vault;
-use crate::state::AppState;
+use crate::events::{self, Topic};
+use crate::infra::access::{Principal, Role};
+use crate::infra::db::{Backend, Db, is_unique_violation, now_ms};
+use crate::infra::error::{Error, Json, Path, Query, Result};
+use crate::infra::state::Shared;
+use crate::infra::vault::Vault;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,6 +26,18 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// Most lines and portions an online order may have.
+/// What the ordering handlers use.
+#[derive(Clone)]
+pub struct OrderingState {
+    /// The leaves every domain shares.
+    pub shared: Shared,
+    /// The latest published catalog (prices).
+    pub catalog: crate::catalog::Latest,
+    /// Outlets as last read (status, hours).
+    pub outlets: crate::outlets::Recent,
+}
+crate::shared_state!(OrderingState);
+
 const MAX_LINES: usize = 50;
 const MAX_QUANTITY: u32 = 20;
 
@@ -54,16 +66,17 @@ pub struct OutletMenu {
     pub items: Vec<OutletMenuItem>,
 }
 
-async fn published_menu(state: &AppState, outlet: &Outlet) -> Result<(i64, Menu)> {
-    let published =
-        catalog::latest(state).await?.ok_or_else(|| Error::Unavailable("no menu has been published yet".into()))?;
+async fn published_menu(state: &OrderingState, outlet: &Outlet) -> Result<(i64, Menu)> {
+    let published = catalog::latest(&state.db, &state.catalog)
+        .await?
+        .ok_or_else(|| Error::Unavailable("no menu has been published yet".into()))?;
     Ok((published.version, published.catalog.menu_for(outlet.id)))
 }
 
 /// An outlet's published menu with live availability (anyone).
 #[utoipa::path(get, path = "/api/v1/outlets/{id}/menu", tag = "ordering", params(("id" = String, Path, description = "outlet id")),
     responses((status = 200, body = OutletMenu), (status = 404, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody)))]
-async fn outlet_menu(State(state): State<AppState>, Path(id): Path<OutletId>) -> Result<Json<OutletMenu>> {
+async fn outlet_menu(State(state): State<OrderingState>, Path(id): Path<OutletId>) -> Result<Json<OutletMenu>> {
     let outlet = crate::outlets::load(&state.db, id).await?;
     let (version, menu) = published_menu(&state, &outlet).await?;
     let now = Utc::now();
@@ -101,14 +114,14 @@ pub struct Basket {
 
 /// Prices and validates a basket: outlet open, address inside the delivery zone, items available,
 /// modifiers within limits. Returns the order it would be (not stored).
-async fn build(state: &AppState, customer: &str, basket: &Basket) -> Result<Order> {
+async fn build(state: &OrderingState, customer: &str, basket: &Basket) -> Result<Order> {
     if basket.fulfilment == Fulfilment::DineIn {
         return Err(Error::Validation("online orders are delivered or collected".into()));
     }
     if basket.notes.chars().count() > 500 {
         return Err(Error::Validation("notes are at most 500 characters".into()));
     }
-    let outlet = crate::outlets::load_recent(state, basket.outlet_id).await?;
+    let outlet = crate::outlets::load_recent(&state.db, &state.outlets, basket.outlet_id).await?;
     let now = Utc::now();
     if outlet.status != OutletStatus::Active || !outlet.is_open_at(now) {
         return Err(Error::Unavailable(format!("{} is not taking orders now", outlet.name)));
@@ -178,7 +191,7 @@ async fn build(state: &AppState, customer: &str, basket: &Basket) -> Result<Orde
 /// Quote a basket: prices, tax, delivery fee, total (customer). Nothing is stored.
 #[utoipa::path(post, path = "/api/v1/quotes", tag = "ordering", security(("bearer" = [])), request_body = Basket,
     responses((status = 200, body = Order), (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
-async fn quote(State(state): State<AppState>, who: Principal, Json(basket): Json<Basket>) -> Result<Json<Order>> {
+async fn quote(State(state): State<OrderingState>, who: Principal, Json(basket): Json<Basket>) -> Result<Json<Order>> {
     who.require(&[Role::Customer])?;
     Ok(Json(build(&state, &who.subject, &basket).await?))
 }
@@ -221,7 +234,7 @@ fn may_see(who: &Principal, order: &Order) -> Result<()> {
     params(("Idempotency-Key" = String, Header, description = "unique per order attempt; retries reuse it", min_length = 1, max_length = 128, pattern = "^[!-~]+$")),
     responses((status = 201, body = Order), (status = 200, body = Order), (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn place(
-    State(state): State<AppState>,
+    State(state): State<OrderingState>,
     who: Principal,
     headers: HeaderMap,
     Json(basket): Json<Basket>,
@@ -261,21 +274,20 @@ async fn place(
         }
         r => r?,
     };
-    state.relay.wake.notify_one();
     Ok((StatusCode::CREATED, Json(order)).into_response())
 }
 
 /// The `order.placed` event of `order`, its personal fields sealed, for its outlet.
-async fn placed_event(conn: &mut sqlx::AnyConnection, vault: &Vault, order: &Order) -> Result<outbox::NewEvent> {
+async fn placed_event(conn: &mut sqlx::AnyConnection, vault: &Vault, order: &Order) -> Result<events::NewEvent> {
     let (data, key) = (serde_json::to_value(order)?, order.id.to_string());
     let e =
-        outbox::NewEvent::about(conn, vault, order.customer_id.as_deref(), Topic::Order, &key, "order.placed", data);
+        events::NewEvent::about(conn, vault, order.customer_id.as_deref(), Topic::Order, &key, "order.placed", data);
     Ok(e.await?.down_to(order.outlet_id))
 }
 
 /// Inserts a placed order, its `order.placed` event and the customer's activity in one transaction.
 async fn insert_placed(db: &Db, vault: &Vault, order: &Order, customer: &str, key: &str, hash: &str) -> Result<()> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
@@ -291,7 +303,7 @@ async fn insert_placed(db: &Db, vault: &Vault, order: &Order, customer: &str, ke
     .execute(&mut *tx)
     .await?;
     placed_event(&mut tx, vault, order).await?.insert(&mut tx).await?;
-    crate::customers::log_activity(&mut tx, customer, "order_placed", &order.id.to_string()).await?;
+    crate::identity::log_activity(&mut tx, customer, "order_placed", &order.id.to_string()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -309,27 +321,25 @@ async fn insert_placed_postgres(
     let id = order.id.to_string();
     // The customer's key is made (once) on a connection of its own: an unused key is harmless.
     let e = placed_event(&mut *db.pool.acquire().await?, vault, order).await?;
-    sqlx::query(
+    let sql = format!(
         "WITH o AS (INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)),
-              e AS (INSERT INTO outbox (event_id, topic, key, kind, payload, created_ms, down) VALUES ($9, $10, $1, $11, $12, $13, $3))
-         INSERT INTO activity (user_id, at_ms, kind, detail) VALUES ($2, $13, 'order_placed', $1)",
-    )
-    .bind(&id)
-    .bind(customer)
-    .bind(order.outlet_id.to_string())
-    .bind(order.status.as_str())
-    .bind(key)
-    .bind(hash)
-    .bind(order.created_ms)
-    .bind(serde_json::to_string(order)?)
-    .bind(e.event_id)
-    .bind(e.topic)
-    .bind(e.kind)
-    .bind(e.payload)
-    .bind(e.at_ms)
-    .execute(&db.pool)
-    .await?;
+              e AS ({})
+         INSERT INTO activity (user_id, at_ms, kind, detail) VALUES ($2, $7, 'order_placed', $1)",
+        events::outbox::insert_sql(9, 1)
+    );
+    let q = sqlx::query(&sql)
+        .bind(&id)
+        .bind(customer)
+        .bind(order.outlet_id.to_string())
+        .bind(order.status.as_str())
+        .bind(key)
+        .bind(hash)
+        .bind(order.created_ms)
+        .bind(serde_json::to_string(order)?);
+    e.bind(q).execute(&db.pool).await?;
+    // One statement outside a transaction: it committed by itself, so the relay is told here.
+    db.committed_alone();
     Ok(())
 }
 
@@ -366,7 +376,7 @@ pub struct HistoryQuery {
 #[utoipa::path(get, path = "/api/v1/orders", tag = "ordering", security(("bearer" = [])), params(HistoryQuery),
     responses((status = 200, body = Vec<Order>)))]
 async fn history(
-    State(state): State<AppState>,
+    State(state): State<OrderingState>,
     who: Principal,
     Query(q): Query<HistoryQuery>,
 ) -> Result<Json<Vec<Order>>> {
@@ -377,7 +387,7 @@ async fn history(
 /// One order (its customer, its outlet's staff, HQ).
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "ordering", security(("bearer" = [])), params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Order), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn get_one(State(state): State<AppState>, who: Principal, Path(id): Path<OrderId>) -> Result<Json<Order>> {
+async fn get_one(State(state): State<OrderingState>, who: Principal, Path(id): Path<OrderId>) -> Result<Json<Order>> {
     let order = load(&state.db, id).await?;
     may_see(&who, &order)?;
     Ok(Json(order))
@@ -387,7 +397,7 @@ async fn get_one(State(state): State<AppState>, who: Principal, Path(id): Path<O
 /// status check is in the UPDATE itself, so a racing move (a customer's cancel against the
 /// outlet's accept) has exactly one winner; the loser gets 409.
 pub(crate) async fn move_order(
-    state: &AppState,
+    state: &Shared,
     id: OrderId,
     to: OrderStatus,
     reason: Option<String>,
@@ -403,7 +413,7 @@ pub(crate) async fn move_order(
     if matches!(to, OrderStatus::Cancelled | OrderStatus::Voided) {
         order.closed_reason = reason;
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let moved = sqlx::query("UPDATE orders SET status = $1, updated_ms = $2, doc = $3 WHERE id = $4 AND status = $5")
         .bind(to.as_str())
         .bind(order.updated_ms)
@@ -416,7 +426,7 @@ pub(crate) async fn move_order(
         return Err(Error::Conflict("the order changed meanwhile; reload it".into()));
     }
     let kind = format!("order.{}", to.as_str());
-    let event = outbox::NewEvent::about(
+    let event = events::NewEvent::about(
         &mut tx,
         &state.vault,
         order.customer_id.as_deref(),
@@ -428,7 +438,6 @@ pub(crate) async fn move_order(
     .await?;
     if tell_outlet { event.down_to(order.outlet_id) } else { event }.insert(&mut tx).await?;
     tx.commit().await?;
-    state.relay.wake.notify_one();
     Ok(order)
 }
 
@@ -446,7 +455,7 @@ pub struct CancelRequest {
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Order), (status = 404, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody)))]
 async fn cancel(
-    State(state): State<AppState>,
+    State(state): State<OrderingState>,
     who: Principal,
     Path(id): Path<OrderId>,
     Json(req): Json<CancelRequest>,
@@ -490,7 +499,7 @@ pub struct OutletMove {
     params(("outlet" = String, Path, description = "outlet id"), ("id" = String, Path, description = "order id")),
     responses((status = 200, body = Order), (status = 403, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody)))]
 async fn outlet_move(
-    State(state): State<AppState>,
+    State(state): State<OrderingState>,
     who: Principal,
     Path((outlet, id)): Path<(OutletId, OrderId)>,
     Json(req): Json<OutletMove>,
@@ -544,7 +553,7 @@ pub struct OrderSearch {
 #[utoipa::path(get, path = "/api/v1/outlets/{outlet}/orders", tag = "ordering", security(("bearer" = [])), params(("outlet" = String, Path, description = "outlet id"), OrderSearch),
     responses((status = 200, body = Vec<Order>), (status = 403, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn outlet_orders(
-    State(state): State<AppState>,
+    State(state): State<OrderingState>,
     who: Principal,
     Path(outlet): Path<OutletId>,
     Query(q): Query<OrderSearch>,
@@ -608,14 +617,60 @@ async fn outlet_orders(
 /// Its customer, its outlet's staff, HQ.
 #[utoipa::path(get, path = "/api/v1/orders/{id}/stream", tag = "ordering", security(("bearer" = [])), params(("id" = String, Path, description = "order id")),
     responses((status = 200, description = "text/event-stream of the order's events", content_type = "text/event-stream"), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn stream(State(state): State<AppState>, who: Principal, Path(id): Path<OrderId>) -> Result<impl IntoResponse> {
+async fn stream(
+    State(state): State<OrderingState>,
+    who: Principal,
+    Path(id): Path<OrderId>,
+) -> Result<impl IntoResponse> {
     let order = load(&state.db, id).await?;
     may_see(&who, &order)?;
-    Ok(outbox::follow(state, 0, Some(id.to_string())))
+    Ok(events::follow(state.shared, 0, Some(id.to_string())))
+}
+
+/// Erasure: `customer`'s orders stay, as financial records, without the delivery address, notes
+/// or any link to a person; they get a fresh opaque owner, so they stay apart from other erased
+/// customers' orders but lead to no one. Refused while an order is still open (the kitchen and the
+/// driver still need the address). Returns the orders erased, by outlet.
+pub async fn erase_customer(
+    conn: &mut sqlx::AnyConnection,
+    customer: &str,
+) -> Result<std::collections::BTreeMap<OutletId, Vec<OrderId>>> {
+    let open = sqlx::query(
+        "SELECT COUNT(*) AS n FROM orders WHERE customer_id = $1 AND status NOT IN ('completed', 'cancelled', 'voided')",
+    )
+    .bind(customer)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get::<i64, _>("n")?;
+    if open > 0 {
+        return Err(Error::Conflict(format!(
+            "{open} of your orders are still open; erasure is possible once they are delivered or cancelled"
+        )));
+    }
+    let anonymous = format!("erased-{}", uuid::Uuid::now_v7());
+    let rows =
+        sqlx::query("SELECT id, doc FROM orders WHERE customer_id = $1").bind(customer).fetch_all(&mut *conn).await?;
+    let mut by_outlet: std::collections::BTreeMap<OutletId, Vec<OrderId>> = Default::default();
+    for r in rows {
+        let mut order: Order = serde_json::from_str(&r.try_get::<String, _>("doc")?)?;
+        order.erase_personal();
+        by_outlet.entry(order.outlet_id).or_default().push(order.id);
+        sqlx::query("UPDATE orders SET doc = $1, customer_id = $2 WHERE id = $3")
+            .bind(serde_json::to_string(&order)?)
+            .bind(&anonymous)
+            .bind(r.try_get::<String, _>("id")?)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(by_outlet)
 }
 
 /// The ordering routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    OrderingState: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(outlet_menu))
         .routes(routes!(quote))

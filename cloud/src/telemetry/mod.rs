@@ -1,5 +1,8 @@
-//! Fleet telemetry, the cloud's side: fixes from drivers' agents arrive over MQTT, are judged,
-//! kept as each device's latest position, and produced to Kafka.
+//! Telemetry ingest: fixes from drivers' agents (and OwnTracks apps) arrive over MQTT, are
+//! judged ([`crate::fleet::judge`]), kept as each device's latest position, produced to Kafka and
+//! handed to delivery tracking.
+//!
+//! May use `fleet`, `delivery`, `events` and `infra`; nothing uses it but `app` (which runs it).
 //!
 //! - Ingest subscribes with a shared subscription (`$share/GROUP/patty/v1/devices/#`), so
 //!   several replicas in one group split the fleet. The session is persistent and acknowledgements
@@ -17,252 +20,25 @@
 //!   device (a device's messages keep their order; the fleet's use every core), and acknowledges
 //!   in arrival order as each settles.
 
-use crate::auth::Principal;
-use crate::db::now_ms;
-use crate::error::{Error, Json, Path, Result};
-use crate::state::AppState;
+use crate::delivery::DeliveryState;
+use crate::fleet::{DevicePosition, Reason, Verdict, judge};
+use crate::infra::access::Principal;
+use crate::infra::db::now_ms;
+use crate::infra::error::{Error, Json, Path, Result};
 use axum::extract::State;
 use patty_protocol::telemetry::{Fix, TOPIC_PREFIX};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// The Kafka topics of the delivery streams, with their partition counts.
-pub const TOPICS: [(&str, i32); 4] = [
-    ("delivery.location.updates", 10),
-    ("delivery.geofence.alerts", 5),
-    ("delivery.status.events", 6),
-    ("delivery.route.events", 6),
-];
-
-/// Faster than this between two fixes is not a car: the later fix is flagged.
-const MAX_PLAUSIBLE_MPS: f64 = 70.0;
-/// A fix stamped further ahead than this is refused.
-const MAX_AHEAD_S: u64 = 120;
-
-/// Why a message was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    /// Not a device topic this cloud knows.
-    BadTopic,
-    /// The topic's device is not an active device key.
-    UnknownDevice,
-    /// The payload is not a fix.
-    Malformed,
-    /// Coordinates or heading out of range.
-    OutOfRange,
-    /// Stamped too far in the future.
-    FromTheFuture,
-    /// The fix names a job that is not the driver's.
-    NotOnDelivery,
-    /// A reply that does not parse, or that the delivery's state refuses.
-    BadReply,
-    /// A wrong hand-over code.
-    WrongCode,
-}
-
-impl Reason {
-    const ALL: [Reason; 8] = [
-        Reason::BadTopic,
-        Reason::UnknownDevice,
-        Reason::Malformed,
-        Reason::OutOfRange,
-        Reason::FromTheFuture,
-        Reason::NotOnDelivery,
-        Reason::BadReply,
-        Reason::WrongCode,
-    ];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::BadTopic => "bad_topic",
-            Self::UnknownDevice => "unknown_device",
-            Self::Malformed => "malformed",
-            Self::OutOfRange => "out_of_range",
-            Self::FromTheFuture => "from_the_future",
-            Self::NotOnDelivery => "not_on_delivery",
-            Self::BadReply => "bad_reply",
-            Self::WrongCode => "wrong_code",
-        }
-    }
-}
-
-/// What to do with a fix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Keep it; `jump` when it is implausibly far from the last one.
-    Accept {
-        /// Implied speed over [`MAX_PLAUSIBLE_MPS`].
-        jump: bool,
-    },
-    /// Seen before (sequence not above the last accepted).
-    Repeat,
-    /// Refuse it.
-    Reject(Reason),
-}
-
-/// Judges `fix` against the device's last accepted one.
-pub fn judge(last: Option<&Fix>, fix: &Fix, now_s: u64) -> Verdict {
-    if !fix.in_range() {
-        return Verdict::Reject(Reason::OutOfRange);
-    }
-    if u64::from(fix.time_s) > now_s + MAX_AHEAD_S {
-        return Verdict::Reject(Reason::FromTheFuture);
-    }
-    let Some(last) = last else { return Verdict::Accept { jump: false } };
-    if fix.seq <= last.seq {
-        return Verdict::Repeat;
-    }
-    let metres = distance_m((last.lat(), last.lon()), (fix.lat(), fix.lon()));
-    let seconds = f64::from(fix.time_s.saturating_sub(last.time_s).max(1));
-    Verdict::Accept { jump: metres / seconds > MAX_PLAUSIBLE_MPS }
-}
-
-/// Great-circle distance in metres.
-pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    use geo::{Distance, Haversine, Point};
-    Haversine.distance(Point::new(a.1, a.0), Point::new(b.1, b.0))
-}
-
-/// A device's latest accepted position.
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct DevicePosition {
-    /// The device (its API key's id).
-    pub device_id: String,
-    /// The driver the device belongs to.
-    pub driver_id: String,
-    /// The fix's sequence number.
-    pub seq: u32,
-    /// Latitude, degrees.
-    pub lat: f64,
-    /// Longitude, degrees.
-    pub lon: f64,
-    /// Accuracy, metres.
-    pub accuracy_m: u16,
-    /// Speed, metres per second.
-    pub speed_mps: f64,
-    /// Heading, degrees.
-    pub heading_deg: u16,
-    /// When measured, Unix seconds.
-    pub time_s: u32,
-    /// Battery percent, when known.
-    pub battery_pct: Option<u8>,
-    /// The job number the fix names.
-    pub job: Option<u32>,
-    /// The delivery that job is, while it is under way.
-    #[schema(value_type = Option<String>)]
-    pub delivery_id: Option<patty_protocol::ids::DeliveryId>,
-    /// Implausibly far from the previous fix.
-    pub jump: bool,
-    /// When the cloud received it, Unix ms.
-    pub received_ms: i64,
-    /// Whether the device's session is up (its last status was `online`).
-    pub online: bool,
-}
-
-/// Fleet state on this replica.
-#[derive(Default)]
-pub struct Fleet {
-    latest: Mutex<HashMap<String, (Fix, DevicePosition)>>,
-    online: Mutex<HashMap<String, bool>>,
-    devices: Mutex<HashMap<String, (Option<String>, Instant)>>,
-    owntracks: Mutex<HashMap<String, (Option<String>, Instant)>>,
-    quiet: Mutex<HashMap<String, Instant>>,
-    /// Fixes accepted.
-    pub accepted: AtomicU64,
-    /// Accepted but flagged as an impossible jump.
-    pub jumps: AtomicU64,
-    /// Repeats dropped.
-    pub repeats: AtomicU64,
-    /// Accepted fixes Kafka acknowledged.
-    pub produced: AtomicU64,
-    /// Sessions the ingest opened with the broker (one while the link holds).
-    pub sessions: AtomicU64,
-    rejected: [AtomicU64; 8],
-    client: Mutex<Option<AsyncClient>>,
-}
-
-impl Fleet {
-    /// Rejections so far, by reason.
-    pub fn rejected(&self) -> Vec<(&'static str, u64)> {
-        Reason::ALL.iter().zip(&self.rejected).map(|(r, n)| (r.as_str(), n.load(Ordering::Relaxed))).collect()
-    }
-
-    /// Publishes `cmd` to `device`'s command topic (QoS 1), from a task; a no-op while the ingest
-    /// has no broker session.
-    pub fn command(&self, device: &str, cmd: &patty_protocol::delivery::Command) {
-        let Some(client) = self.client.lock().unwrap_or_else(|e| e.into_inner()).clone() else { return };
-        let topic = patty_protocol::telemetry::topic(device, "cmd");
-        let payload = serde_json::to_vec(cmd).unwrap_or_default();
-        tokio::spawn(async move {
-            if let Err(e) = client.publish(topic, payload, rumqttc::PublishOptions::new(QoS::AtLeastOnce)).await {
-                tracing::warn!(error = %e, "sending a command to a device failed");
-            }
-        });
-    }
-
-    fn reject(&self, device: &str, reason: Reason, detail: &str) {
-        self.rejected[Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0)].fetch_add(1, Ordering::Relaxed);
-        let mut quiet = self.quiet.lock().unwrap_or_else(|e| e.into_inner());
-        let due = quiet.get(device).is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
-        if due {
-            quiet.insert(device.to_owned(), Instant::now());
-            tracing::warn!(
-                device,
-                reason = reason.as_str(),
-                detail,
-                "a device message was refused (logged once a minute per device)"
-            );
-        }
-    }
-
-    /// Appends the ingest's counters in the Prometheus text format.
-    pub fn render(&self, out: &mut String) {
-        for (name, help, n) in [
-            ("patty_cloud_fixes_accepted_total", "Fixes accepted.", &self.accepted),
-            ("patty_cloud_fixes_jumps_total", "Fixes accepted but flagged as an impossible jump.", &self.jumps),
-            ("patty_cloud_fixes_repeats_total", "Repeated fixes dropped.", &self.repeats),
-            ("patty_cloud_fixes_produced_total", "Accepted fixes Kafka acknowledged.", &self.produced),
-            (
-                "patty_cloud_mqtt_sessions_total",
-                "Sessions the telemetry ingest opened with the broker.",
-                &self.sessions,
-            ),
-        ] {
-            patty_service::metrics::series(out, name, "counter", help, n.load(Ordering::Relaxed));
-        }
-        out.push_str("# HELP patty_cloud_device_messages_rejected_total Device messages refused, by reason.\n");
-        out.push_str("# TYPE patty_cloud_device_messages_rejected_total counter\n");
-        for (reason, n) in self.rejected() {
-            out.push_str(&format!("patty_cloud_device_messages_rejected_total{{reason=\"{reason}\"}} {n}\n"));
-        }
-    }
-
-    /// The latest positions, newest first.
-    pub fn positions(&self) -> Vec<DevicePosition> {
-        let online = self.online.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut out: Vec<DevicePosition> = self
-            .latest
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .map(|(_, p)| DevicePosition { online: online.get(&p.device_id).copied().unwrap_or(false), ..p.clone() })
-            .collect();
-        out.sort_by_key(|p| std::cmp::Reverse(p.received_ms));
-        out
-    }
-}
-
 /// The driver behind an active device key, cached for 10 seconds.
-async fn driver_of(state: &AppState, device: &str) -> Result<Option<String>> {
+async fn driver_of(state: &DeliveryState, device: &str) -> Result<Option<String>> {
     if let Some((driver, at)) = state.fleet.devices.lock().unwrap_or_else(|e| e.into_inner()).get(device)
         && at.elapsed() < Duration::from_secs(10)
     {
@@ -302,7 +78,7 @@ enum Outcome {
 }
 
 /// The driver behind `device`, or the outcome for a message from an unknown one.
-async fn known(state: &AppState, device: &str) -> std::result::Result<String, Outcome> {
+async fn known(state: &DeliveryState, device: &str) -> std::result::Result<String, Outcome> {
     match driver_of(state, device).await {
         Ok(Some(d)) => Ok(d),
         Ok(None) => {
@@ -316,7 +92,7 @@ async fn known(state: &AppState, device: &str) -> std::result::Result<String, Ou
     }
 }
 
-async fn handle(state: &AppState, topic: &str, payload: &[u8]) -> Outcome {
+async fn handle(state: &DeliveryState, topic: &str, payload: &[u8]) -> Outcome {
     if let Some(rest) = topic.strip_prefix("owntracks/") {
         return owntracks(state, rest, payload).await;
     }
@@ -358,7 +134,7 @@ async fn handle(state: &AppState, topic: &str, payload: &[u8]) -> Outcome {
 
 /// Judges a decoded fix from `device` (driven by `driver`) and, when accepted, keeps it, runs
 /// geofences and milestones, and asks for it to be produced.
-async fn accept_fix(state: &AppState, device: &str, driver: String, fix: Fix) -> Outcome {
+async fn accept_fix(state: &DeliveryState, device: &str, driver: String, fix: Fix) -> Outcome {
     let delivery = match fix.job {
         None => None,
         Some(job) => match crate::delivery::check_job(state, job, &driver).await {
@@ -432,7 +208,7 @@ async fn accept_fix(state: &AppState, device: &str, driver: String, fix: Fix) ->
 /// OwnTracks' JSON on `owntracks/USER/DEVICE` (and `…/event`): a location becomes a fix of the
 /// device key linked to that user and device; a transition (the app's own regions) is passed on
 /// as an alert; `lwt` marks the device offline. Other message types are ignored.
-async fn owntracks(state: &AppState, rest: &str, payload: &[u8]) -> Outcome {
+async fn owntracks(state: &DeliveryState, rest: &str, payload: &[u8]) -> Outcome {
     let parts: Vec<&str> = rest.split('/').collect();
     let (user, device_name) = match parts.as_slice() {
         [u, d] | [u, d, "event"] if !u.is_empty() && !d.is_empty() => (*u, *d),
@@ -530,7 +306,7 @@ struct OwnTracks {
 }
 
 /// The device key linked to an OwnTracks user and device, cached for 10 seconds.
-async fn owntracks_device(state: &AppState, user: &str, device: &str) -> Result<Option<String>> {
+async fn owntracks_device(state: &DeliveryState, user: &str, device: &str) -> Result<Option<String>> {
     let key = format!("{user}/{device}");
     if let Some((linked, at)) = state.fleet.owntracks.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
         && at.elapsed() < Duration::from_secs(10)
@@ -549,7 +325,7 @@ async fn owntracks_device(state: &AppState, user: &str, device: &str) -> Result<
 }
 
 /// A driver's answer from their device: accept, decline, picked up, a code.
-async fn reply(state: &AppState, device: &str, payload: &[u8]) {
+async fn reply(state: &DeliveryState, device: &str, payload: &[u8]) {
     let driver = match driver_of(state, device).await {
         Ok(Some(d)) => d,
         Ok(None) => return state.fleet.reject(device, Reason::UnknownDevice, "no active device key with this id"),
@@ -602,7 +378,7 @@ pub fn client_id(share_group: &str, data_dir: &std::path::Path) -> Result<String
 
 /// The TLS an `mqtts://` link takes (rustls on ring, as everywhere): the broker's certificate
 /// must chain to `ca_file`, or else to the system's roots. `None` for `mqtt://`.
-pub fn tls(cfg: &crate::config::MqttConfig) -> Result<Option<Arc<rustls::ClientConfig>>> {
+pub fn tls(cfg: &crate::infra::config::MqttConfig) -> Result<Option<Arc<rustls::ClientConfig>>> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     if !cfg.host_port().is_some_and(|(_, _, tls)| tls) {
@@ -629,7 +405,7 @@ pub fn tls(cfg: &crate::config::MqttConfig) -> Result<Option<Arc<rustls::ClientC
 }
 
 /// Runs the ingest until `shutdown`, reconnecting after a broker failure.
-pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(state: DeliveryState, mut shutdown: watch::Receiver<bool>) {
     let cfg = state.config.mqtt.clone();
     let Some((host, port, _)) = cfg.host_port() else { return };
     let mut opts = MqttOptions::new(cfg.client_id.clone(), (host.clone(), port));
@@ -743,43 +519,45 @@ fn shard(topic: &str, n: usize) -> usize {
 }
 
 /// Judges, keeps and produces the messages of its devices, in their order.
-async fn worker(state: AppState, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
+async fn worker(state: DeliveryState, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
     while let Some(Job { p, done }) = jobs.recv().await {
         let _ = done.send(settle(&state, p).await);
     }
 }
 
 /// What becomes of one message: acknowledged at once, after Kafka has it, or not at all.
-async fn settle(state: &AppState, p: rumqttc::Publish) -> Settled {
+async fn settle(state: &DeliveryState, p: rumqttc::Publish) -> Settled {
     match handle(state, std::str::from_utf8(&p.topic).unwrap_or(""), &p.payload).await {
         Outcome::Ack => Box::pin(std::future::ready(Some(p))),
         Outcome::Hold => Box::pin(std::future::ready(None)),
         Outcome::Produce(key, json) => match &state.kafka {
             // Queued here, in arrival order; the wait for Kafka's acknowledgement is
             // the acknowledger's.
-            Some(sink) => match sink.enqueue("delivery.location.updates", &key, &json).await {
-                Ok(delivered) => {
-                    let fleet = state.fleet.clone();
-                    Box::pin(async move {
-                        match delivered.await {
-                            Ok(()) => {
-                                fleet.produced.fetch_add(1, Ordering::Relaxed);
-                                Some(p)
+            Some(sink) => {
+                match sink.enqueue(patty_protocol::topics::Topic::LocationUpdates.name(), &key, &json).await {
+                    Ok(delivered) => {
+                        let fleet = state.fleet.clone();
+                        Box::pin(async move {
+                            match delivered.await {
+                                Ok(()) => {
+                                    fleet.produced.fetch_add(1, Ordering::Relaxed);
+                                    Some(p)
+                                }
+                                // Not acknowledged: the broker sends it again on the
+                                // next session.
+                                Err(e) => {
+                                    tracing::error!(error = %e, "producing a fix failed");
+                                    None
+                                }
                             }
-                            // Not acknowledged: the broker sends it again on the
-                            // next session.
-                            Err(e) => {
-                                tracing::error!(error = %e, "producing a fix failed");
-                                None
-                            }
-                        }
-                    })
+                        })
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "queueing a fix for Kafka failed");
+                        Box::pin(std::future::ready(None))
+                    }
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "queueing a fix for Kafka failed");
-                    Box::pin(std::future::ready(None))
-                }
-            },
+            }
             None => Box::pin(std::future::ready(Some(p))),
         },
     }
@@ -818,33 +596,6 @@ async fn ordered_acks(client: AsyncClient, mut rx: tokio::sync::mpsc::UnboundedR
     }
 }
 
-/// Every device's latest position (HQ).
-#[utoipa::path(get, path = "/api/v1/fleet/positions", tag = "fleet", security(("bearer" = [])),
-    responses((status = 200, body = Vec<DevicePosition>), (status = 403, body = patty_protocol::ErrorBody)))]
-async fn positions(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<DevicePosition>>> {
-    who.require(&[])?;
-    Ok(Json(state.fleet.positions()))
-}
-
-/// One device's latest position (HQ).
-#[utoipa::path(get, path = "/api/v1/fleet/devices/{id}/position", tag = "fleet", security(("bearer" = [])),
-    params(("id" = String, Path, description = "device id")),
-    responses((status = 200, body = DevicePosition), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn device_position(
-    State(state): State<AppState>,
-    who: Principal,
-    Path(id): Path<String>,
-) -> Result<Json<DevicePosition>> {
-    who.require(&[])?;
-    state
-        .fleet
-        .positions()
-        .into_iter()
-        .find(|p| p.device_id == id)
-        .map(Json)
-        .ok_or_else(|| Error::NotFound(format!("no position from device {id} yet")))
-}
-
 /// An OwnTracks user and device, as the app is set up (its topic is `owntracks/USER/DEVICE`).
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -863,7 +614,7 @@ pub struct OwnTracksLink {
     params(("id" = String, Path, description = "device id (a device key's id)")),
     responses((status = 200, body = OwnTracksLink), (status = 404, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn link_owntracks(
-    State(state): State<AppState>,
+    State(state): State<DeliveryState>,
     who: Principal,
     Path(id): Path<String>,
     Json(link): Json<OwnTracksLink>,
@@ -876,7 +627,7 @@ async fn link_owntracks(
     if driver_of(&state, &id).await?.is_none() {
         return Err(Error::NotFound(format!("no active device key {id}")));
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query("DELETE FROM owntracks_links WHERE device_id = $1").bind(&id).execute(&mut *tx).await?;
     let inserted =
         sqlx::query("INSERT INTO owntracks_links (ot_user, ot_device, device_id, created_ms) VALUES ($1, $2, $3, $4)")
@@ -888,7 +639,7 @@ async fn link_owntracks(
             .await;
     match inserted {
         Ok(_) => tx.commit().await?,
-        Err(e) if crate::db::is_unique_violation(&e) => {
+        Err(e) if crate::infra::db::is_unique_violation(&e) => {
             return Err(Error::Conflict(format!(
                 "owntracks/{}/{} is linked to another device",
                 link.user, link.device
@@ -900,42 +651,18 @@ async fn link_owntracks(
     Ok(Json(link))
 }
 
-/// The fleet routes.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(positions)).routes(routes!(device_position)).routes(routes!(link_owntracks))
+/// The telemetry routes.
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    DeliveryState: axum::extract::FromRef<S>,
+{
+    OpenApiRouter::new().routes(routes!(link_owntracks))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use patty_protocol::telemetry::micro;
-
-    fn fix(seq: u32, t: u32, lat: f64, lon: f64) -> Fix {
-        Fix {
-            seq,
-            time_s: t,
-            lat_u: micro(lat),
-            lon_u: micro(lon),
-            accuracy_m: 5,
-            speed_dms: 100,
-            heading_deg: 90,
-            battery_pct: 80,
-            job: None,
-        }
-    }
-
-    #[test]
-    fn fixes_are_judged_by_range_time_order_and_plausibility() {
-        let now = 1_800_000_000;
-        let a = fix(1, 1_799_999_990, 52.37, 4.89);
-        assert_eq!(judge(None, &a, now), Verdict::Accept { jump: false });
-        assert_eq!(judge(Some(&a), &fix(2, 1_800_000_000, 52.3709, 4.89), now), Verdict::Accept { jump: false });
-        // 100 km in 10 s.
-        assert_eq!(judge(Some(&a), &fix(2, 1_800_000_000, 53.27, 4.89), now), Verdict::Accept { jump: true });
-        assert_eq!(judge(Some(&a), &fix(1, 1_800_000_000, 52.37, 4.89), now), Verdict::Repeat);
-        assert_eq!(judge(None, &fix(1, now as u32 + 600, 52.37, 4.89), now), Verdict::Reject(Reason::FromTheFuture));
-        assert_eq!(judge(None, &Fix { lat_u: 95_000_000, ..a }, now), Verdict::Reject(Reason::OutOfRange));
-    }
 
     #[test]
     fn each_data_directory_is_a_replica_with_a_client_id_of_its_own() {

@@ -2,16 +2,27 @@
 //! the aggregate's id so each aggregate's events stay in order in its partition), the telemetry
 //! ingest's records, and topic creation with the partition counts the design names.
 
-use crate::error::{Error, Result};
-use crate::outbox::{Pending, Topic};
+use crate::infra::error::{Error, Result};
+use patty_protocol::topics::Topic;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use std::time::Duration;
 
-/// Partitions for each domain topic when the relay creates it.
-pub const DOMAIN_PARTITIONS: i32 = 6;
+/// An event on its way to Kafka, with its payload as stored (published as is, never re-encoded).
+pub struct Record {
+    /// The outbox row id.
+    pub id: i64,
+    /// Unique event id, sent as the `event_id` header.
+    pub event_id: String,
+    /// Kafka topic (without the prefix).
+    pub topic: String,
+    /// Aggregate id, the Kafka key.
+    pub key: String,
+    /// The event's JSON.
+    pub payload: String,
+}
 
 /// The producer side of the outbox relay.
 #[derive(Clone)]
@@ -38,16 +49,15 @@ impl KafkaSink {
     pub async fn connect(brokers: &str, prefix: &str) -> Result<Self> {
         let producer: FutureProducer =
             producer_config(brokers).create().map_err(|e| Error::Internal(format!("kafka producer: {e}")))?;
-        let mut topics: Vec<(String, i32)> =
-            Topic::ALL.iter().map(|t| (format!("{prefix}{}", t.name()), DOMAIN_PARTITIONS)).collect();
-        topics.extend(crate::fleet::TOPICS.iter().map(|(t, p)| (format!("{prefix}{t}"), *p)));
+        let topics: Vec<(String, i32)> =
+            Topic::ALL.iter().map(|t| (format!("{prefix}{}", t.name()), t.partitions())).collect();
         ensure_topics(brokers, &topics.iter().map(|(t, p)| (t.as_str(), *p)).collect::<Vec<_>>()).await?;
         Ok(Self { producer, prefix: prefix.to_owned() })
     }
 
     /// Publishes every event and waits for every acknowledgement; any failure fails the batch
     /// (the relay retries it whole, and consumers drop repeats by event id).
-    pub async fn send_all(&self, events: &[Pending]) -> Result<()> {
+    pub async fn send_all(&self, events: &[Record]) -> Result<()> {
         let mut acks = Vec::with_capacity(events.len());
         for e in events {
             let topic = format!("{}{}", self.prefix, e.topic);

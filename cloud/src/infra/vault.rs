@@ -14,8 +14,8 @@
 //!   live stream, an outlet's downward stream): while the key exists the fields are put back; once
 //!   it is gone the event stays as sealed, with its blanks.
 
-use crate::db::now_ms;
-use crate::error::{Error, Result};
+use crate::infra::db::now_ms;
+use crate::infra::error::{Error, Result};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chacha20poly1305::aead::{Aead, Generate, KeyInit, Payload};
@@ -299,7 +299,7 @@ mod tests {
     #[tokio::test]
     async fn events_recorded_unsealed_are_blanked_for_the_erased_customer_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::db::Db::connect(&crate::config::Config::for_data_dir(dir.path())).await.unwrap();
+        let db = crate::infra::db::Db::connect(&crate::infra::config::Config::for_data_dir(dir.path())).await.unwrap();
         let mut conn = db.pool.acquire().await.unwrap();
         let event = |who: &str| {
             json!({ "kind": "order.placed", "data": { "order_id": "o1", "customer_id": who,

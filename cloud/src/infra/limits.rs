@@ -5,8 +5,8 @@
 //! per account. The client's address is the peer's, or, when the peer is one of
 //! `http.trusted_proxies`, the nearest untrusted hop in its `X-Forwarded-For`.
 
-use crate::config::HttpConfig;
-use crate::error::Error;
+use crate::infra::config::HttpConfig;
+use crate::infra::error::Error;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use ipnet::IpNet;

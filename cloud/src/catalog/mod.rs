@@ -2,11 +2,11 @@
 //! an immutable, numbered version. Outlets sync versions; online orders are priced from the
 //! latest and record which one.
 
-use crate::auth::{Principal, Role};
-use crate::db::now_ms;
-use crate::error::{Error, Json, Path, Result};
-use crate::outbox::{self, Topic};
-use crate::state::AppState;
+use crate::events::{self, Topic};
+use crate::infra::access::{Principal, Role};
+use crate::infra::db::now_ms;
+use crate::infra::error::{Error, Json, Path, Result};
+use crate::infra::state::Shared;
 use axum::extract::State;
 use axum::http::StatusCode;
 use patty_protocol::catalog::Catalog;
@@ -29,20 +29,34 @@ pub struct Published {
     pub catalog: Catalog,
 }
 
+/// The latest published catalog, parsed once per version, and when it was last confirmed.
+#[derive(Clone, Default)]
+pub struct Latest(Arc<std::sync::RwLock<Option<(std::time::Instant, Arc<Published>)>>>);
+
+/// What the catalog's handlers use.
+#[derive(Clone)]
+pub struct CatalogState {
+    /// The leaves every domain shares.
+    pub shared: Shared,
+    /// The latest published version.
+    pub catalog: Latest,
+}
+crate::shared_state!(CatalogState);
+
 /// How long the ordering path trusts its copy of the latest version before asking the database.
 const LATEST_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The latest published version, if any: parsed once per version, shared, and re-checked against
 /// the database at most once a second (a publish on this replica is seen at once).
-pub async fn latest(state: &AppState) -> Result<Option<Arc<Published>>> {
-    let cached = state.catalog.read().ok().and_then(|c| c.clone());
+pub async fn latest(db: &crate::infra::db::Db, cache: &Latest) -> Result<Option<Arc<Published>>> {
+    let cached = cache.0.read().ok().and_then(|c| c.clone());
     if let Some((checked, p)) = &cached
         && checked.elapsed() < LATEST_TTL
     {
         return Ok(Some(p.clone()));
     }
     let newest: Option<i64> =
-        sqlx::query("SELECT MAX(version) AS v FROM catalog_versions").fetch_one(&state.db.pool).await?.try_get("v")?;
+        sqlx::query("SELECT MAX(version) AS v FROM catalog_versions").fetch_one(&db.pool).await?.try_get("v")?;
     let Some(newest) = newest else { return Ok(None) };
     let published = match cached {
         Some((_, p)) if p.version == newest => p,
@@ -50,12 +64,12 @@ pub async fn latest(state: &AppState) -> Result<Option<Arc<Published>>> {
             let row =
                 sqlx::query("SELECT version, doc, published_ms, published_by FROM catalog_versions WHERE version = $1")
                     .bind(newest)
-                    .fetch_one(&state.db.pool)
+                    .fetch_one(&db.pool)
                     .await?;
             Arc::new(published_row(&row)?)
         }
     };
-    if let Ok(mut c) = state.catalog.write() {
+    if let Ok(mut c) = cache.0.write() {
         *c = Some((std::time::Instant::now(), published.clone()));
     }
     Ok(Some(published))
@@ -73,7 +87,7 @@ fn published_row(r: &sqlx::any::AnyRow) -> Result<Published> {
 /// The draft (HQ).
 #[utoipa::path(get, path = "/api/v1/catalog/draft", tag = "catalog", security(("bearer" = [])),
     responses((status = 200, body = Catalog), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn get_draft(State(state): State<AppState>, who: Principal) -> Result<Json<Catalog>> {
+async fn get_draft(State(state): State<CatalogState>, who: Principal) -> Result<Json<Catalog>> {
     who.require(&[])?;
     let row = sqlx::query("SELECT doc FROM catalog_draft WHERE id = 1")
         .fetch_optional(&state.db.pool)
@@ -87,7 +101,7 @@ async fn get_draft(State(state): State<AppState>, who: Principal) -> Result<Json
 #[utoipa::path(put, path = "/api/v1/catalog/draft", tag = "catalog", security(("bearer" = [])), request_body = Catalog,
     responses((status = 200, body = Catalog), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn put_draft(
-    State(state): State<AppState>,
+    State(state): State<CatalogState>,
     who: Principal,
     Json(catalog): Json<Catalog>,
 ) -> Result<Json<Catalog>> {
@@ -99,7 +113,7 @@ async fn put_draft(
             .map_err(|_| Error::Validation(format!("the draft names unknown outlet {outlet}")))?;
     }
     let doc = serde_json::to_string(&catalog)?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let updated = sqlx::query("UPDATE catalog_draft SET doc = $1, updated_ms = $2, updated_by = $3 WHERE id = 1")
         .bind(&doc)
         .bind(now_ms())
@@ -121,9 +135,9 @@ async fn put_draft(
 /// Publish the draft as the next immutable version (HQ).
 #[utoipa::path(post, path = "/api/v1/catalog/publish", tag = "catalog", security(("bearer" = [])),
     responses((status = 201, body = Published), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn publish(State(state): State<AppState>, who: Principal) -> Result<(StatusCode, Json<Published>)> {
+async fn publish(State(state): State<CatalogState>, who: Principal) -> Result<(StatusCode, Json<Published>)> {
     who.require(&[])?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let doc: String = sqlx::query("SELECT doc FROM catalog_draft WHERE id = 1")
         .fetch_optional(&mut *tx)
         .await?
@@ -145,19 +159,18 @@ async fn publish(State(state): State<AppState>, who: Principal) -> Result<(Statu
             .execute(&mut *tx)
             .await;
     if let Err(e) = inserted {
-        return Err(if crate::db::is_unique_violation(&e) {
+        return Err(if crate::infra::db::is_unique_violation(&e) {
             Error::Conflict("another publish won the race; try again".into())
         } else {
             e.into()
         });
     }
     let event = serde_json::json!({ "version": version, "items": catalog.menu.items.len() });
-    outbox::NewEvent::new(Topic::Catalog, "catalog", "catalog.published", &event).down_to("*").insert(&mut tx).await?;
+    events::NewEvent::new(Topic::Catalog, "catalog", "catalog.published", &event).down_to("*").insert(&mut tx).await?;
     tx.commit().await?;
-    if let Ok(mut c) = state.catalog.write() {
+    if let Ok(mut c) = state.catalog.0.write() {
         *c = None;
     }
-    state.relay.wake.notify_one();
     Ok((StatusCode::CREATED, Json(Published { version, published_ms: now, published_by: who.subject, catalog })))
 }
 
@@ -175,7 +188,7 @@ pub struct VersionSummary {
 /// Every published version (HQ).
 #[utoipa::path(get, path = "/api/v1/catalog/versions", tag = "catalog", security(("bearer" = [])),
     responses((status = 200, body = Vec<VersionSummary>)))]
-async fn versions(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<VersionSummary>>> {
+async fn versions(State(state): State<CatalogState>, who: Principal) -> Result<Json<Vec<VersionSummary>>> {
     who.require(&[])?;
     let rows = sqlx::query("SELECT version, published_ms, published_by FROM catalog_versions ORDER BY version")
         .fetch_all(&state.db.pool)
@@ -197,7 +210,11 @@ async fn versions(State(state): State<AppState>, who: Principal) -> Result<Json<
 #[utoipa::path(get, path = "/api/v1/catalog/versions/{version}", tag = "catalog", security(("bearer" = [])),
     params(("version" = i64, Path, description = "version number")),
     responses((status = 200, body = Published), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn version(State(state): State<AppState>, who: Principal, Path(version): Path<i64>) -> Result<Json<Published>> {
+async fn version(
+    State(state): State<CatalogState>,
+    who: Principal,
+    Path(version): Path<i64>,
+) -> Result<Json<Published>> {
     who.require(&[Role::Edge])?;
     let row = sqlx::query("SELECT version, doc, published_ms, published_by FROM catalog_versions WHERE version = $1")
         .bind(version)
@@ -208,7 +225,11 @@ async fn version(State(state): State<AppState>, who: Principal, Path(version): P
 }
 
 /// The catalog routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    CatalogState: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(get_draft, put_draft))
         .routes(routes!(publish))

@@ -430,7 +430,7 @@ impl Config {
                 "http.rate_per_minute, http.rate_burst, http.sign_in_per_address_per_minute, http.sign_in_per_account_per_minute, http.body_bytes (at least 1024) and database.max_connections must be positive",
             );
         }
-        crate::limits::Limits::new(h).map_err(ConfigError::Invalid)?;
+        crate::infra::limits::Limits::new(h).map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

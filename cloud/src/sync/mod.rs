@@ -19,12 +19,12 @@
 //!   frame with its position so the edge resumes after the last one it applied. Staff HQ sets
 //!   travel down too (name, role, active; never a PIN).
 
-use crate::auth::{Principal, Role};
 use crate::catalog::{self, Published};
-use crate::db::{Backend, now_ms};
-use crate::error::{Error, Json, Path, Query, Result};
-use crate::outbox::{NewEvent, Topic};
-use crate::state::AppState;
+use crate::events::{NewEvent, Topic};
+use crate::infra::access::{Principal, Role};
+use crate::infra::db::{Backend, now_ms};
+use crate::infra::error::{Error, Json, Path, Query, Result};
+use crate::infra::state::Shared;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -125,10 +125,10 @@ pub struct Applied {
 }
 
 /// Applies `entries` (contiguous, from `outlet`'s log) and the cursor in one transaction.
-pub async fn apply(state: &AppState, outlet: OutletId, entries: &[ChangeEntry]) -> Result<(Ack, Applied)> {
+pub async fn apply(state: &SyncState, outlet: OutletId, entries: &[ChangeEntry]) -> Result<(Ack, Applied)> {
     // Read before the transaction: on SQLite the pool has one connection, held by the transaction.
-    let latest = catalog::latest(state).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let latest = catalog::latest(&state.db, &state.catalog).await?;
+    let mut tx = state.db.begin().await?;
     let origin = outlet.to_string();
     let now = now_ms();
     // The upsert locks the cursor row until commit: two uploads from one outlet (a retry racing
@@ -166,9 +166,7 @@ pub async fn apply(state: &AppState, outlet: OutletId, entries: &[ChangeEntry]) 
             .await?;
     }
     tx.commit().await?;
-    if !fresh.is_empty() {
-        state.relay.wake.notify_one();
-    }
+    if !fresh.is_empty() {}
     Ok((Ack::AppliedThrough(through), applied))
 }
 
@@ -176,13 +174,13 @@ pub async fn apply(state: &AppState, outlet: OutletId, entries: &[ChangeEntry]) 
 struct Apply {
     outlet: OutletId,
     backend: Backend,
-    vault: std::sync::Arc<crate::privacy::Vault>,
+    vault: std::sync::Arc<crate::infra::vault::Vault>,
     events: Vec<NewEvent>,
     conflicts: Vec<Conflict>,
 }
 
 impl Apply {
-    fn new(outlet: OutletId, backend: Backend, vault: std::sync::Arc<crate::privacy::Vault>) -> Self {
+    fn new(outlet: OutletId, backend: Backend, vault: std::sync::Arc<crate::infra::vault::Vault>) -> Self {
         Self { outlet, backend, vault, events: Vec::new(), conflicts: Vec::new() }
     }
 
@@ -591,19 +589,7 @@ impl Apply {
         if self.events.is_empty() {
             return Ok(());
         }
-        let mut v = Vec::with_capacity(self.events.len() * 7);
-        for e in self.events {
-            v.extend([
-                Val::T(e.event_id),
-                Val::T(e.topic.to_owned()),
-                Val::T(e.key),
-                Val::T(e.kind),
-                Val::T(e.payload),
-                Val::I(e.at_ms),
-                e.down.map_or(Val::N, Val::T),
-            ]);
-        }
-        insert_rows(tx, "INSERT INTO outbox (event_id, topic, key, kind, payload, created_ms, down)", "", 7, v).await?;
+        crate::events::record_all(tx, self.events).await?;
         Ok(())
     }
 }
@@ -678,7 +664,7 @@ pub struct UploadAck {
 #[utoipa::path(post, path = "/api/v1/sync/up", tag = "sync", security(("bearer" = [])),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 200, body = UploadAck), (status = 403, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
-async fn up(State(state): State<AppState>, who: Principal, body: Bytes) -> Result<Json<UploadAck>> {
+async fn up(State(state): State<SyncState>, who: Principal, body: Bytes) -> Result<Json<UploadAck>> {
     let outlet = edge_outlet(&who)?;
     let entries = patty_sync::wire::decode_batch(&body, MAX_INFLATED).map_err(|e| Error::Validation(e.to_string()))?;
     if entries.len() > MAX_ENTRIES {
@@ -691,7 +677,7 @@ async fn up(State(state): State<AppState>, who: Principal, body: Bytes) -> Resul
         return Err(Error::Validation("sequence numbers start at 1".into()));
     }
     let (ack, applied) = apply(&state, outlet, &entries).await?;
-    state.sync.applied.fetch_add(applied.entries as u64, std::sync::atomic::Ordering::Relaxed);
+    state.figures.applied.fetch_add(applied.entries as u64, std::sync::atomic::Ordering::Relaxed);
     Ok(Json(match ack {
         Ack::AppliedThrough(n) => UploadAck { applied_through: n, gap: false },
         Ack::Gap { applied_through } => UploadAck { applied_through, gap: true },
@@ -714,15 +700,15 @@ pub const KEEPALIVE: Duration = Duration::from_secs(10);
 /// with its position, from `after` on, live; a zero-length frame is a keep-alive.
 #[utoipa::path(get, path = "/api/v1/sync/down", tag = "sync", security(("bearer" = [])), params(DownQuery),
     responses((status = 200, description = "a stream of frames", content_type = "application/octet-stream"), (status = 403, body = patty_protocol::ErrorBody)))]
-async fn down(State(state): State<AppState>, who: Principal, Query(q): Query<DownQuery>) -> Result<Response> {
+async fn down(State(state): State<SyncState>, who: Principal, Query(q): Query<DownQuery>) -> Result<Response> {
     let outlet = edge_outlet(&who)?;
     if q.after < 0 {
         return Err(Error::Validation("after is 0 or more".into()));
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<Bytes, std::io::Error>>(16);
-    let mut relayed = state.relay.relayed.subscribe();
+    let mut relayed = state.relayed.subscribe();
     let mut closing = state.closing.subscribe();
-    state.sync.connect(outlet);
+    state.figures.connect(outlet);
     tokio::spawn(async move {
         let mut cursor = q.after;
         loop {
@@ -744,14 +730,14 @@ async fn down(State(state): State<AppState>, who: Principal, Query(q): Query<Dow
                 break;
             }
         }
-        state.sync.disconnect(outlet);
+        state.figures.disconnect(outlet);
     });
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response())
 }
 
 /// The encoded frames for `outlet` after `after`, and the position read up to.
-async fn frames_after(state: &AppState, outlet: OutletId, after: i64) -> Result<(Vec<u8>, i64)> {
+async fn frames_after(state: &SyncState, outlet: OutletId, after: i64) -> Result<(Vec<u8>, i64)> {
     let rows = sqlx::query(
         "SELECT position, kind, payload FROM events WHERE position > $1 AND (down = $2 OR down = '*')
          ORDER BY position LIMIT 200",
@@ -781,7 +767,7 @@ async fn frames_after(state: &AppState, outlet: OutletId, after: i64) -> Result<
 
 /// What an event means for one outlet's edge.
 async fn down_message(
-    state: &AppState,
+    state: &SyncState,
     outlet: OutletId,
     kind: &str,
     data: serde_json::Value,
@@ -824,15 +810,27 @@ async fn down_message(
     })
 }
 
+/// What sync's handlers use.
+#[derive(Clone)]
+pub struct SyncState {
+    /// The leaves every domain shares.
+    pub shared: Shared,
+    /// The latest published catalog (sent down to outlets).
+    pub catalog: crate::catalog::Latest,
+    /// This replica's figures and open streams.
+    pub figures: std::sync::Arc<SyncFigures>,
+}
+crate::shared_state!(SyncState);
+
 /// The sync figures and link state this replica keeps in memory.
 #[derive(Default)]
-pub struct SyncState {
+pub struct SyncFigures {
     /// Entries applied since start.
     pub applied: std::sync::atomic::AtomicU64,
     streams: std::sync::Mutex<HashMap<OutletId, (usize, i64)>>,
 }
 
-impl SyncState {
+impl SyncFigures {
     fn connect(&self, outlet: OutletId) {
         if let Ok(mut m) = self.streams.lock() {
             let e = m.entry(outlet).or_insert((0, now_ms()));
@@ -882,7 +880,7 @@ pub struct OutletSync {
 /// Every outlet's sync state (HQ; an outlet's manager sees their own).
 #[utoipa::path(get, path = "/api/v1/sync/outlets", tag = "sync", security(("bearer" = [])),
     responses((status = 200, body = Vec<OutletSync>), (status = 403, body = patty_protocol::ErrorBody)))]
-async fn outlets(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<OutletSync>>> {
+async fn outlets(State(state): State<SyncState>, who: Principal) -> Result<Json<Vec<OutletSync>>> {
     who.require(&[Role::OutletManager])?;
     let rows = sqlx::query(
         "SELECT c.origin, c.applied_through, c.last_hlc, c.seen_ms,
@@ -898,7 +896,7 @@ async fn outlets(State(state): State<AppState>, who: Principal) -> Result<Json<V
         if who.role != Role::HqAdmin && who.outlet_id != Some(outlet_id) {
             continue;
         }
-        let (online, since_ms) = state.sync.link(outlet_id);
+        let (online, since_ms) = state.figures.link(outlet_id);
         out.push(OutletSync {
             outlet_id,
             applied_through: r.try_get::<i64, _>("applied_through")? as u64,
@@ -928,7 +926,7 @@ pub struct ConflictsQuery {
 #[utoipa::path(get, path = "/api/v1/conflicts", tag = "sync", security(("bearer" = [])), params(ConflictsQuery),
     responses((status = 200, body = Vec<Conflict>), (status = 403, body = patty_protocol::ErrorBody)))]
 async fn conflicts(
-    State(state): State<AppState>,
+    State(state): State<SyncState>,
     who: Principal,
     Query(q): Query<ConflictsQuery>,
 ) -> Result<Json<Vec<Conflict>>> {
@@ -969,7 +967,7 @@ pub struct Resolve {
     params(("id" = String, Path, description = "conflict id")),
     responses((status = 200, body = Conflict), (status = 404, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn resolve(
-    State(state): State<AppState>,
+    State(state): State<SyncState>,
     who: Principal,
     Path(id): Path<ConflictId>,
     Json(req): Json<Resolve>,
@@ -981,11 +979,10 @@ async fn resolve(
     }
     let outlet = if who.role == Role::HqAdmin { None } else { who.outlet_id };
     let r = Resolution { at_ms: now_ms(), by: format!("hq:{}", who.subject), note: note.to_owned() };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let c = settle(&mut tx, id, outlet, &r).await?.ok_or_else(|| Error::NotFound(format!("no open conflict {id}")))?;
     conflict_event("conflict.resolved", &c)?.down_to(c.outlet_id).insert(&mut tx).await?;
     tx.commit().await?;
-    state.relay.wake.notify_one();
     Ok(Json(c))
 }
 
@@ -1009,7 +1006,7 @@ pub struct OutletStock {
     params(("outlet" = String, Path, description = "outlet id")),
     responses((status = 200, body = Vec<OutletStock>), (status = 403, body = patty_protocol::ErrorBody)))]
 async fn stock(
-    State(state): State<AppState>,
+    State(state): State<SyncState>,
     who: Principal,
     Path(outlet): Path<OutletId>,
 ) -> Result<Json<Vec<OutletStock>>> {
@@ -1048,7 +1045,7 @@ pub struct Threshold {
     params(("outlet" = String, Path, description = "outlet id"), ("ingredient" = String, Path, description = "ingredient id")),
     responses((status = 204), (status = 403, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn set_threshold(
-    State(state): State<AppState>,
+    State(state): State<SyncState>,
     who: Principal,
     Path((outlet, ingredient)): Path<(OutletId, IngredientId)>,
     Json(req): Json<Threshold>,
@@ -1057,7 +1054,7 @@ async fn set_threshold(
     if !(0..=1_000_000_000).contains(&req.reorder_level) {
         return Err(Error::Validation("reorder_level is between 0 and 1,000,000,000".into()));
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query(
         "INSERT INTO stock_levels (outlet_id, ingredient_id, name, unit, on_hand, reorder_level) VALUES ($1, $2, '', '', 0, $3)
          ON CONFLICT (outlet_id, ingredient_id) DO UPDATE SET reorder_level = excluded.reorder_level",
@@ -1077,7 +1074,6 @@ async fn set_threshold(
     .insert(&mut tx)
     .await?;
     tx.commit().await?;
-    state.relay.wake.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -1105,7 +1101,7 @@ fn yes() -> bool {
     params(("outlet" = String, Path, description = "outlet id"), ("id" = String, Path, description = "staff id")),
     responses((status = 200, body = patty_protocol::staff::Staff), (status = 403, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn put_staff(
-    State(state): State<AppState>,
+    State(state): State<SyncState>,
     who: Principal,
     Path((outlet, id)): Path<(OutletId, patty_protocol::ids::StaffId)>,
     Json(req): Json<StaffIn>,
@@ -1116,7 +1112,7 @@ async fn put_staff(
         return Err(Error::Validation("a staff name is 1 to 100 characters".into()));
     }
     let staff = patty_protocol::staff::Staff { id, name: name.to_owned(), role: req.role, active: req.active };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let taken = sqlx::query("SELECT outlet_id FROM outlet_staff WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&mut *tx)
@@ -1139,7 +1135,6 @@ async fn put_staff(
         .insert(&mut tx)
         .await?;
     tx.commit().await?;
-    state.relay.wake.notify_one();
     Ok(Json(staff))
 }
 
@@ -1148,7 +1143,7 @@ async fn put_staff(
     params(("outlet" = String, Path, description = "outlet id")),
     responses((status = 200, body = Vec<patty_protocol::staff::Staff>), (status = 403, body = patty_protocol::ErrorBody)))]
 async fn list_staff(
-    State(state): State<AppState>,
+    State(state): State<SyncState>,
     who: Principal,
     Path(outlet): Path<OutletId>,
 ) -> Result<Json<Vec<patty_protocol::staff::Staff>>> {
@@ -1161,7 +1156,11 @@ async fn list_staff(
 }
 
 /// The sync routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    SyncState: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(up))
         .routes(routes!(down))

@@ -1,34 +1,19 @@
 //! Customers: their profile, addresses with positions, preferences, an activity log, a data
 //! export, and erasure, which removes personal data while keeping orders' financial records.
 
-use crate::auth::{Principal, Role, User, load_user};
-use crate::db::now_ms;
-use crate::error::{Error, Json, Path, Result};
-use crate::outbox::{self, NewEvent, Topic};
-use crate::privacy::Vault;
-use crate::state::AppState;
+use crate::identity::{User, load_user, log_activity};
+use crate::infra::access::{Principal, Role};
+use crate::infra::db::now_ms;
+use crate::infra::error::{Error, Json, Path, Result};
+use crate::infra::state::Shared;
 use axum::extract::State;
 use axum::http::StatusCode;
-use patty_protocol::ids::{OrderId, OutletId};
-use patty_protocol::order::{DeliveryAddress, Order};
+use patty_protocol::order::DeliveryAddress;
 use patty_protocol::outlet::LatLon;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use std::collections::BTreeMap;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-/// Appends to a user's activity log in the caller's transaction.
-pub async fn log_activity(conn: &mut sqlx::AnyConnection, user_id: &str, kind: &str, detail: &str) -> Result<()> {
-    sqlx::query("INSERT INTO activity (user_id, at_ms, kind, detail) VALUES ($1, $2, $3, $4)")
-        .bind(user_id)
-        .bind(now_ms())
-        .bind(kind)
-        .bind(detail)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
 
 /// A customer's profile.
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -59,7 +44,8 @@ pub struct ProfilePatch {
     pub preferences: Option<serde_json::Value>,
 }
 
-async fn profile(state: &AppState, id: &str) -> Result<Profile> {
+/// A customer's profile.
+pub async fn profile(state: &Shared, id: &str) -> Result<Profile> {
     let user = load_user(&state.db.pool, id).await?.ok_or_else(|| Error::NotFound("no such account".into()))?;
     let row =
         sqlx::query("SELECT phone, preferences FROM users WHERE id = $1").bind(id).fetch_one(&state.db.pool).await?;
@@ -73,7 +59,7 @@ async fn profile(state: &AppState, id: &str) -> Result<Profile> {
 /// My profile (customer).
 #[utoipa::path(get, path = "/api/v1/me", tag = "customers", security(("bearer" = [])),
     responses((status = 200, body = Profile), (status = 401, body = patty_protocol::ErrorBody), (status = 404, description = "the caller has no account (an API key, or an account since erased)", body = patty_protocol::ErrorBody)))]
-async fn me(State(state): State<AppState>, who: Principal) -> Result<Json<Profile>> {
+async fn me(State(state): State<Shared>, who: Principal) -> Result<Json<Profile>> {
     who.require(&[Role::Customer])?;
     Ok(Json(profile(&state, &who.subject).await?))
 }
@@ -81,14 +67,10 @@ async fn me(State(state): State<AppState>, who: Principal) -> Result<Json<Profil
 /// Change my profile (customer).
 #[utoipa::path(patch, path = "/api/v1/me", tag = "customers", security(("bearer" = [])), request_body = ProfilePatch,
     responses((status = 200, body = Profile), (status = 422, body = patty_protocol::ErrorBody)))]
-async fn patch_me(
-    State(state): State<AppState>,
-    who: Principal,
-    Json(req): Json<ProfilePatch>,
-) -> Result<Json<Profile>> {
+async fn patch_me(State(state): State<Shared>, who: Principal, Json(req): Json<ProfilePatch>) -> Result<Json<Profile>> {
     who.require(&[Role::Customer])?;
     if let Some(n) = &req.name {
-        crate::auth::validate_name(n)?;
+        crate::identity::validate_name(n)?;
     }
     if let Some(p) = &req.phone
         && (p.len() > 32 || !p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)))
@@ -98,7 +80,7 @@ async fn patch_me(
     if req.preferences.as_ref().is_some_and(|p| !p.is_object() || p.to_string().len() > 8192) {
         return Err(Error::Validation("preferences are a JSON object of at most 8 KiB".into()));
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     if let Some(n) = &req.name {
         sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
             .bind(n.trim())
@@ -163,7 +145,7 @@ pub struct NewAddress {
 }
 
 /// Reads one of `user`'s addresses; someone else's is 404.
-pub async fn load_address(state: &AppState, user: &str, id: &str) -> Result<Address> {
+pub async fn load_address(state: &Shared, user: &str, id: &str) -> Result<Address> {
     let row = sqlx::query("SELECT doc FROM addresses WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user)
@@ -173,7 +155,8 @@ pub async fn load_address(state: &AppState, user: &str, id: &str) -> Result<Addr
     Ok(serde_json::from_str(&row.try_get::<String, _>("doc")?)?)
 }
 
-async fn addresses_of(state: &AppState, user: &str) -> Result<Vec<Address>> {
+/// A customer's saved addresses.
+pub async fn addresses_of(state: &Shared, user: &str) -> Result<Vec<Address>> {
     let rows = sqlx::query("SELECT doc FROM addresses WHERE user_id = $1 ORDER BY created_ms")
         .bind(user)
         .fetch_all(&state.db.pool)
@@ -183,7 +166,7 @@ async fn addresses_of(state: &AppState, user: &str) -> Result<Vec<Address>> {
 
 /// My addresses (customer).
 #[utoipa::path(get, path = "/api/v1/me/addresses", tag = "customers", security(("bearer" = [])), responses((status = 200, body = Vec<Address>)))]
-async fn list_addresses(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<Address>>> {
+async fn list_addresses(State(state): State<Shared>, who: Principal) -> Result<Json<Vec<Address>>> {
     who.require(&[Role::Customer])?;
     Ok(Json(addresses_of(&state, &who.subject).await?))
 }
@@ -192,7 +175,7 @@ async fn list_addresses(State(state): State<AppState>, who: Principal) -> Result
 #[utoipa::path(post, path = "/api/v1/me/addresses", tag = "customers", security(("bearer" = [])), request_body = NewAddress,
     responses((status = 201, body = Address), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn add_address(
-    State(state): State<AppState>,
+    State(state): State<Shared>,
     who: Principal,
     Json(req): Json<NewAddress>,
 ) -> Result<(StatusCode, Json<Address>)> {
@@ -212,7 +195,7 @@ async fn add_address(
         postcode,
         position,
     };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query("INSERT INTO addresses (id, user_id, doc, created_ms) VALUES ($1, $2, $3, $4)")
         .bind(&a.id)
         .bind(&who.subject)
@@ -228,7 +211,7 @@ async fn add_address(
 /// Delete one of my addresses (customer).
 #[utoipa::path(delete, path = "/api/v1/me/addresses/{id}", tag = "customers", security(("bearer" = [])),
     params(("id" = String, Path, description = "address id")), responses((status = 204), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn delete_address(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<StatusCode> {
+async fn delete_address(State(state): State<Shared>, who: Principal, Path(id): Path<String>) -> Result<StatusCode> {
     who.require(&[Role::Customer])?;
     let done = sqlx::query("DELETE FROM addresses WHERE id = $1 AND user_id = $2")
         .bind(&id)
@@ -252,7 +235,8 @@ pub struct Activity {
     pub detail: String,
 }
 
-async fn activity_of(state: &AppState, user: &str) -> Result<Vec<Activity>> {
+/// A customer's account activity, newest first.
+pub async fn activity_of(state: &Shared, user: &str) -> Result<Vec<Activity>> {
     let rows = sqlx::query("SELECT at_ms, kind, detail FROM activity WHERE user_id = $1 ORDER BY id DESC LIMIT 1000")
         .bind(user)
         .fetch_all(&state.db.pool)
@@ -264,116 +248,26 @@ async fn activity_of(state: &AppState, user: &str) -> Result<Vec<Activity>> {
 
 /// My activity, newest first (customer).
 #[utoipa::path(get, path = "/api/v1/me/activity", tag = "customers", security(("bearer" = [])), responses((status = 200, body = Vec<Activity>)))]
-async fn activity(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<Activity>>> {
+async fn activity(State(state): State<Shared>, who: Principal) -> Result<Json<Vec<Activity>>> {
     who.require(&[Role::Customer])?;
     Ok(Json(activity_of(&state, &who.subject).await?))
 }
 
-/// Everything held about a customer.
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Export {
-    /// Profile.
-    pub profile: Profile,
-    /// Addresses.
-    pub addresses: Vec<Address>,
-    /// Orders.
-    pub orders: Vec<Order>,
-    /// Activity.
-    pub activity: Vec<Activity>,
-}
-
-/// Export all my data (customer).
-#[utoipa::path(get, path = "/api/v1/me/export", tag = "customers", security(("bearer" = [])),
-    responses((status = 200, body = Export), (status = 404, description = "the caller has no account (an API key, or an account since erased)", body = patty_protocol::ErrorBody)))]
-async fn export(State(state): State<AppState>, who: Principal) -> Result<Json<Export>> {
-    who.require(&[Role::Customer])?;
-    Ok(Json(Export {
-        profile: profile(&state, &who.subject).await?,
-        addresses: addresses_of(&state, &who.subject).await?,
-        orders: crate::orders::of_customer(&state.db, &who.subject, 100_000).await?,
-        activity: activity_of(&state, &who.subject).await?,
-    }))
-}
-
-/// Erase my personal data (customer). Orders stay, as financial records, without the delivery
-/// address, notes or any link to a person, and so do their deliveries (without the drop-off);
-/// the customer's data key is destroyed, so what their events sealed (in the event log and on
-/// Kafka) can no longer be read; each outlet that holds their orders is told to blank its copies.
-/// The account can no longer sign in.
-#[utoipa::path(post, path = "/api/v1/me/erasure", tag = "customers", security(("bearer" = [])),
-    responses((status = 204), (status = 409, body = patty_protocol::ErrorBody, description = "an order is still open")))]
-async fn erase(State(state): State<AppState>, who: Principal) -> Result<StatusCode> {
-    who.require(&[Role::Customer])?;
-    let id = who.subject.clone();
-    let mut tx = state.db.pool.begin().await?;
-    // An order under way still needs its address (the kitchen, the driver at the door): erasure
-    // waits until every order is closed, as the contract's performance allows.
-    let open = sqlx::query(
-        "SELECT COUNT(*) AS n FROM orders WHERE customer_id = $1 AND status NOT IN ('completed', 'cancelled', 'voided')",
-    )
-    .bind(&id)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get::<i64, _>("n")?;
-    if open > 0 {
-        return Err(Error::Conflict(format!(
-            "{open} of your orders are still open; erasure is possible once they are delivered or cancelled"
-        )));
-    }
-    sqlx::query("UPDATE users SET email = NULL, name = 'erased', phone = NULL, password_hash = '', preferences = '{}', erased_ms = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM addresses WHERE user_id = $1").bind(&id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM activity WHERE user_id = $1").bind(&id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = $1").bind(&id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM one_time_tokens WHERE user_id = $1").bind(&id).execute(&mut *tx).await?;
-    // Orders keep a fresh opaque owner, so they stay apart from other erased customers' orders
-    // but lead to no one.
-    let anonymous = format!("erased-{}", uuid::Uuid::now_v7());
-    let rows = sqlx::query("SELECT id, doc FROM orders WHERE customer_id = $1").bind(&id).fetch_all(&mut *tx).await?;
-    let mut by_outlet: BTreeMap<OutletId, Vec<OrderId>> = BTreeMap::new();
-    for r in rows {
-        let mut order: Order = serde_json::from_str(&r.try_get::<String, _>("doc")?)?;
-        order.erase_personal();
-        by_outlet.entry(order.outlet_id).or_default().push(order.id);
-        sqlx::query("UPDATE orders SET doc = $1, customer_id = $2 WHERE id = $3")
-            .bind(serde_json::to_string(&order)?)
-            .bind(&anonymous)
-            .bind(r.try_get::<String, _>("id")?)
-            .execute(&mut *tx)
-            .await?;
-    }
-    crate::delivery::erase_customer(&mut tx, &id).await?;
-    // Every copy of what their events sealed becomes unreadable with the key; events from before
-    // sealing are blanked where they are kept.
-    Vault::shred(&mut tx, &id).await?;
-    crate::privacy::blank_unsealed(&mut tx, &id).await?;
-    // Each outlet blanks its copies of the customer's orders when this reaches it.
-    for (outlet, order_ids) in by_outlet {
-        let data = serde_json::json!({ "order_ids": order_ids });
-        NewEvent::new(Topic::Customer, &outlet.to_string(), "customer.orders_erased", &data)
-            .down_to(outlet)
-            .insert(&mut tx)
-            .await?;
-    }
-    outbox::record(&mut tx, Topic::Customer, &id, "customer.erased", &serde_json::json!({ "user_id": id })).await?;
-    tx.commit().await?;
-    state.relay.wake.notify_one();
-    if let Ok(mut m) = state.live_customers.lock() {
-        m.remove(&id);
-    }
-    Ok(StatusCode::NO_CONTENT)
+/// Deletes `user`'s addresses (erasure).
+pub async fn erase_addresses(conn: &mut sqlx::AnyConnection, user: &str) -> Result<()> {
+    sqlx::query("DELETE FROM addresses WHERE user_id = $1").bind(user).execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// The customer routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Shared: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(me, patch_me))
         .routes(routes!(list_addresses, add_address))
         .routes(routes!(delete_address))
         .routes(routes!(activity))
-        .routes(routes!(export))
-        .routes(routes!(erase))
 }

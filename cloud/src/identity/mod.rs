@@ -1,20 +1,20 @@
 //! Identity and access: customers register and sign in (argon2id), short-lived signed access
 //! tokens (JWT, HS256) and rotating refresh tokens whose reuse revokes their whole family, email
-//! verification and password reset by single-use expiring tokens (mailed through [`crate::mail`];
+//! verification and password reset by single-use expiring tokens (mailed through [`crate::infra::mail`];
 //! the notification event names only the user and the purpose),
 //! staff accounts created by HQ, and API keys for edge nodes and driver devices.
 //!
 //! Every route states its roles through [`Principal::require`]; staff and managers are scoped to
 //! their outlet ([`Principal::require_outlet`]); a customer only ever reaches their own data.
 
-use crate::db::{Db, now_ms};
-use crate::error::{Error, Json, Path, Result};
-use crate::limits::Client;
-use crate::mail::{Purpose, SecurityMessage};
-use crate::outbox::{self, Topic};
-use crate::state::AppState;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::request::Parts;
+use crate::events::{self, Topic};
+use crate::infra::access::{ClientAddr, Principal, Role};
+use crate::infra::db::{Db, now_ms};
+use crate::infra::error::{Error, Json, Path, Result};
+use crate::infra::limits::Client;
+use crate::infra::mail::{Purpose, SecurityMessage};
+use crate::infra::state::Shared;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -25,47 +25,32 @@ use patty_service::secret;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::net::IpAddr;
+use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Who a caller is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Orders for themselves.
-    Customer,
-    /// Works at one outlet.
-    OutletStaff,
-    /// Runs one outlet.
-    OutletManager,
-    /// Delivers.
-    Driver,
-    /// Headquarters: everything.
-    HqAdmin,
-    /// An outlet's edge node (API key).
-    Edge,
-    /// A driver's device (API key).
-    Device,
+/// What identity's handlers and the front door use.
+#[derive(Clone)]
+pub struct IdentityState {
+    /// The leaves every domain shares.
+    pub shared: Shared,
+    /// Access-token signing keys.
+    pub keys: Arc<Keys>,
+    /// Rate limits and the proxies trusted to name a client.
+    pub limits: Arc<crate::infra::limits::Limits>,
+    /// Where security messages (verification, password reset) are handed, never through events.
+    pub mail: crate::infra::mail::Mailer,
+    /// Customers last confirmed not erased, and when.
+    pub live_customers: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
 }
+crate::shared_state!(IdentityState);
 
-impl Role {
-    /// The snake_case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Customer => "customer",
-            Self::OutletStaff => "outlet_staff",
-            Self::OutletManager => "outlet_manager",
-            Self::Driver => "driver",
-            Self::HqAdmin => "hq_admin",
-            Self::Edge => "edge",
-            Self::Device => "device",
+impl IdentityState {
+    /// Forgets that `user` was live, so this replica refuses their tokens at once (erasure).
+    pub fn forget(&self, user: &str) {
+        if let Ok(mut m) = self.live_customers.lock() {
+            m.remove(user);
         }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        [Self::Customer, Self::OutletStaff, Self::OutletManager, Self::Driver, Self::HqAdmin, Self::Edge, Self::Device]
-            .into_iter()
-            .find(|r| r.as_str() == s)
     }
 }
 
@@ -115,71 +100,9 @@ struct Claims {
     exp: i64,
 }
 
-/// The authenticated caller of a request.
-#[derive(Clone, Debug)]
-pub struct Principal {
-    /// User id (or API key subject).
-    pub subject: String,
-    /// Role.
-    pub role: Role,
-    /// The outlet a staff member, manager or edge node belongs to.
-    pub outlet_id: Option<OutletId>,
-}
-
-impl Principal {
-    /// Refuses unless the caller has one of `roles` (HQ admins always pass).
-    pub fn require(&self, roles: &[Role]) -> Result<()> {
-        if self.role == Role::HqAdmin || roles.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!("a {} may not do this", self.role.as_str())))
-        }
-    }
-
-    /// Refuses unless the caller has one of `roles` and, below HQ, belongs to `outlet`.
-    pub fn require_outlet(&self, roles: &[Role], outlet: OutletId) -> Result<()> {
-        self.require(roles)?;
-        if self.role == Role::HqAdmin || self.outlet_id == Some(outlet) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden("this belongs to another outlet".into()))
-        }
-    }
-}
-
-/// The client's address as the front door judged it (see [`crate::limits`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientAddr(pub IpAddr);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
-        parts
-            .extensions
-            .get::<Self>()
-            .copied()
-            .or_else(|| parts.extensions.get::<ConnectInfo<RemoteAddr>>().map(|c| Self(c.0.0.ip())))
-            .ok_or_else(|| Error::Internal("no client address on the request".into()))
-    }
-}
-
-impl FromRequestParts<AppState> for Principal {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        if let Some(p) = parts.extensions.get::<Self>() {
-            return Ok(p.clone());
-        }
-        authenticate(&parts.headers, state)
-            .await?
-            .ok_or_else(|| Error::Unauthorized("sign in first: no access token".into()))
-    }
-}
-
 /// The caller the request's credentials name: `None` without credentials, an error when they do
 /// not verify (an unknown API key, a bad or expired token, an erased account).
-async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Option<Principal>> {
+async fn authenticate(headers: &HeaderMap, state: &IdentityState) -> Result<Option<Principal>> {
     if let Some(key) = headers.get("x-api-key") {
         let key = key.to_str().map_err(|_| Error::Unauthorized("unknown or revoked API key".into()))?;
         return api_key_principal(&state.db, key).await.map(Some);
@@ -202,7 +125,7 @@ async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Option<Pr
 /// the request against it, and answers 401 for credentials that do not verify (counted against
 /// the address, so invented tokens buy no fresh buckets) and 429 over the limit. What it verified
 /// rides on the request for [`Principal`] and [`ClientAddr`].
-pub async fn front_door(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn front_door(State(state): State<IdentityState>, mut req: Request, next: Next) -> Response {
     let peer = req.extensions().get::<ConnectInfo<RemoteAddr>>().map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.0.ip());
     let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
     let addr = state.limits.client_address(peer, &forwarded);
@@ -230,7 +153,7 @@ const LIVE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Refuses a still-valid access token whose customer erased their account (checked at most once a
 /// second per customer and replica; the replica that erases forgets the customer at once).
-async fn ensure_not_erased(state: &AppState, user_id: &str) -> Result<()> {
+async fn ensure_not_erased(state: &IdentityState, user_id: &str) -> Result<()> {
     let fresh =
         state.live_customers.lock().ok().and_then(|m| m.get(user_id).copied()).is_some_and(|t| t.elapsed() < LIVE_TTL);
     if fresh {
@@ -377,7 +300,12 @@ pub struct Tokens {
     pub expires_in: u64,
 }
 
-async fn issue(state: &AppState, user: User, family: Option<String>, conn: &mut sqlx::AnyConnection) -> Result<Tokens> {
+async fn issue(
+    state: &IdentityState,
+    user: User,
+    family: Option<String>,
+    conn: &mut sqlx::AnyConnection,
+) -> Result<Tokens> {
     let now = now_ms();
     let claims = Claims {
         iss: state.keys.issuer.clone(),
@@ -432,7 +360,7 @@ pub async fn insert_user(
         .execute(&mut *conn)
         .await;
     match r {
-        Err(e) if crate::db::is_unique_violation(&e) => {
+        Err(e) if crate::infra::db::is_unique_violation(&e) => {
             Err(Error::Conflict("an account with this email exists".into()))
         }
         Err(e) => Err(e.into()),
@@ -442,10 +370,10 @@ pub async fn insert_user(
 
 /// Stores a fresh one-time token for `user` and records the request's event, which names the user
 /// and the purpose only. The token goes only into the returned message, for the caller to hand to
-/// [`crate::mail::Mailer::send`] once its transaction has committed.
+/// [`crate::infra::mail::Mailer::send`] once its transaction has committed.
 async fn one_time_token(
     conn: &mut sqlx::AnyConnection,
-    state: &AppState,
+    state: &IdentityState,
     user: &User,
     purpose: Purpose,
 ) -> Result<Option<SecurityMessage>> {
@@ -459,7 +387,7 @@ async fn one_time_token(
         .execute(&mut *conn)
         .await?;
     let data = serde_json::json!({ "user_id": user.id, "purpose": purpose.as_str() });
-    outbox::record(conn, Topic::Notification, &user.id, &format!("notification.{}_requested", purpose.as_str()), &data)
+    events::record(conn, Topic::Notification, &user.id, &format!("notification.{}_requested", purpose.as_str()), &data)
         .await?;
     Ok(user.email.as_deref().map(|to| SecurityMessage::new(&user.id, to, purpose, token, ttl)))
 }
@@ -483,7 +411,7 @@ pub struct Register {
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "identity", request_body = Register,
     responses((status = 201, body = Tokens), (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn register(
-    State(state): State<AppState>,
+    State(state): State<IdentityState>,
     ClientAddr(addr): ClientAddr,
     Json(req): Json<Register>,
 ) -> Result<(StatusCode, Json<Tokens>)> {
@@ -492,9 +420,9 @@ async fn register(
     validate_password(&req.password)?;
     let name = validate_name(&req.name)?;
     let hash = hash_password_async(req.password).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let user = insert_user(&mut tx, &email, &hash, name, Role::Customer, None).await?;
-    outbox::record(
+    events::record(
         &mut tx,
         Topic::Customer,
         &user.id,
@@ -503,7 +431,7 @@ async fn register(
     )
     .await?;
     let message = one_time_token(&mut tx, &state, &user, Purpose::EmailVerification).await?;
-    crate::customers::log_activity(&mut tx, &user.id, "registered", "").await?;
+    log_activity(&mut tx, &user.id, "registered", "").await?;
     let tokens = issue(&state, user, None, &mut tx).await?;
     tx.commit().await?;
     if let Some(m) = message {
@@ -526,7 +454,7 @@ pub struct SignIn {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "identity", request_body = SignIn,
     responses((status = 200, body = Tokens), (status = 401, body = patty_protocol::ErrorBody)))]
 async fn login(
-    State(state): State<AppState>,
+    State(state): State<IdentityState>,
     ClientAddr(addr): ClientAddr,
     Json(req): Json<SignIn>,
 ) -> Result<Json<Tokens>> {
@@ -567,9 +495,9 @@ pub struct RefreshRequest {
 /// again (a stolen copy) revokes every token of its family.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "identity", request_body = RefreshRequest,
     responses((status = 200, body = Tokens), (status = 401, body = patty_protocol::ErrorBody)))]
-async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> Result<Json<Tokens>> {
+async fn refresh(State(state): State<IdentityState>, Json(req): Json<RefreshRequest>) -> Result<Json<Tokens>> {
     let hash = secret::digest(&[req.refresh_token.as_bytes()]);
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let row = sqlx::query("SELECT user_id, family, expires_ms, used, revoked FROM refresh_tokens WHERE hash = $1")
         .bind(&hash)
         .fetch_optional(&mut *tx)
@@ -605,7 +533,7 @@ async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshRequest>)
 /// Sign out: revokes the refresh token's whole family.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "identity", request_body = RefreshRequest,
     responses((status = 204)))]
-async fn logout(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> Result<StatusCode> {
+async fn logout(State(state): State<IdentityState>, Json(req): Json<RefreshRequest>) -> Result<StatusCode> {
     let hash = secret::digest(&[req.refresh_token.as_bytes()]);
     sqlx::query(
         "UPDATE refresh_tokens SET revoked = 1 WHERE family = (SELECT family FROM refresh_tokens WHERE hash = $1)",
@@ -649,11 +577,11 @@ async fn use_one_time(conn: &mut sqlx::AnyConnection, token: &str, purpose: Purp
 /// Confirm an email address with the token that was mailed.
 #[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "identity", request_body = TokenRequest,
     responses((status = 204), (status = 422, body = patty_protocol::ErrorBody)))]
-async fn verify_email(State(state): State<AppState>, Json(req): Json<TokenRequest>) -> Result<StatusCode> {
-    let mut tx = state.db.pool.begin().await?;
+async fn verify_email(State(state): State<IdentityState>, Json(req): Json<TokenRequest>) -> Result<StatusCode> {
+    let mut tx = state.db.begin().await?;
     let user_id = use_one_time(&mut tx, &req.token, Purpose::EmailVerification).await?;
     sqlx::query("UPDATE users SET email_verified = 1 WHERE id = $1").bind(&user_id).execute(&mut *tx).await?;
-    crate::customers::log_activity(&mut tx, &user_id, "email_verified", "").await?;
+    log_activity(&mut tx, &user_id, "email_verified", "").await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -669,7 +597,7 @@ pub struct ResetRequest {
 /// Ask for a password reset. Always 202, so the answer does not reveal which emails have accounts.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "identity", request_body = ResetRequest, responses((status = 202)))]
 async fn request_reset(
-    State(state): State<AppState>,
+    State(state): State<IdentityState>,
     ClientAddr(addr): ClientAddr,
     Json(req): Json<ResetRequest>,
 ) -> Result<StatusCode> {
@@ -684,7 +612,7 @@ async fn request_reset(
     if let Some(id) = id
         && let Some(user) = load_user(&state.db.pool, &id).await?
     {
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.begin().await?;
         let message = one_time_token(&mut tx, &state, &user, Purpose::PasswordReset).await?;
         tx.commit().await?;
         if let Some(m) = message {
@@ -708,10 +636,10 @@ pub struct ResetConfirm {
 /// Set a new password with the mailed token; every refresh token of the account is revoked.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "identity", request_body = ResetConfirm,
     responses((status = 204), (status = 422, body = patty_protocol::ErrorBody)))]
-async fn confirm_reset(State(state): State<AppState>, Json(req): Json<ResetConfirm>) -> Result<StatusCode> {
+async fn confirm_reset(State(state): State<IdentityState>, Json(req): Json<ResetConfirm>) -> Result<StatusCode> {
     validate_password(&req.password)?;
     let hash = hash_password_async(req.password).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let user_id = use_one_time(&mut tx, &req.token, Purpose::PasswordReset).await?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(hash)
@@ -719,7 +647,7 @@ async fn confirm_reset(State(state): State<AppState>, Json(req): Json<ResetConfi
         .execute(&mut *tx)
         .await?;
     sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = $1").bind(&user_id).execute(&mut *tx).await?;
-    crate::customers::log_activity(&mut tx, &user_id, "password_reset", "").await?;
+    log_activity(&mut tx, &user_id, "password_reset", "").await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -749,7 +677,7 @@ pub struct NewUser {
 #[utoipa::path(post, path = "/api/v1/users", tag = "identity", security(("bearer" = [])), request_body = NewUser,
     responses((status = 201, body = User), (status = 403, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody)))]
 async fn create_user(
-    State(state): State<AppState>,
+    State(state): State<IdentityState>,
     who: Principal,
     Json(req): Json<NewUser>,
 ) -> Result<(StatusCode, Json<User>)> {
@@ -771,7 +699,7 @@ async fn create_user(
         crate::outlets::load(&state.db, o).await?;
     }
     let hash = hash_password_async(req.password).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let user = insert_user(&mut tx, &email, &hash, validate_name(&req.name)?, req.role, req.outlet_id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(user)))
@@ -820,7 +748,7 @@ pub struct CreatedApiKey {
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "identity", security(("bearer" = [])), request_body = NewApiKey,
     responses((status = 201, body = CreatedApiKey), (status = 403, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn create_key(
-    State(state): State<AppState>,
+    State(state): State<IdentityState>,
     who: Principal,
     Json(req): Json<NewApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>)> {
@@ -863,7 +791,7 @@ async fn create_key(
 /// List API keys (HQ).
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "identity", security(("bearer" = [])),
     responses((status = 200, body = Vec<ApiKey>), (status = 403, body = patty_protocol::ErrorBody)))]
-async fn list_keys(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<ApiKey>>> {
+async fn list_keys(State(state): State<IdentityState>, who: Principal) -> Result<Json<Vec<ApiKey>>> {
     who.require(&[])?;
     let rows = sqlx::query("SELECT id, kind, subject, name, created_ms, revoked_ms FROM api_keys ORDER BY created_ms")
         .fetch_all(&state.db.pool)
@@ -888,7 +816,7 @@ async fn list_keys(State(state): State<AppState>, who: Principal) -> Result<Json
 #[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "identity", security(("bearer" = [])),
     params(("id" = String, Path, description = "key id")),
     responses((status = 204), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn revoke_key(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Result<StatusCode> {
+async fn revoke_key(State(state): State<IdentityState>, who: Principal, Path(id): Path<String>) -> Result<StatusCode> {
     who.require(&[])?;
     let done = sqlx::query("UPDATE api_keys SET revoked_ms = $1 WHERE id = $2 AND revoked_ms IS NULL")
         .bind(now_ms())
@@ -905,7 +833,7 @@ async fn revoke_key(State(state): State<AppState>, who: Principal, Path(id): Pat
 #[utoipa::path(get, path = "/api/v1/auth/whoami", tag = "identity", security(("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = patty_protocol::ErrorBody), (status = 403, body = patty_protocol::ErrorBody),
         (status = 404, description = "the caller has no account (an API key, or an account since erased)", body = patty_protocol::ErrorBody)))]
-async fn whoami(State(state): State<AppState>, who: Principal) -> Result<Json<User>> {
+async fn whoami(State(state): State<IdentityState>, who: Principal) -> Result<Json<User>> {
     who.require(&[Role::Customer, Role::OutletStaff, Role::OutletManager, Role::Driver])?;
     load_user(&state.db.pool, &who.subject).await?.map(Json).ok_or_else(|| Error::NotFound("no such user".into()))
 }
@@ -927,7 +855,11 @@ pub async fn bootstrap_admin(db: &Db, spec: &str) -> Result<()> {
 }
 
 /// The identity routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    IdentityState: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(login))
@@ -940,4 +872,30 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_user))
         .routes(routes!(create_key, list_keys))
         .routes(routes!(revoke_key))
+}
+
+/// Appends to a user's activity log in the caller's transaction.
+pub async fn log_activity(conn: &mut sqlx::AnyConnection, user_id: &str, kind: &str, detail: &str) -> Result<()> {
+    sqlx::query("INSERT INTO activity (user_id, at_ms, kind, detail) VALUES ($1, $2, $3, $4)")
+        .bind(user_id)
+        .bind(now_ms())
+        .bind(kind)
+        .bind(detail)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Erasure: the account keeps its id but loses its email, name, phone, password and preferences,
+/// its activity, refresh and one-time tokens; it can no longer sign in.
+pub async fn erase_account(conn: &mut sqlx::AnyConnection, user: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET email = NULL, name = 'erased', phone = NULL, password_hash = '', preferences = '{}', erased_ms = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(user)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM activity WHERE user_id = $1").bind(user).execute(&mut *conn).await?;
+    sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = $1").bind(user).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM one_time_tokens WHERE user_id = $1").bind(user).execute(&mut *conn).await?;
+    Ok(())
 }

@@ -1,10 +1,12 @@
 //! Outlets (HQ): name, position, delivery zone polygon, opening hours, time zone, status and
 //! money rules. Anyone may list and read active outlets (customers choose where to order).
 
-use crate::auth::{Principal, Role};
-use crate::db::{Db, now_ms};
-use crate::error::{Error, Json, Path, Result};
-use crate::state::AppState;
+pub mod sales;
+
+use crate::infra::access::{Principal, Role};
+use crate::infra::db::{Db, now_ms};
+use crate::infra::error::{Error, Json, Path, Result};
+use crate::infra::state::Shared;
 use axum::extract::State;
 use axum::http::StatusCode;
 use patty_protocol::ids::OutletId;
@@ -23,17 +25,23 @@ pub async fn load(db: &Db, id: OutletId) -> Result<Outlet> {
     Ok(serde_json::from_str(&row.try_get::<String, _>("doc")?)?)
 }
 
+/// Outlets as the ordering path last read them, and when.
+#[derive(Clone, Default)]
+pub struct Recent(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<OutletId, (std::time::Instant, std::sync::Arc<Outlet>)>>>,
+);
+
 /// An outlet for the ordering path: read from the database at most once a second per outlet
 /// (status and hours changes reach orders within that second).
-pub async fn load_recent(state: &AppState, id: OutletId) -> Result<std::sync::Arc<Outlet>> {
+pub async fn load_recent(db: &Db, cache: &Recent, id: OutletId) -> Result<std::sync::Arc<Outlet>> {
     const TTL: std::time::Duration = std::time::Duration::from_secs(1);
-    if let Some((at, o)) = state.outlets.lock().ok().and_then(|m| m.get(&id).cloned())
+    if let Some((at, o)) = cache.0.lock().ok().and_then(|m| m.get(&id).cloned())
         && at.elapsed() < TTL
     {
         return Ok(o);
     }
-    let outlet = std::sync::Arc::new(load(&state.db, id).await?);
-    if let Ok(mut m) = state.outlets.lock() {
+    let outlet = std::sync::Arc::new(load(db, id).await?);
+    if let Ok(mut m) = cache.0.lock() {
         m.insert(id, (std::time::Instant::now(), outlet.clone()));
     }
     Ok(outlet)
@@ -49,7 +57,7 @@ fn status_str(s: OutletStatus) -> &'static str {
 
 /// Outlets that are not closed.
 #[utoipa::path(get, path = "/api/v1/outlets", tag = "outlets", responses((status = 200, body = Vec<Outlet>)))]
-async fn list(State(state): State<AppState>) -> Result<Json<Vec<Outlet>>> {
+async fn list(State(state): State<Shared>) -> Result<Json<Vec<Outlet>>> {
     let rows = sqlx::query("SELECT doc FROM outlets WHERE status <> 'closed' ORDER BY created_ms")
         .fetch_all(&state.db.pool)
         .await?;
@@ -61,7 +69,7 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<Outlet>>> {
 /// One outlet.
 #[utoipa::path(get, path = "/api/v1/outlets/{id}", tag = "outlets", params(("id" = String, Path, description = "outlet id")),
     responses((status = 200, body = Outlet), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn get_one(State(state): State<AppState>, Path(id): Path<OutletId>) -> Result<Json<Outlet>> {
+async fn get_one(State(state): State<Shared>, Path(id): Path<OutletId>) -> Result<Json<Outlet>> {
     Ok(Json(load(&state.db, id).await?))
 }
 
@@ -69,7 +77,7 @@ async fn get_one(State(state): State<AppState>, Path(id): Path<OutletId>) -> Res
 #[utoipa::path(post, path = "/api/v1/outlets", tag = "outlets", security(("bearer" = [])), request_body = Outlet,
     responses((status = 201, body = Outlet), (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<Shared>,
     who: Principal,
     Json(outlet): Json<Outlet>,
 ) -> Result<(StatusCode, Json<Outlet>)> {
@@ -84,7 +92,9 @@ async fn create(
         .execute(&state.db.pool)
         .await;
     match r {
-        Err(e) if crate::db::is_unique_violation(&e) => Err(Error::Conflict(format!("outlet {} exists", outlet.id))),
+        Err(e) if crate::infra::db::is_unique_violation(&e) => {
+            Err(Error::Conflict(format!("outlet {} exists", outlet.id)))
+        }
         Err(e) => Err(e.into()),
         Ok(_) => Ok((StatusCode::CREATED, Json(outlet))),
     }
@@ -95,7 +105,7 @@ async fn create(
     params(("id" = String, Path, description = "outlet id")),
     responses((status = 200, body = Outlet), (status = 404, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn replace(
-    State(state): State<AppState>,
+    State(state): State<Shared>,
     who: Principal,
     Path(id): Path<OutletId>,
     Json(outlet): Json<Outlet>,
@@ -119,6 +129,10 @@ async fn replace(
 }
 
 /// The outlet routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Shared: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(get_one, replace))
 }

@@ -16,25 +16,28 @@
 //!   completed), which the outlet hears of on its downward stream.
 //! - **Geofences.** Every fix is tested against the outlets' pickup zones and HQ's restricted
 //!   areas (an R-tree over thousands costs a few microseconds) and, on a delivery, its drop-off
-//!   zone, with the hysteresis of [`crate::geofence`]; each crossing is an event on
+//!   zone, with the hysteresis of [`crate::delivery::geofence`]; each crossing is an event on
 //!   `delivery.geofence.alerts`.
 //! - **ETAs** to pickup and to drop-off are recomputed with each fix and sent to the live streams;
 //!   a change of a minute or more is also an event on `delivery.route.events`.
 //! - **Hand-over.** The code is four digits, valid for `delivery.code_ttl_mins`, with
 //!   `delivery.code_attempts` tries; every try is an event (the audit trail).
-//! - **Replay.** With Kafka, a delivery's route comes from the event store ([`crate::store`], a
+//! - **Replay.** With Kafka, a delivery's route comes from the event store ([`crate::delivery::history`], a
 //!   consumer group on the delivery topics); without, from the fixes kept as accepted and the
 //!   relayed event log.
 //! - **Live streams** (Server-Sent Events): a customer sees only their own delivery, an outlet
 //!   the drivers on its deliveries, a driver themselves, HQ the whole fleet.
 
-use crate::auth::{Principal, Role};
-use crate::db::now_ms;
-use crate::error::{Error, Json, Path, Result};
+pub mod geofence;
+pub mod history;
+
+use crate::delivery::geofence::{Presence, Shape, Transition, Zone, ZoneIndex, ZoneKind, eta_s};
+use crate::events::{NewEvent, Topic};
 use crate::fleet::{DevicePosition, distance_m};
-use crate::geofence::{Presence, Shape, Transition, Zone, ZoneIndex, ZoneKind, eta_s};
-use crate::outbox::{NewEvent, Topic};
-use crate::state::AppState;
+use crate::infra::access::{Principal, Role};
+use crate::infra::db::now_ms;
+use crate::infra::error::{Error, Json, Path, Result};
+use crate::infra::state::Shared;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use patty_protocol::delivery::{Command, DeliveryStatus, Place};
@@ -173,6 +176,18 @@ pub struct Live {
     pub data: serde_json::Value,
 }
 
+/// What delivery's handlers and workers use.
+#[derive(Clone)]
+pub struct DeliveryState {
+    /// The leaves every domain shares.
+    pub shared: Shared,
+    /// Drivers' latest positions, and the command channel to their devices.
+    pub fleet: Arc<crate::fleet::Fleet>,
+    /// Deliveries on this replica.
+    pub deliveries: Arc<Deliveries>,
+}
+crate::shared_state!(DeliveryState);
+
 /// The deliveries' shared state on this replica.
 pub struct Deliveries {
     dispatcher: Box<dyn Dispatcher>,
@@ -241,7 +256,7 @@ fn decode(doc: &str) -> Result<Delivery> {
 }
 
 /// The delivery with job number `job`, from the cache when recent.
-pub async fn by_job(state: &AppState, job: u32) -> Result<Option<Delivery>> {
+pub async fn by_job(state: &DeliveryState, job: u32) -> Result<Option<Delivery>> {
     if let Some((at, d)) = state.deliveries.by_job.lock().unwrap_or_else(|e| e.into_inner()).get(&job)
         && at.elapsed() < CACHE_FOR
     {
@@ -257,7 +272,7 @@ pub async fn by_job(state: &AppState, job: u32) -> Result<Option<Delivery>> {
     Ok(Some(d))
 }
 
-async fn by_id(state: &AppState, id: DeliveryId) -> Result<Delivery> {
+async fn by_id(state: &DeliveryState, id: DeliveryId) -> Result<Delivery> {
     let row = sqlx::query("SELECT doc FROM deliveries WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&state.db.pool)
@@ -268,7 +283,11 @@ async fn by_id(state: &AppState, id: DeliveryId) -> Result<Delivery> {
 
 /// Whether a fix naming `job` from `driver` is acceptable: the job is theirs and under way, or
 /// ended moments ago. Returns the delivery when it is under way.
-pub async fn check_job(state: &AppState, job: u32, driver: &str) -> Result<std::result::Result<Option<Delivery>, ()>> {
+pub async fn check_job(
+    state: &DeliveryState,
+    job: u32,
+    driver: &str,
+) -> Result<std::result::Result<Option<Delivery>, ()>> {
     let Some(d) = by_job(state, job).await? else { return Ok(Err(())) };
     if d.driver_id.as_deref() != Some(driver) {
         return Ok(Err(()));
@@ -283,7 +302,7 @@ pub async fn check_job(state: &AppState, job: u32, driver: &str) -> Result<std::
 }
 
 /// The job of the delivery `driver` is on, if any (for fixes that cannot name one: OwnTracks').
-pub async fn active_job_of(state: &AppState, driver: &str) -> Result<Option<u32>> {
+pub async fn active_job_of(state: &DeliveryState, driver: &str) -> Result<Option<u32>> {
     let row = sqlx::query(
         "SELECT job FROM deliveries WHERE driver_id = $1 AND status IN ('assigned', 'at_pickup', 'picked_up', 'near_dropoff') \
          ORDER BY created_ms DESC LIMIT 1",
@@ -295,12 +314,18 @@ pub async fn active_job_of(state: &AppState, driver: &str) -> Result<Option<u32>
 }
 
 /// A region crossing the device itself reported (OwnTracks' own regions): passed on as an alert.
-pub async fn device_reported_transition(state: &AppState, device: &str, driver: &str, region: &str, entered: bool) {
+pub async fn device_reported_transition(
+    state: &DeliveryState,
+    device: &str,
+    driver: &str,
+    region: &str,
+    entered: bool,
+) {
     let kind = if entered { "geofence.device_entered" } else { "geofence.device_exited" };
     let data = serde_json::json!({ "device_id": device, "driver_id": driver, "region": region, "entered": entered });
     let event = NewEvent::new(Topic::GeofenceAlert, device, kind, &data);
     let recorded = async {
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.begin().await?;
         event.insert(&mut tx).await?;
         tx.commit().await?;
         Ok::<_, Error>(())
@@ -309,7 +334,6 @@ pub async fn device_reported_transition(state: &AppState, device: &str, driver: 
         tracing::warn!(error = %e, "recording a device's region crossing failed");
         return;
     }
-    state.relay.wake.notify_one();
     state.deliveries.publish(Live {
         outlet: None,
         customer: None,
@@ -324,13 +348,13 @@ pub async fn device_reported_transition(state: &AppState, device: &str, driver: 
 /// with `events`, if the row still has status `from` (and, for offers, the offer `offered`).
 /// Returns whether this call won.
 async fn save(
-    state: &AppState,
+    state: &DeliveryState,
     d: &Delivery,
     from: DeliveryStatus,
     offered: Option<&str>,
     events: Vec<NewEvent>,
 ) -> Result<bool> {
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let moved = sqlx::query(
         "UPDATE deliveries SET status = $1, driver_id = $2, offered_to = $3, offer_deadline_ms = $4, doc = $5, updated_ms = $6 \
          WHERE id = $7 AND status = $8 AND COALESCE(offered_to, '') = $9",
@@ -353,7 +377,6 @@ async fn save(
         e.insert(&mut tx).await?;
     }
     tx.commit().await?;
-    state.relay.wake.notify_one();
     state.deliveries.remember(d);
     Ok(true)
 }
@@ -384,7 +407,7 @@ fn live_of(d: &Delivery, kind: &'static str, data: serde_json::Value) -> Live {
 /// Moves `d` to milestone `to` with an event; returns the moved delivery, or `None` when the
 /// move is not allowed or another replica made it first.
 async fn advance(
-    state: &AppState,
+    state: &DeliveryState,
     mut d: Delivery,
     to: DeliveryStatus,
     detail: serde_json::Value,
@@ -414,7 +437,7 @@ async fn advance(
     };
     if let Some(order_to) = order_to {
         let outlet = d.outlet_id;
-        let moved = crate::orders::move_order(state, d.order_id, order_to, None, true, |o| {
+        let moved = crate::ordering::move_order(state, d.order_id, order_to, None, true, |o| {
             if o.outlet_id == outlet { Ok(()) } else { Err(Error::Conflict("another outlet's order".into())) }
         })
         .await;
@@ -447,7 +470,7 @@ pub async fn erase_customer(conn: &mut sqlx::AnyConnection, customer: &str) -> R
 }
 
 /// Sends `cmd` to `device` (when telemetry is on).
-fn tell(state: &AppState, device: Option<&str>, cmd: &Command) {
+fn tell(state: &DeliveryState, device: Option<&str>, cmd: &Command) {
     if let Some(device) = device {
         state.fleet.command(device, cmd);
     }
@@ -458,7 +481,7 @@ fn random_code() -> String {
 }
 
 /// Creates a delivery for every delivery order that is ready and has none.
-async fn create_ready(state: &AppState) -> Result<()> {
+async fn create_ready(state: &DeliveryState) -> Result<()> {
     let since = now_ms() - 12 * 3600 * 1000;
     let rows = sqlx::query(
         "SELECT o.doc FROM orders o WHERE o.status = 'ready' AND o.updated_ms > $1 AND o.doc LIKE '%\"fulfilment\":\"delivery\"%' \
@@ -498,7 +521,7 @@ async fn create_ready(state: &AppState) -> Result<()> {
             created_ms: now,
             updated_ms: now,
         };
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.begin().await?;
         let next: i64 = sqlx::query("SELECT COALESCE(MAX(job), 0) + 1 AS next FROM deliveries")
             .fetch_one(&mut *tx)
             .await?
@@ -522,19 +545,18 @@ async fn create_ready(state: &AppState) -> Result<()> {
         match inserted {
             Ok(_) => {}
             // Another replica created it (or took the job number) first: the next tick sees it.
-            Err(e) if crate::db::is_unique_violation(&e) => continue,
+            Err(e) if crate::infra::db::is_unique_violation(&e) => continue,
             Err(e) => return Err(e.into()),
         }
         status_event(&d, "delivery.created", serde_json::json!({})).insert(&mut tx).await?;
         tx.commit().await?;
-        state.relay.wake.notify_one();
         state.deliveries.remember(&d);
         tracing::info!(delivery = %d.id, job = d.job, order = %d.order_id, "delivery created");
     }
     Ok(())
 }
 
-async fn load_where(state: &AppState, filter: &str, bind: Option<i64>) -> Result<Vec<Delivery>> {
+async fn load_where(state: &DeliveryState, filter: &str, bind: Option<i64>) -> Result<Vec<Delivery>> {
     let sql = format!("SELECT doc FROM deliveries WHERE {filter} ORDER BY created_ms");
     let mut q = sqlx::query(&sql);
     if let Some(b) = bind {
@@ -544,12 +566,12 @@ async fn load_where(state: &AppState, filter: &str, bind: Option<i64>) -> Result
 }
 
 /// The device a driver was last seen on, if any.
-fn device_of(state: &AppState, driver: &str) -> Option<String> {
+fn device_of(state: &DeliveryState, driver: &str) -> Option<String> {
     state.fleet.positions().into_iter().find(|p| p.driver_id == driver).map(|p| p.device_id)
 }
 
 /// Offers that lapsed pass to the next driver.
-async fn expire_offers(state: &AppState) -> Result<()> {
+async fn expire_offers(state: &DeliveryState) -> Result<()> {
     for mut d in
         load_where(state, "status = 'waiting' AND offered_to IS NOT NULL AND offer_deadline_ms < $1", Some(now_ms()))
             .await?
@@ -567,7 +589,7 @@ async fn expire_offers(state: &AppState) -> Result<()> {
 }
 
 /// Offers every waiting delivery without an open offer to the dispatcher's choice.
-async fn offer_waiting(state: &AppState) -> Result<()> {
+async fn offer_waiting(state: &DeliveryState) -> Result<()> {
     let waiting = load_where(state, "status = 'waiting' AND offered_to IS NULL", None).await?;
     if waiting.is_empty() {
         return Ok(());
@@ -637,7 +659,7 @@ async fn offer_waiting(state: &AppState) -> Result<()> {
 }
 
 /// Deliveries whose order was withdrawn are cancelled, and their driver told.
-async fn cancel_withdrawn(state: &AppState) -> Result<()> {
+async fn cancel_withdrawn(state: &DeliveryState) -> Result<()> {
     let rows = sqlx::query(
         "SELECT d.doc FROM deliveries d JOIN orders o ON o.id = d.order_id \
          WHERE d.status NOT IN ('delivered', 'cancelled') AND o.status IN ('cancelled', 'voided')",
@@ -658,7 +680,7 @@ async fn cancel_withdrawn(state: &AppState) -> Result<()> {
 }
 
 /// The dispatcher loop: creates, offers, expires and cancels, once a second or when woken.
-pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(state: DeliveryState, mut shutdown: watch::Receiver<bool>) {
     loop {
         for (what, result) in [
             ("creating deliveries", create_ready(&state).await),
@@ -692,7 +714,13 @@ pub enum Action {
 }
 
 /// `driver` (on `device`, when known) does `action` to the delivery with job `job`.
-pub async fn act(state: &AppState, driver: &str, device: Option<&str>, job: u32, action: Action) -> Result<Delivery> {
+pub async fn act(
+    state: &DeliveryState,
+    driver: &str,
+    device: Option<&str>,
+    job: u32,
+    action: Action,
+) -> Result<Delivery> {
     // Read fresh: a decision must not rest on another replica's stale copy.
     let d = load_where(state, "job = $1", Some(i64::from(job))).await?.into_iter().next();
     let mut d = d.ok_or_else(|| Error::NotFound(format!("no job {job}")))?;
@@ -743,7 +771,7 @@ pub async fn act(state: &AppState, driver: &str, device: Option<&str>, job: u32,
 
 /// Checks the customer's code at the door.
 async fn handover(
-    state: &AppState,
+    state: &DeliveryState,
     mut d: Delivery,
     driver: &str,
     device: Option<&str>,
@@ -796,7 +824,7 @@ async fn handover(
 }
 
 /// Rebuilds the zone index (outlets' pickup zones, restricted areas) when it is old.
-async fn zones(state: &AppState) -> Arc<ZoneIndex> {
+async fn zones(state: &DeliveryState) -> Arc<ZoneIndex> {
     {
         let z = state.deliveries.zones.read().unwrap_or_else(|e| e.into_inner());
         if z.0.elapsed() < ZONES_FOR {
@@ -851,7 +879,7 @@ async fn zones(state: &AppState) -> Arc<ZoneIndex> {
 
 /// After a fix was accepted: geofences, milestones and ETAs, the live streams. `on` is the
 /// delivery the fix is for, if it is under way. Returns the events to record (alerts, route).
-pub async fn after_fix(state: &AppState, position: &DevicePosition, on: Option<Delivery>) -> Result<()> {
+pub async fn after_fix(state: &DeliveryState, position: &DevicePosition, on: Option<Delivery>) -> Result<()> {
     let p = (position.lat, position.lon);
     let accuracy = f64::from(position.accuracy_m);
     let index = zones(state).await;
@@ -958,7 +986,7 @@ pub async fn after_fix(state: &AppState, position: &DevicePosition, on: Option<D
         });
     }
     if !events.is_empty() || !alerts.is_empty() {
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.begin().await?;
         for e in events {
             e.insert(&mut tx).await?;
         }
@@ -970,7 +998,6 @@ pub async fn after_fix(state: &AppState, position: &DevicePosition, on: Option<D
                 .await?;
         }
         tx.commit().await?;
-        state.relay.wake.notify_one();
     }
     // Milestones from crossings.
     let Some(d) = d else { return Ok(()) };
@@ -1025,9 +1052,9 @@ pub struct ListQuery {
 #[utoipa::path(get, path = "/api/v1/deliveries", tag = "delivery", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Vec<Delivery>), (status = 403, body = patty_protocol::ErrorBody)))]
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<DeliveryState>,
     who: Principal,
-    crate::error::Query(q): crate::error::Query<ListQuery>,
+    crate::infra::error::Query(q): crate::infra::error::Query<ListQuery>,
 ) -> Result<Json<Vec<Delivery>>> {
     who.require(&[Role::OutletStaff, Role::OutletManager, Role::Driver])?;
     let active = match q.scope.as_deref() {
@@ -1062,7 +1089,11 @@ async fn list(
 /// One delivery (its customer, its outlet, its driver, HQ).
 #[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "delivery", security(("bearer" = [])), params(("id" = String, Path, description = "delivery id")),
     responses((status = 200, body = Delivery), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn get_one(State(state): State<AppState>, who: Principal, Path(id): Path<DeliveryId>) -> Result<Json<Delivery>> {
+async fn get_one(
+    State(state): State<DeliveryState>,
+    who: Principal,
+    Path(id): Path<DeliveryId>,
+) -> Result<Json<Delivery>> {
     let d = by_id(&state, id).await?;
     may_see(&who, &d)?;
     Ok(Json(d))
@@ -1073,7 +1104,7 @@ async fn get_one(State(state): State<AppState>, who: Principal, Path(id): Path<D
 #[utoipa::path(get, path = "/api/v1/orders/{id}/delivery", tag = "delivery", security(("bearer" = [])), params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = CustomerDelivery), (status = 403, body = patty_protocol::ErrorBody), (status = 404, body = patty_protocol::ErrorBody)))]
 async fn of_order(
-    State(state): State<AppState>,
+    State(state): State<DeliveryState>,
     who: Principal,
     Path(id): Path<OrderId>,
 ) -> Result<Json<CustomerDelivery>> {
@@ -1099,7 +1130,7 @@ pub struct CodeRequest {
     pub code: String,
 }
 
-async fn driver_act(state: &AppState, who: &Principal, id: DeliveryId, action: Action) -> Result<Json<Delivery>> {
+async fn driver_act(state: &DeliveryState, who: &Principal, id: DeliveryId, action: Action) -> Result<Json<Delivery>> {
     if who.role != Role::Driver {
         return Err(Error::Forbidden("only a driver acts on a delivery".into()));
     }
@@ -1110,21 +1141,33 @@ async fn driver_act(state: &AppState, who: &Principal, id: DeliveryId, action: A
 /// Take the delivery on offer to me (driver).
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/accept", tag = "delivery", security(("bearer" = [])), params(("id" = String, Path, description = "delivery id")),
     responses((status = 200, body = Delivery), (status = 409, body = patty_protocol::ErrorBody)))]
-async fn accept(State(state): State<AppState>, who: Principal, Path(id): Path<DeliveryId>) -> Result<Json<Delivery>> {
+async fn accept(
+    State(state): State<DeliveryState>,
+    who: Principal,
+    Path(id): Path<DeliveryId>,
+) -> Result<Json<Delivery>> {
     driver_act(&state, &who, id, Action::Accept).await
 }
 
 /// Turn down the delivery on offer to me (driver).
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/decline", tag = "delivery", security(("bearer" = [])), params(("id" = String, Path, description = "delivery id")),
     responses((status = 200, body = Delivery), (status = 409, body = patty_protocol::ErrorBody)))]
-async fn decline(State(state): State<AppState>, who: Principal, Path(id): Path<DeliveryId>) -> Result<Json<Delivery>> {
+async fn decline(
+    State(state): State<DeliveryState>,
+    who: Principal,
+    Path(id): Path<DeliveryId>,
+) -> Result<Json<Delivery>> {
     driver_act(&state, &who, id, Action::Decline).await
 }
 
 /// I have the food (the delivery's driver).
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/pickup", tag = "delivery", security(("bearer" = [])), params(("id" = String, Path, description = "delivery id")),
     responses((status = 200, body = Delivery), (status = 409, body = patty_protocol::ErrorBody)))]
-async fn pickup(State(state): State<AppState>, who: Principal, Path(id): Path<DeliveryId>) -> Result<Json<Delivery>> {
+async fn pickup(
+    State(state): State<DeliveryState>,
+    who: Principal,
+    Path(id): Path<DeliveryId>,
+) -> Result<Json<Delivery>> {
     driver_act(&state, &who, id, Action::PickedUp).await
 }
 
@@ -1133,7 +1176,7 @@ async fn pickup(State(state): State<AppState>, who: Principal, Path(id): Path<De
     params(("id" = String, Path, description = "delivery id")),
     responses((status = 200, body = Delivery), (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn handover_code(
-    State(state): State<AppState>,
+    State(state): State<DeliveryState>,
     who: Principal,
     Path(id): Path<DeliveryId>,
     Json(req): Json<CodeRequest>,
@@ -1155,13 +1198,13 @@ pub struct Route {
 /// Replays one delivery: its fixes and its events (its customer, outlet, driver, HQ).
 #[utoipa::path(get, path = "/api/v1/deliveries/{id}/route", tag = "delivery", security(("bearer" = [])), params(("id" = String, Path, description = "delivery id")),
     responses((status = 200, body = Route), (status = 404, body = patty_protocol::ErrorBody)))]
-async fn route(State(state): State<AppState>, who: Principal, Path(id): Path<DeliveryId>) -> Result<Json<Route>> {
+async fn route(State(state): State<DeliveryState>, who: Principal, Path(id): Path<DeliveryId>) -> Result<Json<Route>> {
     let delivery = by_id(&state, id).await?;
     may_see(&who, &delivery)?;
     // With Kafka, from what the store's consumer group read off the delivery topics; without,
     // from the fixes kept as they were accepted and the relayed event log.
     if state.kafka.is_some() {
-        let (fixes, events) = crate::store::route(&state, &id.to_string()).await?;
+        let (fixes, events) = crate::delivery::history::route(&state, &id.to_string()).await?;
         let fixes = fixes.into_iter().map(serde_json::from_value).collect::<std::result::Result<Vec<_>, _>>()?;
         return Ok(Json(Route { delivery, fixes, events }));
     }
@@ -1172,7 +1215,7 @@ async fn route(State(state): State<AppState>, who: Principal, Path(id): Path<Del
         .iter()
         .map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("doc")?)?))
         .collect::<Result<Vec<DevicePosition>>>()?;
-    let events = crate::outbox::read_after(&state.db, 0, Some(&id.to_string()), 10_000)
+    let events = crate::events::read_after(&state.db, 0, Some(&id.to_string()), 10_000)
         .await?
         .into_iter()
         .map(|e| e.payload)
@@ -1214,7 +1257,7 @@ pub struct MapSettings {
 /// geography.
 #[utoipa::path(get, path = "/api/v1/map", tag = "delivery", security(("bearer" = [])),
     responses((status = 200, body = MapSettings), (status = 403, body = patty_protocol::ErrorBody)))]
-async fn map_settings(State(state): State<AppState>, who: Principal) -> Result<Json<MapSettings>> {
+async fn map_settings(State(state): State<DeliveryState>, who: Principal) -> Result<Json<MapSettings>> {
     who.require(&[Role::OutletStaff, Role::OutletManager])?;
     let hq = &state.config.hq;
     Ok(Json(MapSettings {
@@ -1227,7 +1270,7 @@ async fn map_settings(State(state): State<AppState>, who: Principal) -> Result<J
 /// Areas drivers should stay out of (HQ).
 #[utoipa::path(get, path = "/api/v1/restricted-areas", tag = "delivery", security(("bearer" = [])),
     responses((status = 200, body = Vec<RestrictedArea>), (status = 403, body = patty_protocol::ErrorBody)))]
-async fn areas(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<RestrictedArea>>> {
+async fn areas(State(state): State<DeliveryState>, who: Principal) -> Result<Json<Vec<RestrictedArea>>> {
     who.require(&[])?;
     let rows = sqlx::query("SELECT id, name, ring FROM restricted_areas ORDER BY created_ms")
         .fetch_all(&state.db.pool)
@@ -1249,7 +1292,7 @@ async fn areas(State(state): State<AppState>, who: Principal) -> Result<Json<Vec
 #[utoipa::path(post, path = "/api/v1/restricted-areas", tag = "delivery", security(("bearer" = [])), request_body = RestrictedArea,
     responses((status = 201, body = RestrictedArea), (status = 422, body = patty_protocol::ErrorBody)))]
 async fn add_area(
-    State(state): State<AppState>,
+    State(state): State<DeliveryState>,
     who: Principal,
     Json(mut area): Json<RestrictedArea>,
 ) -> Result<impl IntoResponse> {
@@ -1277,7 +1320,7 @@ async fn add_area(
 
 /// A live stream of what `keep` lets through, as Server-Sent Events.
 fn live_stream(
-    state: AppState,
+    state: DeliveryState,
     keep: impl Fn(&Live) -> bool + Send + 'static,
 ) -> axum::response::Sse<
     impl futures::Stream<Item = std::result::Result<axum::response::sse::Event, std::convert::Infallible>>,
@@ -1285,7 +1328,7 @@ fn live_stream(
     use axum::response::sse::{Event, KeepAlive};
     let mut rx = state.deliveries.live.subscribe();
     let mut closing = state.closing.subscribe();
-    let stream = crate::outbox::async_stream(move |tx| async move {
+    let stream = crate::events::async_stream(move |tx| async move {
         loop {
             let live = tokio::select! {
                 l = rx.recv() => l,
@@ -1315,7 +1358,7 @@ fn live_stream(
 #[utoipa::path(get, path = "/api/v1/deliveries/{id}/live", tag = "delivery", security(("bearer" = [])), params(("id" = String, Path, description = "delivery id")),
     responses((status = 200, description = "text/event-stream", content_type = "text/event-stream"), (status = 404, body = patty_protocol::ErrorBody)))]
 async fn live_one(
-    State(state): State<AppState>,
+    State(state): State<DeliveryState>,
     who: Principal,
     Path(id): Path<DeliveryId>,
 ) -> Result<impl IntoResponse> {
@@ -1328,7 +1371,7 @@ async fn live_one(
 /// driver themselves.
 #[utoipa::path(get, path = "/api/v1/fleet/live", tag = "fleet", security(("bearer" = [])),
     responses((status = 200, description = "text/event-stream", content_type = "text/event-stream"), (status = 403, body = patty_protocol::ErrorBody)))]
-async fn live_fleet(State(state): State<AppState>, who: Principal) -> Result<impl IntoResponse> {
+async fn live_fleet(State(state): State<DeliveryState>, who: Principal) -> Result<impl IntoResponse> {
     who.require(&[Role::OutletStaff, Role::OutletManager, Role::Driver])?;
     let keep: Box<dyn Fn(&Live) -> bool + Send> = match who.role {
         Role::HqAdmin => Box::new(|_| true),
@@ -1345,7 +1388,11 @@ async fn live_fleet(State(state): State<AppState>, who: Principal) -> Result<imp
 }
 
 /// The delivery routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    DeliveryState: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(get_one))

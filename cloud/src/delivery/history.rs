@@ -4,9 +4,10 @@
 //! produced it. Rows are kept once by (topic, partition, offset) and offsets are committed after
 //! the rows, so a restart re-reads at most what was not committed and keeps nothing twice.
 
-use crate::db::now_ms;
-use crate::error::{Error, Result};
-use crate::state::AppState;
+use crate::infra::db::now_ms;
+use crate::infra::error::{Error, Result};
+
+use patty_protocol::topics::Topic;
 use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use serde_json::Value;
@@ -16,7 +17,7 @@ use tokio::sync::watch;
 /// What to keep of a record: (delivery id, kind, time in Unix ms), or `None` for a record about
 /// no delivery (a fix between deliveries, a device's own alert).
 pub fn classify(topic: &str, payload: &Value) -> Option<(String, String, i64)> {
-    if topic.ends_with("delivery.location.updates") {
+    if topic.ends_with(Topic::LocationUpdates.name()) {
         let delivery = payload["delivery_id"].as_str()?;
         return Some((delivery.to_owned(), "fix".to_owned(), payload["received_ms"].as_i64().unwrap_or(0)));
     }
@@ -26,7 +27,7 @@ pub fn classify(topic: &str, payload: &Value) -> Option<(String, String, i64)> {
 }
 
 /// Consumes until `shutdown`; a no-op without Kafka.
-pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(state: crate::infra::state::Shared, mut shutdown: watch::Receiver<bool>) {
     let brokers = state.config.kafka.brokers.clone();
     if brokers.is_empty() {
         return;
@@ -46,7 +47,8 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     // it is closed on a thread of its own, never on the runtime's.
     let consumer = ClosedAside(Some(consumer));
     let Some(consumer) = consumer.0.as_ref() else { return };
-    let topics: Vec<String> = crate::fleet::TOPICS.iter().map(|(t, _)| format!("{prefix}{t}")).collect();
+    let topics: Vec<String> =
+        patty_protocol::topics::Topic::DELIVERY.iter().map(|t| format!("{prefix}{}", t.name())).collect();
     if let Err(e) = consumer.subscribe(&topics.iter().map(String::as_str).collect::<Vec<_>>()) {
         return tracing::error!(error = %e, "the delivery store could not subscribe");
     }
@@ -99,7 +101,7 @@ impl Drop for ClosedAside {
     }
 }
 
-async fn keep(state: &AppState, topic: &str, partition: i32, offset: i64, v: &Value) -> Result<()> {
+async fn keep(state: &crate::infra::state::Shared, topic: &str, partition: i32, offset: i64, v: &Value) -> Result<()> {
     let Some((delivery, kind, at_ms)) = classify(topic, v) else { return Ok(()) };
     sqlx::query(
         "INSERT INTO delivery_store (topic, part, kafka_offset, delivery_id, kind, at_ms, payload) \
@@ -120,7 +122,7 @@ async fn keep(state: &AppState, topic: &str, partition: i32, offset: i64, v: &Va
 
 /// One delivery's records from the store: its fixes in the order of their partition, and its
 /// events in time order.
-pub async fn route(state: &AppState, delivery: &str) -> Result<(Vec<Value>, Vec<Value>)> {
+pub async fn route(state: &crate::infra::state::Shared, delivery: &str) -> Result<(Vec<Value>, Vec<Value>)> {
     let rows = sqlx::query(
         "SELECT kind, payload FROM delivery_store WHERE delivery_id = $1 ORDER BY at_ms, topic, part, kafka_offset",
     )

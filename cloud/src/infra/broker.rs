@@ -12,7 +12,7 @@
 //! `rustls-webpki` 0.102 line, and a device's key sent in the clear over a shop's network is a key
 //! given away. Devices on a network connect to Mosquitto with the shipped configuration.
 
-use crate::error::{Error, Result};
+use crate::infra::error::{Error, Result};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
