@@ -13,7 +13,6 @@
 //! - [`api`]: an HTTP client, and people signed in at the cloud (password) or an edge (PIN).
 //! - [`setup`]: the idempotent set-up at the cloud (outlets, catalog, keys, drivers) and the
 //!   state file that keeps the edges' API keys.
-//! - [`link`]: the TCP relay between each edge and the cloud, which `--cut-outlet` cuts.
 //! - [`outlet`]: the staff of each outlet.
 //! - [`customers`]: customers ordering online.
 //! - [`driver`]: drivers on their routes.
@@ -24,7 +23,6 @@ pub mod api;
 pub mod customers;
 pub mod driver;
 pub mod geo;
-pub mod link;
 pub mod options;
 pub mod outlet;
 pub mod setup;
@@ -109,7 +107,7 @@ async fn healthy<E: std::fmt::Display>(
 struct Edge {
     name: String,
     api: Api,
-    relay: Arc<link::Relay>,
+    relay: Arc<patty_tests::link::Relay>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), patty_service::error::Error>>,
 }
@@ -342,7 +340,8 @@ async fn start_edges(
     relays: &mut Vec<JoinHandle<()>>,
 ) -> anyhow::Result<()> {
     for (i, o) in chain.outlets.iter().enumerate() {
-        let (relay, relay_task) = link::Relay::start(cloud_addr, unlink.clone()).await.context("a relay")?;
+        let (relay, relay_task) =
+            patty_tests::link::Relay::start(cloud_addr, unlink.clone()).await.context("a relay")?;
         relays.push(relay_task);
         let port = if opts.edge_port == 0 { 0 } else { opts.edge_port.saturating_add(i as u16) };
         let listener = bind(port).await.with_context(|| format!("{}'s port", o.site.name))?;
@@ -467,7 +466,7 @@ async fn summarize(
 struct Cutter {
     index: usize,
     name: String,
-    relay: Arc<link::Relay>,
+    relay: Arc<patty_tests::link::Relay>,
     manager: Arc<Staff>,
     after: Duration,
     lasts: Duration,

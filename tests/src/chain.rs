@@ -385,12 +385,12 @@ impl Agent {
     }
 }
 
-/// A TCP link the test can cut: the demo's relay ([`patty_demo::link::Relay`]), on a thread and
+/// A TCP link the test can cut: the relay of [`crate::link`] (the demo uses the same), on a thread and
 /// runtime of its own so nothing the test blocks on can hold the link up. While cut, its
 /// connections are dropped and new ones closed at once (what a dead mobile link looks like to both
 /// ends). It stops when dropped.
 pub struct CuttableLink {
-    relay: Arc<patty_demo::link::Relay>,
+    relay: Arc<crate::link::Relay>,
     /// The port to connect to instead of the target's.
     pub port: u16,
     _stop: tokio::sync::watch::Sender<bool>,
@@ -405,7 +405,7 @@ impl CuttableLink {
         std::thread::spawn(move || {
             runtime.block_on(async move {
                 let target = std::net::SocketAddr::from(([127, 0, 0, 1], target));
-                let (relay, task) = patty_demo::link::Relay::start(target, stop).await.unwrap();
+                let (relay, task) = crate::link::Relay::start(target, stop).await.unwrap();
                 tx.send(relay).unwrap();
                 let _ = task.await;
             })

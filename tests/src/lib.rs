@@ -6,6 +6,7 @@
 //! - [`chain`]: the cloud, edges and driver agents as the real binaries, and links to cut.
 //! - [`fixtures`]: the sample outlet, waiting for a service to answer.
 //! - [`kafka`]: a tansu broker and the independent consumer.
+//! - [`link`]: a TCP relay between an edge and the cloud that can be cut (the demo's too).
 //! - [`mqtt`]: a Mosquitto of the test's own with the fleet's broker settings.
 //! - [`postgres`]: a fresh schema per test on the PostgreSQL server.
 //! - [`process`]: start a service binary and learn the address it listens on.
@@ -16,6 +17,7 @@ pub mod bench;
 pub mod chain;
 pub mod fixtures;
 pub mod kafka;
+pub mod link;
 pub mod mqtt;
 pub mod postgres;
 pub mod process;

@@ -1,5 +1,5 @@
-//! The link between an outlet's edge and the cloud: a TCP relay inside the demo (the edge's
-//! `cloud.url` points at it) that `--cut-outlet` cuts. While cut it drops the connections it
+//! The link between an outlet's edge and the cloud: a TCP relay (the edge's `cloud.url` points at
+//! it) that a test, or the demo's `--cut-outlet`, cuts. While cut it drops the connections it
 //! carries and closes new ones at once, which is what a dead mobile link looks like to both ends;
 //! the edge keeps selling and catches up when the relay carries again.
 
