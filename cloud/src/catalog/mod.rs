@@ -31,7 +31,10 @@ pub struct Published {
 
 /// The latest published catalog, parsed once per version, and when it was last confirmed.
 #[derive(Clone, Default)]
-pub struct Latest(Arc<std::sync::RwLock<Option<(std::time::Instant, Arc<Published>)>>>);
+pub struct Latest(Arc<std::sync::RwLock<Option<Confirmed>>>);
+
+/// A published version and when it was last confirmed as the latest.
+type Confirmed = (std::time::Instant, Arc<Published>);
 
 /// What the catalog's handlers use.
 #[derive(Clone)]

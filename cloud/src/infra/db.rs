@@ -109,6 +109,12 @@ impl Db {
         Ok(db)
     }
 
+    /// Whether the database answers (health checks).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Begins a transaction whose commit wakes the relay.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(Tx { tx: self.pool.begin().await?, committed: self.committed.clone() })

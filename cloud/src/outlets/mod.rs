@@ -27,9 +27,10 @@ pub async fn load(db: &Db, id: OutletId) -> Result<Outlet> {
 
 /// Outlets as the ordering path last read them, and when.
 #[derive(Clone, Default)]
-pub struct Recent(
-    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<OutletId, (std::time::Instant, std::sync::Arc<Outlet>)>>>,
-);
+pub struct Recent(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<OutletId, ReadAt>>>);
+
+/// An outlet and when it was read.
+type ReadAt = (std::time::Instant, std::sync::Arc<Outlet>);
 
 /// An outlet for the ordering path: read from the database at most once a second per outlet
 /// (status and hours changes reach orders within that second).

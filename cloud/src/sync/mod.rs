@@ -166,7 +166,6 @@ pub async fn apply(state: &SyncState, outlet: OutletId, entries: &[ChangeEntry])
             .await?;
     }
     tx.commit().await?;
-    if !fresh.is_empty() {}
     Ok((Ack::AppliedThrough(through), applied))
 }
 
