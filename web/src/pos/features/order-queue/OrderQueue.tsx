@@ -7,7 +7,7 @@ import type { CounterDelivery, Order } from "../../../shared/api/edge";
 import { reloadOnEvents } from "../../../shared/api/stream";
 import { money } from "../../../shared/money";
 import { Problem, message } from "../../../shared/ui";
-import { addressLine } from "../../address";
+import { addressLine } from "../../common/address";
 
 /// Today's open orders, newest first, kept current by the edge's order events.
 export function OrderQueue() {

@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { useApi } from "../../../shared/api/context";
 import type { NewTender, Order } from "../../../shared/api/edge";
 import { money, parseMoney } from "../../../shared/money";
-import { addressLine } from "../../address";
+import { addressLine } from "../../common/address";
 import { cardAmount, changeGiven, due as dueOf, quickAmounts } from "./tender";
 
 export function TenderPanel(props: {
