@@ -3,17 +3,17 @@
 // loopback port serving the built POS. A cashier signs in and places and pays one order; the
 // edge holds it, paid. Run it under `xvfb-run -a`.
 //
-// Needs: PATTY_POS_BIN (the built app), PATTY_EDGE_BIN (default target/debug/patty-edge),
+// Needs: PATTY_POS_BIN (the built app), PATTY_EDGE_BIN (default patty-edge in $CARGO_TARGET_DIR/debug, target/debug),
 // TAURI_DRIVER (default tauri-driver on the PATH), the built POS in web/dist/pos.
 
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Builder, By, Key, until } from "selenium-webdriver";
-import { call, check, freePort, given, root, service, shots, until as eventually } from "../../web/tests/harness.mjs";
+import { binary, call, check, freePort, given, root, service, shots, until as eventually } from "../../web/tests/harness.mjs";
 
 const app = given("PATTY_POS_BIN") ?? join(root, "tauri-pos/src-tauri/target/debug/patty-pos");
-const edgeBin = given("PATTY_EDGE_BIN") ?? join(root, "target/debug/patty-edge");
+const edgeBin = binary("PATTY_EDGE_BIN", "patty-edge");
 const edge = await service(edgeBin, { PATTY_POS__DIR: join(root, "web/dist/pos") });
 const base = edge.base;
 const [driverPort, nativePort] = [await freePort(), await freePort()];

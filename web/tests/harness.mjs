@@ -21,6 +21,12 @@ export function given(name) {
   return v && resolve(process.env.INIT_CWD ?? process.cwd(), v);
 }
 
+/// A built service binary: `$env` if set, else `name` in the debug build of the Cargo target
+/// directory (CARGO_TARGET_DIR, default target/).
+export function binary(env, name) {
+  return given(env) ?? join(given("CARGO_TARGET_DIR") ?? join(root, "target"), "debug", name);
+}
+
 export const shots = given("PATTY_SCREENSHOTS") ?? join(web, "screenshots");
 mkdirSync(shots, { recursive: true });
 

@@ -10,16 +10,16 @@
 // sales charts. An outlet manager sees only their outlet and no catalog. axe-core finds no
 // serious or critical violation on any view; screenshots go to web/screenshots/.
 //
-// Needs: the cloud and edge binaries (PATTY_CLOUD_BIN, PATTY_EDGE_BIN; default target/debug/),
+// Needs: the cloud and edge binaries (PATTY_CLOUD_BIN, PATTY_EDGE_BIN; default $CARGO_TARGET_DIR/debug/, target/debug/),
 // the built dashboard (npm run build), Chromium, and mosquitto_pub (Debian's mosquitto-clients).
 
 import { execFileSync } from "node:child_process";
 import http from "node:http";
 import { join } from "node:path";
-import { accessible, call, check, given, inBrowser, root, screenshot, service, until, web } from "./harness.mjs";
+import { accessible, binary, call, check, inBrowser, root, screenshot, service, until, web } from "./harness.mjs";
 
 const ADMIN = { email: "hq@pattypalace.example", password: "correct horse battery" };
-const cloudBin = given("PATTY_CLOUD_BIN") ?? join(root, "target/debug/patty-cloud");
+const cloudBin = binary("PATTY_CLOUD_BIN", "patty-cloud");
 // A tile server of the test's own (no real one is reachable): a 256-pixel PNG for every tile.
 const tileRequests = [];
 const tilePng = Buffer.from(
@@ -125,7 +125,7 @@ try {
   // The outlet's edge, linked: its stock reaches the cloud, and HQ raises the beef patties'
   // reorder level above what is on hand, so they are low.
   const secret = (await api("POST", "/api/v1/api-keys", hq, { kind: "edge", subject: outlet, name: "edge" })).secret;
-  const edge = await service(given("PATTY_EDGE_BIN") ?? join(root, "target/debug/patty-edge"), {
+  const edge = await service(binary("PATTY_EDGE_BIN", "patty-edge"), {
     PATTY_OUTLET__ID: outlet,
     PATTY_CLOUD__URL: base,
     PATTY_CLOUD__API_KEY: secret,

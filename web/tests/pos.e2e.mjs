@@ -12,14 +12,14 @@
 // driver and code the queue says must wait for the cloud.
 // Screenshots of each screen go to web/screenshots/ (PATTY_SCREENSHOTS elsewhere).
 //
-// Needs: the edge binary (PATTY_EDGE_BIN, default target/debug/patty-edge), the built POS
+// Needs: the edge binary (PATTY_EDGE_BIN, default patty-edge in $CARGO_TARGET_DIR/debug, target/debug), the built POS
 // (npm run build), Chromium (PATTY_CHROMIUM, default /usr/bin/chromium).
 
 import { request } from "node:http";
 import { join } from "node:path";
-import { accessible, call, check, freePort, given, inBrowser, root, screenshot, service, until, web } from "./harness.mjs";
+import { accessible, binary, call, check, freePort, inBrowser, screenshot, service, until, web } from "./harness.mjs";
 
-const edgeBin = given("PATTY_EDGE_BIN") ?? join(root, "target/debug/patty-edge");
+const edgeBin = binary("PATTY_EDGE_BIN", "patty-edge");
 /// A PIN sign-in from another terminal (`from`, a loopback address of its own); its status.
 function signInFrom(from, base, pin) {
   const body = JSON.stringify({ pin });

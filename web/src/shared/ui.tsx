@@ -1,6 +1,6 @@
 // Pieces both front ends show.
 
-import { ApiError } from "./api";
+import { ApiError } from "./api/client";
 
 /// What went wrong, in words for the screen.
 export function message(e: unknown): string {

@@ -1,9 +1,9 @@
 // What several dashboard views read from the cloud, read one way.
 
 import { useEffect, useState } from "preact/hooks";
-import type { Api } from "../shared/api";
-import { message } from "../shared/ui";
-import type { Outlet, OutletSales, OutletStock } from "./types";
+import type { Api } from "../../shared/api/client";
+import type { Outlet, OutletSales, OutletStock } from "../../shared/api/cloud";
+import { message } from "../../shared/ui";
 
 /// Rows read for each outlet in turn, joined, reloaded when the outlets change: the rows (null
 /// until read) and the error that stopped the reading, if any.

@@ -6,30 +6,19 @@
 // enough at a city's scale.
 
 import { useEffect, useState } from "preact/hooks";
-import { type Api, follow } from "../shared/api";
-import type { Outlet, Position } from "./types";
-
-interface Area {
-  name: string;
-  ring: [number, number][];
-}
-
-interface Delivery {
-  id: string;
-  job: number;
-  status: string;
-  pickup: { name: string; position: { lat: number; lon: number } };
-  dropoff: { name: string; position: { lat: number; lon: number } };
-}
+import type { Delivery, MapSettings, Outlet, Position, RestrictedArea } from "../../../shared/api/cloud";
+import { useApi } from "../../../shared/api/context";
+import { follow } from "../../../shared/api/stream";
 
 const W = 1000;
 const H = 700;
 
-export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) {
+export function FleetMap({ outlets }: { outlets: Outlet[] }) {
+  const cloud = useApi();
   const [drivers, setDrivers] = useState<Record<string, Position>>({});
-  const [areas, setAreas] = useState<Area[]>([]);
+  const [areas, setAreas] = useState<RestrictedArea[]>([]);
   const [deliveries, setDeliveries] = useState<Delivery[]>([]);
-  const [tiles, setTiles] = useState<{ tiles: string | null; attribution: string; pickup_radius_m: number } | null>(null);
+  const [tiles, setTiles] = useState<MapSettings | null>(null);
   const [showTiles, setShowTiles] = useState(false);
   useEffect(() => {
     cloud
@@ -37,11 +26,11 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
       .then((ps) => setDrivers(Object.fromEntries(ps.map((p) => [p.device_id, p]))))
       .catch(() => {});
     cloud
-      .call<Area[]>("GET", "/api/v1/restricted-areas")
+      .call<RestrictedArea[]>("GET", "/api/v1/restricted-areas")
       .then(setAreas)
       .catch(() => {});
     cloud
-      .call<{ tiles: string | null; attribution: string; pickup_radius_m: number }>("GET", "/api/v1/map")
+      .call<MapSettings>("GET", "/api/v1/map")
       .then(setTiles)
       .catch(() => {});
     cloud
@@ -52,14 +41,15 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
       const p = (data as { position?: Position }).position;
       if (name === "position" && p) setDrivers((d) => ({ ...d, [p.device_id]: p }));
     });
-  }, []);
+  }, [cloud]);
 
   // The area shown: everything there is, with a margin.
-  const points: [number, number][] = [
-    ...outlets.flatMap((o) => [[o.position.lon, o.position.lat] as [number, number], ...o.delivery_zone]),
+  // Rings are [lon, lat] pairs.
+  const points: number[][] = [
+    ...outlets.flatMap((o) => [[o.position.lon, o.position.lat], ...o.delivery_zone]),
     ...areas.flatMap((a) => a.ring),
-    ...Object.values(drivers).map((p) => [p.lon, p.lat] as [number, number]),
-    ...deliveries.map((d) => [d.dropoff.position.lon, d.dropoff.position.lat] as [number, number]),
+    ...Object.values(drivers).map((p) => [p.lon, p.lat]),
+    ...deliveries.map((d) => [d.dropoff.position.lon, d.dropoff.position.lat]),
   ];
   if (points.length === 0) return <p role="status">Nothing to show yet: no outlets, areas or drivers.</p>;
   const lons = points.map((p) => p[0]);
@@ -95,7 +85,7 @@ export function FleetMap({ cloud, outlets }: { cloud: Api; outlets: Outlet[] }) 
       }
     }
   }
-  const path = (ring: [number, number][]) => ring.map(([lon, lat], i) => `${i ? "L" : "M"}${x(lon)},${y(lat)}`).join(" ") + " Z";
+  const path = (ring: number[][]) => ring.map(([lon, lat], i) => `${i ? "L" : "M"}${x(lon)},${y(lat)}`).join(" ") + " Z";
   const list = Object.values(drivers);
   return (
     <section aria-label="Fleet map">
