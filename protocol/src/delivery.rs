@@ -204,3 +204,16 @@ mod tests {
         assert!(serde_json::from_str::<Reply>(r#"{"type":"teleport","job":7}"#).is_err());
     }
 }
+
+/// What a geofence zone is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ZoneKind {
+    /// An outlet's pickup zone.
+    Pickup,
+    /// A customer's drop-off zone.
+    Dropoff,
+    /// Drivers should not enter.
+    Restricted,
+}

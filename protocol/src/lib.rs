@@ -17,6 +17,7 @@
 //! - [`telemetry`]: the position fix a driver's agent publishes, and the MQTT topic layout.
 //! - [`delivery`]: delivery milestones, and the commands and replies between cloud and agent.
 //! - [`topics`]: the Kafka topics, named once, with their partition counts.
+//! - [`events`]: the domain events, one type per kind, each with its topic.
 //! - [`geo`]: distance and bearing on the sphere.
 //! - [`change`]: the change-log entry every outlet write appends, and the hybrid-logical-clock stamp.
 //! - [`error`]: the JSON error body every HTTP API returns.
@@ -29,6 +30,7 @@ pub mod conflict;
 pub mod delivery;
 pub mod envelope;
 pub mod error;
+pub mod events;
 pub mod geo;
 pub mod ids;
 pub mod inventory;

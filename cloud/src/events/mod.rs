@@ -23,7 +23,7 @@ pub mod relay;
 pub mod store;
 
 pub use http::{async_stream, follow};
-pub use outbox::{NewEvent, record, record_all};
+pub use outbox::{NewEvent, record, record_all, record_event};
 pub use patty_protocol::topics::Topic;
 pub use relay::{RELAY_BATCH, Relay};
 pub use store::{OutboxEvent, read_after};

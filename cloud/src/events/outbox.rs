@@ -5,6 +5,7 @@ use super::Topic;
 use crate::infra::db::now_ms;
 use crate::infra::error::Result;
 use crate::infra::vault::Vault;
+use patty_protocol::events::DomainEvent;
 
 /// An event ready to be inserted into the outbox.
 pub struct NewEvent {
@@ -25,6 +26,22 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
+    /// The event `e`, of its type's topic and kind.
+    pub fn of<E: DomainEvent>(e: &E) -> Result<Self> {
+        Ok(Self::new(E::TOPIC, &e.key(), &e.kind(), &serde_json::to_value(e)?))
+    }
+
+    /// The event `e` with its personal fields sealed under `customer`'s data key (see
+    /// [`NewEvent::about`]).
+    pub async fn sealed<E: DomainEvent>(
+        conn: &mut sqlx::AnyConnection,
+        vault: &Vault,
+        customer: Option<&str>,
+        e: &E,
+    ) -> Result<Self> {
+        Self::about(conn, vault, customer, E::TOPIC, &e.key(), &e.kind(), serde_json::to_value(e)?).await
+    }
+
     /// An event of `kind` about aggregate `key`, carrying `data`.
     pub fn new(topic: Topic, key: &str, kind: &str, data: &serde_json::Value) -> Self {
         let event_id = uuid::Uuid::now_v7().to_string();
@@ -124,4 +141,9 @@ pub async fn record(
     data: &serde_json::Value,
 ) -> Result<()> {
     NewEvent::new(topic, key, kind, data).insert(conn).await
+}
+
+/// Appends the typed event `e` to the outbox in the caller's transaction.
+pub async fn record_event<E: DomainEvent>(conn: &mut sqlx::AnyConnection, e: &E) -> Result<()> {
+    NewEvent::of(e)?.insert(conn).await
 }
