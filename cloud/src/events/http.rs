@@ -27,6 +27,7 @@ pub struct EventsQuery {
 /// (sealed, see `privacy.rs`, once they are erased).
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", security(("bearer" = [])), params(EventsQuery),
     responses((status = 200, body = Vec<OutboxEvent>), (status = 403, body = patty_protocol::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(after = q.after))]
 pub async fn list(
     State(state): State<Shared>,
     who: Principal,
@@ -45,6 +46,7 @@ pub async fn list(
 /// with its position as the SSE id, so a reconnecting client resumes where it stopped.
 #[utoipa::path(get, path = "/api/v1/events/stream", tag = "events", security(("bearer" = [])), params(EventsQuery),
     responses((status = 200, description = "text/event-stream of events", content_type = "text/event-stream")))]
+#[tracing::instrument(skip_all, fields(after = q.after))]
 pub async fn stream(
     State(state): State<Shared>,
     who: Principal,

@@ -117,6 +117,7 @@ const PER_STATEMENT: usize = 1_000;
 
 /// Appends `events` to the outbox in the caller's transaction, in as few statements as the
 /// parameter limit allows. The relay wakes when the transaction commits ([`crate::infra::db::Tx`]).
+#[tracing::instrument(skip_all, err(level = "warn"), fields(events = events.len()))]
 pub async fn record_all(conn: &mut sqlx::AnyConnection, events: Vec<NewEvent>) -> Result<()> {
     let mut events = events.into_iter().peekable();
     while events.peek().is_some() {

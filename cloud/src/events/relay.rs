@@ -33,6 +33,7 @@ impl Relay {
     }
 
     /// Relays one batch; returns how many events it relayed.
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn relay_once(&self) -> Result<usize> {
         let mut tx = self.db.pool.begin().await?;
         if self.db.backend == Backend::Postgres {

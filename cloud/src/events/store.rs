@@ -38,6 +38,7 @@ fn event_row(r: &sqlx::any::AnyRow) -> Result<OutboxEvent> {
 }
 
 /// Reads relayed events after `after`, optionally only those of one key.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(after, key))]
 pub async fn read_after(db: &Db, after: i64, key: Option<&str>, limit: i64) -> Result<Vec<OutboxEvent>> {
     const COLUMNS: &str = "SELECT position, event_id, topic, key, kind, payload, created_ms FROM events";
     // Two statements rather than one with `$2 = '' OR key = $2`, so each uses its index.
