@@ -46,6 +46,35 @@ pub fn document_errors(api: &mut OpenApi, every: &[u16]) {
     }
 }
 
+/// Makes every operation id unique, as OpenAPI requires (clients name their calls by it): an id
+/// that several operations share (a handler `list` in several domains) becomes `{tag}_{id}`, with
+/// the operation's first tag (`outlets_list`, `delivery_list`).
+pub fn unique_operation_ids(api: &mut OpenApi) {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for item in api.paths.paths.values() {
+        for op in operations(item) {
+            if let Some(id) = &op.operation_id {
+                *seen.entry(id.clone()).or_default() += 1;
+            }
+        }
+    }
+    for item in api.paths.paths.values_mut() {
+        for op in
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+        {
+            let Some(id) = op.operation_id.clone() else { continue };
+            if seen.get(&id).copied().unwrap_or(0) > 1 {
+                let tag = op.tags.as_ref().and_then(|t| t.first()).cloned().unwrap_or_default();
+                op.operation_id = Some(format!("{tag}_{id}"));
+            }
+        }
+    }
+}
+
+fn operations(item: &utoipa::openapi::PathItem) -> impl Iterator<Item = &Operation> {
+    [&item.get, &item.put, &item.post, &item.delete, &item.patch].into_iter().flatten()
+}
+
 fn statuses(op: &Operation, writes: bool) -> Vec<u16> {
     let mut out = Vec::new();
     let params = op.parameters.as_deref().unwrap_or_default();
@@ -100,5 +129,19 @@ mod tests {
         assert_eq!(got, ["200", "401", "403", "404", "429"]);
         let json = serde_json::to_value(&op.responses.responses["404"]).unwrap();
         assert_eq!(json["description"], "no such order", "an operation's own wording stays");
+    }
+
+    #[test]
+    fn shared_operation_ids_are_told_apart_by_tag() {
+        let op = |id: &str, tag: &str| OperationBuilder::new().operation_id(Some(id)).tag(tag).build();
+        let paths = PathsBuilder::new()
+            .path("/a", PathItem::new(HttpMethod::Get, op("list", "outlets")))
+            .path("/b", PathItem::new(HttpMethod::Get, op("list", "delivery")))
+            .path("/c", PathItem::new(HttpMethod::Get, op("whoami", "identity")))
+            .build();
+        let mut api = utoipa::openapi::OpenApiBuilder::new().paths(paths).build();
+        unique_operation_ids(&mut api);
+        let id = |p: &str| api.paths.paths[p].get.as_ref().unwrap().operation_id.clone().unwrap();
+        assert_eq!((id("/a"), id("/b"), id("/c")), ("outlets_list".into(), "delivery_list".into(), "whoami".into()));
     }
 }

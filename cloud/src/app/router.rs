@@ -97,6 +97,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     // Every request passes the front door: credentials that do not verify are a 401, and any
     // caller can be over its rate.
     patty_service::openapi::document_errors(&mut api, &[401, 429]);
+    patty_service::openapi::unique_operation_ids(&mut api);
     (router, api)
 }
 
