@@ -1,6 +1,6 @@
 //! Sync's handlers and their request and response types: the edge's upload and downward stream,
 //! and HQ's (or an outlet manager's) view of outlets' sync, conflicts, stock and staff. No SQL:
-//! they call [`super::store`], [`super::rules`], [`super::apply`] and [`super::down`]. The only
+//! they call [`super::store`], [`super::rules`], [`super::apply`](mod@super::apply) and [`super::down`]. The only
 //! place that turns [`SyncError`] into the shared HTTP error.
 
 use super::apply::{self, conflict_event};

@@ -23,7 +23,7 @@
 //! - [`http`]: the handlers (up, down, outlets, conflicts, resolve, stock, set_threshold,
 //!   put_staff, list_staff) and their request and response types; the only place that knows
 //!   HTTP statuses ([`SyncError`] becomes the shared error there).
-//! - [`apply`]: one uploaded batch applied in one transaction; one file per kind of change
+//! - [`apply`](mod@apply): one uploaded batch applied in one transaction; one file per kind of change
 //!   (orders, tenders, stock, items, staff, audit, conflicts), each owning its parse and apply.
 //! - [`down`]: the downward stream: events read after a position, turned into frames.
 //! - [`rules`]: pure decisions: a batch's admission, an order's changes folded with the status

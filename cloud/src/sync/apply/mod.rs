@@ -4,7 +4,7 @@
 //! table in multi-row statements, in this order: [`orders`] (upserts, status moves and the
 //! tenders' effect on the order), [`tenders`], [`stock`] (ingredients, then movements),
 //! [`items`] (sold-out marks), [`staff`], [`audit`], [`conflicts`] (found at the outlet, or
-//! settled there). Conflicts found here and every event are written last ([`Apply::finish`]).
+//! settled there). Conflicts found here and every event are written last (`Apply::finish`).
 
 pub mod audit;
 pub mod conflicts;
@@ -96,7 +96,7 @@ impl Apply {
         Self { outlet, backend, vault, events: Vec::new(), conflicts: Vec::new() }
     }
 
-    /// Raises a conflict found here (stored and sent down at [`Apply::finish`]).
+    /// Raises a conflict found here (stored and sent down at `Apply::finish`).
     pub fn raise(&mut self, r: Raise) {
         self.conflicts.push(Conflict {
             id: ConflictId::new(),
