@@ -160,21 +160,47 @@ impl DomainEvent for OrderMoved {
     }
 }
 
-/// `conflict.raised` / `conflict.settled`: a sync conflict and its state.
+/// What an order's news is: first heard of, or moved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OrderEvent {
+    /// It moved.
+    Moved(OrderMoved),
+    /// It was placed or recorded.
+    Placed(OrderPlaced),
+}
+
+impl DomainEvent for OrderEvent {
+    const TOPIC: Topic = Topic::Order;
+    fn kind(&self) -> String {
+        match self {
+            Self::Moved(e) => e.kind(),
+            Self::Placed(e) => e.kind(),
+        }
+    }
+    fn key(&self) -> String {
+        match self {
+            Self::Moved(e) => e.key(),
+            Self::Placed(e) => e.key(),
+        }
+    }
+}
+
+/// `conflict.raised` / `conflict.resolved`: a sync conflict and its state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ConflictChanged {
     /// The conflict.
     pub conflict: Conflict,
-    /// Settled (else raised).
+    /// Resolved (else raised).
     #[serde(skip)]
-    pub settled: bool,
+    pub resolved: bool,
 }
 
 impl DomainEvent for ConflictChanged {
     const TOPIC: Topic = Topic::Sync;
     fn kind(&self) -> String {
-        if self.settled { "conflict.settled" } else { "conflict.raised" }.into()
+        if self.resolved { "conflict.resolved" } else { "conflict.raised" }.into()
     }
     fn key(&self) -> String {
         self.conflict.id.to_string()

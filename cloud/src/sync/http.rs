@@ -5,7 +5,7 @@
 
 use super::apply::{self, conflict_event};
 use super::{MAX_INFLATED, SyncError, SyncState, down, rules, store};
-use crate::events::{NewEvent, Topic};
+use crate::events::NewEvent;
 use crate::infra::access::{Principal, Role};
 use crate::infra::db::now_ms;
 use crate::infra::error::{Error, Json, Path, Query, Result};
@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use patty_protocol::conflict::{Conflict, Resolution};
+use patty_protocol::events::{StaffUpserted, StockThresholdSet};
 use patty_protocol::ids::{ConflictId, IngredientId, OutletId, StaffId};
 use patty_protocol::staff::Staff;
 use patty_sync::Ack;
@@ -200,7 +201,7 @@ pub async fn resolve(
     let r = Resolution { at_ms: now_ms(), by: format!("hq:{}", who.subject), note: note.to_owned() };
     let mut tx = state.db.begin().await?;
     let c = store::settle(&mut tx, id, outlet, &r).await?.ok_or(SyncError::NoOpenConflict(id))?;
-    conflict_event("conflict.resolved", &c)?.down_to(c.outlet_id).insert(&mut tx).await?;
+    conflict_event(&c, true)?.down_to(c.outlet_id).insert(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(c))
 }
@@ -271,15 +272,8 @@ pub async fn set_threshold(
     }
     let mut tx = state.db.begin().await?;
     store::set_reorder_level(&mut tx, outlet, ingredient, req.reorder_level).await?;
-    NewEvent::new(
-        Topic::Sync,
-        &ingredient.to_string(),
-        "stock.threshold_set",
-        &serde_json::json!({ "outlet_id": outlet, "ingredient_id": ingredient, "reorder_level": req.reorder_level }),
-    )
-    .down_to(outlet)
-    .insert(&mut tx)
-    .await?;
+    let event = StockThresholdSet { outlet_id: outlet, ingredient_id: ingredient, reorder_level: req.reorder_level };
+    NewEvent::of(&event)?.down_to(outlet).insert(&mut tx).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -326,10 +320,7 @@ pub async fn put_staff(
         return Err(SyncError::StaffOfAnotherOutlet.into());
     }
     store::put_staff(&mut tx, outlet, &staff).await?;
-    NewEvent::new(Topic::Sync, &id.to_string(), "staff.upserted", &serde_json::to_value(&staff)?)
-        .down_to(outlet)
-        .insert(&mut tx)
-        .await?;
+    NewEvent::of(&StaffUpserted { staff: staff.clone() })?.down_to(outlet).insert(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(staff))
 }

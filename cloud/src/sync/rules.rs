@@ -5,6 +5,7 @@
 use super::{MAX_ENTRIES, SyncError};
 use patty_protocol::change::{ChangeEntry, ChangeV1};
 use patty_protocol::conflict::ConflictKind;
+use patty_protocol::events::{OrderEvent, OrderMoved, OrderPlaced};
 use patty_protocol::ids::{OrderId, OutletId};
 use patty_protocol::menu::Menu;
 use patty_protocol::order::{Order, OrderStatus};
@@ -163,18 +164,14 @@ pub fn withdrawn_items(order: &Order, published_ms: i64, menu: &Menu) -> Vec<Rai
 
 /// What an order's fold tells the rest of the cloud: `order.recorded` when first heard of,
 /// `order.<status>` when its status moved, nothing otherwise.
-pub fn order_event(
-    before: Option<OrderStatus>,
-    order: &Order,
-) -> serde_json::Result<Option<(String, serde_json::Value)>> {
-    Ok(match before {
-        None => Some(("order.recorded".to_owned(), serde_json::to_value(order)?)),
-        Some(from) if from != order.status => Some((
-            format!("order.{}", order.status.as_str()),
-            serde_json::json!({ "order_id": order.id, "from": from, "to": order.status, "order": order }),
-        )),
+pub fn order_event(before: Option<OrderStatus>, order: &Order) -> Option<OrderEvent> {
+    match before {
+        None => Some(OrderEvent::Placed(OrderPlaced { order: order.clone(), recorded: true })),
+        Some(from) if from != order.status => {
+            Some(OrderEvent::Moved(OrderMoved { order_id: order.id, from, to: order.status, order: order.clone() }))
+        }
         _ => None,
-    })
+    }
 }
 
 /// Whether a stock level that moved by `sum` to `on_hand` has just crossed below zero (raised

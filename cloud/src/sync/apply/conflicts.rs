@@ -31,12 +31,12 @@ impl<'a> Conflicts<'a> {
         for c in self.raised {
             // Found at the outlet: stored and published, not sent back down.
             if c.outlet_id == batch.outlet && store::insert_conflict(tx, c).await? {
-                batch.events.push(conflict_event("conflict.raised", c)?);
+                batch.events.push(conflict_event(c, false)?);
             }
         }
         for (id, r) in self.resolved {
             if let Some(c) = store::settle(tx, id, Some(batch.outlet), r).await? {
-                batch.events.push(conflict_event("conflict.resolved", &c)?);
+                batch.events.push(conflict_event(&c, true)?);
             }
         }
         Ok(())

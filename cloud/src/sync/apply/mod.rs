@@ -17,12 +17,13 @@ pub mod tenders;
 use super::rules::Raise;
 use super::{SyncState, store};
 use crate::catalog::{self, Published};
-use crate::events::{NewEvent, Topic};
+use crate::events::NewEvent;
 use crate::infra::db::{Backend, now_ms};
 use crate::infra::error::Result;
 use crate::infra::vault::Vault;
 use patty_protocol::change::{ChangeEntry, ChangeV1};
 use patty_protocol::conflict::Conflict;
+use patty_protocol::events::ConflictChanged;
 use patty_protocol::ids::{ConflictId, OutletId};
 use patty_sync::{Ack, Admit, Cursor};
 use std::sync::Arc;
@@ -146,7 +147,7 @@ impl Apply {
     async fn finish(mut self, tx: &mut sqlx::AnyConnection) -> Result<()> {
         for c in std::mem::take(&mut self.conflicts) {
             store::insert_conflict(tx, &c).await?;
-            self.events.push(conflict_event("conflict.raised", &c)?.down_to(c.outlet_id));
+            self.events.push(conflict_event(&c, false)?.down_to(c.outlet_id));
         }
         if self.events.is_empty() {
             return Ok(());
@@ -156,7 +157,7 @@ impl Apply {
     }
 }
 
-/// The event of a conflict raised or settled.
-pub fn conflict_event(kind: &str, c: &Conflict) -> Result<NewEvent> {
-    Ok(NewEvent::new(Topic::Sync, &c.id.to_string(), kind, &serde_json::to_value(c)?))
+/// The event of a conflict raised or resolved.
+pub fn conflict_event(c: &Conflict, resolved: bool) -> Result<NewEvent> {
+    NewEvent::of(&ConflictChanged { conflict: c.clone(), resolved })
 }

@@ -5,7 +5,7 @@
 
 use super::Apply;
 use crate::catalog::Published;
-use crate::events::{NewEvent, Topic};
+use crate::events::NewEvent;
 use crate::infra::error::Result;
 use crate::sync::{rules, store};
 use patty_protocol::change::ChangeV1;
@@ -66,11 +66,9 @@ impl<'a> Orders<'a> {
                     batch.raise(r);
                 }
             }
-            if let Some((kind, data)) = rules::order_event(before_status, &order)? {
+            if let Some(event) = rules::order_event(before_status, &order) {
                 let customer = order.customer_id.as_deref();
-                let key = order.id.to_string();
-                let e = NewEvent::about(tx, &batch.vault, customer, Topic::Order, &key, &kind, data).await?;
-                batch.events.push(e);
+                batch.events.push(NewEvent::sealed(tx, &batch.vault, customer, &event).await?);
             }
             orders.push(order);
         }
