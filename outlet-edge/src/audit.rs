@@ -1,10 +1,10 @@
 //! The audit trail of manager-only actions: voids, refunds, stock corrections, price overrides,
 //! discounts and staff changes. Each entry is also a change-log entry, so HQ sees them.
 
-use crate::error::{Query, Result};
-use crate::staff::Session;
-use crate::state::AppState;
-use crate::store::WriteCtx;
+use crate::infra::error::{Query, Result};
+use crate::infra::session::Session;
+use crate::infra::state::AppState;
+use crate::infra::store::WriteCtx;
 use axum::extract::State;
 use patty_protocol::change::ChangeV1;
 use patty_protocol::ids::StaffId;
@@ -57,7 +57,7 @@ async fn list(
     State(state): State<AppState>,
     session: Session,
     Query(q): Query<AuditQuery>,
-) -> Result<crate::error::Json<Vec<AuditEntry>>> {
+) -> Result<crate::infra::error::Json<Vec<AuditEntry>>> {
     session.require_manager()?;
     let limit = patty_service::http::page_limit(q.limit.map(i64::from), 100, 1000)?;
     let rows = state
@@ -79,7 +79,7 @@ async fn list(
             Ok(rows)
         })
         .await?;
-    Ok(crate::error::Json(rows))
+    Ok(crate::infra::error::Json(rows))
 }
 
 /// The audit route.

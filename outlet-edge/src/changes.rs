@@ -1,9 +1,9 @@
 //! The change log over HTTP: what sync ships to the cloud, readable by a manager for inspection.
 
-use crate::error::{Json, Query, Result};
-use crate::staff::Session;
-use crate::state::AppState;
-use crate::store::decode_change;
+use crate::infra::error::{Json, Query, Result};
+use crate::infra::session::Session;
+use crate::infra::state::AppState;
+use crate::infra::store::decode_change;
 use axum::extract::State;
 use patty_protocol::change::ChangeEntry;
 use serde::Deserialize;
@@ -45,7 +45,7 @@ async fn list(
     session.require_manager()?;
     let limit = patty_service::http::page_limit(q.limit.map(i64::from), 500, 5000)? as u32;
     if i64::try_from(q.after).is_err() {
-        return Err(crate::error::Error::Validation("after is a sequence number, at most 2^63 - 1".into()));
+        return Err(crate::infra::error::Error::Validation("after is a sequence number, at most 2^63 - 1".into()));
     }
     Ok(Json(state.store.read(move |c| read_after(c, q.after, limit)).await?))
 }

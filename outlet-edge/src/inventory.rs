@@ -1,12 +1,12 @@
 //! Inventory: stock per ingredient as the sum of its movements; receive, waste and count; the
 //! sale movements orders make; low-stock alerts; and items that stock can no longer make.
 
-use crate::error::{Error, Json, Path, Query, Result};
-use crate::events::{Event, StockAlert};
+use crate::infra::error::{Error, Json, Path, Query, Result};
+use crate::infra::events::{Event, StockAlert};
+use crate::infra::session::Session;
+use crate::infra::state::AppState;
+use crate::infra::store::WriteCtx;
 use crate::menu::{portion_need, refresh_stock_availability};
-use crate::staff::Session;
-use crate::state::AppState;
-use crate::store::WriteCtx;
 use axum::extract::State;
 use axum::http::StatusCode;
 use patty_protocol::change::ChangeV1;
@@ -494,7 +494,7 @@ async fn alert_stream(State(state): State<AppState>, _session: Session) -> Resul
     let rx = state.store.events.subscribe();
     let open = state.store.read(open_alerts).await?;
     let initial = open.into_iter().map(|alert| Event::StockAlert { alert }).collect();
-    Ok(crate::events::sse(rx, state.closing.subscribe(), initial, |e| {
+    Ok(crate::infra::events::sse(rx, state.closing.subscribe(), initial, |e| {
         matches!(e, Event::StockAlert { .. } | Event::SignInAlert { .. })
     }))
 }

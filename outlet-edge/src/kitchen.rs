@@ -1,12 +1,12 @@
 //! The kitchen queue: the orders to prepare, live, with bump (done: the order is ready) and
 //! recall (a bumped ticket comes back on screen; the order's status does not move backwards).
 
-use crate::error::{Error, Json, Path, Result};
-use crate::events::Event;
+use crate::infra::error::{Error, Json, Path, Result};
+use crate::infra::events::Event;
+use crate::infra::session::Session;
+use crate::infra::state::AppState;
 use crate::menu::item_states;
 use crate::orders::{StatusChange, check_can_take_on, load, move_status, pricing_ctx, save};
-use crate::staff::Session;
-use crate::state::AppState;
 use axum::extract::State;
 use patty_protocol::ids::OrderId;
 use patty_protocol::order::{Order, OrderStatus};
@@ -56,7 +56,7 @@ async fn stream(State(state): State<AppState>, _session: Session) -> Result<impl
     let tickets = state.store.read(queue).await?;
     let initial =
         tickets.into_iter().map(|t| Event::Order { order: Arc::new(t.order), recalled: t.recalled }).collect();
-    Ok(crate::events::sse(rx, state.closing.subscribe(), initial, |e| matches!(e, Event::Order { .. })))
+    Ok(crate::infra::events::sse(rx, state.closing.subscribe(), initial, |e| matches!(e, Event::Order { .. })))
 }
 
 /// Bump a ticket: a recalled ticket leaves the screen again; otherwise the order becomes ready

@@ -2,10 +2,10 @@
 //! and pricing. Every price on an order is computed here from the menu; a terminal only names
 //! items, variants and modifiers (a manager may override a unit price, which is recorded).
 
-use crate::error::{Error, Json, Path, Result};
-use crate::staff::Session;
-use crate::state::AppState;
-use crate::store::WriteCtx;
+use crate::infra::error::{Error, Json, Path, Result};
+use crate::infra::session::Session;
+use crate::infra::state::AppState;
+use crate::infra::store::WriteCtx;
 use axum::extract::State;
 use chrono::Utc;
 use patty_protocol::Currency;

@@ -2,14 +2,14 @@
 //! transaction), editing before preparation, status moves along the state machine, cancel and
 //! void, tenders and refunds, discounts, search and receipts.
 
-use crate::config::OutletConfig;
-use crate::error::{Error, Json, Path, Query, Result};
-use crate::events::Event;
+use crate::infra::config::OutletConfig;
+use crate::infra::error::{Error, Json, Path, Query, Result};
+use crate::infra::events::Event;
+use crate::infra::session::Session;
+use crate::infra::state::AppState;
+use crate::infra::store::WriteCtx;
 use crate::inventory::{self, Move};
 use crate::menu::{PricingCtx, item_states, price};
-use crate::staff::Session;
-use crate::state::AppState;
-use crate::store::WriteCtx;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

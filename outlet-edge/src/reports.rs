@@ -1,9 +1,9 @@
 //! The end-of-day report: sales by item, by hour, by tender; voids, cancellations, discounts and
 //! refunds. Days are the outlet's local days.
 
-use crate::error::{Error, Json, Query, Result};
-use crate::staff::Session;
-use crate::state::AppState;
+use crate::infra::error::{Error, Json, Query, Result};
+use crate::infra::session::Session;
+use crate::infra::state::AppState;
 use axum::extract::State;
 use chrono::NaiveDate;
 use patty_protocol::local::{self, Tz};

@@ -17,11 +17,11 @@
 //!   member's PIN here), and the last change applied at each side stands.
 
 use crate::changes::read_after;
-use crate::error::{Error, Json, Path, Result};
-use crate::events::Event;
-use crate::staff::Session;
-use crate::state::AppState;
-use crate::store::{WriteCtx, now_ms};
+use crate::infra::error::{Error, Json, Path, Result};
+use crate::infra::events::Event;
+use crate::infra::session::Session;
+use crate::infra::state::AppState;
+use crate::infra::store::{WriteCtx, now_ms};
 use axum::extract::State;
 use futures::StreamExt;
 use patty_protocol::change::{ChangeV1, DownFrame, DownV1};
@@ -33,7 +33,7 @@ use patty_protocol::order::{Order, OrderStatus};
 use patty_sync::{Ack, Backoff, BatchLimits, Uploader};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -73,63 +73,6 @@ pub struct SyncStatus {
     pub upload_error: Option<String>,
     /// Uploads that failed since start.
     pub upload_failures: u64,
-}
-
-/// Shared link state.
-#[derive(Default)]
-pub struct Link {
-    inner: Mutex<LinkInner>,
-    /// Poked when the downward stream opens: the uploader stops backing off.
-    back: tokio::sync::Notify,
-}
-
-#[derive(Default)]
-struct LinkInner {
-    down_open: bool,
-    up_ok: bool,
-    online: bool,
-    since_ms: i64,
-    acked: u64,
-    bytes_up: u64,
-    last_error: Option<String>,
-    upload_error: Option<String>,
-    upload_failures: u64,
-}
-
-impl Link {
-    fn update(&self, f: impl FnOnce(&mut LinkInner)) {
-        if let Ok(mut l) = self.inner.lock() {
-            f(&mut l);
-            let online = l.down_open && l.up_ok;
-            if online != l.online || l.since_ms == 0 {
-                l.online = online;
-                l.since_ms = now_ms();
-                tracing::info!(online, "cloud link");
-            }
-            if online {
-                l.last_error = None;
-            }
-        }
-    }
-
-    fn fail(&self, what: &str, e: impl std::fmt::Display) {
-        let msg = format!("{what}: {e}");
-        self.update(|l| {
-            if what == "upload" {
-                l.up_ok = false;
-                l.upload_failures += 1;
-                l.upload_error = Some(msg.clone());
-            } else {
-                l.down_open = false;
-            }
-            l.last_error = Some(msg);
-        });
-    }
-
-    /// Whether the link is up.
-    pub fn online(&self) -> bool {
-        self.inner.lock().map(|l| l.online).unwrap_or(false)
-    }
 }
 
 fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
@@ -295,7 +238,7 @@ async fn upload_loop(state: AppState, client: reqwest::Client, base: String) {
             Err(e) => {
                 let retry = up.on_failure(now_ms() as u64, jitter());
                 retry_at = retry;
-                let first = state.sync.inner.lock().map(|l| l.upload_error.is_none()).unwrap_or(true);
+                let first = state.sync.snapshot().map(|l| l.upload_error.is_none()).unwrap_or(true);
                 if first {
                     tracing::warn!(error = %e, retry_in_ms = retry.saturating_sub(now_ms() as u64), "upload failed; retrying with backoff");
                 }
@@ -664,7 +607,7 @@ pub async fn current_status(state: &AppState) -> Result<SyncStatus> {
         })
         .await?;
     let enabled = !state.config.cloud.url.is_empty();
-    let l = state.sync.inner.lock().map_err(|_| Error::Internal("link state poisoned".into()))?;
+    let l = state.sync.snapshot()?;
     Ok(SyncStatus {
         enabled,
         link: if !enabled {

@@ -1,7 +1,7 @@
 //! `/metrics` in the Prometheus text format: the HTTP series from `patty-service`, orders taken,
 //! and the writer's group-commit figures.
 
-use crate::state::AppState;
+use crate::infra::state::AppState;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use patty_service::metrics::{HttpMetrics, series};

@@ -1,8 +1,8 @@
 //! The seed: the first menu, stock and staff of an empty store (until sync brings them from the
 //! cloud). The built-in sample outlet is used when no seed file is configured.
 
-use crate::error::{Error, Result};
-use crate::store::WriteCtx;
+use crate::infra::error::{Error, Result};
+use crate::infra::store::WriteCtx;
 use patty_protocol::ids::IngredientId;
 use patty_protocol::inventory::{Ingredient, MovementKind, Unit};
 use patty_protocol::menu::Menu;
@@ -10,7 +10,7 @@ use patty_protocol::staff::Role;
 use serde::Deserialize;
 
 /// The built-in sample outlet: a burger menu, its ingredients and three staff members.
-pub const SAMPLE: &str = include_str!("../sample/seed.json");
+pub const SAMPLE: &str = include_str!("../../sample/seed.json");
 
 /// A seed file.
 #[derive(Debug, Deserialize)]
