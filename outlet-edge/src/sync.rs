@@ -717,7 +717,7 @@ async fn counter_delivery(
     Path(id): Path<patty_protocol::ids::OrderId>,
 ) -> Result<Json<CounterDelivery>> {
     session.require(&[patty_protocol::staff::Role::Cashier])?;
-    let order = state.store.read(move |c| crate::orders::load(c, id)).await?.0;
+    let order = state.store.read(move |c| Ok(crate::orders::load(c, id)?)).await?.0;
     if order.fulfilment != patty_protocol::order::Fulfilment::Delivery {
         return Err(Error::Conflict(format!("order {} is not a delivery", order.number)));
     }
