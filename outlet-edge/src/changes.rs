@@ -1,11 +1,12 @@
 //! The change log over HTTP: what sync ships to the cloud, readable by a manager for inspection.
 
-use crate::infra::error::{Json, Query, Result};
+use crate::infra::error::{Error, Json, Query, Result};
 use crate::infra::session::Session;
 use crate::infra::state::AppState;
 use crate::infra::store::decode_change;
 use axum::extract::State;
-use patty_protocol::change::ChangeEntry;
+use patty_protocol::change::{ChangeEntry, ChangeV1};
+use patty_protocol::ids::OrderId;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -32,6 +33,28 @@ pub fn read_after(conn: &rusqlite::Connection, after: u64, limit: u32) -> Result
         out.push(decode_change(&row?)?);
     }
     Ok(out)
+}
+
+/// Blanks the personal data in the change log's copies of order `id` (its erased customer's).
+pub fn erase_order_in_log(conn: &rusqlite::Connection, id: OrderId) -> Result<()> {
+    // postcard writes the id as its 16 bytes: only entries holding them are decoded.
+    let logged: Vec<(i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT seq, payload FROM change_log WHERE kind = 'order_upserted' AND instr(payload, ?1) > 0")?
+        .query_map([id.0.as_bytes().to_vec()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (seq, payload) in logged {
+        let mut entry: ChangeEntry =
+            postcard::from_bytes(&payload).map_err(|e| Error::Internal(format!("decode change {seq}: {e}")))?;
+        let ChangeV1::OrderUpserted { order } = &mut entry.change else { continue };
+        if order.id != id {
+            continue;
+        }
+        order.erase_personal();
+        let payload = postcard::to_stdvec(&entry).map_err(|e| Error::Internal(format!("encode change: {e}")))?;
+        conn.prepare_cached("UPDATE change_log SET payload = ?2 WHERE seq = ?1")?
+            .execute(rusqlite::params![seq, payload])?;
+    }
+    Ok(())
 }
 
 /// The outlet's change log, in sequence order (manager).

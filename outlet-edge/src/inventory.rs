@@ -199,6 +199,14 @@ pub fn check_alert(ctx: &mut WriteCtx<'_>, id: IngredientId) -> Result<()> {
     Ok(())
 }
 
+/// Sets an ingredient's reorder level as HQ sent it, then raises or clears its alert to match.
+pub fn set_reorder_level(ctx: &mut WriteCtx<'_>, id: IngredientId, reorder_level: i64) -> Result<()> {
+    ctx.conn
+        .prepare_cached("UPDATE ingredients SET reorder_level = ?2 WHERE id = ?1")?
+        .execute(params![id.to_string(), reorder_level])?;
+    check_alert(ctx, id)
+}
+
 /// Stock received or wasted.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -99,6 +99,17 @@ pub fn insert_staff(
     Ok(staff)
 }
 
+/// Adds or changes a staff member as HQ sent them (name, role, active; PINs never travel). A new
+/// member gets a PIN no digest can equal: they sign in once a manager sets one.
+pub fn upsert_from_cloud(conn: &Connection, staff: &Staff) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO staff (id, name, role, pin_hash, active) VALUES (?1, ?2, ?3, 'unset:' || ?1, ?4)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, active = excluded.active",
+    )?
+    .execute(params![staff.id.to_string(), staff.name, staff.role.as_str(), staff.active])?;
+    Ok(())
+}
+
 /// The staff member whose PIN is `pin`, and whether it is still stored in the older form.
 fn find_by_pin(conn: &Connection, key: &[u8], pin: &str) -> Result<Option<(Staff, bool)>> {
     let find = |hash: &str| {

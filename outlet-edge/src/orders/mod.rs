@@ -26,7 +26,9 @@ pub use http::{EditLines, NewDiscount, NewRefund, OrderQuery, StatusMove, Withdr
 pub use receipt::{Receipt, receipt_text};
 pub use rules::{NewTender, StatusChange, Taking, check_can_take_on};
 pub(crate) use store::pricing_ctx;
-pub use store::{apply_status, load, move_status, next_number, recompute_totals, save};
+pub use store::{
+    apply_status, erase_personal, insert_online, load, move_status, next_number, open_orders, recompute_totals, save,
+};
 
 /// The order routes.
 pub fn router() -> OpenApiRouter<AppState> {

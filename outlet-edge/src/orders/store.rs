@@ -432,3 +432,56 @@ pub async fn search(store: &Store, from: i64, to: i64, status: Option<&'static s
         })
         .await
 }
+
+/// Takes in an online order from the cloud as `placed` (once: a repeat is ignored).
+pub fn insert_online(ctx: &mut WriteCtx<'_>, cfg: &OutletConfig, mut order: Order) -> Result<()> {
+    if order.outlet_id != ctx.origin() {
+        tracing::warn!(order = %order.id, "an online order for another outlet; ignored");
+        return Ok(());
+    }
+    let exists = ctx
+        .conn
+        .prepare_cached("SELECT 1 FROM orders WHERE id = ?1")?
+        .query_row([order.id.to_string()], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if exists {
+        return Ok(());
+    }
+    order.number = next_number(ctx, cfg)?;
+    ctx.conn
+        .prepare_cached(
+            "INSERT INTO orders (id, number, status, created_ms, updated_ms, idempotency_key, request_hash, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7)",
+        )?
+        .execute(params![
+            order.id.to_string(),
+            order.number,
+            order.status.as_str(),
+            order.created_ms,
+            ctx.now_ms,
+            format!("cloud:{}", order.id),
+            serde_json::to_string(&order)?
+        ])?;
+    ctx.emit(Event::Order { order: Arc::new(order), recalled: false });
+    Ok(())
+}
+
+/// The open orders (not completed, cancelled or voided), oldest first.
+pub fn open_orders(conn: &Connection) -> Result<Vec<Order>> {
+    let open: Vec<String> = conn
+        .prepare_cached(
+            "SELECT doc FROM orders WHERE status NOT IN ('completed', 'cancelled', 'voided') ORDER BY created_ms",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    open.iter().map(|doc| Ok(serde_json::from_str(doc)?)).collect()
+}
+
+/// Blanks what order `id` says of its erased customer; false when there is no such order.
+pub fn erase_personal(ctx: &mut WriteCtx<'_>, id: OrderId) -> Result<bool> {
+    let Ok((mut order, recalled)) = load(ctx.conn, id) else { return Ok(false) };
+    order.erase_personal();
+    save(ctx, &mut order, recalled)?;
+    Ok(true)
+}
