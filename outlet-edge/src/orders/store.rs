@@ -485,3 +485,29 @@ pub fn erase_personal(ctx: &mut WriteCtx<'_>, id: OrderId) -> Result<bool> {
     save(ctx, &mut order, recalled)?;
     Ok(true)
 }
+
+/// The kitchen's tickets: orders still to prepare, and those recalled to the screen, oldest
+/// first, each with its `recalled` flag.
+pub fn kitchen_queue(conn: &Connection) -> Result<Vec<(Order, bool)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT doc, recalled FROM orders WHERE status IN ('placed', 'accepted', 'preparing') OR recalled = 1 ORDER BY created_ms",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (doc, recalled) = row?;
+        out.push((serde_json::from_str(&doc)?, recalled));
+    }
+    Ok(out)
+}
+
+/// Orders taken in `[start, end)` (Unix ms), for the day's report.
+pub fn taken_between(c: &Connection, start: i64, end: i64) -> Result<Vec<Order>> {
+    let mut st = c.prepare("SELECT doc FROM orders WHERE created_ms >= ?1 AND created_ms < ?2")?;
+    let docs = st.query_map([start, end], |r| r.get::<_, String>(0))?;
+    let mut out: Vec<Order> = Vec::new();
+    for d in docs {
+        out.push(serde_json::from_str(&d?)?);
+    }
+    Ok(out)
+}
