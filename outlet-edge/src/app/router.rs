@@ -40,6 +40,7 @@ pub struct Health {
 
 /// Liveness and readiness: the database answers.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health), (status = 500, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 async fn healthz(State(state): State<AppState>) -> Result<error::Json<Health>> {
     state.store.read(store::ping).await?;
     Ok(error::Json(Health { status: "ok", outlet_id: state.store.origin() }))

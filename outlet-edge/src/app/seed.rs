@@ -3,6 +3,7 @@
 
 use crate::infra::error::{Error, Result};
 use crate::infra::store::WriteCtx;
+use crate::{inventory, menu, staff};
 use patty_protocol::ids::IngredientId;
 use patty_protocol::inventory::{Ingredient, MovementKind, Unit};
 use patty_protocol::menu::Menu;
@@ -78,20 +79,20 @@ impl Seed {
 
     /// Writes the seed into an empty store, logging every write.
     pub fn apply(&self, ctx: &mut WriteCtx<'_>, pin_key: &[u8]) -> Result<()> {
-        crate::menu::store_menu(ctx.conn, &self.menu)?;
+        menu::store_menu(ctx.conn, &self.menu)?;
         for i in &self.ingredients {
             let ing = Ingredient { id: i.id, name: i.name.clone(), unit: i.unit, reorder_level: i.reorder_level };
-            crate::inventory::upsert_ingredient(ctx, &ing)?;
+            inventory::upsert_ingredient(ctx, &ing)?;
         }
         let moves: Vec<_> = self
             .ingredients
             .iter()
-            .map(|i| crate::inventory::Move { ingredient_id: i.id, kind: MovementKind::Receive, delta: i.on_hand })
+            .map(|i| inventory::Move { ingredient_id: i.id, kind: MovementKind::Receive, delta: i.on_hand })
             .collect();
-        crate::inventory::apply(ctx, &self.menu, &moves, None, None, "opening stock", false)?;
-        crate::menu::refresh_stock_availability(ctx, &self.menu, |_| true)?;
+        inventory::apply(ctx, &self.menu, &moves, None, None, "opening stock", false)?;
+        menu::refresh_stock_availability(ctx, &self.menu, |_| true)?;
         for s in &self.staff {
-            crate::staff::insert_staff(ctx, pin_key, &s.name, s.role, &s.pin)?;
+            staff::insert_staff(ctx, pin_key, &s.name, s.role, &s.pin)?;
         }
         Ok(())
     }

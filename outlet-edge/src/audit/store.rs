@@ -36,6 +36,7 @@ pub struct AuditEntry {
 }
 
 /// The newest `limit` entries, newest first.
+#[tracing::instrument(skip_all)]
 pub fn newest(c: &Connection, limit: i64) -> Result<Vec<AuditEntry>> {
     let mut st = c.prepare("SELECT at_ms, staff_id, action, target, detail FROM audit ORDER BY id DESC LIMIT ?1")?;
     let rows = st

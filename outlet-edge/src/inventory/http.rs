@@ -1,6 +1,7 @@
 //! Inventory's HTTP face: receive, waste and count, levels, reorder levels, movements and the
 //! alerts (listed and live); no SQL.
 
+use super::error::InventoryError;
 use super::store;
 use crate::infra::error::{Error, Json, Path, Query, Result};
 use crate::infra::events::{self, Event, StockAlert};
@@ -14,6 +15,16 @@ use patty_protocol::staff::Role;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+impl From<InventoryError> for Error {
+    fn from(e: InventoryError) -> Self {
+        match e {
+            InventoryError::NoIngredient(_) => Error::NotFound(e.to_string()),
+            InventoryError::Short { .. } => Error::Unavailable(e.to_string()),
+            InventoryError::Other(e) => e,
+        }
+    }
+}
 
 /// Stock received or wasted.
 #[derive(Deserialize, utoipa::ToSchema)]

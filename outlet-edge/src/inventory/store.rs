@@ -1,6 +1,7 @@
 //! Inventory's SQL: ingredients and their levels, stock movements, low-stock alerts, and the
 //! writes that book them (each movement logged, alerts and item availability kept in step).
 
+use super::error::InventoryError;
 use crate::audit;
 use crate::infra::error::{Error, Result};
 use crate::infra::events::{Event, StockAlert};
@@ -60,6 +61,7 @@ pub fn level(conn: &Connection, id: IngredientId) -> Result<Option<StockLevel>> 
 }
 
 /// Adds or replaces an ingredient (seeding, reorder levels); logs it.
+#[tracing::instrument(skip_all, fields(ingredient.id = %ing.id))]
 pub fn upsert_ingredient(ctx: &mut WriteCtx<'_>, ing: &Ingredient) -> Result<()> {
     ctx.conn.execute(
         "INSERT INTO ingredients (id, name, unit, reorder_level) VALUES (?1, ?2, ?3, ?4)
@@ -83,6 +85,7 @@ pub struct Move {
 /// Applies `moves` (each a logged movement), then raises or clears low-stock alerts and re-marks
 /// items that stock can or cannot make, all in the caller's transaction. A sale that would leave a
 /// level below zero is refused unless `overdraw` (food already made, reported by the cloud).
+#[tracing::instrument(skip_all, fields(moves = moves.len()))]
 pub fn apply(
     ctx: &mut WriteCtx<'_>,
     menu: &Menu,
@@ -91,7 +94,7 @@ pub fn apply(
     staff_id: Option<StaffId>,
     note: &str,
     overdraw: bool,
-) -> Result<Vec<StockMovement>> {
+) -> Result<Vec<StockMovement>, InventoryError> {
     let mut recheck = HashSet::new();
     let mut out = Vec::with_capacity(moves.len());
     for m in moves.iter().filter(|m| m.delta != 0) {
@@ -102,14 +105,11 @@ pub fn apply(
             )?
             .query_row(params![m.ingredient_id.to_string(), m.delta], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?
-            .ok_or_else(|| Error::NotFound(format!("no ingredient {}", m.ingredient_id)))?;
+            .ok_or(InventoryError::NoIngredient(m.ingredient_id))?;
         let before = after - m.delta;
         if m.kind == MovementKind::Sale && m.delta < 0 && after < 0 && !overdraw {
             // The caller's savepoint rolls the update back.
-            return Err(Error::Unavailable(format!(
-                "not enough {name} in stock ({} needed, {before} on hand)",
-                -m.delta
-            )));
+            return Err(InventoryError::Short { name, needed: -m.delta, on_hand: before });
         }
         let movement = StockMovement {
             id: MovementId::new(),
@@ -156,6 +156,7 @@ pub fn apply(
 }
 
 /// Raises or clears `id`'s low-stock alert to match its level now.
+#[tracing::instrument(skip_all, fields(ingredient.id = %id))]
 pub fn check_alert(ctx: &mut WriteCtx<'_>, id: IngredientId) -> Result<()> {
     let Some(level) = level(ctx.conn, id)? else {
         return Ok(());
@@ -194,6 +195,7 @@ pub fn check_alert(ctx: &mut WriteCtx<'_>, id: IngredientId) -> Result<()> {
 }
 
 /// Sets an ingredient's reorder level as HQ sent it, then raises or clears its alert to match.
+#[tracing::instrument(skip_all, fields(ingredient.id = %id))]
 pub fn set_reorder_level(ctx: &mut WriteCtx<'_>, id: IngredientId, reorder_level: i64) -> Result<()> {
     ctx.conn
         .prepare_cached("UPDATE ingredients SET reorder_level = ?2 WHERE id = ?1")?
@@ -222,8 +224,7 @@ pub async fn change_stock(state: &AppState, by: StaffId, b: Booking) -> Result<(
     state
         .store
         .write(move |ctx| {
-            let before = level(ctx.conn, ingredient_id)?
-                .ok_or_else(|| Error::NotFound(format!("no ingredient {}", ingredient_id)))?;
+            let before = level(ctx.conn, ingredient_id)?.ok_or(InventoryError::NoIngredient(ingredient_id))?;
             let delta = match kind {
                 MovementKind::Receive => quantity,
                 MovementKind::Waste => -quantity,
@@ -242,6 +243,7 @@ pub async fn change_stock(state: &AppState, by: StaffId, b: Booking) -> Result<(
 }
 
 /// Every ingredient's level, by name.
+#[tracing::instrument(skip_all)]
 pub fn levels(c: &Connection) -> Result<Vec<StockLevel>> {
     let mut st = c.prepare(&format!("{LEVEL_COLUMNS} ORDER BY name"))?;
     let rows = st.query_map([], level_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -253,7 +255,7 @@ pub fn levels(c: &Connection) -> Result<Vec<StockLevel>> {
 pub async fn set_level(store: &Store, id: IngredientId, reorder_level: i64) -> Result<StockLevel> {
     store
         .write(move |ctx| {
-            let mut lv = level(ctx.conn, id)?.ok_or_else(|| Error::NotFound(format!("no ingredient {id}")))?;
+            let mut lv = level(ctx.conn, id)?.ok_or(InventoryError::NoIngredient(id))?;
             lv.ingredient.reorder_level = reorder_level;
             upsert_ingredient(ctx, &lv.ingredient)?;
             check_alert(ctx, id)?;
@@ -263,6 +265,7 @@ pub async fn set_level(store: &Store, id: IngredientId, reorder_level: i64) -> R
 }
 
 /// Stock movements, of `ingredient_id` if given, newest first, at most `limit`.
+#[tracing::instrument(skip_all)]
 pub fn movements(c: &Connection, ingredient_id: Option<IngredientId>, limit: i64) -> Result<Vec<StockMovement>> {
     let mut st = c.prepare(
         "SELECT id, ingredient_id, kind, delta, order_id, staff_id, note, at_ms FROM stock_movements
@@ -306,6 +309,7 @@ pub fn movements(c: &Connection, ingredient_id: Option<IngredientId>, limit: i64
 }
 
 /// Reads the open low-stock alerts.
+#[tracing::instrument(skip_all)]
 pub fn open_alerts(conn: &Connection) -> Result<Vec<StockAlert>> {
     let mut st = conn.prepare(
         "SELECT a.id, a.ingredient_id, i.name, i.on_hand, a.reorder_level, a.raised_ms FROM stock_alerts a

@@ -40,3 +40,33 @@ pub fn check_recall(order: &Order, recalled: bool) -> Result<(), KitchenError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(status: &str) -> Order {
+        serde_json::from_value(serde_json::json!({
+            "id": patty_protocol::ids::OrderId::new(), "outlet_id": patty_protocol::ids::OutletId::new(),
+            "number": 1, "channel": "counter", "fulfilment": "takeaway", "status": status,
+            "lines": [], "notes": "", "currency": "EUR", "subtotal": 0, "discounts": [], "tax": 0,
+            "total": 0, "tenders": [], "paid": 0, "staff_id": null, "created_ms": 0,
+            "updated_ms": 0, "closed_reason": null, "closed_by": null
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_bump_readies_a_kitchen_order_and_dismisses_a_recalled_one() {
+        assert_eq!(bump(&order("preparing"), false).unwrap(), Bump::Ready);
+        assert_eq!(bump(&order("ready"), true).unwrap(), Bump::Dismiss);
+        assert!(matches!(bump(&order("completed"), false), Err(KitchenError::NotOnScreen(OrderStatus::Completed))));
+    }
+
+    #[test]
+    fn only_a_bumped_ticket_comes_back() {
+        assert!(check_recall(&order("ready"), false).is_ok());
+        assert!(check_recall(&order("ready"), true).is_err());
+        assert!(check_recall(&order("preparing"), false).is_err());
+    }
+}

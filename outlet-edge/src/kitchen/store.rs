@@ -7,13 +7,14 @@ use crate::infra::session::Session;
 use crate::infra::state::AppState;
 use crate::infra::store::Store;
 use crate::menu::item_states;
-use crate::orders::{StatusChange, check_can_take_on, load, move_status, pricing_ctx, save};
+use crate::orders::{self, StatusChange, check_can_take_on, load, move_status, pricing_ctx, save};
 use patty_protocol::ids::OrderId;
 use patty_protocol::order::OrderStatus;
 
 /// The tickets on screen, oldest first.
+#[tracing::instrument(skip_all)]
 pub async fn queue(store: &Store) -> Result<Vec<Ticket>> {
-    let rows = store.read(crate::orders::store::kitchen_queue).await?;
+    let rows = store.read(orders::store::kitchen_queue).await?;
     Ok(rows.into_iter().map(|(order, recalled)| Ticket { order, recalled }).collect())
 }
 

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::{HashMap, HashSet};
 
 /// Reads every item's live state.
+#[tracing::instrument(skip_all)]
 pub fn item_states(conn: &Connection) -> Result<HashMap<ItemId, ItemState>> {
     let mut st = conn.prepare_cached("SELECT item_id, sold_out, auto_unavailable FROM item_state")?;
     let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, bool>(2)?)))?;
@@ -33,6 +34,7 @@ pub fn portion_need(item: &Item, ingredient: IngredientId) -> i64 {
 
 /// Re-marks each item that `which` selects as out of stock (or back in): out when stock cannot
 /// cover one portion.
+#[tracing::instrument(skip_all)]
 pub fn refresh_stock_availability(ctx: &WriteCtx<'_>, menu: &Menu, which: impl Fn(&Item) -> bool) -> Result<()> {
     let mut on_hand = ctx.conn.prepare_cached("SELECT on_hand FROM ingredients WHERE id = ?1")?;
     let mut set = ctx.conn.prepare_cached(
@@ -69,6 +71,7 @@ pub async fn set_sold_out(store: &Store, id: ItemId, sold_out: bool) -> Result<I
 }
 
 /// Stores `menu` as the current menu (seeding, and later sync).
+#[tracing::instrument(skip_all)]
 pub fn store_menu(conn: &Connection, menu: &Menu) -> Result<()> {
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('menu', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -78,6 +81,7 @@ pub fn store_menu(conn: &Connection, menu: &Menu) -> Result<()> {
 }
 
 /// Loads the stored menu, if any.
+#[tracing::instrument(skip_all)]
 pub fn load_menu(conn: &Connection) -> Result<Option<Menu>> {
     let text: Option<String> =
         conn.query_row("SELECT value FROM meta WHERE key = 'menu'", [], |r| r.get(0)).optional()?;

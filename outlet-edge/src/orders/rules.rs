@@ -1,5 +1,6 @@
 //! The order's rules, pure: each takes an order as it is and what someone wants done, and says
-//! what the order becomes (or why not). No store, no SQL, no clock: the caller passes the time.
+//! what the order becomes (or why not). No store, no SQL, no clock, no randomness: the caller
+//! passes the time and new ids.
 //! [`super::store`] runs them inside a write and keeps what they decide.
 
 use super::error::OrderError;
@@ -134,9 +135,9 @@ pub enum NewTender {
     },
 }
 
-/// The tender `req` makes on `order`, taken by `by` at `at_ms`: cash up to the balance with
-/// change due, or a card payment of at most the balance.
-pub fn tender(order: &Order, req: NewTender, by: StaffId, at_ms: i64) -> Result<Tender, OrderError> {
+/// The tender `id` that `req` makes on `order`, taken by `by` at `at_ms`: cash up to the balance
+/// with change due, or a card payment of at most the balance.
+pub fn tender(order: &Order, req: NewTender, id: TenderId, by: StaffId, at_ms: i64) -> Result<Tender, OrderError> {
     if matches!(order.status, OrderStatus::Cancelled | OrderStatus::Voided) {
         return Err(OrderError::Withdrawn(order.status));
     }
@@ -167,21 +168,22 @@ pub fn tender(order: &Order, req: NewTender, by: StaffId, at_ms: i64) -> Result<
             (amount, TenderKind::Card { reference: reference.trim().to_owned(), brand, last4 })
         }
     };
-    Ok(Tender { id: TenderId::new(), amount, kind, staff_id: Some(by), at_ms })
+    Ok(Tender { id, amount, kind, staff_id: Some(by), at_ms })
 }
 
-/// The refund of `amount` (at most what was paid) for `why`, given by `by` at `at_ms`.
-pub fn refund(order: &Order, amount: i64, why: &str, by: StaffId, at_ms: i64) -> Result<Tender, OrderError> {
+/// The refund `id` of `amount` (at most what was paid) for `why`, given by `by` at `at_ms`.
+pub fn refund(
+    order: &Order,
+    amount: i64,
+    why: &str,
+    id: TenderId,
+    by: StaffId,
+    at_ms: i64,
+) -> Result<Tender, OrderError> {
     if amount <= 0 || amount > order.paid {
         return Err(OrderError::Invalid(format!("a refund must be 1 to what was paid ({})", order.paid)));
     }
-    Ok(Tender {
-        id: TenderId::new(),
-        amount: -amount,
-        kind: TenderKind::Refund { reason: why.to_owned() },
-        staff_id: Some(by),
-        at_ms,
-    })
+    Ok(Tender { id, amount: -amount, kind: TenderKind::Refund { reason: why.to_owned() }, staff_id: Some(by), at_ms })
 }
 
 /// The discount granted by `by` for `why`: a fixed `amount` or `percent_bp` of the subtotal, on an
@@ -209,4 +211,56 @@ pub fn discount(
         return Err(OrderError::Invalid(format!("a discount must be 1 to what is left of the subtotal ({room})")));
     }
     Ok(Discount { amount, reason: why.to_owned(), by })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(status: &str, total: i64, paid: i64) -> Order {
+        serde_json::from_value(serde_json::json!({
+            "id": patty_protocol::ids::OrderId::new(), "outlet_id": patty_protocol::ids::OutletId::new(),
+            "number": 1, "channel": "counter", "fulfilment": "takeaway", "status": status,
+            "lines": [], "notes": "", "currency": "EUR", "subtotal": total, "discounts": [], "tax": 0,
+            "total": total, "tenders": [], "paid": paid, "staff_id": null, "created_ms": 0,
+            "updated_ms": 0, "closed_reason": null, "closed_by": null
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn cash_pays_up_to_the_balance_and_gives_change() {
+        let t =
+            tender(&order("accepted", 1000, 0), NewTender::Cash { tendered: 2000 }, TenderId::new(), StaffId::new(), 5)
+                .unwrap();
+        assert_eq!(t.amount, 1000);
+        assert!(matches!(t.kind, TenderKind::Cash { tendered: 2000, change: 1000 }));
+        let paid = order("accepted", 1000, 1000);
+        assert!(matches!(
+            tender(&paid, NewTender::Cash { tendered: 1 }, TenderId::new(), StaffId::new(), 5),
+            Err(OrderError::AlreadyPaid)
+        ));
+    }
+
+    #[test]
+    fn refunds_and_discounts_stay_within_what_there_is() {
+        let o = order("completed", 1000, 1000);
+        assert!(refund(&o, 1001, "x", TenderId::new(), StaffId::new(), 0).is_err());
+        assert_eq!(refund(&o, 400, "x", TenderId::new(), StaffId::new(), 0).unwrap().amount, -400);
+        assert!(matches!(discount(&o, Some(1), None, "x", StaffId::new()), Err(OrderError::NotDiscountable)));
+        let open = order("accepted", 1000, 0);
+        assert_eq!(discount(&open, None, Some(1000), "x", StaffId::new()).unwrap().amount, 100);
+        assert!(discount(&open, Some(1001), None, "x", StaffId::new()).is_err());
+    }
+
+    #[test]
+    fn a_cancel_records_who_and_why_and_gives_stock_back() {
+        let mut o = order("accepted", 1000, 0);
+        let by = StaffId::new();
+        check_move(&o, OrderStatus::Cancelled).unwrap();
+        let effect = set_status(&mut o, &StatusChange::by_staff(OrderStatus::Cancelled, by, Some("wrong".into())));
+        assert_eq!(effect, StockEffect::GiveBack);
+        assert_eq!((o.closed_by, o.closed_reason.as_deref()), (Some(by), Some("wrong")));
+        assert!(check_move(&o, OrderStatus::Accepted).is_err());
+    }
 }

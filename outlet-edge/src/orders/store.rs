@@ -18,7 +18,7 @@ use crate::inventory::{self, Move};
 use crate::menu::{ItemState, PricingCtx, item_states, price};
 use chrono::{DateTime, Utc};
 use patty_protocol::change::ChangeV1;
-use patty_protocol::ids::{IngredientId, ItemId, OrderId, StaffId};
+use patty_protocol::ids::{IngredientId, ItemId, OrderId, StaffId, TenderId};
 use patty_protocol::inventory::MovementKind;
 use patty_protocol::menu::Menu;
 use patty_protocol::order::{DeliveryAddress, NewLine, NewOrder, Order, OrderStatus, StockEffect, Tender};
@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// Reads an order and whether the kitchen recalled it.
+#[tracing::instrument(skip_all, fields(order.id = %id))]
 pub fn load(conn: &Connection, id: OrderId) -> Result<(Order, bool), OrderError> {
     let row: Option<(String, bool)> = conn
         .prepare_cached("SELECT doc, recalled FROM orders WHERE id = ?1")?
@@ -38,6 +39,7 @@ pub fn load(conn: &Connection, id: OrderId) -> Result<(Order, bool), OrderError>
 }
 
 /// Writes an order's new state and publishes it on the live streams once committed.
+#[tracing::instrument(skip_all, fields(order.id = %order.id))]
 pub fn save(ctx: &mut WriteCtx<'_>, order: &mut Order, recalled: bool) -> Result<()> {
     order.updated_ms = ctx.now_ms;
     ctx.conn
@@ -76,6 +78,7 @@ pub fn move_status(
 /// Sets an order's status with no state-machine check (the caller made it: [`move_status`], or
 /// the forward-only merge of what the cloud reports), takes or gives back its stock, logs it, and
 /// publishes it.
+#[tracing::instrument(skip_all, fields(order.id = %order.id, to = m.to.as_str()))]
 pub fn apply_status(
     ctx: &mut WriteCtx<'_>,
     menu: &Menu,
@@ -141,6 +144,7 @@ fn set_usage(
 }
 
 /// The next order number of the outlet's local day.
+#[tracing::instrument(skip_all)]
 pub fn next_number(ctx: &WriteCtx<'_>, cfg: &OutletConfig) -> Result<u32> {
     let at = DateTime::<Utc>::from_timestamp_millis(ctx.now_ms).unwrap_or_default();
     let key = format!("order_number:{}", patty_protocol::local::date_at(at, cfg.timezone));
@@ -377,7 +381,7 @@ async fn amend_order(
 #[tracing::instrument(skip_all, fields(order.id = %id))]
 pub async fn add_tender(state: &AppState, id: OrderId, by: StaffId, req: NewTender) -> Result<Order> {
     amend_order(state, id, by, move |ctx, order| {
-        let tender = rules::tender(order, req, by, ctx.now_ms)?;
+        let tender = rules::tender(order, req, TenderId::new(), by, ctx.now_ms)?;
         order.tenders.push(tender.clone());
         Ok((Logged::Tender(tender), None))
     })
@@ -388,7 +392,7 @@ pub async fn add_tender(state: &AppState, id: OrderId, by: StaffId, req: NewTend
 #[tracing::instrument(skip_all, fields(order.id = %id))]
 pub async fn refund(state: &AppState, id: OrderId, by: StaffId, amount: i64, why: String) -> Result<Order> {
     amend_order(state, id, by, move |ctx, order| {
-        let tender = rules::refund(order, amount, &why, by, ctx.now_ms)?;
+        let tender = rules::refund(order, amount, &why, TenderId::new(), by, ctx.now_ms)?;
         order.tenders.push(tender.clone());
         Ok((Logged::Tender(tender), Some(("refund", format!("{amount}: {why}")))))
     })
@@ -434,6 +438,7 @@ pub async fn search(store: &Store, from: i64, to: i64, status: Option<&'static s
 }
 
 /// Takes in an online order from the cloud as `placed` (once: a repeat is ignored).
+#[tracing::instrument(skip_all, fields(order.id = %order.id))]
 pub fn insert_online(ctx: &mut WriteCtx<'_>, cfg: &OutletConfig, mut order: Order) -> Result<()> {
     if order.outlet_id != ctx.origin() {
         tracing::warn!(order = %order.id, "an online order for another outlet; ignored");
@@ -468,6 +473,7 @@ pub fn insert_online(ctx: &mut WriteCtx<'_>, cfg: &OutletConfig, mut order: Orde
 }
 
 /// The open orders (not completed, cancelled or voided), oldest first.
+#[tracing::instrument(skip_all)]
 pub fn open_orders(conn: &Connection) -> Result<Vec<Order>> {
     let open: Vec<String> = conn
         .prepare_cached(
@@ -479,6 +485,7 @@ pub fn open_orders(conn: &Connection) -> Result<Vec<Order>> {
 }
 
 /// Blanks what order `id` says of its erased customer; false when there is no such order.
+#[tracing::instrument(skip_all, fields(order.id = %id))]
 pub fn erase_personal(ctx: &mut WriteCtx<'_>, id: OrderId) -> Result<bool> {
     let Ok((mut order, recalled)) = load(ctx.conn, id) else { return Ok(false) };
     order.erase_personal();
@@ -488,6 +495,7 @@ pub fn erase_personal(ctx: &mut WriteCtx<'_>, id: OrderId) -> Result<bool> {
 
 /// The kitchen's tickets: orders still to prepare, and those recalled to the screen, oldest
 /// first, each with its `recalled` flag.
+#[tracing::instrument(skip_all)]
 pub fn kitchen_queue(conn: &Connection) -> Result<Vec<(Order, bool)>> {
     let mut st = conn.prepare_cached(
         "SELECT doc, recalled FROM orders WHERE status IN ('placed', 'accepted', 'preparing') OR recalled = 1 ORDER BY created_ms",
@@ -502,6 +510,7 @@ pub fn kitchen_queue(conn: &Connection) -> Result<Vec<(Order, bool)>> {
 }
 
 /// Orders taken in `[start, end)` (Unix ms), for the day's report.
+#[tracing::instrument(skip_all)]
 pub fn taken_between(c: &Connection, start: i64, end: i64) -> Result<Vec<Order>> {
     let mut st = c.prepare("SELECT doc FROM orders WHERE created_ms >= ?1 AND created_ms < ?2")?;
     let docs = st.query_map([start, end], |r| r.get::<_, String>(0))?;

@@ -55,6 +55,7 @@ fn staff_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Staff> {
 }
 
 /// Inserts a staff member and logs it; the PIN must not be taken.
+#[tracing::instrument(skip_all)]
 pub fn insert_staff(
     ctx: &mut WriteCtx<'_>,
     key: &[u8],
@@ -81,6 +82,7 @@ pub fn insert_staff(
 
 /// Adds or changes a staff member as HQ sent them (name, role, active; PINs never travel). A new
 /// member gets a PIN no digest can equal: they sign in once a manager sets one.
+#[tracing::instrument(skip_all, fields(staff.id = %staff.id))]
 pub fn upsert_from_cloud(conn: &Connection, staff: &Staff) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO staff (id, name, role, pin_hash, active) VALUES (?1, ?2, ?3, 'unset:' || ?1, ?4)
@@ -91,6 +93,7 @@ pub fn upsert_from_cloud(conn: &Connection, staff: &Staff) -> Result<()> {
 }
 
 /// The staff member whose PIN is `pin`, and whether it is still stored in the older form.
+#[tracing::instrument(skip_all)]
 pub fn find_by_pin(conn: &Connection, key: &[u8], pin: &str) -> Result<Option<(Staff, bool)>> {
     let find = |hash: &str| {
         conn.query_row("SELECT id, name, role, active FROM staff WHERE pin_hash = ?1", [hash], staff_row).optional()
@@ -131,6 +134,7 @@ pub async fn record_lock(store: &Store, alert: SignInAlert) -> Result<()> {
 }
 
 /// Every staff member, by name.
+#[tracing::instrument(skip_all)]
 pub fn list(c: &Connection) -> Result<Vec<Staff>> {
     let mut st = c.prepare("SELECT id, name, role, active FROM staff ORDER BY name")?;
     let rows = st.query_map([], staff_row)?.collect::<rusqlite::Result<Vec<_>>>()?;

@@ -9,6 +9,7 @@ use patty_protocol::ids::ConflictId;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Keeps a conflict raised here or at the cloud (once: a repeat is ignored).
+#[tracing::instrument(skip_all, fields(conflict.id = %c.id))]
 pub fn store_conflict(conn: &Connection, c: &Conflict) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO conflicts (id, kind, raised_ms, resolved_ms, doc) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
@@ -24,6 +25,7 @@ pub fn store_conflict(conn: &Connection, c: &Conflict) -> Result<()> {
 }
 
 /// Settles an open conflict; the settled record, or `None` if there is no such open one.
+#[tracing::instrument(skip_all, fields(conflict.id = %id))]
 pub fn settle(conn: &Connection, id: ConflictId, r: &Resolution) -> Result<Option<Conflict>> {
     let doc: Option<String> = conn
         .prepare_cached("SELECT doc FROM conflicts WHERE id = ?1 AND resolved_ms IS NULL")?
