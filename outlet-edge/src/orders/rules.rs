@@ -1,7 +1,6 @@
 //! The order's rules, pure: each takes an order as it is and what someone wants done, and says
 //! what the order becomes (or why not). No store, no SQL, no clock, no randomness: the caller
-//! passes the time and new ids.
-//! [`super::store`] runs them inside a write and keeps what they decide.
+//! passes the time and new ids. The store runs them inside a write and keeps what they decide.
 
 use super::error::OrderError;
 use patty_protocol::ids::{StaffId, TenderId};

@@ -1,7 +1,8 @@
 //! The conflicts table: conflicts raised here (a price changed under an open order) or sent by
 //! the cloud, and their settling by a manager here or at HQ.
 
-use crate::infra::error::{Error, Result};
+use super::error::SyncError;
+use crate::infra::error::Result;
 use crate::infra::store::Store;
 use patty_protocol::change::ChangeV1;
 use patty_protocol::conflict::{Conflict, Resolution};
@@ -63,7 +64,7 @@ pub async fn resolve(store: &Store, id: ConflictId, by: String, note: String) ->
     store
         .write(move |ctx| {
             let r = Resolution { at_ms: ctx.now_ms, by, note };
-            let c = settle(ctx.conn, id, &r)?.ok_or_else(|| Error::NotFound(format!("no open conflict {id}")))?;
+            let c = settle(ctx.conn, id, &r)?.ok_or(SyncError::NoOpenConflict(id))?;
             ctx.log(ChangeV1::ConflictResolved { id, resolution: r })?;
             Ok(c)
         })

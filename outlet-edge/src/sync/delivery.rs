@@ -1,8 +1,9 @@
 //! A counter delivery's code, asked of the cloud: the cloud dispatches deliveries, so only it
 //! knows the delivery and its hand-over code.
 
+use super::error::SyncError;
 use crate::infra::config::CloudConfig;
-use crate::infra::error::{Error, Result};
+use crate::infra::error::Error;
 use patty_protocol::order::Order;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -29,13 +30,11 @@ pub struct CounterDelivery {
 
 /// Asks the cloud for `order`'s delivery; `unavailable` while the link is down or absent.
 #[tracing::instrument(skip_all, fields(order.id = %order.id))]
-pub async fn fetch(cloud: &CloudConfig, order: &Order) -> Result<CounterDelivery> {
+pub async fn fetch(cloud: &CloudConfig, order: &Order) -> Result<CounterDelivery, SyncError> {
     if cloud.url.is_empty() {
-        return Err(Error::Unavailable("this outlet has no cloud link: deliveries are dispatched by the cloud".into()));
+        return Err(SyncError::NoCloud);
     }
-    let offline = |e: &dyn std::fmt::Display| {
-        Error::Unavailable(format!("the cloud is out of reach ({e}); try again once the link is back"))
-    };
+    let offline = |e: &dyn std::fmt::Display| SyncError::Offline(e.to_string());
     let client = cloud
         .client()
         .map_err(Error::Internal)?
@@ -51,13 +50,8 @@ pub async fn fetch(cloud: &CloudConfig, order: &Order) -> Result<CounterDelivery
         .map_err(|e| offline(&e))?;
     match r.status() {
         s if s.is_success() => Ok(r.json().await.map_err(|e| offline(&e))?),
-        reqwest::StatusCode::NOT_FOUND => Err(Error::NotFound(format!(
-            "order {} has no delivery yet: the cloud dispatches it once the order is ready and synced",
-            order.number
-        ))),
-        reqwest::StatusCode::FORBIDDEN => {
-            Err(Error::Forbidden("the cloud keeps this order's code from the outlet".into()))
-        }
+        reqwest::StatusCode::NOT_FOUND => Err(SyncError::NoDeliveryYet(order.number)),
+        reqwest::StatusCode::FORBIDDEN => Err(SyncError::CloudKeepsCode),
         s => Err(offline(&s)),
     }
 }

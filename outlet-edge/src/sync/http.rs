@@ -2,6 +2,7 @@
 //! delivery's code. No SQL: it calls `store`, `conflicts` and `delivery`.
 
 use super::delivery::{self, CounterDelivery};
+use super::error::SyncError;
 use super::{conflicts, store};
 use crate::infra::error::{Error, Json, Path, Result};
 use crate::infra::session::Session;
@@ -13,6 +14,18 @@ use patty_protocol::ids::ConflictId;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+impl From<SyncError> for Error {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::NoOpenConflict(_) | SyncError::NoDeliveryYet(_) => Error::NotFound(e.to_string()),
+            SyncError::NotDelivery(_) => Error::Conflict(e.to_string()),
+            SyncError::CustomersCode | SyncError::CloudKeepsCode => Error::Forbidden(e.to_string()),
+            SyncError::NoCloud | SyncError::Offline(_) => Error::Unavailable(e.to_string()),
+            SyncError::Other(e) => e,
+        }
+    }
+}
 
 /// The link's state, for `/api/v1/sync/status` and `/metrics`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -132,10 +145,10 @@ async fn counter_delivery(
     session.require(&[patty_protocol::staff::Role::Cashier])?;
     let order = orders::store::get(&state.store, id).await?;
     if order.fulfilment != patty_protocol::order::Fulfilment::Delivery {
-        return Err(Error::Conflict(format!("order {} is not a delivery", order.number)));
+        return Err(SyncError::NotDelivery(order.number).into());
     }
     if order.customer_id.is_some() {
-        return Err(Error::Forbidden("an online order's code is for its customer alone".into()));
+        return Err(SyncError::CustomersCode.into());
     }
     Ok(Json(delivery::fetch(&state.config.cloud, &order).await?))
 }

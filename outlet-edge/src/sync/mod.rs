@@ -22,7 +22,9 @@
 //! - [`conflicts`]: the conflicts table.
 //! - `delivery.rs`: asking the cloud for a counter delivery's code.
 //! - `store.rs`: the sync cursors in `meta`, and what the status reads.
-//! - `http.rs`: the status, conflicts and counter-delivery handlers, no SQL.
+//! - `http.rs`: the status, conflicts and counter-delivery handlers, no SQL; the only place a
+//!   [`SyncError`] meets HTTP.
+//! - `error.rs`: [`SyncError`].
 //!
 //! May use: `infra`, and the public functions of [`crate::orders`], [`crate::inventory`],
 //! [`crate::menu`], [`crate::staff`] and [`crate::changes`] (it writes what the cloud sends through
@@ -31,6 +33,7 @@
 pub mod conflicts;
 mod delivery;
 pub mod down;
+mod error;
 mod http;
 mod store;
 pub mod upload;
@@ -41,6 +44,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use delivery::CounterDelivery;
 pub use down::apply_frames;
+pub use error::SyncError;
 pub use http::{Resolve, SyncStatus, current_status};
 
 /// Starts the upload and download tasks when a cloud is configured.
