@@ -3,7 +3,8 @@
 //! customer's orders in it.
 //!
 //! - `http.rs`: the list handler, no SQL.
-//! - [`store`]: reading the log after a sequence number, and blanking erased orders in it.
+//! - [`store`]: reading the log (after a sequence number, its last sequence), and blanking erased
+//!   orders in it.
 //!
 //! May use: `infra` only. Used by `sync`.
 
@@ -14,7 +15,7 @@ use crate::infra::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use http::ChangesQuery;
-pub use store::{erase_order_in_log, read_after};
+pub use store::{erase_order_in_log, last_seq, read_after};
 
 /// The change-log route.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -39,3 +39,9 @@ pub fn erase_order_in_log(conn: &rusqlite::Connection, id: OrderId) -> Result<()
     }
     Ok(())
 }
+
+/// The highest sequence in the change log (0 when empty).
+pub fn last_seq(c: &rusqlite::Connection) -> Result<u64> {
+    let last: i64 = c.query_row("SELECT COALESCE(MAX(seq), 0) FROM change_log", [], |r| r.get(0))?;
+    Ok(last as u64)
+}

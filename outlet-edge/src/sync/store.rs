@@ -1,6 +1,7 @@
 //! Sync's own SQL: its cursors in `meta` (the upload hint, the downward position, the catalog
 //! version) and the figures the status reads.
 
+use crate::changes::last_seq;
 use crate::infra::error::Result;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -26,6 +27,5 @@ pub fn meta_u64(conn: &Connection, key: &str) -> Result<u64> {
 /// (downward position, catalog version, last change-log sequence), for the status.
 #[tracing::instrument(skip_all)]
 pub fn figures(c: &Connection) -> Result<(u64, Option<i64>, u64)> {
-    let last: i64 = c.query_row("SELECT COALESCE(MAX(seq), 0) FROM change_log", [], |r| r.get(0))?;
-    Ok((meta_u64(c, "down_position")?, meta_get(c, "catalog_version")?.and_then(|v| v.parse().ok()), last as u64))
+    Ok((meta_u64(c, "down_position")?, meta_get(c, "catalog_version")?.and_then(|v| v.parse().ok()), last_seq(c)?))
 }
