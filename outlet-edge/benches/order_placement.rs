@@ -15,7 +15,7 @@ use patty_tests::bench::{Figures, closed_loop, env_or};
 
 /// Plain SQLite: one connection, one single-row INSERT per transaction, WAL + synchronous FULL.
 fn baseline(dir: &std::path::Path, secs: u64) -> Figures {
-    let conn = patty_edge::store::open_write_connection(&dir.join("baseline.db")).unwrap();
+    let conn = patty_edge::infra::store::open_write_connection(&dir.join("baseline.db")).unwrap();
     conn.execute_batch("CREATE TABLE t (id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, doc TEXT NOT NULL)").unwrap();
     let doc = "x".repeat(800);
     let mut lat = Vec::new();

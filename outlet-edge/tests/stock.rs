@@ -60,7 +60,7 @@ fn action() -> impl Strategy<Value = Action> {
 }
 
 struct Outlet {
-    state: patty_edge::state::AppState,
+    state: patty_edge::infra::state::AppState,
     base: String,
     http: reqwest::Client,
     manager: String,

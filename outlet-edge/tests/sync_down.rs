@@ -17,7 +17,7 @@ fn frame(position: u64, msg: DownV1) -> DownFrame {
 }
 
 struct Outlet {
-    state: patty_edge::state::AppState,
+    state: patty_edge::infra::state::AppState,
     base: String,
     http: reqwest::Client,
     _dir: tempfile::TempDir,

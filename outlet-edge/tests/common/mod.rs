@@ -25,7 +25,7 @@ pub fn config(dir: &std::path::Path) -> Config {
 
 /// An edge served in this process with its state at hand, for tests that apply what the cloud
 /// sends straight to the store: (state, base URL, its data directory).
-pub async fn in_process() -> (patty_edge::state::AppState, String, tempfile::TempDir) {
+pub async fn in_process() -> (patty_edge::infra::state::AppState, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let state = patty_edge::open(config(dir.path())).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

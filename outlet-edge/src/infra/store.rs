@@ -13,8 +13,8 @@
 //! Reads use a small pool of read-only connections on the blocking thread pool; WAL lets them run
 //! while the writer writes.
 
-use crate::error::{Error, Result};
-use crate::events::Event;
+use crate::infra::error::{Error, Result};
+use crate::infra::events::Event;
 use patty_protocol::change::{ChangeEntry, ChangeV1, HlcTimestamp};
 use patty_protocol::ids::OutletId;
 use patty_sync::Sequencer;
@@ -327,4 +327,10 @@ fn writer_loop(
 /// Decodes a stored change-log row.
 pub fn decode_change(payload: &[u8]) -> Result<ChangeEntry> {
     postcard::from_bytes(payload).map_err(|e| Error::Internal(format!("decode change: {e}")))
+}
+
+/// Whether the database answers (for `/healthz`).
+pub fn ping(conn: &Connection) -> Result<()> {
+    conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+    Ok(())
 }

@@ -1,8 +1,9 @@
 //! The seed: the first menu, stock and staff of an empty store (until sync brings them from the
 //! cloud). The built-in sample outlet is used when no seed file is configured.
 
-use crate::error::{Error, Result};
-use crate::store::WriteCtx;
+use crate::infra::error::{Error, Result};
+use crate::infra::store::WriteCtx;
+use crate::{inventory, menu, staff};
 use patty_protocol::ids::IngredientId;
 use patty_protocol::inventory::{Ingredient, MovementKind, Unit};
 use patty_protocol::menu::Menu;
@@ -10,7 +11,7 @@ use patty_protocol::staff::Role;
 use serde::Deserialize;
 
 /// The built-in sample outlet: a burger menu, its ingredients and three staff members.
-pub const SAMPLE: &str = include_str!("../sample/seed.json");
+pub const SAMPLE: &str = include_str!("../../sample/seed.json");
 
 /// A seed file.
 #[derive(Debug, Deserialize)]
@@ -78,20 +79,20 @@ impl Seed {
 
     /// Writes the seed into an empty store, logging every write.
     pub fn apply(&self, ctx: &mut WriteCtx<'_>, pin_key: &[u8]) -> Result<()> {
-        crate::menu::store_menu(ctx.conn, &self.menu)?;
+        menu::store_menu(ctx.conn, &self.menu)?;
         for i in &self.ingredients {
             let ing = Ingredient { id: i.id, name: i.name.clone(), unit: i.unit, reorder_level: i.reorder_level };
-            crate::inventory::upsert_ingredient(ctx, &ing)?;
+            inventory::upsert_ingredient(ctx, &ing)?;
         }
         let moves: Vec<_> = self
             .ingredients
             .iter()
-            .map(|i| crate::inventory::Move { ingredient_id: i.id, kind: MovementKind::Receive, delta: i.on_hand })
+            .map(|i| inventory::Move { ingredient_id: i.id, kind: MovementKind::Receive, delta: i.on_hand })
             .collect();
-        crate::inventory::apply(ctx, &self.menu, &moves, None, None, "opening stock", false)?;
-        crate::menu::refresh_stock_availability(ctx, &self.menu, |_| true)?;
+        inventory::apply(ctx, &self.menu, &moves, None, None, "opening stock", false)?;
+        menu::refresh_stock_availability(ctx, &self.menu, |_| true)?;
         for s in &self.staff {
-            crate::staff::insert_staff(ctx, pin_key, &s.name, s.role, &s.pin)?;
+            staff::insert_staff(ctx, pin_key, &s.name, s.role, &s.pin)?;
         }
         Ok(())
     }

@@ -1,9 +1,9 @@
-//! The change log over HTTP: what sync ships to the cloud, readable by a manager for inspection.
+//! The change log's handler.
 
-use crate::error::{Json, Query, Result};
-use crate::staff::Session;
-use crate::state::AppState;
-use crate::store::decode_change;
+use super::store::read_after;
+use crate::infra::error::{Error, Json, Query, Result};
+use crate::infra::session::Session;
+use crate::infra::state::AppState;
 use axum::extract::State;
 use patty_protocol::change::ChangeEntry;
 use serde::Deserialize;
@@ -23,20 +23,10 @@ pub struct ChangesQuery {
     pub limit: Option<u32>,
 }
 
-/// Reads entries after `after`, in sequence order.
-pub fn read_after(conn: &rusqlite::Connection, after: u64, limit: u32) -> Result<Vec<ChangeEntry>> {
-    let mut st = conn.prepare_cached("SELECT payload FROM change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-    let rows = st.query_map(rusqlite::params![after as i64, limit], |r| r.get::<_, Vec<u8>>(0))?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(decode_change(&row?)?);
-    }
-    Ok(out)
-}
-
 /// The outlet's change log, in sequence order (manager).
 #[utoipa::path(get, path = "/api/v1/changes", tag = "sync", security(("pin_session" = [])), params(ChangesQuery),
     responses((status = 200, body = Vec<ChangeEntry>), (status = 403, body = patty_protocol::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(after = q.after))]
 async fn list(
     State(state): State<AppState>,
     session: Session,
@@ -45,12 +35,12 @@ async fn list(
     session.require_manager()?;
     let limit = patty_service::http::page_limit(q.limit.map(i64::from), 500, 5000)? as u32;
     if i64::try_from(q.after).is_err() {
-        return Err(crate::error::Error::Validation("after is a sequence number, at most 2^63 - 1".into()));
+        return Err(Error::Validation("after is a sequence number, at most 2^63 - 1".into()));
     }
     Ok(Json(state.store.read(move |c| read_after(c, q.after, limit)).await?))
 }
 
 /// The change-log route.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list))
 }

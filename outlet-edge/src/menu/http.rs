@@ -1,66 +1,18 @@
-//! The menu: the local copy, live availability (sold out here, out of stock, out of its window),
-//! and pricing. Every price on an order is computed here from the menu; a terminal only names
-//! items, variants and modifiers (a manager may override a unit price, which is recorded).
+//! The menu's HTTP face: the menu with live availability, and sold-out marks; no SQL.
 
-use crate::error::{Error, Json, Path, Result};
-use crate::staff::Session;
-use crate::state::AppState;
-use crate::store::WriteCtx;
+use super::store;
+use crate::infra::error::{Error, Json, Path, Result};
+use crate::infra::session::Session;
+use crate::infra::state::AppState;
 use axum::extract::State;
 use chrono::Utc;
 use patty_protocol::Currency;
-use patty_protocol::change::ChangeV1;
-use patty_protocol::ids::{IngredientId, ItemId};
-use patty_protocol::menu::{Category, Item, Menu};
-pub use patty_protocol::pricing::{ItemState, Priced, PricingCtx, PricingError, price};
+use patty_protocol::ids::ItemId;
+use patty_protocol::menu::{Category, Item};
 use patty_protocol::staff::Role;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-/// Reads every item's live state.
-pub fn item_states(conn: &Connection) -> Result<HashMap<ItemId, ItemState>> {
-    let mut st = conn.prepare_cached("SELECT item_id, sold_out, auto_unavailable FROM item_state")?;
-    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, bool>(2)?)))?;
-    let mut out = HashMap::new();
-    for row in rows {
-        let (id, sold_out, out_of_stock) = row?;
-        if let Ok(id) = id.parse() {
-            out.insert(id, ItemState { sold_out, out_of_stock });
-        }
-    }
-    Ok(out)
-}
-
-/// How much of `ingredient` one portion of `item` needs at least (base recipe plus the first
-/// variant's extras).
-pub fn portion_need(item: &Item, ingredient: IngredientId) -> i64 {
-    let extra = item.variants.first().map(|v| v.recipe.as_slice()).unwrap_or_default();
-    item.recipe.iter().chain(extra).filter(|l| l.ingredient_id == ingredient).map(|l| l.quantity).sum()
-}
-
-/// Re-marks each item that `which` selects as out of stock (or back in): out when stock cannot
-/// cover one portion.
-pub fn refresh_stock_availability(ctx: &WriteCtx<'_>, menu: &Menu, which: impl Fn(&Item) -> bool) -> Result<()> {
-    let mut on_hand = ctx.conn.prepare_cached("SELECT on_hand FROM ingredients WHERE id = ?1")?;
-    let mut set = ctx.conn.prepare_cached(
-        "INSERT INTO item_state (item_id, auto_unavailable) VALUES (?1, ?2)
-         ON CONFLICT (item_id) DO UPDATE SET auto_unavailable = excluded.auto_unavailable",
-    )?;
-    for item in menu.items.iter().filter(|i| which(i)) {
-        let extra = item.variants.first().map(|v| v.recipe.as_slice()).unwrap_or_default();
-        let mut short = false;
-        for ing in item.recipe.iter().chain(extra).map(|l| l.ingredient_id).collect::<HashSet<_>>() {
-            let need = portion_need(item, ing);
-            let have: Option<i64> = on_hand.query_row([ing.to_string()], |r| r.get(0)).optional()?;
-            short |= need > 0 && have.is_some_and(|h| h < need);
-        }
-        set.execute(params![item.id.to_string(), short])?;
-    }
-    Ok(())
-}
 
 /// An item with its live availability here: the item's own fields and four more.
 #[derive(Serialize, Deserialize)]
@@ -126,9 +78,10 @@ pub struct MenuView {
 /// The menu with live availability.
 #[utoipa::path(get, path = "/api/v1/menu", tag = "menu", security(("pin_session" = [])),
     responses((status = 200, body = MenuView), (status = 401, body = patty_protocol::ErrorBody)))]
+#[tracing::instrument(skip_all)]
 async fn get_menu(State(state): State<AppState>, _session: Session) -> Result<Json<MenuView>> {
     let menu = state.menu();
-    let states = state.store.read(item_states).await?;
+    let states = state.store.read(store::item_states).await?;
     let now = Utc::now();
     let zone = state.config.outlet.timezone;
     let mut categories = menu.categories.clone();
@@ -163,6 +116,7 @@ pub struct SoldOut {
 #[utoipa::path(put, path = "/api/v1/menu/items/{id}/sold-out", tag = "menu", security(("pin_session" = [])), request_body = SoldOut,
     params(("id" = String, Path, description = "item id")),
     responses((status = 200, body = MenuItemView), (status = 404, body = patty_protocol::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(item.id = %id))]
 async fn set_sold_out(
     State(state): State<AppState>,
     session: Session,
@@ -172,18 +126,7 @@ async fn set_sold_out(
     session.require(&[Role::Cashier, Role::Kitchen])?;
     let menu = state.menu();
     let item = menu.item(id).cloned().ok_or_else(|| Error::NotFound(format!("no item {id} on the menu")))?;
-    let s = state
-        .store
-        .write(move |ctx| {
-            ctx.conn.execute(
-                "INSERT INTO item_state (item_id, sold_out) VALUES (?1, ?2)
-                 ON CONFLICT (item_id) DO UPDATE SET sold_out = excluded.sold_out",
-                params![id.to_string(), req.sold_out],
-            )?;
-            ctx.log(ChangeV1::ItemSoldOut { item_id: id, sold_out: req.sold_out })?;
-            Ok(item_states(ctx.conn)?.get(&id).copied().unwrap_or_default())
-        })
-        .await?;
+    let s = store::set_sold_out(&state.store, id, req.sold_out).await?;
     let in_window = item.is_in_window(Utc::now(), state.config.outlet.timezone);
     Ok(Json(MenuItemView {
         item,
@@ -194,24 +137,7 @@ async fn set_sold_out(
     }))
 }
 
-/// Stores `menu` as the current menu (seeding, and later sync).
-pub fn store_menu(conn: &Connection, menu: &Menu) -> Result<()> {
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('menu', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [serde_json::to_string(menu)?],
-    )?;
-    Ok(())
-}
-
-/// Loads the stored menu, if any.
-pub fn load_menu(conn: &Connection) -> Result<Option<Menu>> {
-    use rusqlite::OptionalExtension;
-    let text: Option<String> =
-        conn.query_row("SELECT value FROM meta WHERE key = 'menu'", [], |r| r.get(0)).optional()?;
-    Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
-}
-
 /// The menu routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_menu)).routes(routes!(set_sold_out))
 }

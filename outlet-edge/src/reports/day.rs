@@ -1,27 +1,10 @@
-//! The end-of-day report: sales by item, by hour, by tender; voids, cancellations, discounts and
-//! refunds. Days are the outlet's local days.
+//! The end-of-day report's arithmetic over a day's orders: pure.
 
-use crate::error::{Error, Json, Query, Result};
-use crate::staff::Session;
-use crate::state::AppState;
-use axum::extract::State;
-use chrono::NaiveDate;
+use chrono::DateTime;
 use patty_protocol::local::{self, Tz};
 use patty_protocol::order::{Order, OrderStatus, TenderKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
-
-/// Which day.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct DayQuery {
-    /// The local day, YYYY-MM-DD (default today).
-    #[serde(default)]
-    #[param(format = Date)]
-    pub date: Option<String>,
-}
 
 /// One item's sales.
 #[derive(Serialize, Deserialize, utoipa::ToSchema, Debug, PartialEq)]
@@ -131,7 +114,7 @@ pub fn build(date: String, orders: &[Order], zone: Tz) -> DayReport {
             e.0 += u64::from(l.quantity);
             e.1 += l.line_total;
         }
-        let at = chrono::DateTime::from_timestamp_millis(o.created_ms).unwrap_or_default();
+        let at = DateTime::from_timestamp_millis(o.created_ms).unwrap_or_default();
         let h = hours.entry(local::hour_at(at, zone)).or_default();
         h.0 += 1;
         h.1 += o.total;
@@ -140,38 +123,6 @@ pub fn build(date: String, orders: &[Order], zone: Tz) -> DayReport {
     r.by_item.sort_by(|a, b| b.gross.cmp(&a.gross).then(a.name.cmp(&b.name)));
     r.by_hour = hours.into_iter().map(|(hour, (orders, total))| HourSales { hour, orders, total }).collect();
     r
-}
-
-/// The end-of-day report (manager).
-#[utoipa::path(get, path = "/api/v1/reports/day", tag = "reports", security(("pin_session" = [])), params(DayQuery),
-    responses((status = 200, body = DayReport), (status = 403, body = patty_protocol::ErrorBody), (status = 400, body = patty_protocol::ErrorBody)))]
-async fn day(State(state): State<AppState>, session: Session, Query(q): Query<DayQuery>) -> Result<Json<DayReport>> {
-    session.require_manager()?;
-    let zone = state.config.outlet.timezone;
-    let date = match q.date {
-        Some(d) => NaiveDate::parse_from_str(&d, "%Y-%m-%d")
-            .map_err(|_| Error::Validation("date must be YYYY-MM-DD".into()))?,
-        None => local::date_at(chrono::Utc::now(), zone),
-    };
-    let (start, end) = local::day_range_ms(date, zone);
-    let orders = state
-        .store
-        .read(move |c| {
-            let mut st = c.prepare("SELECT doc FROM orders WHERE created_ms >= ?1 AND created_ms < ?2")?;
-            let docs = st.query_map([start, end], |r| r.get::<_, String>(0))?;
-            let mut out: Vec<Order> = Vec::new();
-            for d in docs {
-                out.push(serde_json::from_str(&d?)?);
-            }
-            Ok(out)
-        })
-        .await?;
-    Ok(Json(build(date.to_string(), &orders, zone)))
-}
-
-/// The report routes.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(day))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `/metrics` in the Prometheus text format: the HTTP series from `patty-service`, orders taken,
 //! and the writer's group-commit figures.
 
-use crate::state::AppState;
+use crate::infra::state::AppState;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use patty_service::metrics::{HttpMetrics, series};
@@ -19,6 +19,7 @@ pub struct Metrics {
 
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[tracing::instrument(skip_all)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::new();
     state.metrics.http.render(&mut out);
