@@ -62,6 +62,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(sync::router())
         .split_for_parts();
     patty_service::openapi::document_errors(&mut api, &[]);
+    patty_service::openapi::unique_operation_ids(&mut api);
     (router, api)
 }
 
