@@ -9,8 +9,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 
-const TOPICS: [&str; 5] =
-    ["order.events", "catalog.events", "customer.events", "notification.events", "delivery.status.events"];
+use patty_protocol::topics::Topic;
+
+/// The topics these tests' events go to.
+const TOPICS: [Topic; 5] = [Topic::Order, Topic::Catalog, Topic::Customer, Topic::Notification, Topic::DeliveryStatus];
+
+fn topic_names() -> Vec<&'static str> {
+    TOPICS.iter().map(|t| t.name()).collect()
+}
 const OUTLET: &str = "01900000-0000-7000-8000-00000000a001";
 
 /// HQ sets up an outlet and a catalog; a customer with a home address; returns the customer's token.
@@ -97,7 +103,7 @@ async fn every_event_reaches_kafka_keyed_and_in_order() {
     let outbox = cloud.events(&admin, 51).await;
     assert_eq!(outbox.len(), 51);
     assert_eq!(outbox.iter().filter(|e| e["kind"] == "delivery.created").count(), 8);
-    let records = broker.consume(&TOPICS, outbox.len(), 60);
+    let records = broker.consume(&topic_names(), outbox.len(), 60);
     check_against_outbox(&records, &outbox);
     let partitions: HashSet<i64> =
         records.iter().filter(|r| r["topic"] == "order.events").map(|r| r["partition"].as_i64().unwrap()).collect();
@@ -137,7 +143,7 @@ async fn a_cloud_killed_mid_relay_loses_no_event() {
     let admin = cloud.admin().await;
     let outbox = cloud.events(&admin, 3 + placed).await;
     assert_eq!(outbox.len(), 3 + placed, "every committed event is relayed after the restart");
-    let records = broker.consume(&TOPICS, outbox.len(), 60);
+    let records = broker.consume(&topic_names(), outbox.len(), 60);
     check_against_outbox(&records, &outbox);
     child.kill().unwrap();
     child.wait().unwrap();

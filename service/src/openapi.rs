@@ -47,8 +47,9 @@ pub fn document_errors(api: &mut OpenApi, every: &[u16]) {
 }
 
 /// Makes every operation id unique, as OpenAPI requires (clients name their calls by it): an id
-/// that several operations share (a handler `list` in several domains) becomes `{tag}_{id}`, with
-/// the operation's first tag (`outlets_list`, `delivery_list`).
+/// that several operations share (a handler `list` in several domains) is followed by the path's
+/// fixed segments after the version (`list` at `/api/v1/outlets` is `list_outlets`, `stream` at
+/// `/api/v1/orders/{id}/stream` is `stream_orders_stream`).
 pub fn unique_operation_ids(api: &mut OpenApi) {
     let mut seen = std::collections::HashMap::<String, usize>::new();
     for item in api.paths.paths.values() {
@@ -58,14 +59,18 @@ pub fn unique_operation_ids(api: &mut OpenApi) {
             }
         }
     }
-    for item in api.paths.paths.values_mut() {
+    for (path, item) in api.paths.paths.iter_mut() {
+        let fixed: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty() && !s.starts_with('{') && *s != "api" && *s != "v1")
+            .map(|s| s.replace('-', "_"))
+            .collect();
         for op in
             [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
         {
             let Some(id) = op.operation_id.clone() else { continue };
             if seen.get(&id).copied().unwrap_or(0) > 1 {
-                let tag = op.tags.as_ref().and_then(|t| t.first()).cloned().unwrap_or_default();
-                op.operation_id = Some(format!("{tag}_{id}"));
+                op.operation_id = Some(format!("{id}_{}", fixed.join("_")));
             }
         }
     }
@@ -132,16 +137,19 @@ mod tests {
     }
 
     #[test]
-    fn shared_operation_ids_are_told_apart_by_tag() {
+    fn shared_operation_ids_are_told_apart_by_path() {
         let op = |id: &str, tag: &str| OperationBuilder::new().operation_id(Some(id)).tag(tag).build();
         let paths = PathsBuilder::new()
-            .path("/a", PathItem::new(HttpMethod::Get, op("list", "outlets")))
-            .path("/b", PathItem::new(HttpMethod::Get, op("list", "delivery")))
-            .path("/c", PathItem::new(HttpMethod::Get, op("whoami", "identity")))
+            .path("/api/v1/outlets", PathItem::new(HttpMethod::Get, op("list", "outlets")))
+            .path("/api/v1/orders/{id}/sub-orders", PathItem::new(HttpMethod::Get, op("list", "ordering")))
+            .path("/api/v1/auth/whoami", PathItem::new(HttpMethod::Get, op("whoami", "identity")))
             .build();
         let mut api = utoipa::openapi::OpenApiBuilder::new().paths(paths).build();
         unique_operation_ids(&mut api);
         let id = |p: &str| api.paths.paths[p].get.as_ref().unwrap().operation_id.clone().unwrap();
-        assert_eq!((id("/a"), id("/b"), id("/c")), ("outlets_list".into(), "delivery_list".into(), "whoami".into()));
+        assert_eq!(
+            (id("/api/v1/outlets"), id("/api/v1/orders/{id}/sub-orders"), id("/api/v1/auth/whoami")),
+            ("list_outlets".into(), "list_orders_sub_orders".into(), "whoami".into())
+        );
     }
 }

@@ -18,6 +18,7 @@
 
 use patty_cloud::delivery::geofence::{Presence, Shape, Zone, ZoneIndex, ZoneKind};
 use patty_protocol::telemetry::{Fix, micro, topic};
+use patty_protocol::topics::Topic;
 use patty_tests::bench::{Figures, env_or};
 use patty_tests::chain::{free_port, now_s};
 use patty_tests::kafka::Broker;
@@ -263,7 +264,7 @@ async fn latency(rig: &Rig) {
         .set("fetch.min.bytes", "1")
         .create()
         .unwrap();
-    consumer.subscribe(&["delivery.location.updates"]).unwrap();
+    consumer.subscribe(&[Topic::LocationUpdates.name()]).unwrap();
     // Wait for the assignment: a fix published now must be seen.
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut probe_seq = 2_000_000;

@@ -14,6 +14,7 @@
 //! offers, declines and lapses, and the scoping of the live streams, `tests/delivery.rs`; the
 //! whole chain at once (`patty-demo`, run as a person would), `tests/demo.rs`.
 
+use patty_protocol::topics::Topic;
 use patty_tests::chain::{Agent, CloudOptions, CuttableLink, HOME, OUTLET, between, free_port, north};
 use patty_tests::chain::{deliver, job_of, linked_outlet, move_at_till, sample_item};
 use patty_tests::fixtures::eventually;
@@ -87,7 +88,7 @@ async fn an_online_order_goes_from_the_click_through_the_kitchen_to_the_door() {
     eprintln!("click to door: {:.1} s", clicked.elapsed().as_secs_f64());
 
     // Every step is on Kafka, in order, keyed by the order.
-    let records = on_kafka(&kafka, "order.events", &id, |v| v["kind"] == "order.completed");
+    let records = on_kafka(&kafka, Topic::Order.name(), &id, |v| v["kind"] == "order.completed");
     let kinds: Vec<&str> = records.iter().map(|v| v["kind"].as_str().unwrap()).collect();
     let wanted = ["order.placed", "order.ready", "order.out_for_delivery", "order.completed"];
     let at: Vec<usize> = wanted
@@ -95,7 +96,7 @@ async fn an_online_order_goes_from_the_click_through_the_kitchen_to_the_door() {
         .map(|w| kinds.iter().position(|k| k == w).unwrap_or_else(|| panic!("{w} in {kinds:?}")))
         .collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "in the order they happened: {kinds:?}");
-    let delivered = on_kafka(&kafka, "delivery.status.events", delivery, |v| v["kind"] == "delivery.delivered");
+    let delivered = on_kafka(&kafka, Topic::DeliveryStatus.name(), delivery, |v| v["kind"] == "delivery.delivered");
     assert_eq!(delivered.first().map(|v| v["kind"].as_str()), Some(Some("delivery.created")), "{delivered:?}");
 }
 
@@ -117,7 +118,7 @@ async fn an_order_taken_in_the_store_flows_to_kafka() {
     move_at_till(&edge.api, &cashier, &id, "completed").await;
 
     // However the sync batched it, Kafka ends with the order as the till left it.
-    let records = on_kafka(&kafka, "order.events", &id, |v| {
+    let records = on_kafka(&kafka, Topic::Order.name(), &id, |v| {
         let o = if v["kind"] == "order.recorded" { &v["data"] } else { &v["data"]["order"] };
         o["status"] == "completed"
     });

@@ -10,6 +10,7 @@
 //! what the cloud kept, and each outlet's manager sees only the drivers on its deliveries.
 
 use patty_protocol::telemetry::{Fix, micro, topic};
+use patty_protocol::topics::Topic;
 use patty_tests::chain::{
     Agent, Api, Cloud, CloudOptions, HOME, OUTLET, between, free_port, north, now_s, sample_item,
 };
@@ -281,7 +282,7 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
         "delivery.handover_failed",
         "delivery.delivered",
     ];
-    let records = kafka.consume(&["delivery.status.events"], expected.len(), 60);
+    let records = kafka.consume(&[Topic::DeliveryStatus.name()], expected.len(), 60);
     let got: Vec<&str> = records.iter().map(|r| r["value"]["kind"].as_str().unwrap()).collect();
     assert_eq!(got, expected);
     assert!(records.iter().all(|r| r["key"] == delivery.as_str()));

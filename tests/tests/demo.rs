@@ -10,6 +10,7 @@
 //!   the same way, its order kept in PostgreSQL and its story on Kafka.
 //! - A bad option is one line on stderr and a non-zero exit.
 
+use patty_protocol::topics::Topic;
 use patty_tests::chain::{Api, free_port};
 use patty_tests::fixtures::eventually;
 use patty_tests::kafka::Broker;
@@ -308,7 +309,7 @@ async fn on_real_postgresql_mosquitto_and_kafka_the_chain_runs_the_same() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let kinds: Vec<String> = kafka
-            .consume(&["order.events"], 1, 10)
+            .consume(&[Topic::Order.name()], 1, 10)
             .into_iter()
             .filter(|r| r["key"] == order.as_str())
             .map(|r| r["value"]["kind"].as_str().unwrap_or_default().to_owned())

@@ -20,19 +20,6 @@ const STREET: &str = "Zeedijk 77";
 const PHONE: &str = "+31 6 1357 9246";
 const NOTES: &str = "ring the yellow bell twice";
 
-/// Every topic the cloud produces to.
-const TOPICS: &[&str] = &[
-    "order.events",
-    "catalog.events",
-    "customer.events",
-    "notification.events",
-    "sync.events",
-    "delivery.status.events",
-    "delivery.geofence.alerts",
-    "delivery.route.events",
-    "delivery.location.updates",
-];
-
 /// Where each secret was found, as `table.column` (or `topic`), for the assertion's message.
 fn found(place: String, text: &str, hits: &mut Vec<String>) {
     for secret in [NAME, EMAIL, STREET, PHONE, NOTES] {
@@ -166,7 +153,7 @@ async fn erasure_reaches_every_copy(postgres: Option<String>) {
         None => sqlite_hits(&dir.path().join("cloud/cloud.db"), &mut hits).await,
     }
     sqlite_hits(&dir.path().join("edge/edge.db"), &mut hits).await;
-    let records = kafka.consume(TOPICS, 1_000_000, 15);
+    let records = kafka.consume(&patty_protocol::topics::Topic::ALL.map(|t| t.name()), 1_000_000, 15);
     assert!(records.iter().any(|r| r["topic"] == "order.events"), "the consumer read the topics");
     for r in &records {
         found(format!("kafka {}", r["topic"]), &r.to_string(), &mut hits);

@@ -5,6 +5,7 @@
 //! and disturb nothing.
 
 use patty_protocol::telemetry::{Fix, micro, topic};
+use patty_protocol::topics::Topic;
 use patty_tests::chain::{Killed, free_port, metric};
 use patty_tests::kafka::Broker;
 use patty_tests::mqtt::{Mosquitto, Pki};
@@ -214,7 +215,7 @@ async fn a_drive_reaches_kafka_once_and_in_order_and_bad_messages_disturb_nothin
     assert!((last["lat"].as_f64().unwrap() - 52.377).abs() < 1e-5);
     assert_eq!(last["battery_pct"], 80);
 
-    let records = rig.kafka.consume(&["delivery.location.updates"], n, 60);
+    let records = rig.kafka.consume(&[Topic::LocationUpdates.name()], n, 60);
     let seqs: Vec<u64> = records.iter().map(|r| r["value"]["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=n as u64).collect::<Vec<_>>(), "every fix once, in order");
     assert!(records.iter().all(|r| r["key"] == device.as_str()));
@@ -301,7 +302,7 @@ async fn a_burst_of_fixes_lands_in_kafka_exactly() {
     let ingest = started.elapsed();
     // Read back by an independent client: exactly the fixes sent, each once (the broker's end
     // offsets are not used: tansu reports high watermarks a few records short under this load).
-    let (records, distinct, partitions) = rig.kafka.count("delivery.location.updates", total, 120);
+    let (records, distinct, partitions) = rig.kafka.count(Topic::LocationUpdates.name(), total, 120);
     assert_eq!(partitions, 10, "the topic has its 10 partitions");
     assert_eq!((records, distinct), (total, total), "every fix in Kafka exactly once");
     assert_eq!(rig.metric("patty_cloud_fixes_repeats_total").await, 0);
@@ -410,7 +411,7 @@ async fn owntracks_locations_count_as_the_linked_devices_fixes() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(rig.metric(unknown).await, unknown_before + 1, "eve's phone is not linked, counted once");
-    let records = rig.kafka.consume(&["delivery.location.updates"], 2, 60);
+    let records = rig.kafka.consume(&[Topic::LocationUpdates.name()], 2, 60);
     assert_eq!(
         records.iter().map(|r| r["value"]["time_s"].as_u64().unwrap()).collect::<Vec<_>>(),
         [now - 20, now - 10]
@@ -451,7 +452,7 @@ async fn a_broker_restarted_mid_stream_loses_no_acknowledged_fix() {
     let last = position_when(&rig.http, &rig.base, &rig.admin, &device, 60, |p| p["speed_mps"] == 0.0).await;
     let n = last["seq"].as_u64().unwrap();
     assert!(n > 100, "{n} fixes");
-    let records = rig.kafka.consume(&["delivery.location.updates"], n as usize, 60);
+    let records = rig.kafka.consume(&[Topic::LocationUpdates.name()], n as usize, 60);
     let seqs: Vec<u64> = records.iter().map(|r| r["value"]["seq"].as_u64().unwrap()).collect();
     let m = rig.metrics().await;
     assert_eq!(seqs, (1..=n).collect::<Vec<_>>(), "every fix once, in order, through the restart: {m}");
