@@ -8,7 +8,9 @@ use crate::infra::config::Config;
 use crate::infra::error::{self, Error, Result};
 use crate::infra::state::Shared;
 use crate::infra::{broker, db, docs, kafka, limits, mail, vault};
-use crate::{catalog, customers, delivery, events, fleet, identity, ordering, outlets, privacy, sync, telemetry};
+use crate::{
+    catalog, customers, delivery, dispatch, events, fleet, identity, ordering, outlets, privacy, sync, telemetry,
+};
 use axum::Router;
 use axum::extract::FromRef;
 use axum::extract::State;
@@ -220,7 +222,7 @@ pub async fn run(
     let relay = tokio::spawn(state.relay.clone().run(shared.closing.subscribe(), Duration::from_millis(200)));
     let deliveries = delivery::DeliveryState::from_ref(&state);
     let ingest = tokio::spawn(telemetry::run(deliveries.clone(), shared.closing.subscribe()));
-    let dispatch = tokio::spawn(delivery::run(deliveries, shared.closing.subscribe()));
+    let dispatch = tokio::spawn(dispatch::run(deliveries, shared.closing.subscribe()));
     let store = tokio::spawn(delivery::history::run(shared.clone(), shared.closing.subscribe()));
     let closing = shared.closing.clone();
     let served = patty_service::http::serve(listener, app(state), tls, async move {
