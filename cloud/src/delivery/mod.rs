@@ -11,7 +11,8 @@
 //!   (entering the customer's drop-off zone, which also asks the agent for the code), delivered
 //!   (the right code). Picked up and delivered move the order too (out for delivery, completed),
 //!   which the outlet hears of on its downward stream.
-//! - **Tracking** ([`tracking`]): every fix is tested against the outlets' pickup zones and HQ's
+//! - **Tracking** ([`tracking`], a worker fed by the telemetry ingest over a channel, each
+//!   device's fixes in order): every fix is tested against the outlets' pickup zones and HQ's
 //!   restricted areas (an R-tree over thousands costs a few microseconds) and, on a delivery, its
 //!   drop-off zone, with the hysteresis of [`geofence`]; each crossing is an event on
 //!   `delivery.geofence.alerts`. ETAs to pickup and to drop-off are recomputed with each fix and
@@ -47,14 +48,15 @@ pub use lifecycle::act;
 pub use live::Live;
 pub use rules::{Action, Delivery, DeliveryError, Milestone, Step, Transition, apply};
 pub use store::erase_customer;
-pub use tracking::{active_job_of, after_fix, by_job, check_job, device_reported_transition};
+pub use tracking::{active_job_of, after_fix, by_job, check_job, device_reported_transition, track};
 
+use crate::fleet::DevicePosition;
 use crate::infra::state::Shared;
 use geofence::{Presence, ZoneIndex};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, mpsc};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -79,10 +81,15 @@ pub struct Deliveries {
     by_job: Mutex<HashMap<u32, (Instant, Delivery)>>,
     route_eta: Mutex<HashMap<u32, u32>>,
     live: broadcast::Sender<Arc<Live>>,
+    /// Accepted fixes on their way from the ingest to tracking ([`tracking::track`]).
+    fixes: mpsc::Sender<DevicePosition>,
+    /// Tracking's end of that channel, until [`tracking::run`] takes it.
+    fixes_rx: Mutex<Option<mpsc::Receiver<DevicePosition>>>,
 }
 
 impl Default for Deliveries {
     fn default() -> Self {
+        let (fixes, fixes_rx) = mpsc::channel(FIXES_QUEUED);
         Self {
             wake: Notify::new(),
             zones: RwLock::new((Instant::now() - ZONES_FOR * 2, Arc::new(ZoneIndex::default()))),
@@ -90,6 +97,8 @@ impl Default for Deliveries {
             by_job: Default::default(),
             route_eta: Default::default(),
             live: broadcast::channel(4096).0,
+            fixes,
+            fixes_rx: Mutex::new(Some(fixes_rx)),
         }
     }
 }
@@ -101,6 +110,8 @@ const CACHE_FOR: Duration = Duration::from_secs(5);
 const ZONES_FOR: Duration = Duration::from_secs(30);
 /// Fixes still naming a job this long after it ended are accepted (in flight at the end).
 const AFTER_END_MS: i64 = 5 * 60 * 1000;
+/// Accepted fixes that may wait for tracking before the ingest waits for it.
+const FIXES_QUEUED: usize = 10_000;
 
 impl Deliveries {
     /// Sends `live` to every open stream that may see it.

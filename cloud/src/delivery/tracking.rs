@@ -15,6 +15,75 @@ use crate::infra::error::Result;
 use patty_protocol::delivery::DeliveryStatus;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::{mpsc, watch};
+
+/// Hands an accepted fix to tracking ([`run`], which runs [`after_fix`] in each device's order),
+/// waiting only while tracking is a full queue behind. Tracking's outcome never held back the
+/// fix's acknowledgement to the broker (its failures are logged), so handing it over changes no
+/// acknowledgement.
+pub async fn track(state: &DeliveryState, position: DevicePosition) {
+    if state.deliveries.fixes.send(position).await.is_err() {
+        tracing::debug!("tracking has stopped; a fix goes untracked");
+    }
+}
+
+/// Tracks the fixes handed over with [`track`] until `shutdown`: each device's in order, the
+/// fleet's over several lanes (a device always in the same one).
+pub async fn run(state: DeliveryState, mut shutdown: watch::Receiver<bool>) {
+    let Some(mut fixes) = state.deliveries.fixes_rx.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        return;
+    };
+    let n = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    let lanes: Vec<mpsc::Sender<DevicePosition>> = (0..n)
+        .map(|_| {
+            let (tx, mut rx) = mpsc::channel::<DevicePosition>(1024);
+            let state = state.clone();
+            tokio::spawn(async move {
+                while let Some(position) = rx.recv().await {
+                    track_one(&state, position).await;
+                }
+            });
+            tx
+        })
+        .collect();
+    loop {
+        let position = tokio::select! {
+            p = fixes.recv() => match p {
+                Some(p) => p,
+                None => return,
+            },
+            _ = shutdown.changed() => return,
+        };
+        let lane = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            position.device_id.hash(&mut h);
+            (h.finish() % n as u64) as usize
+        };
+        if lanes[lane].send(position).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Tracks one fix, on its delivery as it stands now (a fix just before may have moved it).
+async fn track_one(state: &DeliveryState, position: DevicePosition) {
+    let on = match (position.delivery_id, position.job) {
+        (Some(id), Some(job)) => match by_job(state, job).await {
+            Ok(d) => d.filter(|d| {
+                d.id == id && d.status.is_driving() && d.driver_id.as_deref() == Some(position.driver_id.as_str())
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, device = %position.device_id, "reading a fix's delivery failed");
+                return;
+            }
+        },
+        _ => None,
+    };
+    if let Err(e) = after_fix(state, &position, on).await {
+        tracing::warn!(error = %e, device = %position.device_id, "geofences and milestones for a fix failed");
+    }
+}
 
 /// The delivery with job number `job`, from the cache when recent.
 pub async fn by_job(state: &DeliveryState, job: u32) -> Result<Option<Delivery>> {

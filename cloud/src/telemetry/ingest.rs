@@ -101,8 +101,8 @@ pub(super) async fn handle(state: &DeliveryState, topic: &str, payload: &[u8]) -
     }
 }
 
-/// Judges a decoded fix from `device` (driven by `driver`) and, when accepted, keeps it, runs
-/// geofences and milestones, and asks for it to be produced.
+/// Judges a decoded fix from `device` (driven by `driver`) and, when accepted, keeps it, hands it
+/// to delivery tracking, and asks for it to be produced.
 pub(super) async fn accept_fix(state: &DeliveryState, device: &str, driver: String, fix: Fix) -> Outcome {
     let delivery = match fix.job {
         None => None,
@@ -166,9 +166,8 @@ pub(super) async fn accept_fix(state: &DeliveryState, device: &str, driver: Stri
             // Each delivery's fixes stay in order in one partition; a driver between
             // deliveries is keyed by device.
             let key = position.delivery_id.map(|d| d.to_string()).unwrap_or_else(|| device.to_owned());
-            if let Err(e) = crate::delivery::after_fix(state, &position, delivery).await {
-                tracing::warn!(error = %e, device, "geofences and milestones for a fix failed");
-            }
+            // Geofences, milestones and ETAs run in delivery tracking, in this device's order.
+            crate::delivery::track(state, position).await;
             Outcome::Produce(key, json)
         }
     }

@@ -9,6 +9,13 @@
 //!   are manual: a fix is acknowledged to the broker only after Kafka acknowledged it (or, with
 //!   Kafka off, once it is judged), so a replica that dies mid-stream leaves its unacknowledged
 //!   fixes with the broker for redelivery, and nothing is dropped silently.
+//! - Tracking (geofences, ETAs, milestones) is delivery's worker: an accepted fix is sent to it
+//!   over a channel (`delivery::track`) that keeps each device's order. Tracking's outcome never
+//!   decided an acknowledgement (its failures are logged and the fix acknowledged all the same),
+//!   so the acknowledgement still rests on Kafka alone. What the channel changes: a fix may be
+//!   acknowledged before it is tracked, and a replica that dies leaves the fixes still queued for
+//!   tracking untracked (the device's next fix is tracked as usual; zone presence lives in memory
+//!   and starts afresh after a restart anyway).
 //! - A fix is accepted when its device is an active device key (the topic names the key's id),
 //!   its bytes decode, its coordinates and heading are in range and its time is not more than two
 //!   minutes ahead. A fix whose implied speed from the last one is impossible for a car (over
