@@ -6,7 +6,12 @@
 //!   for delivery gets one delivery, made from the event's order (its personal fields opened with
 //!   the customer's key); an order shown `cancelled` or `voided` has its delivery cancelled and
 //!   its driver told. The cursor is kept in `dispatch_cursor` (one row shared by the replicas,
-//!   moved only forward), so a restart resumes where dispatch stopped and misses nothing.
+//!   moved only forward), so a restart resumes where dispatch stopped and misses nothing; a
+//!   starting worker reads the last thousand events before it again, in case a replica that died
+//!   had made a delivery whose order's withdrawal it never read. Why a table rather than a start
+//!   derived from the deliveries at boot: the newest delivery says nothing of the ready orders
+//!   after it that were still waiting for one, nor of withdrawals, and the log has no index by
+//!   time to find "twelve hours ago" in.
 //! - **Idempotent.** Several replicas may follow the same log: an order's delivery is unique in
 //!   the table, so the second attempt stores nothing (and a job number taken by a racing replica
 //!   is drawn again).

@@ -16,6 +16,8 @@ use tokio::sync::watch;
 
 /// Events read from the log per round.
 const BATCH: i64 = 500;
+/// How many events before the shared cursor a starting worker reads again.
+const REREAD_AT_START: i64 = 1_000;
 /// How often offers are swept (deadlines, drivers come free) without a wake-up.
 const SWEEP: Duration = Duration::from_secs(1);
 
@@ -31,10 +33,13 @@ pub async fn run_with(state: DeliveryState, dispatcher: Box<dyn Dispatcher>, mut
     let mut swept = Instant::now();
     let mut due = true;
     loop {
-        // Where to read from: the shared cursor, once (then this replica's own progress).
+        // Where to read from: a little behind the shared cursor, once (then this replica's own
+        // progress). Behind, because another replica may have moved it past an order this one
+        // made a delivery for and then died before it read the order's withdrawal; reading
+        // events again does no harm.
         if cursor.is_none() {
             match store::cursor(&state.db).await {
-                Ok(at) => cursor = Some(at),
+                Ok(at) => cursor = Some((at - REREAD_AT_START).max(0)),
                 Err(e) => tracing::warn!(error = %e, "dispatch: reading its cursor failed"),
             }
         }
