@@ -14,8 +14,9 @@
 //! - [`privacy`]: export and erasure of a customer's data, across the domains that hold it.
 //! - [`telemetry`]: MQTT ingest of drivers' fixes (agents and OwnTracks), produced to Kafka.
 //! - [`fleet`]: drivers' latest positions, fixes judged, commands to devices.
-//! - [`delivery`]: deliveries from ready to hand-over: dispatch, milestones, codes, zones, live
-//!   streams, and the delivery event store.
+//! - [`delivery`]: deliveries from ready to hand-over: the lifecycle, milestones, codes, zones,
+//!   live streams, and the delivery event store.
+//! - [`dispatch`]: deliveries created for ready orders (by event), offered to drivers.
 //! - [`events`]: the transactional outbox, its relay to Kafka, and the event log over HTTP.
 //! - [`infra`]: configuration, database, errors, Kafka, the embedded broker, rate limits, API
 //!   docs, mail transport, customers' data keys. Imports no domain.
@@ -26,6 +27,7 @@ pub mod app;
 pub mod catalog;
 pub mod customers;
 pub mod delivery;
+pub mod dispatch;
 pub mod events;
 pub mod fleet;
 pub mod identity;

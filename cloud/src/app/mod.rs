@@ -11,7 +11,7 @@ use crate::infra::config::Config;
 use crate::infra::error::{Error, Result};
 use crate::infra::state::Shared;
 use crate::infra::{broker, db, kafka, limits, mail, vault};
-use crate::{delivery, events, identity, telemetry};
+use crate::{delivery, dispatch, events, identity, telemetry};
 use axum::extract::FromRef;
 use std::future::Future;
 use std::sync::Arc;
@@ -98,8 +98,9 @@ pub async fn run(
     tracing::info!(%addr, https = tls.is_some(), database = ?shared.db.backend, kafka = !shared.config.kafka.brokers.is_empty(), "patty-cloud listening");
     let relay = tokio::spawn(state.relay.clone().run(shared.closing.subscribe(), Duration::from_millis(200)));
     let deliveries = delivery::DeliveryState::from_ref(&state);
+    let tracking = tokio::spawn(delivery::tracking::run(deliveries.clone(), shared.closing.subscribe()));
     let ingest = tokio::spawn(telemetry::run(deliveries.clone(), shared.closing.subscribe()));
-    let dispatch = tokio::spawn(delivery::run(deliveries, shared.closing.subscribe()));
+    let dispatch = tokio::spawn(dispatch::run(deliveries, shared.closing.subscribe()));
     let store = tokio::spawn(delivery::history::run(shared.clone(), shared.closing.subscribe()));
     let closing = shared.closing.clone();
     let served = patty_service::http::serve(listener, app(state), tls, async move {
@@ -109,6 +110,7 @@ pub async fn run(
     .await;
     let _ = relay.await;
     let _ = ingest.await;
+    let _ = tracking.await;
     let _ = dispatch.await;
     let _ = store.await;
     served.map_err(|e| Error::Internal(format!("serve: {e}")))?;
