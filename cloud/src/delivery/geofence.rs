@@ -81,17 +81,7 @@ impl Shape {
     }
 }
 
-/// What a zone is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ZoneKind {
-    /// An outlet's pickup zone.
-    Pickup,
-    /// A customer's drop-off zone.
-    Dropoff,
-    /// Drivers should not enter.
-    Restricted,
-}
+pub use patty_protocol::delivery::ZoneKind;
 
 /// A zone.
 #[derive(Clone, Debug, PartialEq)]

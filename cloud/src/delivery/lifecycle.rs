@@ -6,22 +6,24 @@
 use super::live::Live;
 use super::rules::{Action, Delivery, DeliveryError, Effect, Recipient, Step, Transition, apply};
 use super::{DeliveryState, store};
-use crate::events::{NewEvent, Topic};
+use crate::events::NewEvent;
 use crate::infra::db::now_ms;
 use crate::infra::error::{Error, Result};
 use patty_protocol::delivery::Command;
+use patty_protocol::events::DeliveryChanged;
 
-/// The `delivery.status.events` event of kind `kind` about `d`.
-pub fn status_event(d: &Delivery, kind: &str, detail: serde_json::Value) -> NewEvent {
-    NewEvent::new(
-        Topic::DeliveryStatus,
-        &d.id.to_string(),
-        kind,
-        &serde_json::json!({
-            "delivery_id": d.id, "job": d.job, "order_id": d.order_id, "outlet_id": d.outlet_id,
-            "status": d.status, "driver_id": d.driver_id, "detail": detail,
-        }),
-    )
+/// The `delivery.status.events` event of kind `kind` (`delivery.offered`) about `d`.
+pub fn status_event(d: &Delivery, kind: &str, detail: serde_json::Value) -> Result<NewEvent> {
+    NewEvent::of(&DeliveryChanged {
+        what: kind.strip_prefix("delivery.").unwrap_or(kind).to_owned(),
+        delivery_id: d.id,
+        job: d.job,
+        order_id: d.order_id,
+        outlet_id: d.outlet_id,
+        status: d.status,
+        driver_id: d.driver_id.clone(),
+        detail,
+    })
 }
 
 /// What the live streams show of `d`.
@@ -57,7 +59,7 @@ fn tell(state: &DeliveryState, to: &Recipient, cmd: &Command) {
 #[tracing::instrument(skip_all, fields(delivery = %old.id, job = old.job), err(level = "warn"))]
 pub async fn commit(state: &DeliveryState, old: &Delivery, t: Transition) -> Result<Option<Delivery>> {
     let Transition { next, events, commands, .. } = t;
-    let events = events.into_iter().map(|e| status_event(&next, &e.kind, e.detail)).collect();
+    let events = events.into_iter().map(|e| status_event(&next, &e.kind, e.detail)).collect::<Result<_>>()?;
     if !store::save(&state.db, old, &next, events).await? {
         return Ok(None);
     }

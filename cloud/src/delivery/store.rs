@@ -124,7 +124,7 @@ pub async fn insert(
     db: &Db,
     d: &mut Delivery,
     code: &str,
-    event: impl FnOnce(&Delivery) -> NewEvent,
+    event: impl FnOnce(&Delivery) -> Result<NewEvent>,
 ) -> Result<Created> {
     let mut tx = db.begin().await?;
     let next: i64 = sqlx::query("SELECT COALESCE(MAX(job), 0) + 1 AS next FROM deliveries")
@@ -160,7 +160,7 @@ pub async fn insert(
         }
         Err(e) => return Err(e.into()),
     }
-    event(d).insert(&mut tx).await?;
+    event(d)?.insert(&mut tx).await?;
     tx.commit().await?;
     Ok(Created::Stored)
 }

@@ -8,11 +8,12 @@ use super::lifecycle::{live_of, take};
 use super::live::Live;
 use super::rules::{Delivery, Step, milestone_of};
 use super::{AFTER_END_MS, CACHE_FOR, DeliveryState, ZONES_FOR, store};
-use crate::events::{NewEvent, Topic};
+use crate::events::NewEvent;
 use crate::fleet::{DevicePosition, distance_m};
 use crate::infra::db::now_ms;
 use crate::infra::error::Result;
 use patty_protocol::delivery::DeliveryStatus;
+use patty_protocol::events::{DeliveryEta, DeviceCrossed, GeofenceCrossed};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, watch};
@@ -130,10 +131,14 @@ pub async fn device_reported_transition(
     region: &str,
     entered: bool,
 ) {
-    let kind = if entered { "geofence.device_entered" } else { "geofence.device_exited" };
-    let data = serde_json::json!({ "device_id": device, "driver_id": driver, "region": region, "entered": entered });
-    let event = NewEvent::new(Topic::GeofenceAlert, device, kind, &data);
-    if let Err(e) = store::record(&state.db, vec![event]).await {
+    let crossed = DeviceCrossed {
+        device_id: device.to_owned(),
+        driver_id: driver.to_owned(),
+        region: region.to_owned(),
+        entered,
+    };
+    let recorded = async { store::record(&state.db, vec![NewEvent::of(&crossed)?]).await };
+    if let Err(e) = recorded.await {
         tracing::warn!(error = %e, "recording a device's region crossing failed");
         return;
     }
@@ -143,7 +148,7 @@ pub async fn device_reported_transition(
         delivery: None,
         driver: Some(driver.to_owned()),
         kind: "geofence",
-        data,
+        data: serde_json::to_value(&crossed).unwrap_or_default(),
     });
 }
 
@@ -240,12 +245,13 @@ pub async fn after_fix(state: &DeliveryState, position: &DevicePosition, on: Opt
         let last = published.get(&d.job).copied();
         if last.is_none_or(|l| l.abs_diff(eta) >= 60) {
             published.insert(d.job, eta);
-            events.push(NewEvent::new(
-                Topic::DeliveryRoute,
-                &d.id.to_string(),
-                "delivery.eta",
-                &serde_json::json!({ "delivery_id": d.id, "job": d.job, "eta_pickup_s": d.eta_pickup_s, "eta_dropoff_s": d.eta_dropoff_s, "at": p }),
-            ));
+            events.push(NewEvent::of(&DeliveryEta {
+                delivery_id: d.id,
+                job: d.job,
+                eta_pickup_s: d.eta_pickup_s,
+                eta_dropoff_s: d.eta_dropoff_s,
+                at: p,
+            })?);
         }
     }
     // A crossing names its zone, and a drop-off zone is named by the customer's street: sealed
@@ -253,14 +259,18 @@ pub async fn after_fix(state: &DeliveryState, position: &DevicePosition, on: Opt
     let mut alerts = vec![];
     for c in &crossings {
         let key = d.as_ref().map(|d| d.id.to_string()).unwrap_or_else(|| position.device_id.clone());
-        alerts.push((
+        alerts.push(GeofenceCrossed {
             key,
-            if c.entered { "geofence.entered" } else { "geofence.exited" },
-            serde_json::json!({
-                "zone": c.zone, "zone_kind": c.kind, "zone_name": c.name, "device_id": position.device_id,
-                "driver_id": position.driver_id, "delivery_id": d.as_ref().map(|d| d.id), "at": p, "accuracy_m": position.accuracy_m,
-            }),
-        ));
+            entered: c.entered,
+            zone: c.zone.clone(),
+            zone_kind: c.kind,
+            zone_name: c.name.clone(),
+            device_id: position.device_id.clone(),
+            driver_id: position.driver_id.clone(),
+            delivery_id: d.as_ref().map(|d| d.id),
+            at: p,
+            accuracy_m: position.accuracy_m,
+        });
         state.deliveries.publish(Live {
             outlet: d.as_ref().map(|d| d.outlet_id),
             customer: None,
@@ -293,9 +303,8 @@ pub async fn after_fix(state: &DeliveryState, position: &DevicePosition, on: Opt
     if !events.is_empty() || !alerts.is_empty() {
         let customer = d.as_ref().and_then(|d| d.customer_id.as_deref());
         let mut tx = state.db.begin().await?;
-        for (key, kind, data) in alerts {
-            events
-                .push(NewEvent::about(&mut tx, &state.vault, customer, Topic::GeofenceAlert, &key, kind, data).await?);
+        for alert in &alerts {
+            events.push(NewEvent::sealed(&mut tx, &state.vault, customer, alert).await?);
         }
         crate::events::record_all(&mut tx, events).await?;
         tx.commit().await?;
