@@ -28,6 +28,7 @@ pub struct Export {
 /// Export all my data (customer).
 #[utoipa::path(get, path = "/api/v1/me/export", tag = "customers", security(("bearer" = [])),
     responses((status = 200, body = Export), (status = 404, description = "the caller has no account (an API key, or an account since erased)", body = patty_protocol::ErrorBody)))]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn export(State(state): State<Shared>, who: Principal) -> Result<Json<Export>> {
     who.require(&[Role::Customer])?;
     Ok(Json(Export {
@@ -45,6 +46,7 @@ pub async fn export(State(state): State<Shared>, who: Principal) -> Result<Json<
 /// The account can no longer sign in.
 #[utoipa::path(post, path = "/api/v1/me/erasure", tag = "customers", security(("bearer" = [])),
     responses((status = 204), (status = 409, body = patty_protocol::ErrorBody, description = "an order is still open")))]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn erase(State(state): State<IdentityState>, who: Principal) -> Result<StatusCode> {
     who.require(&[Role::Customer])?;
     let id = who.subject.clone();
