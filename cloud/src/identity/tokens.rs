@@ -142,3 +142,33 @@ pub fn validate_password(p: &str) -> std::result::Result<(), IdentityError> {
         Err(IdentityError::Invalid("a password is 8 to 128 characters"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_verifies_only_for_its_issuer_and_audience() {
+        let keys = Keys::new(b"secret", "patty", "cloud").unwrap();
+        let now = crate::infra::db::now_ms();
+        let token = keys.sign("u1", Role::Customer, None, now, 60).unwrap();
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!((claims.sub.as_str(), claims.role), ("u1", Role::Customer));
+        let other = Keys::new(b"secret", "patty", "elsewhere").unwrap();
+        assert!(matches!(other.verify(&token), Err(IdentityError::BadAccessToken)));
+        let expired = keys.sign("u1", Role::Customer, None, now - 3_600_000, 60).unwrap();
+        assert!(matches!(keys.verify(&expired), Err(IdentityError::BadAccessToken)));
+    }
+
+    #[test]
+    fn emails_names_and_passwords_follow_their_rules() {
+        assert_eq!(validate_email("Ann@Example.com").unwrap(), "ann@example.com");
+        for bad in ["ann", "ann@example", "@example.com", "ann@.example.com", "a b@example.com"] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+        assert_eq!(validate_name("  Ann ").unwrap(), "Ann");
+        assert!(validate_name("   ").is_err());
+        assert!(validate_password("short").is_err());
+        assert!(validate_password("long enough").is_ok());
+    }
+}

@@ -175,3 +175,39 @@ pub fn check_outlet_move(role: Role, to: OrderStatus, reason: Option<&str>) -> R
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delivery_needs_an_address_and_only_a_delivery_has_one() {
+        assert_eq!(address_needed(Fulfilment::Delivery, Some("a")).unwrap(), Some("a"));
+        assert_eq!(address_needed(Fulfilment::Takeaway, None).unwrap(), None);
+        assert!(matches!(address_needed(Fulfilment::Delivery, None), Err(OrderError::Invalid(_))));
+        assert!(matches!(address_needed(Fulfilment::Takeaway, Some("a")), Err(OrderError::Invalid(_))));
+    }
+
+    #[test]
+    fn online_orders_are_not_eaten_in_and_notes_are_short() {
+        let ask = |fulfilment, notes| Ask { customer: "c", fulfilment, lines: &[], notes };
+        assert!(check_ask(&ask(Fulfilment::Takeaway, "no onions")).is_ok());
+        assert!(matches!(check_ask(&ask(Fulfilment::DineIn, "")), Err(OrderError::Invalid(_))));
+        let long = "x".repeat(501);
+        assert!(matches!(check_ask(&ask(Fulfilment::Delivery, &long)), Err(OrderError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_cancel_or_void_needs_a_reason_and_only_managers_void() {
+        assert!(check_outlet_move(Role::OutletStaff, OrderStatus::Accepted, None).is_ok());
+        assert!(matches!(
+            check_outlet_move(Role::OutletManager, OrderStatus::Cancelled, Some(" ")),
+            Err(OrderError::Invalid(_))
+        ));
+        assert!(matches!(
+            check_outlet_move(Role::OutletStaff, OrderStatus::Voided, Some("spilt")),
+            Err(OrderError::OnlyManagerVoids)
+        ));
+        assert!(check_outlet_move(Role::OutletManager, OrderStatus::Voided, Some("spilt")).is_ok());
+    }
+}
