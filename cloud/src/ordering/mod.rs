@@ -6,7 +6,7 @@
 //! - [`http`]: the handlers and their request and response types (no SQL).
 //! - [`rules`]: pure decisions: a basket checked and priced into an order, who may see an order,
 //!   a status move through the order state machine.
-//! - [`store`]: all of ordering's SQL, and [`move_order`], the shell that runs a move's
+//! - [`store`]: all of ordering's SQL, and `move_order`, the shell that runs a move's
 //!   transaction.
 //!
 //! May use `infra`, `events`, `catalog` (the published menu), `outlets` (status, hours, zone),
