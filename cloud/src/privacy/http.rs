@@ -1,12 +1,10 @@
 //! Export and erasure over HTTP.
 
-use crate::customers::{Activity, Address, Profile, activity_of, addresses_of, erase_addresses, profile};
-use crate::events::{self, NewEvent, Topic};
+use crate::customers::{Activity, Address, Profile, activity_of, addresses_of, profile};
 use crate::identity::IdentityState;
 use crate::infra::access::{Principal, Role};
 use crate::infra::error::{Json, Result};
 use crate::infra::state::Shared;
-use crate::infra::vault::Vault;
 use axum::extract::State;
 use axum::http::StatusCode;
 use patty_protocol::order::Order;
@@ -28,6 +26,7 @@ pub struct Export {
 /// Export all my data (customer).
 #[utoipa::path(get, path = "/api/v1/me/export", tag = "customers", security(("bearer" = [])),
     responses((status = 200, body = Export), (status = 404, description = "the caller has no account (an API key, or an account since erased)", body = patty_protocol::ErrorBody)))]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn export(State(state): State<Shared>, who: Principal) -> Result<Json<Export>> {
     who.require(&[Role::Customer])?;
     Ok(Json(Export {
@@ -45,30 +44,10 @@ pub async fn export(State(state): State<Shared>, who: Principal) -> Result<Json<
 /// The account can no longer sign in.
 #[utoipa::path(post, path = "/api/v1/me/erasure", tag = "customers", security(("bearer" = [])),
     responses((status = 204), (status = 409, body = patty_protocol::ErrorBody, description = "an order is still open")))]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn erase(State(state): State<IdentityState>, who: Principal) -> Result<StatusCode> {
     who.require(&[Role::Customer])?;
-    let id = who.subject.clone();
-    let mut tx = state.db.begin().await?;
-    // An order under way still needs its address (the kitchen, the driver at the door): erasure
-    // waits until every order is closed, as the contract's performance allows.
-    let by_outlet = crate::ordering::erase_customer(&mut tx, &id).await?;
-    crate::identity::erase_account(&mut tx, &id).await?;
-    erase_addresses(&mut tx, &id).await?;
-    crate::delivery::erase_customer(&mut tx, &id).await?;
-    // Every copy of what their events sealed becomes unreadable with the key; events from before
-    // sealing are blanked where they are kept.
-    Vault::shred(&mut tx, &id).await?;
-    crate::infra::vault::blank_unsealed(&mut tx, &id).await?;
-    // Each outlet blanks its copies of the customer's orders when this reaches it.
-    for (outlet, order_ids) in by_outlet {
-        let data = serde_json::json!({ "order_ids": order_ids });
-        NewEvent::new(Topic::Customer, &outlet.to_string(), "customer.orders_erased", &data)
-            .down_to(outlet)
-            .insert(&mut tx)
-            .await?;
-    }
-    events::record(&mut tx, Topic::Customer, &id, "customer.erased", &serde_json::json!({ "user_id": id })).await?;
-    tx.commit().await?;
-    state.forget(&id);
+    super::erasure::erase_customer(&state.db, &who.subject).await?;
+    state.forget(&who.subject);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,8 +3,13 @@
 //! that holds their orders). It orchestrates: every table is changed through its own domain's
 //! function (identity, customers, ordering, delivery), in one transaction.
 //!
+//! # Layout
+//! - [`http`]: the export and erasure handlers.
+//! - [`erasure`]: erasure's one transaction across the domains.
+//!
 //! May use the domains it orchestrates, `events` and `infra`; no domain uses it.
 
+pub mod erasure;
 pub mod http;
 
 use crate::identity::IdentityState;

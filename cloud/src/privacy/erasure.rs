@@ -1,0 +1,35 @@
+//! Erasure in one transaction: each domain's own erasure function, the customer's data key
+//! shredded, and the events that tell the outlets and the chain. No SQL of its own; every table
+//! is changed through the domain (or `infra::vault`) that owns it.
+
+use crate::events::{self, NewEvent, Topic};
+use crate::infra::db::Db;
+use crate::infra::error::Result;
+use crate::infra::vault::Vault;
+
+/// Erases customer `id`'s personal data in one transaction; refused
+/// while one of their orders is open.
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn erase_customer(db: &Db, id: &str) -> Result<()> {
+    let mut tx = db.begin().await?;
+    // An order under way still needs its address (the kitchen, the driver at the door): erasure
+    // waits until every order is closed, as the contract's performance allows.
+    let by_outlet = crate::ordering::erase_customer(&mut tx, id).await?;
+    crate::identity::erase_account(&mut tx, id).await?;
+    crate::customers::erase_addresses(&mut tx, id).await?;
+    crate::delivery::erase_customer(&mut tx, id).await?;
+    // Every copy of what their events sealed becomes unreadable with the key; events from before
+    // sealing are blanked where they are kept.
+    Vault::shred(&mut tx, id).await?;
+    crate::infra::vault::blank_unsealed(&mut tx, id).await?;
+    // Each outlet blanks its copies of the customer's orders when this reaches it.
+    for (outlet, order_ids) in by_outlet {
+        let data = serde_json::json!({ "order_ids": order_ids });
+        NewEvent::new(Topic::Customer, &outlet.to_string(), "customer.orders_erased", &data)
+            .down_to(outlet)
+            .insert(&mut tx)
+            .await?;
+    }
+    events::record(&mut tx, Topic::Customer, id, "customer.erased", &serde_json::json!({ "user_id": id })).await?;
+    tx.commit().await
+}
