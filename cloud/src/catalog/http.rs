@@ -2,13 +2,14 @@
 //! handlers call [`super::store`].
 
 use super::{CatalogError, CatalogState, Published, store};
-use crate::events::{self, Topic};
+use crate::events::{self};
 use crate::infra::access::{Principal, Role};
 use crate::infra::db::now_ms;
 use crate::infra::error::{Error, Json, Path, Result};
 use axum::extract::State;
 use axum::http::StatusCode;
 use patty_protocol::catalog::Catalog;
+use patty_protocol::events::CatalogPublished;
 use serde::{Deserialize, Serialize};
 
 impl From<CatalogError> for Error {
@@ -68,8 +69,8 @@ pub async fn publish(State(state): State<CatalogState>, who: Principal) -> Resul
     catalog.menu.version = version as u64;
     let now = now_ms();
     store::insert_version(&mut tx, version, &catalog, now, &who.subject).await?;
-    let event = serde_json::json!({ "version": version, "items": catalog.menu.items.len() });
-    events::NewEvent::new(Topic::Catalog, "catalog", "catalog.published", &event).down_to("*").insert(&mut tx).await?;
+    let event = CatalogPublished { version, items: catalog.menu.items.len() };
+    events::NewEvent::of(&event)?.down_to("*").insert(&mut tx).await?;
     tx.commit().await?;
     state.catalog.forget();
     Ok((StatusCode::CREATED, Json(Published { version, published_ms: now, published_by: who.subject, catalog })))

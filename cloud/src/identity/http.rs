@@ -7,13 +7,14 @@ use super::tokens::{
     dummy_hash, hash_password_async, validate_email, validate_name, validate_password, verify_password,
 };
 use super::{IdentityError, IdentityState};
-use crate::events::{self, Topic};
+use crate::events::{self};
 use crate::infra::access::{ClientAddr, Principal, Role};
 use crate::infra::db::now_ms;
 use crate::infra::error::{Error, Json, Path, Result};
 use crate::infra::mail::Purpose;
 use axum::extract::State;
 use axum::http::StatusCode;
+use patty_protocol::events::CustomerRegistered;
 use patty_protocol::ids::OutletId;
 use patty_service::secret;
 use serde::{Deserialize, Serialize};
@@ -102,14 +103,7 @@ pub async fn register(
     let hash = hash_password_async(req.password).await?;
     let mut tx = state.db.begin().await?;
     let user = store::insert_user(&mut tx, &email, &hash, name, Role::Customer, None).await?;
-    events::record(
-        &mut tx,
-        Topic::Customer,
-        &user.id,
-        "customer.registered",
-        &serde_json::json!({ "user_id": user.id }),
-    )
-    .await?;
+    events::record_event(&mut tx, &CustomerRegistered { user_id: user.id.clone() }).await?;
     let ttl = state.config.auth.one_time_ttl_secs;
     let message = store::one_time_token(&mut tx, ttl, &user, Purpose::EmailVerification).await?;
     store::log_activity(&mut tx, &user.id, "registered", "").await?;

@@ -3,11 +3,12 @@
 
 use super::IdentityError;
 use super::tokens::{hash_password_async, validate_email, validate_password};
-use crate::events::{self, Topic};
+use crate::events::{self};
 use crate::infra::access::{Principal, Role};
 use crate::infra::db::{Db, now_ms};
 use crate::infra::error::{Error, Result};
 use crate::infra::mail::{Purpose, SecurityMessage};
+use patty_protocol::events::SecurityMessageRequested;
 use patty_protocol::ids::OutletId;
 use patty_service::secret;
 use serde::{Deserialize, Serialize};
@@ -237,9 +238,8 @@ pub async fn one_time_token(
         .bind(now_ms() + ttl_secs as i64 * 1000)
         .execute(&mut *conn)
         .await?;
-    let data = serde_json::json!({ "user_id": user.id, "purpose": purpose.as_str() });
-    events::record(conn, Topic::Notification, &user.id, &format!("notification.{}_requested", purpose.as_str()), &data)
-        .await?;
+    let requested = SecurityMessageRequested { user_id: user.id.clone(), purpose: purpose.as_str().to_owned() };
+    events::record_event(conn, &requested).await?;
     Ok(user.email.as_deref().map(|to| SecurityMessage::new(&user.id, to, purpose, token, ttl_secs)))
 }
 

@@ -3,11 +3,12 @@
 //! retry, the conditional status move, the outlet's search, and erasure.
 
 use super::{OrderError, rules};
-use crate::events::{self, Topic};
+use crate::events::{self};
 use crate::infra::db::{Backend, Db, is_unique_violation, now_ms};
 use crate::infra::error::{Error, Result};
 use crate::infra::state::Shared;
 use crate::infra::vault::Vault;
+use patty_protocol::events::{OrderMoved, OrderPlaced};
 use patty_protocol::ids::{OrderId, OutletId};
 use patty_protocol::order::{Order, OrderStatus};
 use sqlx::Row;
@@ -41,10 +42,8 @@ pub async fn of_customer(db: &Db, customer: &str, limit: i64) -> Result<Vec<Orde
 
 /// The `order.placed` event of `order`, its personal fields sealed, for its outlet.
 async fn placed_event(conn: &mut sqlx::AnyConnection, vault: &Vault, order: &Order) -> Result<events::NewEvent> {
-    let (data, key) = (serde_json::to_value(order)?, order.id.to_string());
-    let e =
-        events::NewEvent::about(conn, vault, order.customer_id.as_deref(), Topic::Order, &key, "order.placed", data);
-    Ok(e.await?.down_to(order.outlet_id))
+    let placed = OrderPlaced { order: order.clone(), recorded: false };
+    Ok(events::NewEvent::sealed(conn, vault, order.customer_id.as_deref(), &placed).await?.down_to(order.outlet_id))
 }
 
 /// Stores a placed order with its `order.placed` event and the customer's activity, atomically,
@@ -177,17 +176,8 @@ pub(crate) async fn move_order(
     if !set_status(&mut tx, &order, from).await? {
         return Err(OrderError::Changed.into());
     }
-    let kind = format!("order.{}", to.as_str());
-    let event = events::NewEvent::about(
-        &mut tx,
-        &state.vault,
-        order.customer_id.as_deref(),
-        Topic::Order,
-        &id.to_string(),
-        &kind,
-        serde_json::json!({ "order_id": id, "from": from, "to": to, "order": order }),
-    )
-    .await?;
+    let moved = OrderMoved { order_id: id, from, to, order: order.clone() };
+    let event = events::NewEvent::sealed(&mut tx, &state.vault, order.customer_id.as_deref(), &moved).await?;
     if tell_outlet { event.down_to(order.outlet_id) } else { event }.insert(&mut tx).await?;
     tx.commit().await?;
     Ok(order)

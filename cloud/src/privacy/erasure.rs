@@ -2,10 +2,11 @@
 //! shredded, and the events that tell the outlets and the chain. No SQL of its own; every table
 //! is changed through the domain (or `infra::vault`) that owns it.
 
-use crate::events::{self, NewEvent, Topic};
+use crate::events::{self, NewEvent};
 use crate::infra::db::Db;
 use crate::infra::error::Result;
 use crate::infra::vault::Vault;
+use patty_protocol::events::{CustomerErased, OrdersErased};
 
 /// Erases customer `id`'s personal data in one transaction; refused
 /// while one of their orders is open.
@@ -24,12 +25,9 @@ pub async fn erase_customer(db: &Db, id: &str) -> Result<()> {
     crate::infra::vault::blank_unsealed(&mut tx, id).await?;
     // Each outlet blanks its copies of the customer's orders when this reaches it.
     for (outlet, order_ids) in by_outlet {
-        let data = serde_json::json!({ "order_ids": order_ids });
-        NewEvent::new(Topic::Customer, &outlet.to_string(), "customer.orders_erased", &data)
-            .down_to(outlet)
-            .insert(&mut tx)
-            .await?;
+        let erased = OrdersErased { outlet_id: Some(outlet), order_ids };
+        NewEvent::of(&erased)?.down_to(outlet).insert(&mut tx).await?;
     }
-    events::record(&mut tx, Topic::Customer, id, "customer.erased", &serde_json::json!({ "user_id": id })).await?;
+    events::record_event(&mut tx, &CustomerErased { user_id: id.to_owned() }).await?;
     tx.commit().await
 }
