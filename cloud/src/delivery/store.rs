@@ -7,7 +7,6 @@ use crate::fleet::DevicePosition;
 use crate::infra::db::{Db, is_unique_violation};
 use crate::infra::error::{Error, Result};
 use patty_protocol::ids::{DeliveryId, OrderId};
-use patty_protocol::outlet::Outlet;
 use sqlx::Row;
 
 /// The statuses of a delivery a driver is on, as SQL.
@@ -257,17 +256,6 @@ pub async fn erase_customer(conn: &mut sqlx::AnyConnection, customer: &str) -> R
             .await?;
     }
     Ok(())
-}
-
-/// Every outlet, for their pickup zones (one that does not decode is left out). The outlets room
-/// offers no list of all outlets, so this reads their table.
-#[tracing::instrument(skip_all)]
-pub async fn outlets(db: &Db) -> Result<Vec<Outlet>> {
-    let rows = sqlx::query("SELECT doc FROM outlets").fetch_all(&db.pool).await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.try_get::<String, _>("doc").ok().and_then(|d| serde_json::from_str(&d).ok()))
-        .collect())
 }
 
 /// A restricted area as stored: its ring is JSON (`[[lon, lat], …]`).

@@ -167,7 +167,7 @@ async fn zones(state: &DeliveryState) -> Arc<ZoneIndex> {
     }
     let mut list = vec![];
     let radius_m = state.config.delivery.pickup_radius_m;
-    match store::outlets(&state.db).await {
+    match crate::outlets::all(&state.db).await {
         Ok(outlets) => list.extend(outlets.into_iter().map(|o| Zone {
             id: format!("pickup:{}", o.id),
             kind: ZoneKind::Pickup,

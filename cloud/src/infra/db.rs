@@ -9,6 +9,7 @@
 
 use crate::infra::config::Config;
 use crate::infra::error::{Error, Result};
+use sqlx::any::AnyRow;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 use std::sync::Arc;
@@ -139,6 +140,71 @@ impl Db {
         };
         migrator.run(&self.pool).await.map_err(|e| Error::Internal(format!("migrations: {e}")))
     }
+}
+
+// --- Multi-row statements (an outlet's uploaded batch writes thousands of rows at once) ---
+
+/// Most bind parameters in one statement (SQLite's limit is 32,766; PostgreSQL's 65,535).
+pub const MAX_PARAMS: usize = 30_000;
+
+/// A value for a multi-row statement.
+pub enum Val {
+    /// Text.
+    T(String),
+    /// An integer.
+    I(i64),
+    /// NULL.
+    N,
+}
+
+/// Runs `head VALUES (…), (…) tail` over `rows` (each `cols` values), in as few statements as the
+/// parameter limit allows, returning what `tail`'s RETURNING gives.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(rows = rows.len() / cols.max(1)))]
+pub async fn insert_rows(
+    conn: &mut sqlx::AnyConnection,
+    head: &str,
+    tail: &str,
+    cols: usize,
+    rows: Vec<Val>,
+) -> Result<Vec<AnyRow>> {
+    let mut out = Vec::new();
+    let per = (MAX_PARAMS / cols).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Val> = rows.by_ref().take(per * cols).collect();
+        let n = chunk.len() / cols;
+        let mut sql = String::with_capacity(head.len() + tail.len() + n * cols * 6);
+        sql.push_str(head);
+        sql.push_str(" VALUES ");
+        for r in 0..n {
+            sql.push_str(if r == 0 { "(" } else { ", (" });
+            for c in 0..cols {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('$');
+                sql.push_str(&(r * cols + c + 1).to_string());
+            }
+            sql.push(')');
+        }
+        sql.push(' ');
+        sql.push_str(tail);
+        let mut q = sqlx::query(&sql);
+        for v in chunk {
+            q = match v {
+                Val::T(s) => q.bind(s),
+                Val::I(i) => q.bind(i),
+                Val::N => q.bind(None::<String>),
+            };
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
+/// `$1, $2, …` for an IN list of `n` values.
+pub fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Whether `e` is a unique-constraint violation (an idempotent retry racing its twin).

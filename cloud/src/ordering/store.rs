@@ -4,7 +4,7 @@
 
 use super::{OrderError, rules};
 use crate::events::{self};
-use crate::infra::db::{Backend, Db, is_unique_violation, now_ms};
+use crate::infra::db::{Backend, Db, MAX_PARAMS, Val, insert_rows, is_unique_violation, now_ms, placeholders};
 use crate::infra::error::{Error, Result};
 use crate::infra::state::Shared;
 use crate::infra::vault::Vault;
@@ -12,7 +12,7 @@ use patty_protocol::events::{OrderMoved, OrderPlaced};
 use patty_protocol::ids::{OrderId, OutletId};
 use patty_protocol::order::{Order, OrderStatus};
 use sqlx::Row;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 fn decode(r: &sqlx::any::AnyRow) -> Result<Order> {
     Ok(serde_json::from_str(&r.try_get::<String, _>("doc")?)?)
@@ -277,4 +277,58 @@ pub async fn erase_customer(
             .await?;
     }
     Ok(by_outlet)
+}
+
+// --- For sync: an outlet's orders applied in batches ---
+
+/// The orders among `ids` the cloud holds, locked until commit on PostgreSQL.
+#[tracing::instrument(skip_all, fields(count = ids.len()))]
+pub async fn lock_orders(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    ids: &[String],
+) -> Result<HashMap<OrderId, Order>> {
+    let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+    let mut held: HashMap<OrderId, Order> = HashMap::new();
+    for chunk in ids.chunks(MAX_PARAMS) {
+        let sql = format!("SELECT doc FROM orders WHERE id IN ({}){lock}", placeholders(chunk.len()));
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let o: Order = serde_json::from_str(&row.try_get::<String, _>("doc")?)?;
+            held.insert(o.id, o);
+        }
+    }
+    Ok(held)
+}
+
+/// Writes orders whole (new ones inserted, known ones' status and document replaced).
+#[tracing::instrument(skip_all, fields(count = orders.len()))]
+pub async fn upsert_orders(conn: &mut sqlx::AnyConnection, orders: &[Order]) -> Result<()> {
+    let mut rows = Vec::with_capacity(orders.len() * 9);
+    for order in orders {
+        let key = order.id.to_string();
+        rows.extend([
+            Val::T(key.clone()),
+            Val::T(order.customer_id.clone().unwrap_or_default()),
+            Val::T(order.outlet_id.to_string()),
+            Val::T(order.status.as_str().to_owned()),
+            Val::T(key),
+            Val::T(String::new()),
+            Val::I(order.created_ms),
+            Val::I(order.updated_ms),
+            Val::T(serde_json::to_string(&order)?),
+        ]);
+    }
+    insert_rows(
+        conn,
+        "INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)",
+        "ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_ms = excluded.updated_ms, doc = excluded.doc",
+        9,
+        rows,
+    )
+    .await?;
+    Ok(())
 }

@@ -12,7 +12,7 @@ pub mod http;
 pub mod sales;
 pub mod store;
 
-pub use store::{load, load_recent};
+pub use store::{all, load, load_recent};
 
 use patty_protocol::ids::OutletId;
 use patty_protocol::outlet::Outlet;

@@ -74,7 +74,10 @@ async fn down_message(
         }
         "catalog.published" => {
             let version = data["version"].as_i64().unwrap_or(0);
-            let catalog = store::catalog_version(&state.db, version).await?;
+            let catalog = crate::catalog::store::version(&state.db, version)
+                .await?
+                .ok_or_else(|| crate::infra::error::Error::Internal(format!("catalog version {version} is gone")))?
+                .catalog;
             Some(DownV1::Catalog { version, menu_json: serde_json::to_string(&catalog.menu_for(outlet))? })
         }
         "stock.threshold_set" => Some(DownV1::Threshold {

@@ -7,7 +7,7 @@ use super::Apply;
 use crate::catalog::Published;
 use crate::events::NewEvent;
 use crate::infra::error::Result;
-use crate::sync::{rules, store};
+use crate::sync::rules;
 use patty_protocol::change::ChangeV1;
 use patty_protocol::ids::OrderId;
 use patty_protocol::order::Order;
@@ -39,7 +39,7 @@ impl<'a> Orders<'a> {
             return Ok(());
         }
         let ids: Vec<String> = self.0.keys().map(|id| id.to_string()).collect();
-        let mut held = store::lock_orders(tx, batch.backend, &ids).await?;
+        let mut held = crate::ordering::store::lock_orders(tx, batch.backend, &ids).await?;
         let menu = latest.map(|p| (p.published_ms, p.catalog.menu_for(batch.outlet)));
         let mut orders = Vec::with_capacity(self.0.len());
         for (id, list) in self.0 {
@@ -72,6 +72,6 @@ impl<'a> Orders<'a> {
             }
             orders.push(order);
         }
-        store::upsert_orders(tx, &orders).await
+        crate::ordering::store::upsert_orders(tx, &orders).await
     }
 }

@@ -1,79 +1,17 @@
 //! The rows an uploaded batch writes (orders, tenders, stock, sold-out marks, audit entries,
 //! staff), each table in as few multi-row statements as the backends' parameter limits allow
-//! ([`insert_rows`]).
+//! ([`crate::infra::db::insert_rows`]). The orders themselves are written through the ordering
+//! room ([`crate::ordering::store::upsert_orders`]).
 
-use crate::infra::db::Backend;
+use crate::infra::db::{Val, insert_rows};
 use crate::infra::error::Result;
 use patty_protocol::ids::{ItemId, OrderId, OutletId, StaffId};
 use patty_protocol::inventory::{Ingredient, StockMovement};
-use patty_protocol::order::{Order, Tender};
+use patty_protocol::order::Tender;
 use patty_protocol::staff::Staff;
 use serde::Serialize;
 use sqlx::Row;
-use sqlx::any::AnyRow;
-use std::collections::{BTreeMap, HashMap};
-
-/// Most bind parameters in one statement (SQLite's limit is 32,766; PostgreSQL's 65,535).
-pub const MAX_PARAMS: usize = 30_000;
-
-/// A value for a multi-row statement.
-pub enum Val {
-    /// Text.
-    T(String),
-    /// An integer.
-    I(i64),
-    /// NULL.
-    N,
-}
-
-/// Runs `head VALUES (…), (…) tail` over `rows` (each `cols` values), in as few statements as the
-/// parameter limit allows, returning what `tail`'s RETURNING gives.
-pub async fn insert_rows(
-    conn: &mut sqlx::AnyConnection,
-    head: &str,
-    tail: &str,
-    cols: usize,
-    rows: Vec<Val>,
-) -> Result<Vec<AnyRow>> {
-    let mut out = Vec::new();
-    let per = (MAX_PARAMS / cols).max(1);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Val> = rows.by_ref().take(per * cols).collect();
-        let n = chunk.len() / cols;
-        let mut sql = String::with_capacity(head.len() + tail.len() + n * cols * 6);
-        sql.push_str(head);
-        sql.push_str(" VALUES ");
-        for r in 0..n {
-            sql.push_str(if r == 0 { "(" } else { ", (" });
-            for c in 0..cols {
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push('$');
-                sql.push_str(&(r * cols + c + 1).to_string());
-            }
-            sql.push(')');
-        }
-        sql.push(' ');
-        sql.push_str(tail);
-        let mut q = sqlx::query(&sql);
-        for v in chunk {
-            q = match v {
-                Val::T(s) => q.bind(s),
-                Val::I(i) => q.bind(i),
-                Val::N => q.bind(None::<String>),
-            };
-        }
-        out.extend(q.fetch_all(&mut *conn).await?);
-    }
-    Ok(out)
-}
-
-/// `$1, $2, …` for an IN list of `n` values.
-pub fn placeholders(n: usize) -> String {
-    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
+use std::collections::BTreeMap;
 
 /// A unit enum's JSON name (`"cash"`, `"g"`), as stored.
 fn json_name<T: Serialize>(v: &T) -> String {
@@ -184,58 +122,6 @@ pub async fn add_to_levels(
 }
 
 // --- Orders, tenders, sold-out marks, audit ---
-
-/// The orders among `ids` the cloud holds, locked until commit on PostgreSQL.
-#[tracing::instrument(skip_all, fields(count = ids.len()))]
-pub async fn lock_orders(
-    conn: &mut sqlx::AnyConnection,
-    backend: Backend,
-    ids: &[String],
-) -> Result<HashMap<OrderId, Order>> {
-    let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
-    let mut held: HashMap<OrderId, Order> = HashMap::new();
-    for chunk in ids.chunks(MAX_PARAMS) {
-        let sql = format!("SELECT doc FROM orders WHERE id IN ({}){lock}", placeholders(chunk.len()));
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(id);
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            let o: Order = serde_json::from_str(&row.try_get::<String, _>("doc")?)?;
-            held.insert(o.id, o);
-        }
-    }
-    Ok(held)
-}
-
-/// Writes orders whole (new ones inserted, known ones' status and document replaced).
-#[tracing::instrument(skip_all, fields(count = orders.len()))]
-pub async fn upsert_orders(conn: &mut sqlx::AnyConnection, orders: &[Order]) -> Result<()> {
-    let mut rows = Vec::with_capacity(orders.len() * 9);
-    for order in orders {
-        let key = order.id.to_string();
-        rows.extend([
-            Val::T(key.clone()),
-            Val::T(order.customer_id.clone().unwrap_or_default()),
-            Val::T(order.outlet_id.to_string()),
-            Val::T(order.status.as_str().to_owned()),
-            Val::T(key),
-            Val::T(String::new()),
-            Val::I(order.created_ms),
-            Val::I(order.updated_ms),
-            Val::T(serde_json::to_string(&order)?),
-        ]);
-    }
-    insert_rows(
-        conn,
-        "INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)",
-        "ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_ms = excluded.updated_ms, doc = excluded.doc",
-        9,
-        rows,
-    )
-    .await?;
-    Ok(())
-}
 
 /// Records tenders (each once, by id).
 #[tracing::instrument(skip_all, fields(outlet = %outlet, count = tenders.len()))]

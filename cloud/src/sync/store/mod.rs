@@ -1,6 +1,6 @@
 //! All of sync's SQL, as small named functions: outlets' cursors, conflicts, stock levels, staff,
 //! and the events after a position for the downward stream; what an uploaded batch writes is in
-//! [`batch`], with the multi-row insert helper ([`insert_rows`]).
+//! [`batch`], through the multi-row insert helper ([`crate::infra::db::insert_rows`]).
 
 pub mod batch;
 
@@ -278,12 +278,4 @@ pub async fn events_after(db: &Db, outlet: OutletId, after: i64) -> Result<Vec<L
         events.push(LoggedEvent { position: r.try_get("position")?, kind: r.try_get("kind")?, payload });
     }
     Ok(events)
-}
-
-/// A published catalog version.
-#[tracing::instrument(skip_all, fields(version))]
-pub async fn catalog_version(db: &Db, version: i64) -> Result<patty_protocol::catalog::Catalog> {
-    let row =
-        sqlx::query("SELECT doc FROM catalog_versions WHERE version = $1").bind(version).fetch_one(&db.pool).await?;
-    Ok(serde_json::from_str(&row.try_get::<String, _>("doc")?)?)
 }
