@@ -3,6 +3,7 @@
 use crate::infra::db::Db;
 use crate::infra::error::Result;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sqlx::Row;
 
 /// One outbox row.
@@ -60,4 +61,88 @@ pub async fn read_after(db: &Db, after: i64, key: Option<&str>, limit: i64) -> R
         }
     };
     rows.iter().map(event_row).collect()
+}
+
+/// Blanks, in place, the personal fields of `customer`'s events that were never sealed (those
+/// recorded before events were sealed, in the event log and in the outbox): they have no key to
+/// destroy, so erasure rewrites them. Their copies already on Kafka cannot be reached; a consumer
+/// that keeps them must honour the `customer.erased` event. Returns how many were rewritten.
+pub async fn blank_unsealed(conn: &mut sqlx::AnyConnection, customer: &str) -> Result<u64> {
+    // A sealed event holds a blank `customer_id`; an unsealed one names the customer in clear.
+    let pattern = format!("%\"customer_id\":{}%", Value::String(customer.to_owned()));
+    let mut rewritten = 0;
+    for (table, id) in [("events", "position"), ("outbox", "id")] {
+        let rows = sqlx::query(&format!("SELECT {id} AS id, payload FROM {table} WHERE payload LIKE $1"))
+            .bind(&pattern)
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in rows {
+            let mut payload: Value = serde_json::from_str(&r.try_get::<String, _>("payload")?)?;
+            if payload.get("data").and_then(|d| d.get("customer_id")).and_then(Value::as_str) != Some(customer) {
+                continue;
+            }
+            if let Some(data) = payload.get_mut("data") {
+                crate::infra::vault::take_personal(data);
+            }
+            sqlx::query(&format!("UPDATE {table} SET payload = $1 WHERE {id} = $2"))
+                .bind(payload.to_string())
+                .bind(r.try_get::<i64, _>("id")?)
+                .execute(&mut *conn)
+                .await?;
+            rewritten += 1;
+        }
+    }
+    Ok(rewritten)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn events_recorded_unsealed_are_blanked_for_the_erased_customer_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::infra::db::Db::connect(&crate::infra::config::Config::for_data_dir(dir.path())).await.unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        let event = |who: &str| {
+            json!({ "kind": "order.placed", "data": { "order_id": "o1", "customer_id": who,
+                "delivery_address": { "line1": "Zeedijk 77", "city": "Amsterdam" }, "notes": "ring twice" } })
+            .to_string()
+        };
+        for (position, who) in [(1_i64, "c1"), (2, "c2")] {
+            sqlx::query("INSERT INTO events (position, event_id, topic, key, kind, payload, created_ms, relayed_ms) VALUES ($1, $2, 'order.events', 'o1', 'order.placed', $3, 0, 0)")
+                .bind(position)
+                .bind(format!("e{position}"))
+                .bind(event(who))
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+        }
+        sqlx::query("INSERT INTO outbox (event_id, topic, key, kind, payload, created_ms) VALUES ('e3', 'order.events', 'o1', 'order.placed', $1, 0)")
+            .bind(event("c1"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(blank_unsealed(&mut conn, "c1").await.unwrap(), 2);
+        let payloads: Vec<String> = sqlx::query("SELECT payload FROM events UNION ALL SELECT payload FROM outbox")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let erased: Vec<&String> = payloads.iter().filter(|p| !p.contains("c2")).collect();
+        assert_eq!(erased.len(), 2);
+        assert!(
+            erased.iter().all(|p| !p.contains("Zeedijk") && !p.contains("ring twice") && !p.contains("c1")),
+            "{erased:?}"
+        );
+        assert!(erased.iter().all(|p| p.contains("\"order_id\":\"o1\"")), "the rest of the event stays");
+        assert_eq!(
+            payloads.iter().filter(|p| p.contains("Zeedijk")).count(),
+            1,
+            "another customer's event is left alone"
+        );
+    }
 }

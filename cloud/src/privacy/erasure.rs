@@ -22,7 +22,7 @@ pub async fn erase_customer(db: &Db, id: &str) -> Result<()> {
     // Every copy of what their events sealed becomes unreadable with the key; events from before
     // sealing are blanked where they are kept.
     Vault::shred(&mut tx, id).await?;
-    crate::infra::vault::blank_unsealed(&mut tx, id).await?;
+    crate::events::store::blank_unsealed(&mut tx, id).await?;
     // Each outlet blanks its copies of the customer's orders when this reaches it.
     for (outlet, order_ids) in by_outlet {
         let erased = OrdersErased { outlet_id: Some(outlet), order_ids };
