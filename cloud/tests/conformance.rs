@@ -391,7 +391,8 @@ async fn catalog_outlets_and_ordering(backend: Backend) {
     assert_eq!(mine.as_array().unwrap().len(), 2);
 
     // The events, in order, with gap-free positions.
-    let events = cloud.events(&admin, 6).await;
+    let accepted = |all: &[serde_json::Value]| all.iter().any(|e| e["key"] == id2 && e["kind"] == "order.accepted");
+    let events = cloud.events_until(&admin, "the order's acceptance", accepted).await;
     let positions: Vec<i64> = events.iter().map(|e| e["position"].as_i64().unwrap()).collect();
     assert_eq!(positions, (1..=positions.len() as i64).collect::<Vec<_>>());
     let of_order: Vec<&str> = events.iter().filter(|e| e["key"] == id2).map(|e| e["kind"].as_str().unwrap()).collect();

@@ -174,14 +174,19 @@ impl Cloud {
 
     /// All relayed events, waiting until at least `min` are there.
     pub async fn events(&self, admin: &str, min: usize) -> Vec<Value> {
+        self.events_until(admin, &format!("{min} events"), |all| all.len() >= min).await
+    }
+
+    /// The relayed events once `done` holds for them (waiting for the relay, with a deadline).
+    pub async fn events_until(&self, admin: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             let all = self.json(self.get(admin, "/api/v1/events?after=0&limit=5000").await, StatusCode::OK).await;
             let all = all.as_array().unwrap().clone();
-            if all.len() >= min {
+            if done(&all) {
                 return all;
             }
-            assert!(tokio::time::Instant::now() < deadline, "only {} of {min} events relayed", all.len());
+            assert!(tokio::time::Instant::now() < deadline, "{what} not relayed: only {} events", all.len());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
