@@ -504,4 +504,38 @@ pub fn create(order: &Order, pickup: Place, now: i64, code_ttl_mins: u64) -> Opt
 }
 
 #[cfg(test)]
+fn place(lat: f64, lon: f64) -> Place {
+    Place { name: "x".into(), position: patty_protocol::outlet::LatLon { lat, lon } }
+}
+
+/// A waiting delivery from Dam Square to Amsterdam Centraal, for tests.
+#[cfg(test)]
+pub(crate) fn sample() -> Delivery {
+    Delivery {
+        id: DeliveryId::new(),
+        job: 7,
+        order_id: OrderId::new(),
+        order_number: 12,
+        outlet_id: OutletId::new(),
+        customer_id: Some("c".into()),
+        status: DeliveryStatus::Waiting,
+        driver_id: None,
+        device_id: None,
+        pickup: place(52.3731, 4.8926),
+        dropoff: place(52.3789, 4.9003),
+        offered_to: None,
+        offer_deadline_ms: None,
+        passed: vec![],
+        round_started_ms: 0,
+        milestones: vec![],
+        eta_pickup_s: None,
+        eta_dropoff_s: None,
+        code_expires_ms: 10_000,
+        code_attempts: 0,
+        created_ms: 0,
+        updated_ms: 0,
+    }
+}
+
+#[cfg(test)]
 mod tests;

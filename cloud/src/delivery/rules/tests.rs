@@ -1,35 +1,7 @@
 use super::*;
-use patty_protocol::outlet::LatLon;
-
-fn place(lat: f64, lon: f64) -> Place {
-    Place { name: "x".into(), position: LatLon { lat, lon } }
-}
 
 fn waiting() -> Delivery {
-    Delivery {
-        id: DeliveryId::new(),
-        job: 7,
-        order_id: OrderId::new(),
-        order_number: 12,
-        outlet_id: OutletId::new(),
-        customer_id: Some("c".into()),
-        status: DeliveryStatus::Waiting,
-        driver_id: None,
-        device_id: None,
-        pickup: place(52.3731, 4.8926),
-        dropoff: place(52.3789, 4.9003),
-        offered_to: None,
-        offer_deadline_ms: None,
-        passed: vec![],
-        round_started_ms: 0,
-        milestones: vec![],
-        eta_pickup_s: None,
-        eta_dropoff_s: None,
-        code_expires_ms: 10_000,
-        code_attempts: 0,
-        created_ms: 0,
-        updated_ms: 0,
-    }
+    sample()
 }
 
 fn offered(to: &str) -> Delivery {

@@ -1,38 +1,8 @@
 use super::*;
-use patty_protocol::delivery::{DeliveryStatus, Place};
-use patty_protocol::ids::{DeliveryId, OutletId};
-use patty_protocol::outlet::LatLon;
-
-fn place(lat: f64, lon: f64) -> Place {
-    Place { name: "x".into(), position: LatLon { lat, lon } }
-}
 
 #[test]
 fn the_nearest_driver_to_the_pickup_is_chosen() {
-    let d = Delivery {
-        id: DeliveryId::new(),
-        job: 1,
-        order_id: OrderId::new(),
-        order_number: 1,
-        outlet_id: OutletId::new(),
-        customer_id: Some("c".into()),
-        status: DeliveryStatus::Waiting,
-        driver_id: None,
-        device_id: None,
-        pickup: place(52.3731, 4.8926),
-        dropoff: place(52.3789, 4.9003),
-        offered_to: None,
-        offer_deadline_ms: None,
-        passed: vec![],
-        round_started_ms: 0,
-        milestones: vec![],
-        eta_pickup_s: None,
-        eta_dropoff_s: None,
-        code_expires_ms: 0,
-        code_attempts: 0,
-        created_ms: 0,
-        updated_ms: 0,
-    };
+    let d = crate::delivery::rules::sample();
     let c = |id: &str, lat: f64| Candidate { driver_id: id.into(), device_id: id.into(), position: (lat, 4.8926) };
     let candidates = [c("far", 52.40), c("near", 52.374), c("middle", 52.38)];
     assert_eq!(Nearest.choose(&d, &candidates), Some(1));
