@@ -8,7 +8,7 @@
 //! - [`identity`]: registration, sign-in, JWT access and rotating refresh tokens, roles, API keys.
 //! - [`outlets`]: outlets with delivery zones and opening hours; an outlet's sales for a day.
 //! - [`catalog`]: the catalog draft and its immutable published versions.
-//! - [`customers`]: profiles, addresses, activity, export and erasure.
+//! - [`customers`]: profiles, addresses, activity.
 //! - [`ordering`]: browse, quote, place, history, cancel, live status, outlet moves.
 //! - [`sync`]: outlets' change logs applied once, merged by meaning; conflicts; the downward stream.
 //! - [`privacy`]: export and erasure of a customer's data, across the domains that hold it.
