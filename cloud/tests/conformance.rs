@@ -536,6 +536,21 @@ async fn live_order_status(backend: Backend) {
         assert_eq!(kind, format!("order.{status}"));
         assert_eq!(event["data"]["to"], status);
     }
+
+    // A client that reconnects with the last id it saw (the event's position) resumes after it.
+    let ready = |all: &[Value]| all.iter().any(|e| e["key"] == id && e["kind"] == "order.ready");
+    let log = cloud.events_until(&admin, "the order's readiness", ready).await;
+    let seen = log.iter().find(|e| e["key"] == id && e["kind"] == "order.ready").unwrap()["position"].clone();
+    let again = cloud
+        .http
+        .get(cloud.url(&format!("/api/v1/orders/{id}/stream")))
+        .bearer_auth(&token)
+        .header("last-event-id", seen.to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut resumed = patty_tests::SseReader::new(again);
+    assert_eq!(resumed.next(wait).await.0, "order.completed", "nothing before the last id seen is sent again");
     cloud.stop().await;
 }
 

@@ -43,13 +43,15 @@ pub async fn list(
 }
 
 /// Live events (Server-Sent Events) from a cursor (HQ): every relayed event after `after`, each
-/// with its position as the SSE id, so a reconnecting client resumes where it stopped.
+/// with its position as the SSE id, so a reconnecting client resumes where it stopped (its
+/// `Last-Event-ID` takes the place of `after`).
 #[utoipa::path(get, path = "/api/v1/events/stream", tag = "events", security(("bearer" = [])), params(EventsQuery),
     responses((status = 200, description = "text/event-stream of events", content_type = "text/event-stream")))]
 #[tracing::instrument(skip_all, fields(after = q.after))]
 pub async fn stream(
     State(state): State<Shared>,
     who: Principal,
+    headers: axum::http::HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> Result<impl axum::response::IntoResponse> {
     who.require(&[])?;
@@ -58,7 +60,13 @@ pub async fn stream(
     if q.after < 0 {
         return Err(Error::Validation("after is 0 or more".into()));
     }
-    Ok(follow(state, q.after, None))
+    Ok(follow(state, resumed_after(&headers).unwrap_or(q.after), None))
+}
+
+/// The position a reconnecting client last saw (`Last-Event-ID`, which the stream's ids are), if
+/// it sent one; anything else is ignored, as a fresh connection.
+pub fn resumed_after(headers: &axum::http::HeaderMap) -> Option<i64> {
+    headers.get("last-event-id")?.to_str().ok()?.trim().parse().ok().filter(|p: &i64| *p >= 0)
 }
 
 /// An SSE stream of relayed events after `after` (of one `key` when given), until shutdown.

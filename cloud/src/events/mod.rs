@@ -22,7 +22,7 @@ pub mod outbox;
 pub mod relay;
 pub mod store;
 
-pub use http::{async_stream, follow};
+pub use http::{async_stream, follow, resumed_after};
 pub use outbox::{NewEvent, record, record_all, record_event};
 pub use patty_protocol::topics::Topic;
 pub use relay::{RELAY_BATCH, Relay};

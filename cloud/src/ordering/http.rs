@@ -349,11 +349,13 @@ pub async fn outlet_orders(
 pub async fn stream(
     State(state): State<OrderingState>,
     who: Principal,
+    headers: axum::http::HeaderMap,
     Path(id): Path<OrderId>,
 ) -> Result<impl IntoResponse> {
     let order = store::load(&state.db, id).await?;
     rules::may_see(&who, &order)?;
-    Ok(events::follow(state.shared, 0, Some(id.to_string())))
+    let after = events::resumed_after(&headers).unwrap_or(0);
+    Ok(events::follow(state.shared, after, Some(id.to_string())))
 }
 
 fn replayed(order: Order) -> Response {
