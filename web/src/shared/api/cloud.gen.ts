@@ -454,7 +454,8 @@ export interface paths {
         };
         /**
          * Live events (Server-Sent Events) from a cursor (HQ): every relayed event after `after`, each
-         *     with its position as the SSE id, so a reconnecting client resumes where it stopped.
+         *     with its position as the SSE id, so a reconnecting client resumes where it stopped (its
+         *     `Last-Event-ID` takes the place of `after`).
          */
         get: operations["stream_events_stream"];
         put?: never;
