@@ -72,18 +72,26 @@ pub async fn run_with(state: DeliveryState, dispatcher: Box<dyn Dispatcher>, mut
     }
 }
 
-/// Handles the relayed events after `cursor` until it has caught up, moving `cursor` (and the
-/// shared one) with each round; returns whether a delivery was created. A round whose store fails
-/// is read again next time (handling an event twice does no harm).
+/// The order events that can create or cancel a delivery: an order ready (moved there, or first
+/// heard of from an outlet already there) or withdrawn. The others (placed, accepted, out for
+/// delivery, completed: that last two only once a delivery exists) are not read at all.
+const KINDS: [&str; 4] = ["order.ready", "order.recorded", "order.cancelled", "order.voided"];
+
+/// Handles the relayed events after `cursor` until it has caught up with the log's top, moving
+/// `cursor` (and the shared one) with each round; returns whether a delivery was created. A round
+/// whose store fails is read again next time (handling an event twice does no harm).
 async fn follow(state: &DeliveryState, cursor: &mut i64) -> Result<bool> {
     let mut created = false;
-    loop {
-        let events = crate::events::read_after(&state.db, *cursor, None, BATCH).await?;
-        let Some(last) = events.last().map(|e| e.position) else { return Ok(created) };
+    let top = crate::events::store::top(&state.db).await?;
+    while *cursor < top {
+        let events = crate::events::store::read_kinds(&state.db, *cursor, top, &KINDS, BATCH).await?;
+        // A full batch ends at its last event; a short one has read everything up to the top.
+        let last = if events.len() as i64 == BATCH { events.last().map_or(top, |e| e.position) } else { top };
         created |= handle(state, events).await?;
         store::advance(&state.db, last).await?;
         *cursor = last;
     }
+    Ok(created)
 }
 
 /// Creates and cancels what a round of events asks for; returns whether it created any.

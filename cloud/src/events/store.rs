@@ -38,6 +38,32 @@ fn event_row(r: &sqlx::any::AnyRow) -> Result<OutboxEvent> {
     })
 }
 
+/// The highest relayed position (0 for an empty log): every event at or below it is committed,
+/// since the relay numbers each batch in the transaction that moves it.
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn top(db: &Db) -> Result<i64> {
+    let top: Option<i64> =
+        sqlx::query("SELECT MAX(position) AS top FROM events").fetch_one(&db.pool).await?.try_get("top")?;
+    Ok(top.unwrap_or(0))
+}
+
+/// Reads the relayed events of `kinds` after `after` and up to `through`, in order: a follower
+/// that cares for a few kinds (dispatch) neither fetches nor parses the others.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(after, through))]
+pub async fn read_kinds(db: &Db, after: i64, through: i64, kinds: &[&str], limit: i64) -> Result<Vec<OutboxEvent>> {
+    let listed: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 4)).collect();
+    let sql = format!(
+        "SELECT position, event_id, topic, key, kind, payload, created_ms FROM events \
+         WHERE position > $1 AND position <= $2 AND kind IN ({}) ORDER BY position LIMIT $3",
+        listed.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(after).bind(through).bind(limit);
+    for k in kinds {
+        q = q.bind(*k);
+    }
+    q.fetch_all(&db.pool).await?.iter().map(event_row).collect()
+}
+
 /// Reads relayed events after `after`, optionally only those of one key.
 #[tracing::instrument(skip_all, err(level = "warn"), fields(after, key))]
 pub async fn read_after(db: &Db, after: i64, key: Option<&str>, limit: i64) -> Result<Vec<OutboxEvent>> {
