@@ -642,6 +642,68 @@ async fn sales_count_a_whole_local_day(backend: Backend) {
     cloud.stop().await;
 }
 
+/// Dispatch follows the order events: a delivery order that becomes ready gets its delivery, and
+/// the delivery is cancelled when the order is voided.
+async fn dispatch_follows_the_order_events(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let admin = cloud.admin().await;
+    let outlet_id = "01900000-0000-7000-8000-00000000a001";
+    cloud.json(cloud.post(&admin, "/api/v1/outlets", &outlet(outlet_id)).await, StatusCode::CREATED).await;
+    cloud.json(cloud.put(&admin, "/api/v1/catalog/draft", &catalog(None)).await, StatusCode::OK).await;
+    cloud.json(cloud.post(&admin, "/api/v1/catalog/publish", &json!({})).await, StatusCode::CREATED).await;
+    let token = cloud.register("ada@example.com").await["access_token"].as_str().unwrap().to_owned();
+    let home = json!({ "label": "home", "line1": "Damrak 1", "city": "Amsterdam", "postcode": "1012 LG", "position": { "lat": 52.376, "lon": 4.896 } });
+    let home = cloud.json(cloud.post(&token, "/api/v1/me/addresses", &home).await, StatusCode::CREATED).await;
+    let body = json!({ "outlet_id": outlet_id, "fulfilment": "delivery", "address_id": home["id"],
+        "lines": [{ "item_id": BURGER, "quantity": 1 }] });
+    let r = cloud
+        .http
+        .post(cloud.url("/api/v1/orders"))
+        .bearer_auth(&token)
+        .header("idempotency-key", "dispatch-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let id = cloud.json(r, StatusCode::CREATED).await["id"].as_str().unwrap().to_owned();
+    let manager = cloud.staff(&admin, "boss@example.com", "outlet_manager", Some(outlet_id)).await;
+    let delivery_of = || async {
+        // An online order's delivery (with its code) is its customer's to see.
+        let r = cloud.get(&token, &format!("/api/v1/orders/{id}/delivery")).await;
+        if r.status() == StatusCode::OK { Some(r.json::<Value>().await.unwrap()) } else { None }
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    for status in ["accepted", "preparing"] {
+        let moved = cloud
+            .post(&manager, &format!("/api/v1/outlets/{outlet_id}/orders/{id}/status"), &json!({ "status": status }))
+            .await;
+        assert_eq!(moved.status(), StatusCode::OK, "{status}");
+    }
+    assert!(delivery_of().await.is_none(), "no delivery before the order is ready");
+    let ready = json!({ "status": "ready" });
+    let moved = cloud.post(&manager, &format!("/api/v1/outlets/{outlet_id}/orders/{id}/status"), &ready).await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let delivery = loop {
+        if let Some(d) = delivery_of().await {
+            break d;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the ready order got no delivery");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(delivery["status"], "waiting");
+    let void = json!({ "status": "voided", "reason": "the fryer caught fire" });
+    let moved = cloud.post(&manager, &format!("/api/v1/outlets/{outlet_id}/orders/{id}/status"), &void).await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    loop {
+        if delivery_of().await.is_some_and(|d| d["status"] == "cancelled") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the voided order's delivery was not cancelled");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    cloud.stop().await;
+}
+
 on_both_backends!(
     identity,
     no_token_in_the_event_feed,
@@ -649,5 +711,6 @@ on_both_backends!(
     catalog_outlets_and_ordering,
     api_keys,
     live_order_status,
-    sales_count_a_whole_local_day
+    sales_count_a_whole_local_day,
+    dispatch_follows_the_order_events
 );
