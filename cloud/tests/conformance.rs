@@ -493,7 +493,9 @@ async fn api_keys(backend: Backend) {
     cloud.stop().await;
 }
 
-async fn live_order_status(backend: Backend) {
+/// A cloud with one outlet, a published catalog and a signed-in customer: the cloud, HQ's token,
+/// the outlet's id and the customer's token.
+async fn trading(backend: Backend) -> (Cloud, String, &'static str, String) {
     let cloud = Cloud::start(backend).await;
     let admin = cloud.admin().await;
     let outlet_id = "01900000-0000-7000-8000-00000000a001";
@@ -501,6 +503,11 @@ async fn live_order_status(backend: Backend) {
     cloud.json(cloud.put(&admin, "/api/v1/catalog/draft", &catalog(None)).await, StatusCode::OK).await;
     cloud.json(cloud.post(&admin, "/api/v1/catalog/publish", &json!({})).await, StatusCode::CREATED).await;
     let token = cloud.register("ada@example.com").await["access_token"].as_str().unwrap().to_owned();
+    (cloud, admin, outlet_id, token)
+}
+
+async fn live_order_status(backend: Backend) {
+    let (cloud, admin, outlet_id, token) = trading(backend).await;
     let body =
         json!({ "outlet_id": outlet_id, "fulfilment": "takeaway", "lines": [{ "item_id": BURGER, "quantity": 1 }] });
     let r = cloud
@@ -645,13 +652,7 @@ async fn sales_count_a_whole_local_day(backend: Backend) {
 /// Dispatch follows the order events: a delivery order that becomes ready gets its delivery, and
 /// the delivery is cancelled when the order is voided.
 async fn dispatch_follows_the_order_events(backend: Backend) {
-    let cloud = Cloud::start(backend).await;
-    let admin = cloud.admin().await;
-    let outlet_id = "01900000-0000-7000-8000-00000000a001";
-    cloud.json(cloud.post(&admin, "/api/v1/outlets", &outlet(outlet_id)).await, StatusCode::CREATED).await;
-    cloud.json(cloud.put(&admin, "/api/v1/catalog/draft", &catalog(None)).await, StatusCode::OK).await;
-    cloud.json(cloud.post(&admin, "/api/v1/catalog/publish", &json!({})).await, StatusCode::CREATED).await;
-    let token = cloud.register("ada@example.com").await["access_token"].as_str().unwrap().to_owned();
+    let (cloud, admin, outlet_id, token) = trading(backend).await;
     let home = json!({ "label": "home", "line1": "Damrak 1", "city": "Amsterdam", "postcode": "1012 LG", "position": { "lat": 52.376, "lon": 4.896 } });
     let home = cloud.json(cloud.post(&token, "/api/v1/me/addresses", &home).await, StatusCode::CREATED).await;
     let body = json!({ "outlet_id": outlet_id, "fulfilment": "delivery", "address_id": home["id"],
