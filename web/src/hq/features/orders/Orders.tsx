@@ -35,19 +35,25 @@ export function Orders({ outlets }: { outlets: Outlet[] }) {
       q.set("from_ms", String(from));
       q.set("to_ms", String(from + 24 * 3600 * 1000));
     }
-    // Typing waits for a pause before it asks the cloud.
+    // Typing waits for a pause before it asks the cloud. An answer to a question asked before the
+    // filters last changed is dropped: it may arrive after the newer one.
+    let current = true;
     const timer = setTimeout(
       () =>
         cloud
           .call<Order[]>("GET", `/api/v1/outlets/${chosen}/orders?${q}`)
           .then((o) => {
+            if (!current) return;
             setOrders(o);
             setError("");
           })
-          .catch((e) => setError(message(e))),
+          .catch((e) => current && setError(message(e))),
       t ? 250 : 0,
     );
-    return () => clearTimeout(timer);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
   }, [chosen, status, text, day]);
   const shown = orders;
   return (
