@@ -34,6 +34,7 @@ pub mod identity;
 pub mod infra;
 pub mod ordering;
 pub mod outlets;
+pub mod payments;
 pub mod privacy;
 pub mod sync;
 pub mod telemetry;
