@@ -10,6 +10,10 @@
 //! - [`catalog`]: the catalog draft and its immutable published versions.
 //! - [`customers`]: profiles, addresses, activity.
 //! - [`ordering`]: browse, quote, place, history, cancel, live status, outlet moves.
+//! - [`payments`]: providers (Stripe, Razorpay, the embedded test one), refunds, stored methods,
+//!   the wallet and its double-entry ledger, histories, reconciliation.
+//! - [`checkout`]: an order and its payment together: placing, webhooks, capture on accept,
+//!   release on withdrawal, the reconciler.
 //! - [`sync`]: outlets' change logs applied once, merged by meaning; conflicts; the downward stream.
 //! - [`privacy`]: export and erasure of a customer's data, across the domains that hold it.
 //! - [`telemetry`]: MQTT ingest of drivers' fixes (agents and OwnTracks), produced to Kafka.
@@ -19,12 +23,14 @@
 //! - [`dispatch`]: deliveries created for ready orders (by event), offered to drivers.
 //! - [`events`]: the transactional outbox, its relay to Kafka, and the event log over HTTP.
 //! - [`infra`]: configuration, database, errors, Kafka, the embedded broker, rate limits, API
-//!   docs, mail transport, customers' data keys. Imports no domain.
+//!   docs, mail transport, customers' data keys, the at-rest key ring for payment data. Imports
+//!   no domain.
 //! - [`app`]: the state, the router, the workers and [`run`]: the only room naming every domain.
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod catalog;
+pub mod checkout;
 pub mod customers;
 pub mod delivery;
 pub mod dispatch;

@@ -29,6 +29,10 @@ pub enum ErrorCode {
     Unavailable,
     /// Too many attempts.
     RateLimited,
+    /// A signed request (a payment provider's webhook) whose signature is missing, wrong or stale.
+    BadSignature,
+    /// A payment provider refused or failed; nothing was taken.
+    PaymentProvider,
     /// Something broke on the server; details are in its log.
     Internal,
 }

@@ -366,6 +366,73 @@ impl DomainEvent for DeliveryEta {
     }
 }
 
+/// `payment.{what}`: a payment changed (authorised, captured, failed, cancelled, refunded,
+/// refund_failed). Amounts and ids only: no card data, no provider secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PaymentChanged {
+    /// What happened: `authorised`, `captured`, `failed`, `cancelled`, `refunded`, `refund_failed`.
+    pub what: String,
+    /// The cloud's payment id.
+    pub payment_id: String,
+    /// The order it pays for, if any (a wallet top-up has none).
+    pub order_id: Option<OrderId>,
+    /// The paying customer (sealed under their data key).
+    pub customer_id: String,
+    /// `test`, `stripe`, `razorpay` or `wallet`.
+    pub provider: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// The amount this change concerns, minor units (the authorisation, the capture, the refund).
+    pub amount: i64,
+    /// Captured so far.
+    pub captured: i64,
+    /// Refunded so far.
+    pub refunded: i64,
+    /// The refund's id, for refund changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
+    /// Why, for a failure or a refund (a provider's code or a manager's reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl DomainEvent for PaymentChanged {
+    const TOPIC: Topic = Topic::Payment;
+    fn kind(&self) -> String {
+        format!("payment.{}", self.what)
+    }
+    fn key(&self) -> String {
+        self.payment_id.clone()
+    }
+}
+
+/// `payment.wallet_moved`: a ledger transaction moved money into or out of a customer's wallet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WalletMoved {
+    /// The ledger transaction.
+    pub txn_id: String,
+    /// Its kind: `top_up`, `hold`, `release`, `spend`, `refund`.
+    pub kind: String,
+    /// The customer (sealed under their data key).
+    pub customer_id: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// Into the wallet (positive) or out of it (negative), minor units.
+    pub amount: i64,
+    /// The balance after it.
+    pub balance: i64,
+}
+
+impl DomainEvent for WalletMoved {
+    const TOPIC: Topic = Topic::Payment;
+    fn kind(&self) -> String {
+        "payment.wallet_moved".into()
+    }
+    fn key(&self) -> String {
+        self.txn_id.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,8 @@ pub enum Fulfilment {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
+    /// An online order waiting for its payment to be authorised: the outlet does not see it yet.
+    PaymentPending,
     /// Taken, waiting for the kitchen to accept it (online orders wait here).
     Placed,
     /// Accepted by the outlet; still editable.
@@ -58,7 +60,8 @@ pub enum OrderStatus {
 
 impl OrderStatus {
     /// Every status, in state-machine order.
-    pub const ALL: [OrderStatus; 8] = [
+    pub const ALL: [OrderStatus; 9] = [
+        Self::PaymentPending,
         Self::Placed,
         Self::Accepted,
         Self::Preparing,
@@ -72,6 +75,7 @@ impl OrderStatus {
     /// The snake_case name used on the wire and in the database.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::PaymentPending => "payment_pending",
             Self::Placed => "placed",
             Self::Accepted => "accepted",
             Self::Preparing => "preparing",
@@ -95,7 +99,7 @@ impl OrderStatus {
 
     /// Lines may still be changed.
     pub fn is_editable(self) -> bool {
-        matches!(self, Self::Placed | Self::Accepted)
+        matches!(self, Self::PaymentPending | Self::Placed | Self::Accepted)
     }
 
     /// The order is on the kitchen's screen.
@@ -122,7 +126,8 @@ pub enum TransitionError {
 
 /// The one place that says which status moves are allowed.
 ///
-/// Moves go forward only: placed → accepted → preparing → ready → (out_for_delivery →) completed.
+/// An order waiting for its payment (`payment_pending`) can only be cancelled; payments moves
+/// it to placed once authorised. Moves go forward only: placed → accepted → preparing → ready → (out_for_delivery →) completed.
 /// Steps may be skipped forward (a counter order can be bumped straight to ready). Cancel is
 /// allowed while nothing has been prepared (placed, accepted); void is the manager's withdrawal
 /// once preparation started or the order was paid, and is allowed from any non-final status.
@@ -133,8 +138,13 @@ pub fn transition(from: OrderStatus, to: OrderStatus, fulfilment: Fulfilment) ->
     if from.is_final() || from == to {
         return refuse;
     }
+    // An order waiting for its payment moves to placed only when the payment is authorised (not
+    // a status move anyone asks for); before that it can only be cancelled.
+    if from == PaymentPending && to != Cancelled {
+        return refuse;
+    }
     match to {
-        Placed => refuse,
+        PaymentPending | Placed => refuse,
         Cancelled => {
             if from.is_editable() {
                 Ok(())
@@ -194,7 +204,7 @@ pub enum StockEffect {
 /// was made.
 pub fn stock_effect(from: OrderStatus, to: OrderStatus) -> StockEffect {
     use OrderStatus::*;
-    let held_before = from != Placed;
+    let held_before = !matches!(from, PaymentPending | Placed);
     let held_after = match to {
         Cancelled => false,
         Voided => held_before && !from.is_editable(),
@@ -293,6 +303,18 @@ pub enum TenderKind {
         brand: Option<String>,
         /// Last four digits, if the terminal reported them.
         last4: Option<String>,
+    },
+    /// Paid online through a payment provider before the order reached the outlet.
+    Online {
+        /// The provider (`stripe`, `razorpay`, `test`).
+        provider: String,
+        /// The cloud's payment id.
+        payment_id: String,
+    },
+    /// Paid from the customer's wallet balance.
+    Wallet {
+        /// The cloud's payment id.
+        payment_id: String,
     },
     /// Money given back to the customer by a manager (negative amount).
     Refund {

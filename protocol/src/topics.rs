@@ -26,11 +26,14 @@ pub enum Topic {
     GeofenceAlert,
     /// `delivery.route.events`: ETA changes.
     DeliveryRoute,
+    /// `payment.events`: authorised, captured, failed, cancelled, refunded, wallet moved. No card
+    /// data and no secret.
+    Payment,
 }
 
 impl Topic {
     /// Every topic, in the order they are created.
-    pub const ALL: [Topic; 9] = [
+    pub const ALL: [Topic; 10] = [
         Self::Order,
         Self::Catalog,
         Self::Customer,
@@ -40,6 +43,7 @@ impl Topic {
         Self::GeofenceAlert,
         Self::DeliveryStatus,
         Self::DeliveryRoute,
+        Self::Payment,
     ];
 
     /// The delivery streams: what the delivery event store keeps.
@@ -58,6 +62,7 @@ impl Topic {
             Self::DeliveryStatus => "delivery.status.events",
             Self::GeofenceAlert => "delivery.geofence.alerts",
             Self::DeliveryRoute => "delivery.route.events",
+            Self::Payment => "payment.events",
         }
     }
 

@@ -38,6 +38,17 @@ pub enum Error {
         /// Seconds until a new attempt can succeed (the `Retry-After` header).
         retry_after_secs: u64,
     },
+    /// A signed request whose signature is missing, wrong or stale (400).
+    #[error("{0}")]
+    BadSignature(String),
+    /// A payment provider refused (422) or failed (502); nothing was taken.
+    #[error("{message}")]
+    Provider {
+        /// What the provider said.
+        message: String,
+        /// It refused (the request will not succeed as it is) rather than failed.
+        refused: bool,
+    },
     /// SQLite failed (the edge).
     #[cfg(feature = "rusqlite")]
     #[error("database: {0}")]
@@ -65,6 +76,9 @@ impl Error {
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            Self::BadSignature(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadSignature),
+            Self::Provider { refused: true, .. } => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::PaymentProvider),
+            Self::Provider { refused: false, .. } => (StatusCode::BAD_GATEWAY, ErrorCode::PaymentProvider),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }

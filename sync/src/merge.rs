@@ -59,7 +59,7 @@ pub enum StatusMerge {
 /// The forward order of statuses, for deciding which of two reports is further along.
 fn rank(s: OrderStatus) -> u8 {
     match s {
-        OrderStatus::Placed => 0,
+        OrderStatus::PaymentPending | OrderStatus::Placed => 0,
         OrderStatus::Accepted => 1,
         OrderStatus::Preparing => 2,
         OrderStatus::Ready => 3,

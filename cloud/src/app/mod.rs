@@ -54,7 +54,23 @@ pub async fn open(config: Config) -> Result<AppState> {
         relayed: relay.relayed.clone(),
         closing: Arc::new(tokio::sync::watch::channel(false).0),
     };
+    let providers = Arc::new(
+        crate::payments::Providers::from_config(&shared.config.payments)
+            .map_err(|e| Error::Validation(format!("payments: {e}")))?,
+    );
+    let ring = Arc::new(
+        crate::infra::atrest::AtRest::from_config(&shared.config.payments, &shared.config.data_dir)
+            .map_err(|e| Error::Validation(format!("payments: {e}")))?,
+    );
+    let payer: Arc<dyn crate::ordering::Payer> = Arc::new(crate::checkout::Checkout(crate::payments::PaymentsState {
+        shared: shared.clone(),
+        providers: providers.clone(),
+        ring: ring.clone(),
+    }));
     Ok(AppState {
+        providers,
+        ring,
+        payer,
         identity: identity::IdentityState {
             shared: shared.clone(),
             keys,
@@ -102,6 +118,15 @@ pub async fn run(
     let ingest = tokio::spawn(telemetry::run(deliveries.clone(), shared.closing.subscribe()));
     let dispatch = tokio::spawn(dispatch::run(deliveries, shared.closing.subscribe()));
     let store = tokio::spawn(delivery::history::run(shared.clone(), shared.closing.subscribe()));
+    let payments = crate::payments::PaymentsState::from_ref(&state);
+    let checkout = tokio::spawn(crate::checkout::worker::run(payments.clone(), shared.closing.subscribe()));
+    let rotation = tokio::spawn(crate::infra::atrest::rotate_forever(
+        shared.db.clone(),
+        payments.ring.clone(),
+        crate::payments::store::SEALED.to_vec(),
+        Duration::from_secs(60),
+        shared.closing.subscribe(),
+    ));
     let closing = shared.closing.clone();
     let served = patty_service::http::serve(listener, app(state), tls, async move {
         shutdown.await;
@@ -113,6 +138,8 @@ pub async fn run(
     let _ = tracking.await;
     let _ = dispatch.await;
     let _ = store.await;
+    let _ = checkout.await;
+    let _ = rotation.await;
     served.map_err(|e| Error::Internal(format!("serve: {e}")))?;
     tracing::info!("patty-cloud stopped");
     Ok(())

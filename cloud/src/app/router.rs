@@ -88,6 +88,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(customers::router())
         .merge(privacy::router())
         .merge(ordering::router())
+        .merge(crate::payments::router())
+        .merge(crate::checkout::router())
         .merge(events::router())
         .merge(sync::router())
         .merge(fleet::router())

@@ -7,7 +7,9 @@ use crate::delivery::{Deliveries, DeliveryState};
 use crate::fleet::{Fleet, FleetState};
 use crate::identity::IdentityState;
 use crate::infra::state::Shared;
-use crate::ordering::OrderingState;
+use crate::infra::atrest::AtRest;
+use crate::ordering::{OrderingState, Payer};
+use crate::payments::{PaymentsState, Providers};
 use crate::outlets::Recent;
 use crate::sync::{SyncFigures, SyncState};
 use axum::extract::FromRef;
@@ -35,6 +37,18 @@ pub struct AppState {
     pub deliveries: Arc<Deliveries>,
     /// Sync's figures and which outlets' downward streams are open here.
     pub sync: Arc<SyncFigures>,
+    /// The payment providers.
+    pub providers: Arc<Providers>,
+    /// The key ring for payment columns at rest.
+    pub ring: Arc<AtRest>,
+    /// Checkout, which ordering hands new online orders to.
+    pub payer: Arc<dyn Payer>,
+}
+
+impl FromRef<AppState> for PaymentsState {
+    fn from_ref(s: &AppState) -> Self {
+        PaymentsState { shared: s.shared.clone(), providers: s.providers.clone(), ring: s.ring.clone() }
+    }
 }
 
 impl FromRef<AppState> for Shared {
@@ -57,7 +71,12 @@ impl FromRef<AppState> for CatalogState {
 
 impl FromRef<AppState> for OrderingState {
     fn from_ref(s: &AppState) -> Self {
-        OrderingState { shared: s.shared.clone(), catalog: s.catalog.clone(), outlets: s.outlets.clone() }
+        OrderingState {
+            shared: s.shared.clone(),
+            catalog: s.catalog.clone(),
+            outlets: s.outlets.clone(),
+            payer: s.payer.clone(),
+        }
     }
 }
 

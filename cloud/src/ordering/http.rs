@@ -104,11 +104,48 @@ pub struct Basket {
     #[serde(default)]
     #[schema(max_length = 500)]
     pub notes: String,
+    /// How the order is paid (placing only; a quote ignores it). Default: a card through the
+    /// chain's payment provider.
+    #[serde(default)]
+    pub payment: PayWith,
+}
+
+/// How an online order is paid.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayWith {
+    /// `card` (a new card, confirmed in the provider's client), `saved` (a stored method,
+    /// charged at once), `wallet` (the wallet alone) or `at_outlet` (paid at collection or to
+    /// the driver; nothing is taken online).
+    #[serde(default)]
+    pub method: PayMethod,
+    /// For `saved`: the stored method's id.
+    #[serde(default)]
+    pub method_id: Option<String>,
+    /// Part of the total to take from the wallet (with `card` or `saved`); `wallet` takes it all.
+    #[serde(default)]
+    #[schema(minimum = 0)]
+    pub wallet_amount: Option<i64>,
+}
+
+/// The ways to pay an online order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PayMethod {
+    /// A card through the provider's client.
+    #[default]
+    Card,
+    /// A stored payment method.
+    Saved,
+    /// The wallet alone.
+    Wallet,
+    /// At collection or hand-over.
+    AtOutlet,
 }
 
 /// Prices and validates a basket: outlet open, address inside the delivery zone, items available,
 /// modifiers within limits. Returns the order it would be (not stored).
-async fn build(state: &OrderingState, customer: &str, basket: &Basket) -> Result<Order> {
+pub async fn build(state: &OrderingState, customer: &str, basket: &Basket) -> Result<Order> {
     let ask = Ask { customer, fulfilment: basket.fulfilment, lines: &basket.lines, notes: &basket.notes };
     rules::check_ask(&ask)?;
     let outlet = crate::outlets::load_recent(&state.db, &state.outlets, basket.outlet_id).await?;
@@ -141,7 +178,11 @@ pub async fn quote(
 }
 
 /// Place an order (customer). Requires an `Idempotency-Key` header: a retry returns the first
-/// order (200, `Idempotent-Replayed: true`) and never places a second.
+/// order (200, `Idempotent-Replayed: true`) and never places a second. Unless paid at the outlet,
+/// a payment is made for the total the cloud computed: paid from the wallet or authorised at
+/// once, the order goes to its outlet as `placed`; otherwise it waits as `payment_pending` until
+/// the provider's webhook says the payment is authorised (`GET /api/v1/orders/{id}/payment`
+/// gives the client what it needs to confirm it). A wallet that cannot cover its part is 409.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "ordering", security(("bearer" = [])), request_body = Basket,
     params(("Idempotency-Key" = String, Header, description = "unique per order attempt; retries reuse it", min_length = 1, max_length = 128, pattern = "^[!-~]+$")),
     responses((status = 201, body = Order), (status = 200, body = Order), (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
@@ -171,13 +212,18 @@ pub async fn place(
             };
         }
     };
-    if !store::insert_placed(&state.db, &state.vault, &order, &who.subject, &key, &hash).await? {
+    let placed = if basket.payment.method == PayMethod::AtOutlet {
+        store::insert_placed(&state.db, &state.vault, &order, &who.subject, &key, &hash).await?.then_some(order)
+    } else {
+        state.payer.place(order, &who.subject, &key, &hash, &basket.payment).await?
+    };
+    let Some(order) = placed else {
         // A retry, or a twin request with the same key that won the race.
         let earlier = store::replay(&state.db, &who.subject, &key, &hash)
             .await?
             .ok_or_else(|| Error::Internal("idempotency race".into()))?;
         return Ok(replayed(earlier));
-    }
+    };
     Ok((StatusCode::CREATED, Json(order)).into_response())
 }
 
@@ -358,7 +404,8 @@ pub async fn stream(
     Ok(events::follow(state.shared, after, Some(id.to_string())))
 }
 
-fn replayed(order: Order) -> Response {
+/// A replayed order: 200 with `Idempotent-Replayed: true`.
+pub fn replayed(order: Order) -> Response {
     let mut r = (StatusCode::OK, Json(order)).into_response();
     r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     r

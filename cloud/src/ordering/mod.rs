@@ -33,6 +33,23 @@ pub struct OrderingState {
     pub catalog: crate::catalog::Latest,
     /// Outlets as last read (status, hours).
     pub outlets: crate::outlets::Recent,
+    /// Takes the payment of a new online order.
+    pub payer: std::sync::Arc<dyn Payer>,
+}
+
+/// Takes the payment of a new online order and stores the order with it (implemented by
+/// `checkout`, handed in by `app`, so ordering needs no payments of its own).
+pub trait Payer: Send + Sync {
+    /// Pays for and stores `order` (placed by `customer` under idempotency `key` and basket
+    /// `hash`) as `with` says; `None` if the key was used already (the caller replays).
+    fn place<'a>(
+        &'a self,
+        order: patty_protocol::order::Order,
+        customer: &'a str,
+        key: &'a str,
+        hash: &'a str,
+        with: &'a http::PayWith,
+    ) -> futures::future::BoxFuture<'a, crate::infra::error::Result<Option<patty_protocol::order::Order>>>;
 }
 crate::shared_state!(OrderingState);
 

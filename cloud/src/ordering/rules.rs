@@ -159,7 +159,7 @@ pub fn check_customer_cancel(customer: &str, order: &Order) -> Result<(), OrderE
     if order.customer_id.as_deref() != Some(customer) {
         return Err(OrderError::NotFound(order.id));
     }
-    if order.status != OrderStatus::Placed {
+    if !matches!(order.status, OrderStatus::Placed | OrderStatus::PaymentPending) {
         return Err(OrderError::AlreadyAccepted);
     }
     Ok(())

@@ -41,7 +41,7 @@ pub async fn of_customer(db: &Db, customer: &str, limit: i64) -> Result<Vec<Orde
 }
 
 /// The `order.placed` event of `order`, its personal fields sealed, for its outlet.
-async fn placed_event(conn: &mut sqlx::AnyConnection, vault: &Vault, order: &Order) -> Result<events::NewEvent> {
+pub async fn placed_event(conn: &mut sqlx::AnyConnection, vault: &Vault, order: &Order) -> Result<events::NewEvent> {
     let placed = OrderPlaced { order: order.clone(), recorded: false };
     Ok(events::NewEvent::sealed(conn, vault, order.customer_id.as_deref(), &placed).await?.down_to(order.outlet_id))
 }
@@ -71,6 +71,22 @@ pub async fn insert_placed(
 /// Inserts a placed order, its `order.placed` event and the customer's activity in one transaction.
 async fn insert_placed_tx(db: &Db, vault: &Vault, order: &Order, customer: &str, key: &str, hash: &str) -> Result<()> {
     let mut tx = db.begin().await?;
+    insert_in(&mut tx, vault, order, customer, key, hash).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Inserts `order` in the caller's transaction with the customer's activity and, unless it waits
+/// for its payment (`payment_pending`: the outlet must not hear of it yet), its `order.placed`
+/// event. A unique violation (the idempotency key used already) is the caller's to handle.
+pub async fn insert_in(
+    conn: &mut sqlx::AnyConnection,
+    vault: &Vault,
+    order: &Order,
+    customer: &str,
+    key: &str,
+    hash: &str,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
@@ -83,12 +99,62 @@ async fn insert_placed_tx(db: &Db, vault: &Vault, order: &Order, customer: &str,
     .bind(hash)
     .bind(order.created_ms)
     .bind(serde_json::to_string(order)?)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    placed_event(&mut tx, vault, order).await?.insert(&mut tx).await?;
-    crate::identity::log_activity(&mut tx, customer, "order_placed", &order.id.to_string()).await?;
-    tx.commit().await?;
+    if order.status != OrderStatus::PaymentPending {
+        placed_event(conn, vault, order).await?.insert(conn).await?;
+    }
+    crate::identity::log_activity(conn, customer, "order_placed", &order.id.to_string()).await?;
     Ok(())
+}
+
+/// An order waiting for its payment, now paid (`tenders`): moved to placed and sent to its
+/// outlet, in the caller's transaction. `None` if it was not waiting (already placed, or
+/// cancelled meanwhile).
+pub async fn release_paid(
+    conn: &mut sqlx::AnyConnection,
+    vault: &Vault,
+    id: OrderId,
+    tenders: Vec<patty_protocol::order::Tender>,
+) -> Result<Option<Order>> {
+    let row = sqlx::query("SELECT doc FROM orders WHERE id = $1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut order = decode(&row)?;
+    if order.status != OrderStatus::PaymentPending {
+        return Ok(None);
+    }
+    order.status = OrderStatus::Placed;
+    order.paid = tenders.iter().map(|t| t.amount).sum();
+    order.tenders = tenders;
+    order.updated_ms = now_ms();
+    if !set_status(conn, &order, OrderStatus::PaymentPending).await? {
+        return Ok(None);
+    }
+    placed_event(conn, vault, &order).await?.insert(conn).await?;
+    Ok(Some(order))
+}
+
+/// An order waiting for its payment whose payment failed: cancelled with `reason`, in the
+/// caller's transaction (its outlet never heard of it). `None` if it was not waiting.
+pub async fn cancel_unpaid(
+    conn: &mut sqlx::AnyConnection,
+    vault: &Vault,
+    id: OrderId,
+    reason: &str,
+) -> Result<Option<Order>> {
+    let row = sqlx::query("SELECT doc FROM orders WHERE id = $1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    let Some(row) = row else { return Ok(None) };
+    let before = decode(&row)?;
+    if before.status != OrderStatus::PaymentPending {
+        return Ok(None);
+    }
+    let order = rules::moved(&before, OrderStatus::Cancelled, Some(reason.to_owned()), now_ms())?;
+    if !set_status(conn, &order, OrderStatus::PaymentPending).await? {
+        return Ok(None);
+    }
+    let moved = OrderMoved { order_id: id, from: before.status, to: order.status, order: order.clone() };
+    events::NewEvent::sealed(conn, vault, order.customer_id.as_deref(), &moved).await?.insert(conn).await?;
+    Ok(Some(order))
 }
 
 /// The same three inserts as [`insert_placed_tx`] in one PostgreSQL statement (data-modifying

@@ -79,6 +79,8 @@ pub fn receipt_text(o: &Order, cfg: &OutletConfig) -> String {
                     format!("{} ****{}", brand.as_deref().unwrap_or("Card"), last4.as_deref().unwrap_or("????"));
                 t.push_str(&row(&label, &money(td.amount)));
             }
+            TenderKind::Online { .. } => t.push_str(&row("Paid online", &money(td.amount))),
+            TenderKind::Wallet { .. } => t.push_str(&row("Paid from wallet", &money(td.amount))),
             TenderKind::Refund { reason } => t.push_str(&row(&format!("Refund ({reason})"), &money(td.amount))),
         }
     }

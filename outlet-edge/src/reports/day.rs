@@ -83,6 +83,8 @@ pub fn build(date: String, orders: &[Order], zone: Tz) -> DayReport {
             let kind = match t.kind {
                 TenderKind::Cash { .. } => "cash",
                 TenderKind::Card { .. } => "card",
+                TenderKind::Online { .. } => "online",
+                TenderKind::Wallet { .. } => "wallet",
                 TenderKind::Refund { .. } => "refund",
             };
             let e = r.by_tender.entry(kind.into()).or_default();

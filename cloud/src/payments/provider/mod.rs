@@ -107,6 +107,10 @@ pub struct Notice {
     pub event_id: String,
     /// The payment's provider id ([`Remote::reference`]).
     pub reference: String,
+    /// The idempotency key we created the payment under, when the provider echoes it (Stripe's
+    /// `metadata.key`, Razorpay's `notes.key`): it names our payment even when the webhook
+    /// arrives before the provider's API answer did.
+    pub key: Option<String>,
     /// What happened.
     pub what: Happened,
 }
@@ -236,3 +240,15 @@ pub trait Provider: Send + Sync {
 
 /// How long a provider call may take before it counts as [`ProviderError::Timeout`].
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request that got no answer, as a [`ProviderError`]: a timeout is [`ProviderError::Timeout`]
+/// (the provider may have acted), anything else (refused connection, reset, unreadable answer)
+/// [`ProviderError::Unavailable`]. The URL is left out of the message; no header (and so no key)
+/// is ever in it.
+fn transport_error(provider: &str, e: reqwest::Error) -> ProviderError {
+    if e.is_timeout() {
+        ProviderError::Timeout
+    } else {
+        ProviderError::Unavailable(format!("{provider}: {}", e.without_url()))
+    }
+}
