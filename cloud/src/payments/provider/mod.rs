@@ -236,3 +236,15 @@ pub trait Provider: Send + Sync {
 
 /// How long a provider call may take before it counts as [`ProviderError::Timeout`].
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request that got no answer, as a [`ProviderError`]: a timeout is [`ProviderError::Timeout`]
+/// (the provider may have acted), anything else (refused connection, reset, unreadable answer)
+/// [`ProviderError::Unavailable`]. The URL is left out of the message; no header (and so no key)
+/// is ever in it.
+fn transport_error(provider: &str, e: reqwest::Error) -> ProviderError {
+    if e.is_timeout() {
+        ProviderError::Timeout
+    } else {
+        ProviderError::Unavailable(format!("{provider}: {}", e.without_url()))
+    }
+}
