@@ -355,7 +355,7 @@ impl Provider for Razorpay {
                 Err(e) => return Err(e),
             };
             let order = payment["order_id"].as_str().unwrap_or(reference);
-            Ok(remote(order, &[payment.clone()]))
+            Ok(remote(order, std::slice::from_ref(&payment)))
         }
         .boxed()
     }
