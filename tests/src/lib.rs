@@ -8,6 +8,7 @@
 //! - [`kafka`]: a tansu broker and the independent consumer.
 //! - [`link`]: a TCP relay between an edge and the cloud that can be cut (the demo's too).
 //! - [`mqtt`]: a Mosquitto of the test's own with the fleet's broker settings.
+//! - [`payments`]: the payment providers' double (Stripe and Razorpay on loopback).
 //! - [`postgres`]: a fresh schema per test on the PostgreSQL server.
 //! - [`process`]: start a service binary and learn the address it listens on.
 //! - [`sse`]: read events from a streaming HTTP response with deadlines.
@@ -19,6 +20,7 @@ pub mod fixtures;
 pub mod kafka;
 pub mod link;
 pub mod mqtt;
+pub mod payments;
 pub mod postgres;
 pub mod process;
 pub mod sse;

@@ -273,6 +273,7 @@ fn notice(event_id: &str, event: &Value) -> Result<Notice, WebhookError> {
         (Happened::Other(_), _) => String::new(),
         _ => return Err(malformed()),
     };
+    // Razorpay sends no webhook for a new order, so a notice always follows our knowing its id.
     Ok(Notice { event_id: event_id.to_owned(), reference, key: None, what })
 }
 
@@ -355,7 +356,7 @@ impl Provider for Razorpay {
                 Err(e) => return Err(e),
             };
             let order = payment["order_id"].as_str().unwrap_or(reference);
-            Ok(remote(order, &[payment.clone()]))
+            Ok(remote(order, std::slice::from_ref(&payment)))
         }
         .boxed()
     }

@@ -151,8 +151,17 @@ fn remote(pi: &Value) -> Result<Remote, ProviderError> {
             ProviderError::Unavailable("Stripe answered with something other than a PaymentIntent".into())
         })?;
     let charge = &pi["latest_charge"];
+    // A partial capture (or a cancel) releases the rest of the authorisation, which Stripe counts
+    // in the charge's `amount_refunded` too: only what was refunded of the captured part counts.
     let (refunded, fee) = match charge {
-        Value::Object(_) => (int(charge, "amount_refunded"), int(&charge["balance_transaction"], "fee")),
+        Value::Object(_) => {
+            let released = if charge["captured"] == true {
+                int(charge, "amount") - int(charge, "amount_captured")
+            } else {
+                int(charge, "amount")
+            };
+            ((int(charge, "amount_refunded") - released.max(0)).max(0), int(&charge["balance_transaction"], "fee"))
+        }
         _ => (0, 0),
     };
     Ok(Remote {
@@ -274,7 +283,9 @@ fn notice(event: &Value) -> Result<Notice, WebhookError> {
         (_, Some(reference)) if !reference.is_empty() => reference,
         _ => return Err(malformed()),
     };
-    Ok(Notice { event_id: event_id.to_owned(), reference, key: None, what })
+    // The key we made the intent under, which names our payment even before the API answered.
+    let key = object["metadata"]["key"].as_str().map(str::to_owned);
+    Ok(Notice { event_id: event_id.to_owned(), reference, key, what })
 }
 
 impl Provider for Stripe {
@@ -427,7 +438,8 @@ mod tests {
         let r = remote(&json!({
             "id": "pi_1", "object": "payment_intent", "status": "succeeded", "amount": 1000,
             "amount_capturable": 0, "amount_received": 800, "client_secret": "pi_1_secret_x",
-            "latest_charge": {"id": "ch_1", "object": "charge", "amount_refunded": 300, "balance_transaction": {"fee": 52}}
+            "latest_charge": {"id": "ch_1", "object": "charge", "amount": 1000, "amount_captured": 800, "captured": true,
+                "amount_refunded": 500, "balance_transaction": {"fee": 52}}
         }))
         .unwrap();
         assert_eq!((r.stage, r.authorised, r.captured, r.refunded, r.fee), (Stage::Captured, 800, 800, 300, 52));

@@ -116,9 +116,7 @@ impl Provider for TestProvider {
                         exp_year: year.parse().map_err(|_| ProviderError::Refused("bad expiry year".into()))?,
                     })
                 }
-                _ => Err(ProviderError::Refused(
-                    "the test provider takes tokens like test_visa_4242_12_2030".into(),
-                )),
+                _ => Err(ProviderError::Refused("the test provider takes tokens like test_visa_4242_12_2030".into())),
             }
         }
         .boxed()
