@@ -12,7 +12,8 @@ use std::collections::{HashMap, HashSet};
 use patty_protocol::topics::Topic;
 
 /// The topics these tests' events go to.
-const TOPICS: [Topic; 5] = [Topic::Order, Topic::Catalog, Topic::Customer, Topic::Notification, Topic::DeliveryStatus];
+const TOPICS: [Topic; 6] =
+    [Topic::Order, Topic::Catalog, Topic::Customer, Topic::Notification, Topic::DeliveryStatus, Topic::Payment];
 
 fn topic_names() -> Vec<&'static str> {
     TOPICS.iter().map(|t| t.name()).collect()
@@ -99,9 +100,11 @@ async fn every_event_reaches_kafka_keyed_and_in_order() {
         }
     }
     // 1 catalog + 2 registration + 12 placed + 4 cancelled + 8 x 3 moves + 8 deliveries created
-    // (the 8 delivery orders that became ready) = 51.
-    let outbox = cloud.events(&admin, 51).await;
-    assert_eq!(outbox.len(), 51);
+    // (the 8 delivery orders that became ready) = 51; and the payments: 12 authorised at checkout
+    // (the test provider), 8 captured when accepted, 4 released when cancelled = 75.
+    let outbox = cloud.events(&admin, 75).await;
+    assert_eq!(outbox.len(), 75);
+    assert_eq!(outbox.iter().filter(|e| e["topic"] == "payment.events").count(), 24);
     assert_eq!(outbox.iter().filter(|e| e["kind"] == "delivery.created").count(), 8);
     let records = broker.consume(&topic_names(), outbox.len(), 60);
     check_against_outbox(&records, &outbox);
@@ -141,8 +144,9 @@ async fn a_cloud_killed_mid_relay_loses_no_event() {
     let (mut child, base) = spawn_cloud(dir.path(), &broker.addr);
     cloud.base = base;
     let admin = cloud.admin().await;
-    let outbox = cloud.events(&admin, 3 + placed).await;
-    assert_eq!(outbox.len(), 3 + placed, "every committed event is relayed after the restart");
+    // Each order: placed, and its payment authorised (the test provider).
+    let outbox = cloud.events(&admin, 3 + 2 * placed).await;
+    assert_eq!(outbox.len(), 3 + 2 * placed, "every committed event is relayed after the restart");
     let records = broker.consume(&topic_names(), outbox.len(), 60);
     check_against_outbox(&records, &outbox);
     child.kill().unwrap();

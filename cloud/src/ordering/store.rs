@@ -117,7 +117,8 @@ pub async fn release_paid(
     id: OrderId,
     tenders: Vec<patty_protocol::order::Tender>,
 ) -> Result<Option<Order>> {
-    let row = sqlx::query("SELECT doc FROM orders WHERE id = $1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    let row =
+        sqlx::query("SELECT doc FROM orders WHERE id = $1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
     let Some(row) = row else { return Ok(None) };
     let mut order = decode(&row)?;
     if order.status != OrderStatus::PaymentPending {
@@ -142,7 +143,8 @@ pub async fn cancel_unpaid(
     id: OrderId,
     reason: &str,
 ) -> Result<Option<Order>> {
-    let row = sqlx::query("SELECT doc FROM orders WHERE id = $1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    let row =
+        sqlx::query("SELECT doc FROM orders WHERE id = $1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
     let Some(row) = row else { return Ok(None) };
     let before = decode(&row)?;
     if before.status != OrderStatus::PaymentPending {

@@ -87,7 +87,8 @@ pub struct Money {
     pub authorised: i64,
     /// Taken by the provider.
     pub captured: i64,
-    /// The part paid from the wallet (held while authorised, spent once captured).
+    /// The part paid from the wallet (held while authorised, spent once captured; zero once its
+    /// hold is given back).
     pub wallet: i64,
     /// The provider's fee so far.
     pub fee: i64,
@@ -260,12 +261,14 @@ pub fn report(p: &Money, r: &Report, withdrawn: bool) -> Outcome {
                 changes.push(Change::Failed { reason: r.reason.clone().unwrap_or_else(|| "declined".into()) });
                 if p.wallet > 0 {
                     changes.push(Change::WalletReleased { amount: p.wallet });
+                    next.wallet = 0;
                 }
             }
             State::Cancelled => {
                 changes.push(Change::Cancelled);
                 if p.wallet > 0 {
                     changes.push(Change::WalletReleased { amount: p.wallet });
+                    next.wallet = 0;
                 }
             }
             State::Created | State::Open => {}
@@ -302,6 +305,7 @@ pub fn order_step(p: &Money, step: OrderStep) -> Outcome {
             changes.push(Change::Cancelled);
             if p.wallet > 0 {
                 changes.push(Change::WalletReleased { amount: p.wallet });
+                next.wallet = 0;
             }
             // A card part is released at the provider (if it never answered, whatever it made under
             // our key is found and released).
@@ -431,7 +435,9 @@ pub fn posting(change: &Change, purpose: Purpose, provider: &str, customer: &str
             Purpose::Order => Posting::pair("capture", account::provider(provider), account::SALES.into(), *delta),
             Purpose::TopUp => Posting::pair("top_up", account::provider(provider), account::wallet(customer), *delta),
         },
-        Change::WalletSpent { amount } => Posting::pair("spend", account::held(customer), account::SALES.into(), *amount),
+        Change::WalletSpent { amount } => {
+            Posting::pair("spend", account::held(customer), account::SALES.into(), *amount)
+        }
         Change::WalletReleased { amount } => {
             Posting::pair("release", account::held(customer), account::wallet(customer), *amount)
         }

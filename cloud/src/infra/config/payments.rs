@@ -170,4 +170,3 @@ impl std::fmt::Debug for RazorpayConfig {
             .finish()
     }
 }
-
