@@ -222,6 +222,8 @@ pub struct PaymentView {
     pub purpose: String,
     /// The provider.
     pub provider: String,
+    /// The provider's id for it (Stripe's `pi_…`, Razorpay's `order_…`), once made there.
+    pub reference: Option<String>,
     /// Where it stands.
     pub state: rules::State,
     /// ISO 4217.
@@ -256,6 +258,7 @@ impl From<&Payment> for PaymentView {
                 rules::Purpose::TopUp => "top_up".into(),
             },
             provider: p.provider.clone(),
+            reference: p.reference.clone(),
             state: p.money.state,
             currency: p.currency.clone(),
             amount: p.money.amount,
