@@ -670,6 +670,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/payment-methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My stored payment methods (customer). */
+        get: operations["methods"];
+        put?: never;
+        /**
+         * Keep a card for later (customer): attached to the customer at the provider; only the token
+         *     (encrypted at rest), brand, last four digits and expiry are stored, as the provider reports them.
+         */
+        post: operations["add_method"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/payment-methods/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a stored card (customer): detached at the provider, then forgotten. */
+        delete: operations["remove_method"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My payments, newest first (customer). */
+        get: operations["my_payments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/wallet": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My wallet (customer). */
+        get: operations["wallet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/wallet/top-ups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put money into my wallet through the payment provider (customer). The wallet is credited
+         *     once the provider has taken it (at once with the test provider; on its webhook otherwise).
+         */
+        post: operations["top_up"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orders": {
         parameters: {
             query?: never;
@@ -682,7 +774,11 @@ export interface paths {
         put?: never;
         /**
          * Place an order (customer). Requires an `Idempotency-Key` header: a retry returns the first
-         *     order (200, `Idempotent-Replayed: true`) and never places a second.
+         *     order (200, `Idempotent-Replayed: true`) and never places a second. Unless paid at the outlet,
+         *     a payment is made for the total the cloud computed: paid from the wallet or authorised at
+         *     once, the order goes to its outlet as `placed`; otherwise it waits as `payment_pending` until
+         *     the provider's webhook says the payment is authorised (`GET /api/v1/orders/{id}/payment`
+         *     gives the client what it needs to confirm it). A wallet that cannot cover its part is 409.
          */
         post: operations["place"];
         delete?: never;
@@ -739,6 +835,43 @@ export interface paths {
         get: operations["of_order"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/payment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An order's payment (its customer; the outlet's staff and HQ without the client secret). */
+        get: operations["order_payment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/payment/razorpay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The customer's client hands over Razorpay checkout's answer. Its signature is checked (a bad
+         *     one is 400); the payment's outcome still comes from Razorpay's webhook, not from this.
+         */
+        post: operations["razorpay_confirm"];
         delete?: never;
         options?: never;
         head?: never;
@@ -876,6 +1009,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/outlets/{outlet}/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An outlet's payments, newest first (its managers, HQ). */
+        get: operations["outlet_payments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/outlets/{outlet}/staff": {
         parameters: {
             query?: never;
@@ -941,6 +1091,102 @@ export interface paths {
         /** Set an ingredient's reorder level at an outlet (HQ); the outlet applies it when it hears of it. */
         put: operations["set_threshold"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every payment, newest first (HQ). */
+        get: operations["all_payments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/reconciliation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The daily reconciliation (HQ): captured, refunded and fees per provider against the ledger,
+         *     payments captured that day, any difference listed.
+         */
+        get: operations["reconciliation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/webhooks/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A provider's signed webhook (`stripe`: `Stripe-Signature`; `razorpay`: `X-Razorpay-Signature`).
+         *     Verified over the raw body before anything is read; a bad or stale signature is 400 and
+         *     writes nothing. Deduplicated by the provider's event id: a repeat, a late or a reordered one
+         *     changes nothing it should not.
+         */
+        post: operations["webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One payment with its refunds. */
+        get: operations["one"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/{id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund all or part of a payment (the order's outlet's manager, HQ), with a reason. An
+         *     `Idempotency-Key` header makes a retry return the first refund. More than is left is 409.
+         */
+        post: operations["refund"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1169,6 +1415,11 @@ export interface components {
             notes?: string;
             /** @description The outlet. */
             outlet_id: string;
+            /**
+             * @description How the order is paid (placing only; a quote ignores it). Default: a card through the
+             *     chain's payment provider.
+             */
+            payment?: components["schemas"]["PayWith"];
         };
         /** @description Why a customer cancels. */
         CancelRequest: {
@@ -1354,6 +1605,11 @@ export interface components {
          * @enum {string}
          */
         DeliveryStatus: "waiting" | "assigned" | "at_pickup" | "picked_up" | "near_dropoff" | "delivered" | "cancelled";
+        /**
+         * @description Where a refund goes.
+         * @enum {string}
+         */
+        Destination: "card" | "wallet";
         /** @description A device's latest accepted position. */
         DevicePosition: {
             /**
@@ -1417,6 +1673,33 @@ export interface components {
              */
             time_s: number;
         };
+        /** @description A payment whose ledger does not match what its provider reported. */
+        Difference: {
+            /**
+             * Format: int64
+             * @description Captured, as reported.
+             */
+            captured: number;
+            /**
+             * Format: int64
+             * @description Captured, as the ledger has it.
+             */
+            ledger_captured: number;
+            /**
+             * Format: int64
+             * @description Refunded to the card, as the ledger has it.
+             */
+            ledger_refunded: number;
+            /** @description The payment. */
+            payment_id: string;
+            /** @description The provider. */
+            provider: string;
+            /**
+             * Format: int64
+             * @description Refunded to the card, as settled.
+             */
+            refunded: number;
+        };
         /** @description A discount on the whole order. */
         Discount: {
             /**
@@ -1429,6 +1712,25 @@ export interface components {
             /** @description Why (staff meal, complaint, promotion code). */
             reason: string;
         };
+        /** @description One ledger entry as shown. */
+        Entry: {
+            /**
+             * Format: int64
+             * @description Into the wallet (positive) or out of it (negative), minor units.
+             */
+            amount: number;
+            /**
+             * Format: int64
+             * @description When, Unix ms.
+             */
+            at_ms: number;
+            /** @description Its kind. */
+            kind: string;
+            /** @description The payment it belongs to. */
+            payment_id?: string | null;
+            /** @description The ledger transaction. */
+            txn_id: string;
+        };
         /** @description The body of every 4xx and 5xx answer. */
         ErrorBody: {
             /** @description What went wrong, for a program. */
@@ -1440,7 +1742,7 @@ export interface components {
          * @description Machine-readable error codes shared by every service.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_body" | "validation" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "unavailable" | "rate_limited" | "internal";
+        ErrorCode: "malformed_json" | "invalid_body" | "validation" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "unavailable" | "rate_limited" | "bad_signature" | "payment_provider" | "internal";
         /** @description Everything held about a customer. */
         Export: {
             /** @description Activity. */
@@ -1601,6 +1903,32 @@ export interface components {
              */
             version?: number;
         };
+        /** @description A stored card as shown: never its token. */
+        MethodView: {
+            /** @description Brand. */
+            brand: string;
+            /**
+             * Format: int64
+             * @description Added, Unix ms.
+             */
+            created_ms: number;
+            /**
+             * Format: int32
+             * @description Expiry month.
+             */
+            exp_month: number;
+            /**
+             * Format: int32
+             * @description Expiry year.
+             */
+            exp_year: number;
+            /** @description Our id (to pay with it, or remove it). */
+            id: string;
+            /** @description Last four digits. */
+            last4: string;
+            /** @description The provider holding it. */
+            provider: string;
+        };
         /** @description A milestone reached, and when. */
         Milestone: {
             /**
@@ -1706,6 +2034,16 @@ export interface components {
              * @description Units, at least 1.
              */
             quantity?: number;
+        };
+        /**
+         * @description A method the customer's client made with the provider's own client (the card number goes
+         *     only to the provider).
+         */
+        NewMethod: {
+            /** @description The name on the card, if the customer gave one. */
+            billing_name?: string | null;
+            /** @description The provider's token (Stripe's `pm_…`, Razorpay's `token_…`). */
+            token: string;
         };
         /** @description A manager's price override as requested. */
         NewPriceOverride: {
@@ -1883,11 +2221,21 @@ export interface components {
             /** @description The variant's name when priced. */
             variant_name?: string | null;
         };
+        /** @description What the customer's client needs to pay for an order. */
+        OrderPayment: components["schemas"]["PaymentView"] & {
+            /**
+             * @description For a payment the customer still has to confirm: what the provider's client needs
+             *     (Stripe's client secret; Razorpay's order id). The customer's own; shown only to them.
+             */
+            client_secret?: string | null;
+            /** @description The provider's public key for its client (Stripe's publishable key, Razorpay's key id). */
+            public_key?: string | null;
+        };
         /**
          * @description An order's status. See [`transition`] for the allowed moves.
          * @enum {string}
          */
-        OrderStatus: "placed" | "accepted" | "preparing" | "ready" | "out_for_delivery" | "completed" | "cancelled" | "voided";
+        OrderStatus: "payment_pending" | "placed" | "accepted" | "preparing" | "ready" | "out_for_delivery" | "completed" | "cancelled" | "voided";
         /** @description One outbox row. */
         OutboxEvent: {
             /**
@@ -2078,6 +2426,91 @@ export interface components {
             /** @description The app's user name (1 to 64 characters, no `/`, `+` or `#`). */
             user: string;
         };
+        /**
+         * @description The ways to pay an online order.
+         * @enum {string}
+         */
+        PayMethod: "card" | "saved" | "wallet" | "at_outlet";
+        /** @description How an online order is paid. */
+        PayWith: {
+            /**
+             * @description `card` (a new card, confirmed in the provider's client), `saved` (a stored method,
+             *     charged at once), `wallet` (the wallet alone) or `at_outlet` (paid at collection or to
+             *     the driver; nothing is taken online).
+             */
+            method?: components["schemas"]["PayMethod"];
+            /** @description For `saved`: the stored method's id. */
+            method_id?: string | null;
+            /**
+             * Format: int64
+             * @description Part of the total to take from the wallet (with `card` or `saved`); `wallet` takes it all.
+             */
+            wallet_amount?: number | null;
+        };
+        /** @description A payment with its refunds. */
+        PaymentDetail: components["schemas"]["PaymentView"] & {
+            /** @description Its refunds, oldest first. */
+            refunds: components["schemas"]["RefundView"][];
+        };
+        /** @description A payment as its customer, the outlet and HQ see it. */
+        PaymentView: {
+            /**
+             * Format: int64
+             * @description Asked of the provider.
+             */
+            amount: number;
+            /**
+             * Format: int64
+             * @description Authorised.
+             */
+            authorised: number;
+            /**
+             * Format: int64
+             * @description Captured.
+             */
+            captured: number;
+            /**
+             * Format: int64
+             * @description Made, Unix ms.
+             */
+            created_ms: number;
+            /** @description ISO 4217. */
+            currency: string;
+            /** @description The provider's reason, if declined. */
+            failure?: string | null;
+            /** @description `pay_…`. */
+            id: string;
+            /** @description The order paid for. */
+            order_id?: string | null;
+            /** @description The provider. */
+            provider: string;
+            /** @description `order` or `top_up`. */
+            purpose: string;
+            /** @description The provider's id for it (Stripe's `pi_…`, Razorpay's `order_…`), once made there. */
+            reference?: string | null;
+            /**
+             * Format: int64
+             * @description Refunded (settled).
+             */
+            refunded: number;
+            /**
+             * Format: int64
+             * @description Refunds pending.
+             */
+            refunding: number;
+            /** @description Where it stands. */
+            state: components["schemas"]["State"];
+            /**
+             * Format: int64
+             * @description Last changed, Unix ms.
+             */
+            updated_ms: number;
+            /**
+             * Format: int64
+             * @description Paid from the wallet.
+             */
+            wallet_amount: number;
+        };
         /** @description A named place on a delivery. */
         Place: {
             /** @description What to show the driver (the outlet's name, the customer's street). */
@@ -2115,6 +2548,41 @@ export interface components {
             /** @description New preferences (replaces them; a JSON object of at most 8 KiB). */
             preferences?: Record<string, never> | null;
         };
+        /** @description One provider's day, from both sides. */
+        ProviderDay: {
+            /**
+             * Format: int64
+             * @description Captured that day, as the payments record it (what the provider reported).
+             */
+            captured: number;
+            /**
+             * Format: int64
+             * @description Fees reported on that day's captures.
+             */
+            fees: number;
+            /**
+             * Format: int64
+             * @description The ledger's movements of the provider's account from captures that day.
+             */
+            ledger_captured: number;
+            /**
+             * Format: int64
+             * @description The ledger's fees that day.
+             */
+            ledger_fees: number;
+            /**
+             * Format: int64
+             * @description The ledger's refunds to cards through the provider that day.
+             */
+            ledger_refunded: number;
+            /** @description `stripe`, `razorpay`, `test`. */
+            provider: string;
+            /**
+             * Format: int64
+             * @description Refunded that day (settled), as the refunds record it.
+             */
+            refunded: number;
+        };
         /** @description A published version. */
         Published: {
             /** @description The catalog as published. */
@@ -2132,6 +2600,15 @@ export interface components {
              */
             version: number;
         };
+        /** @description Razorpay's checkout handler's answer. */
+        RazorpayCheckout: {
+            /** @description `razorpay_order_id`. */
+            razorpay_order_id: string;
+            /** @description `razorpay_payment_id`. */
+            razorpay_payment_id: string;
+            /** @description `razorpay_signature`: HMAC-SHA256 of `order_id|payment_id` under the key secret. */
+            razorpay_signature: string;
+        };
         /** @description An ingredient quantity in the ingredient's base unit. */
         RecipeLine: {
             /** @description The ingredient. */
@@ -2142,10 +2619,63 @@ export interface components {
              */
             quantity: number;
         };
+        /** @description A day's reconciliation. */
+        Reconciliation: {
+            /** @description The day (UTC). */
+            day: string;
+            /** @description Every payment of the day whose ledger does not match what its provider reported. */
+            differences: components["schemas"]["Difference"][];
+            /** @description Per provider: captured, refunded and fees as the provider reported them, beside the ledger. */
+            providers: components["schemas"]["ProviderDay"][];
+            /**
+             * @description Ledger transactions whose entries do not sum to zero (always empty unless the ledger was
+             *     written around its rules).
+             */
+            unbalanced: string[];
+        };
         /** @description A refresh token. */
         RefreshRequest: {
             /** @description The refresh token from the last sign-in or refresh. */
             refresh_token: string;
+        };
+        /** @description A refund to ask for. */
+        RefundRequest: {
+            /**
+             * Format: int64
+             * @description Minor units; at most what was taken less what is refunded or being refunded.
+             */
+            amount: number;
+            /** @description Why (1 to 200 characters). */
+            reason: string;
+            to?: null | components["schemas"]["Destination"];
+        };
+        /** @description A refund as shown. */
+        RefundView: {
+            /**
+             * Format: int64
+             * @description Minor units.
+             */
+            amount: number;
+            /**
+             * Format: int64
+             * @description Asked, Unix ms.
+             */
+            created_ms: number;
+            /** @description Card or wallet. */
+            destination: components["schemas"]["Destination"];
+            /** @description `rf_…`. */
+            id: string;
+            /** @description The payment. */
+            payment_id: string;
+            /** @description Why. */
+            reason: string;
+            /** @description `pending`, `succeeded` or `failed`. */
+            state: string;
+            /**
+             * Format: int64
+             * @description Last changed, Unix ms.
+             */
+            updated_ms: number;
         };
         /** @description A new customer account. */
         Register: {
@@ -2245,6 +2775,11 @@ export interface components {
          * @enum {string}
          */
         StaffRole: "cashier" | "kitchen" | "manager";
+        /**
+         * @description Where a payment stands.
+         * @enum {string}
+         */
+        State: "created" | "open" | "authorised" | "captured" | "cancelled" | "failed";
         /** @description A payment applied to an order. */
         Tender: {
             /**
@@ -2294,6 +2829,20 @@ export interface components {
                 reference: string;
             };
         } | {
+            /** @description Paid online through a payment provider before the order reached the outlet. */
+            online: {
+                /** @description The cloud's payment id. */
+                payment_id: string;
+                /** @description The provider (`stripe`, `razorpay`, `test`). */
+                provider: string;
+            };
+        } | {
+            /** @description Paid from the customer's wallet balance. */
+            wallet: {
+                /** @description The cloud's payment id. */
+                payment_id: string;
+            };
+        } | {
             /** @description Money given back to the customer by a manager (negative amount). */
             refund: {
                 /** @description Why. */
@@ -2326,6 +2875,14 @@ export interface components {
             refresh_token: string;
             /** @description The user. */
             user: components["schemas"]["User"];
+        };
+        /** @description A top-up to ask for. */
+        TopUp: {
+            /**
+             * Format: int64
+             * @description Minor units, 1 to 100000000.
+             */
+            amount: number;
         };
         /** @description The cloud's answer to an upload. */
         UploadAck: {
@@ -2385,6 +2942,25 @@ export interface components {
              * @description Version.
              */
             version: number;
+        };
+        /** @description A wallet: its balance and latest movements. */
+        WalletView: {
+            /**
+             * Format: int64
+             * @description Balance, minor units (never below zero).
+             */
+            balance: number;
+            /** @description ISO 4217. */
+            currency: string;
+            /** @description The latest movements, newest first. */
+            entries: components["schemas"]["Entry"][];
+        };
+        /** @description What a webhook's answer says. */
+        WebhookAck: {
+            /** @description True when this event had been received before (nothing was done again). */
+            duplicate: boolean;
+            /** @description True when it concerns no payment of ours (acknowledged, ignored). */
+            unknown: boolean;
         };
     };
     responses: never;
@@ -5380,6 +5956,472 @@ export interface operations {
             };
         };
     };
+    methods: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MethodView"][];
+                };
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role or scope may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests: `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    add_method: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewMethod"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MethodView"];
+                };
+            };
+            /** @description malformed JSON or query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role or scope may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource, or a malformed id in the path */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the current state does not allow it (or sold out, out of stock, outside the zone) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests: `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    remove_method: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description method id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role or scope may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the current state does not allow it (or sold out, out of stock, outside the zone) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a value breaks a rule of the request (a length, a range, a combination) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests: `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    my_payments: {
+        parameters: {
+            query?: {
+                /** @description Made at or after, Unix ms. */
+                from_ms?: number | null;
+                /** @description Made before, Unix ms. */
+                to_ms?: number | null;
+                /** @description Most to return, newest first (default 50, at most 500). */
+                limit?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentView"][];
+                };
+            };
+            /** @description malformed JSON or query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role or scope may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a value breaks a rule of the request (a length, a range, a combination) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests: `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    wallet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WalletView"];
+                };
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role or scope may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests: `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    top_up: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TopUp"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentView"];
+                };
+            };
+            /** @description malformed JSON or query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role or scope may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource, or a malformed id in the path */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the current state does not allow it (or sold out, out of stock, outside the zone) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests: `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     history: {
         parameters: {
             query?: {
@@ -5760,6 +6802,168 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests: `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    order_payment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderPayment"];
+                };
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role or scope may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests: `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    razorpay_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RazorpayCheckout"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role or scope may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the current state does not allow it (or sold out, out of stock, outside the zone) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a value breaks a rule of the request (a length, a range, a combination) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6455,6 +7659,88 @@ export interface operations {
             };
         };
     };
+    outlet_payments: {
+        parameters: {
+            query?: {
+                /** @description Made at or after, Unix ms. */
+                from_ms?: number | null;
+                /** @description Made before, Unix ms. */
+                to_ms?: number | null;
+                /** @description Most to return, newest first (default 50, at most 500). */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                /** @description outlet id */
+                outlet: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentView"][];
+                };
+            };
+            /** @description malformed JSON or query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource, or a malformed id in the path */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a value breaks a rule of the request (a length, a range, a combination) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests: `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_staff: {
         parameters: {
             query?: never;
@@ -6736,6 +8022,402 @@ export interface operations {
                 };
             };
             /** @description the current state does not allow it (or sold out, out of stock, outside the zone) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests: `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    all_payments: {
+        parameters: {
+            query?: {
+                /** @description Made at or after, Unix ms. */
+                from_ms?: number | null;
+                /** @description Made before, Unix ms. */
+                to_ms?: number | null;
+                /** @description Most to return, newest first (default 50, at most 500). */
+                limit?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentView"][];
+                };
+            };
+            /** @description malformed JSON or query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a value breaks a rule of the request (a length, a range, a combination) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests: `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reconciliation: {
+        parameters: {
+            query?: {
+                /** @description The day, `YYYY-MM-DD` (UTC); default today. */
+                day?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reconciliation"];
+                };
+            };
+            /** @description malformed JSON or query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests: `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description stripe or razorpay */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        /** @description the provider's event, as it sent it */
+        requestBody: {
+            content: {
+                "application/json": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAck"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the current state does not allow it (or sold out, out of stock, outside the zone) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a value breaks a rule of the request (a length, a range, a combination) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests: `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description payment id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentDetail"];
+                };
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role or scope may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests: `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    refund: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description unique per refund; retries reuse it */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description payment id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundView"];
+                };
+            };
+            /** @description malformed JSON or query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role or scope may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             409: {
                 headers: {
                     [name: string]: unknown;

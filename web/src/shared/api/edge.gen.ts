@@ -945,7 +945,7 @@ export interface components {
          * @description Machine-readable error codes shared by every service.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_body" | "validation" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "unavailable" | "rate_limited" | "internal";
+        ErrorCode: "malformed_json" | "invalid_body" | "validation" | "payload_too_large" | "unsupported_media_type" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "unavailable" | "rate_limited" | "bad_signature" | "payment_provider" | "internal";
         /** @description Something the kitchen display or the stock screen should see now. */
         Event: {
             /** @description The order as it now is. */
@@ -1437,7 +1437,7 @@ export interface components {
          * @description An order's status. See [`transition`] for the allowed moves.
          * @enum {string}
          */
-        OrderStatus: "placed" | "accepted" | "preparing" | "ready" | "out_for_delivery" | "completed" | "cancelled" | "voided";
+        OrderStatus: "payment_pending" | "placed" | "accepted" | "preparing" | "ready" | "out_for_delivery" | "completed" | "cancelled" | "voided";
         /**
          * Format: uuid
          * @description An outlet (one restaurant); also the origin id of its change log.
@@ -1785,6 +1785,20 @@ export interface components {
                 last4?: string | null;
                 /** @description The terminal's reference for the payment. */
                 reference: string;
+            };
+        } | {
+            /** @description Paid online through a payment provider before the order reached the outlet. */
+            online: {
+                /** @description The cloud's payment id. */
+                payment_id: string;
+                /** @description The provider (`stripe`, `razorpay`, `test`). */
+                provider: string;
+            };
+        } | {
+            /** @description Paid from the customer's wallet balance. */
+            wallet: {
+                /** @description The cloud's payment id. */
+                payment_id: string;
             };
         } | {
             /** @description Money given back to the customer by a manager (negative amount). */
