@@ -60,7 +60,9 @@ pub async fn place(
     }
     let method = match (with.method, &with.method_id) {
         (PayMethod::Saved, Some(id)) => Some(store::method(&state.db, &state.ring, customer, id).await?),
-        (PayMethod::Saved, None) => return Err(PaymentError::Invalid("method_id is required to pay with a saved method".into()).into()),
+        (PayMethod::Saved, None) => {
+            return Err(PaymentError::Invalid("method_id is required to pay with a saved method".into()).into());
+        }
         _ => None,
     };
     let card = total - wallet;
@@ -84,7 +86,15 @@ pub async fn place(
         captured_ms: None,
         created_ms: now,
         updated_ms: now,
-        money: Money { purpose: Purpose::Order, state: State::Created, amount: card, authorised: 0, captured: 0, wallet, fee: 0 },
+        money: Money {
+            purpose: Purpose::Order,
+            state: State::Created,
+            amount: card,
+            authorised: 0,
+            captured: 0,
+            wallet,
+            fee: 0,
+        },
     };
     let instant = card == 0 || provider.name() == "test";
     if instant {
@@ -124,7 +134,9 @@ pub async fn place(
         return Ok(Some(order));
     }
     let customer_method = match &method {
-        Some(m) => store::provider_customer(&state.db, &state.ring, customer, &m.provider).await?.map(|c| (c, m.token.clone())),
+        Some(m) => {
+            store::provider_customer(&state.db, &state.ring, customer, &m.provider).await?.map(|c| (c, m.token.clone()))
+        }
         None => None,
     };
     match provider.create(&pay::create_request(&p, customer_method)).await {
@@ -136,7 +148,9 @@ pub async fn place(
             let failed = Report { stage: Stage::Failed, authorised: 0, captured: 0, fee: 0, reason: Some(why) };
             apply(state, &p.id, &failed, None).await?;
         }
-        Err(e) => tracing::warn!(payment = %p.id, error = %e, "checkout: the provider did not answer; the reconciler settles the payment"),
+        Err(e) => {
+            tracing::warn!(payment = %p.id, error = %e, "checkout: the provider did not answer; the reconciler settles the payment")
+        }
     }
     Ok(Some(orders::load(&state.db, order.id).await?))
 }
@@ -153,8 +167,9 @@ pub async fn apply(state: &PaymentsState, id: &str, report: &Report, seen: Optio
         return Ok(false);
     }
     let before = store::lock(&mut tx, state.db.backend, id).await?;
+    // Read in the transaction: on SQLite it holds the pool's one connection.
     let order = match before.order_id {
-        Some(o) => Some(orders::load(&state.db, o).await?),
+        Some(o) => orders::lock_orders(&mut tx, state.db.backend, &[o.to_string()]).await?.remove(&o),
         None => None,
     };
     let withdrawn = order.as_ref().is_some_and(|o| matches!(o.status, OrderStatus::Cancelled | OrderStatus::Voided));
@@ -183,7 +198,8 @@ async fn order_effects(
                 orders::release_paid(conn, &state.vault, order, tenders(p)).await?;
             }
             Change::Failed { reason } => {
-                orders::cancel_unpaid(conn, &state.vault, order, &format!("the payment was declined ({reason})")).await?;
+                orders::cancel_unpaid(conn, &state.vault, order, &format!("the payment was declined ({reason})"))
+                    .await?;
             }
             Change::Cancelled => {
                 orders::cancel_unpaid(conn, &state.vault, order, "the payment was cancelled").await?;
