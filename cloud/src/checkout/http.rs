@@ -3,9 +3,9 @@
 //! [`super::flow`] and the payments store.
 
 use super::flow;
-use crate::payments::flow::Seen;
 use crate::infra::access::{Principal, Role};
 use crate::infra::error::{Error, Json, Path, Result};
+use crate::payments::flow::Seen;
 use crate::payments::provider::Happened;
 use crate::payments::rules::{Report, State};
 use crate::payments::{PaymentError, PaymentView, PaymentsState, store};

@@ -114,7 +114,9 @@ pub async fn reconcile(state: &PaymentsState) -> Result<usize> {
                 }
                 Err(e) => tracing::warn!(payment = %p.id, error = %e, "checkout: making a payment again failed"),
             },
-            Err(e) => tracing::warn!(payment = %p.id, error = %e, "checkout: asking the provider about a payment failed"),
+            Err(e) => {
+                tracing::warn!(payment = %p.id, error = %e, "checkout: asking the provider about a payment failed")
+            }
         }
         store::touch(&state.db, &p.id).await?;
     }

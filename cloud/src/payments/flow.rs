@@ -77,7 +77,12 @@ pub async fn post(
 
 /// Records `outcome` of `before` in the caller's transaction: the payment saved (owing the
 /// outcome's provider call, if any), the ledger postings and the events. Returns the payment now.
-pub async fn record(conn: &mut sqlx::AnyConnection, vault: &Vault, before: &Payment, outcome: &Outcome) -> Result<Payment> {
+pub async fn record(
+    conn: &mut sqlx::AnyConnection,
+    vault: &Vault,
+    before: &Payment,
+    outcome: &Outcome,
+) -> Result<Payment> {
     let now = now_ms();
     let mut p = before.clone();
     p.money = outcome.next.clone();
@@ -228,7 +233,8 @@ async fn refund_rest(state: &PaymentsState, p: &Payment) -> Result<()> {
         refund(state, &p.id, card_left, Destination::Card, why, "system", Some(&p.key("refund_rest"))).await?;
     }
     if wallet_left > 0 {
-        refund(state, &p.id, wallet_left, Destination::Wallet, why, "system", Some(&p.key("refund_rest_wallet"))).await?;
+        refund(state, &p.id, wallet_left, Destination::Wallet, why, "system", Some(&p.key("refund_rest_wallet")))
+            .await?;
     }
     Ok(())
 }
@@ -279,8 +285,14 @@ pub async fn refund(
     match to {
         Destination::Wallet => {
             p.refunded += amount;
-            post(&mut tx, &state.vault, &p, &rules::refund_posting(to, &p.provider, &p.customer_id, amount), Some(&r.id))
-                .await?;
+            post(
+                &mut tx,
+                &state.vault,
+                &p,
+                &rules::refund_posting(to, &p.provider, &p.customer_id, amount),
+                Some(&r.id),
+            )
+            .await?;
             changed(&mut tx, &state.vault, &p, "refunded", amount, Some(&r), Some(reason.to_owned())).await?;
         }
         Destination::Card => p.refunding += amount,
@@ -340,8 +352,14 @@ pub async fn settle_refund(
     p.refunding -= r.amount;
     if succeeded {
         p.refunded += r.amount;
-        post(conn, vault, &p, &rules::refund_posting(r.destination, &p.provider, &p.customer_id, r.amount), Some(&r.id))
-            .await?;
+        post(
+            conn,
+            vault,
+            &p,
+            &rules::refund_posting(r.destination, &p.provider, &p.customer_id, r.amount),
+            Some(&r.id),
+        )
+        .await?;
     }
     p.updated_ms = now_ms();
     store::save(conn, &p).await?;
@@ -408,7 +426,15 @@ pub async fn top_up(state: &PaymentsState, customer: &str, amount: i64, currency
         captured_ms: None,
         created_ms: now,
         updated_ms: now,
-        money: Money { purpose: Purpose::TopUp, state: State::Created, amount, authorised: 0, captured: 0, wallet: 0, fee: 0 },
+        money: Money {
+            purpose: Purpose::TopUp,
+            state: State::Created,
+            amount,
+            authorised: 0,
+            captured: 0,
+            wallet: 0,
+            fee: 0,
+        },
     };
     let mut tx = state.db.begin().await?;
     store::insert(&mut tx, &p).await?;
@@ -420,8 +446,19 @@ pub async fn top_up(state: &PaymentsState, customer: &str, amount: i64, currency
             merge(state, &p.id, &Report::of_remote(&remote), false).await?;
         }
         Err(ProviderError::Refused(why)) => {
-            merge(state, &p.id, &Report { stage: super::provider::Stage::Failed, authorised: 0, captured: 0, fee: 0, reason: Some(why) }, false)
-                .await?;
+            merge(
+                state,
+                &p.id,
+                &Report {
+                    stage: super::provider::Stage::Failed,
+                    authorised: 0,
+                    captured: 0,
+                    fee: 0,
+                    reason: Some(why),
+                },
+                false,
+            )
+            .await?;
         }
         Err(e) => tracing::warn!(payment = %p.id, error = %e, "payments: a top-up is left pending for the reconciler"),
     }

@@ -3,7 +3,7 @@
 //! its top-ups, and the daily reconciliation. No SQL: the handlers call [`super::store`],
 //! [`super::ledger`] and [`super::flow`].
 
-use super::ledger::{self, Entry, ProviderDay, Difference};
+use super::ledger::{self, Difference, Entry, ProviderDay};
 use super::rules::Destination;
 use super::{PaymentError, PaymentView, PaymentsState, RefundRow, StoredMethod, flow, store};
 use crate::infra::access::{Principal, Role};
@@ -135,11 +135,7 @@ async fn visible(state: &PaymentsState, who: &Principal, id: &str) -> Result<sup
     let p = store::load(&state.db, id).await?;
     let own = who.role == Role::Customer && who.subject == p.customer_id;
     let outlet = p.outlet_id.is_some_and(|o| who.require_outlet(&[Role::OutletManager, Role::Edge], o).is_ok());
-    if own || outlet || who.role == Role::HqAdmin {
-        Ok(p)
-    } else {
-        Err(flow::not_found(id))
-    }
+    if own || outlet || who.role == Role::HqAdmin { Ok(p) } else { Err(flow::not_found(id)) }
 }
 
 /// One payment with its refunds.
@@ -147,7 +143,11 @@ async fn visible(state: &PaymentsState, who: &Principal, id: &str) -> Result<sup
     params(("id" = String, Path, description = "payment id")),
     responses((status = 200, body = PaymentDetail), (status = 404, body = patty_protocol::ErrorBody)))]
 #[tracing::instrument(skip_all, err(level = "warn"), fields(payment.id = %id))]
-pub async fn one(State(state): State<PaymentsState>, who: Principal, Path(id): Path<String>) -> Result<Json<PaymentDetail>> {
+pub async fn one(
+    State(state): State<PaymentsState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<PaymentDetail>> {
     let p = visible(&state, &who, &id).await?;
     let refunds = store::refunds_of(&state.db, &p.id).await?;
     Ok(Json(PaymentDetail { payment: PaymentView::from(&p), refunds: refunds.iter().map(RefundView::from).collect() }))
@@ -194,8 +194,16 @@ pub async fn refund(
     }
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).filter(|k| !k.is_empty() && k.len() <= 128);
     let key = key.map(|k| format!("{}:{k}", who.subject));
-    let r = flow::refund(&state, &id, req.amount, req.to.unwrap_or(Destination::Card), reason, &who.subject, key.as_deref())
-        .await?;
+    let r = flow::refund(
+        &state,
+        &id,
+        req.amount,
+        req.to.unwrap_or(Destination::Card),
+        reason,
+        &who.subject,
+        key.as_deref(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(RefundView::from(&r))))
 }
 
@@ -269,7 +277,9 @@ pub async fn add_method(
     who.require(&[Role::Customer])?;
     let token = req.token.trim();
     if token.is_empty() || token.len() > 255 || !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(PaymentError::Invalid("token must be the provider's token, 1 to 255 visible characters".into()).into());
+        return Err(
+            PaymentError::Invalid("token must be the provider's token, 1 to 255 visible characters".into()).into()
+        );
     }
     if req.billing_name.as_ref().is_some_and(|b| b.chars().count() > 200) {
         return Err(PaymentError::Invalid("billing_name is at most 200 characters".into()).into());
@@ -283,7 +293,11 @@ pub async fn add_method(
     params(("id" = String, Path, description = "method id")),
     responses((status = 204), (status = 404, body = patty_protocol::ErrorBody), (status = 502, body = patty_protocol::ErrorBody)))]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn remove_method(State(state): State<PaymentsState>, who: Principal, Path(id): Path<String>) -> Result<StatusCode> {
+pub async fn remove_method(
+    State(state): State<PaymentsState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
     who.require(&[Role::Customer])?;
     flow::remove_method(&state, &who.subject, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -52,7 +52,12 @@ pub async fn post(conn: &mut sqlx::AnyConnection, posting: &Posting, about: &Abo
 
 /// Locks `customer`'s wallet row until the transaction ends (making it on first use), so two
 /// spends of one balance are one after the other.
-pub async fn lock_wallet(conn: &mut sqlx::AnyConnection, backend: Backend, customer: &str, currency: &str) -> Result<()> {
+pub async fn lock_wallet(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    customer: &str,
+    currency: &str,
+) -> Result<()> {
     sqlx::query("INSERT INTO wallets (customer_id, currency, created_ms) VALUES ($1, $2, $3) ON CONFLICT (customer_id) DO NOTHING")
         .bind(customer)
         .bind(currency)

@@ -65,16 +65,16 @@ impl Providers {
         let timeout = std::time::Duration::from_millis(c.call_timeout_ms);
         let mut all: Vec<Arc<dyn Provider>> = vec![Arc::new(provider::test::TestProvider)];
         if c.provider == "stripe" || !c.stripe.secret_key.is_empty() || c.stripe.secret_key_file.is_some() {
-            all.push(Arc::new(provider::stripe::Stripe::new(&c.stripe, timeout)?.with_tolerance(c.webhook_tolerance_secs)));
+            all.push(Arc::new(
+                provider::stripe::Stripe::new(&c.stripe, timeout)?.with_tolerance(c.webhook_tolerance_secs),
+            ));
         }
         if c.provider == "razorpay" || !c.razorpay.key_secret.is_empty() || c.razorpay.key_secret_file.is_some() {
             all.push(Arc::new(provider::razorpay::Razorpay::new(&c.razorpay, timeout)?));
         }
-        let active = all
-            .iter()
-            .find(|p| p.name() == c.provider)
-            .cloned()
-            .ok_or_else(|| crate::infra::config::ConfigError::Invalid(format!("payments.provider {} is not configured", c.provider)))?;
+        let active = all.iter().find(|p| p.name() == c.provider).cloned().ok_or_else(|| {
+            crate::infra::config::ConfigError::Invalid(format!("payments.provider {} is not configured", c.provider))
+        })?;
         Ok(Self { active, all })
     }
 }

@@ -431,7 +431,9 @@ pub fn posting(change: &Change, purpose: Purpose, provider: &str, customer: &str
             Purpose::Order => Posting::pair("capture", account::provider(provider), account::SALES.into(), *delta),
             Purpose::TopUp => Posting::pair("top_up", account::provider(provider), account::wallet(customer), *delta),
         },
-        Change::WalletSpent { amount } => Posting::pair("spend", account::held(customer), account::SALES.into(), *amount),
+        Change::WalletSpent { amount } => {
+            Posting::pair("spend", account::held(customer), account::SALES.into(), *amount)
+        }
         Change::WalletReleased { amount } => {
             Posting::pair("release", account::held(customer), account::wallet(customer), *amount)
         }

@@ -285,8 +285,7 @@ fn decode_refund(r: &sqlx::any::AnyRow) -> Result<RefundRow> {
     })
 }
 
-const REFUND_COLUMNS: &str =
-    "id, payment_id, order_id, amount, destination, reason, by_user, request_key, state, reference, created_ms, updated_ms";
+const REFUND_COLUMNS: &str = "id, payment_id, order_id, amount, destination, reason, by_user, request_key, state, reference, created_ms, updated_ms";
 
 /// Writes a refund.
 pub async fn insert_refund(conn: &mut sqlx::AnyConnection, r: &RefundRow, request_key: Option<&str>) -> Result<()> {
@@ -334,7 +333,12 @@ pub async fn pending_refund(conn: &mut sqlx::AnyConnection, id_or_reference: &st
 }
 
 /// Sets a refund's state (and the provider's id), if it is still pending; false if it was not.
-pub async fn settle_refund(conn: &mut sqlx::AnyConnection, id: &str, state: &str, reference: Option<&str>) -> Result<bool> {
+pub async fn settle_refund(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    state: &str,
+    reference: Option<&str>,
+) -> Result<bool> {
     let r = sqlx::query(
         "UPDATE refunds SET state = $1, reference = COALESCE($2, reference), updated_ms = $3 WHERE id = $4 AND state = 'pending'",
     )
@@ -368,10 +372,11 @@ pub async fn refund_sums(conn: &mut sqlx::AnyConnection, payment: &str) -> Resul
 
 /// A payment's refunds, oldest first.
 pub async fn refunds_of(db: &Db, payment: &str) -> Result<Vec<RefundRow>> {
-    let rows = sqlx::query(&format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE payment_id = $1 ORDER BY created_ms, id"))
-        .bind(payment)
-        .fetch_all(&db.pool)
-        .await?;
+    let rows =
+        sqlx::query(&format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE payment_id = $1 ORDER BY created_ms, id"))
+            .bind(payment)
+            .fetch_all(&db.pool)
+            .await?;
     rows.iter().map(decode_refund).collect()
 }
 
@@ -379,11 +384,7 @@ pub async fn refunds_of(db: &Db, payment: &str) -> Result<Vec<RefundRow>> {
 
 /// The columns sealed at rest, for the key rotation.
 pub const SEALED: [crate::infra::atrest::SealedColumns; 2] = [
-    crate::infra::atrest::SealedColumns {
-        table: "payment_methods",
-        id: "id",
-        columns: &["token", "billing_name"],
-    },
+    crate::infra::atrest::SealedColumns { table: "payment_methods", id: "id", columns: &["token", "billing_name"] },
     crate::infra::atrest::SealedColumns {
         table: "payment_customers",
         id: "customer_id",
@@ -399,7 +400,10 @@ pub async fn provider_customer(db: &Db, ring: &AtRest, customer: &str, provider:
         .fetch_optional(&db.pool)
         .await?;
     match row {
-        Some(r) => Ok(Some(ring.open(&r.try_get::<String, _>("provider_customer")?, &aad("payment_customers", "provider_customer", customer))?)),
+        Some(r) => Ok(Some(ring.open(
+            &r.try_get::<String, _>("provider_customer")?,
+            &aad("payment_customers", "provider_customer", customer),
+        )?)),
         None => Ok(None),
     }
 }
@@ -482,19 +486,32 @@ pub async fn method(db: &Db, ring: &AtRest, customer: &str, id: &str) -> Result<
 
 /// Forgets one of `customer`'s methods.
 pub async fn delete_method(db: &Db, customer: &str, id: &str) -> Result<()> {
-    sqlx::query("DELETE FROM payment_methods WHERE customer_id = $1 AND id = $2").bind(customer).bind(id).execute(&db.pool).await?;
+    sqlx::query("DELETE FROM payment_methods WHERE customer_id = $1 AND id = $2")
+        .bind(customer)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }
 
 /// Owes provider call `due` on payment `id` at `at_ms`.
 pub async fn set_due(db: &Db, id: &str, due: &str, at_ms: i64) -> Result<()> {
-    sqlx::query("UPDATE payments SET due = $1, due_ms = $2 WHERE id = $3").bind(due).bind(at_ms).bind(id).execute(&db.pool).await?;
+    sqlx::query("UPDATE payments SET due = $1, due_ms = $2 WHERE id = $3")
+        .bind(due)
+        .bind(at_ms)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }
 
 /// The owed call `due` was made: cleared, unless another was asked for meanwhile.
 pub async fn clear_due(db: &Db, id: &str, due: &str) -> Result<()> {
-    sqlx::query("UPDATE payments SET due = NULL, due_ms = NULL WHERE id = $1 AND due = $2").bind(id).bind(due).execute(&db.pool).await?;
+    sqlx::query("UPDATE payments SET due = NULL, due_ms = NULL WHERE id = $1 AND due = $2")
+        .bind(id)
+        .bind(due)
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }
 
@@ -531,13 +548,18 @@ pub async fn touch(db: &Db, id: &str) -> Result<()> {
 
 /// Marks refund `id` as sent again now.
 pub async fn touch_refund(db: &Db, id: &str) -> Result<()> {
-    sqlx::query("UPDATE refunds SET updated_ms = $1 WHERE id = $2 AND state = 'pending'").bind(now_ms()).bind(id).execute(&db.pool).await?;
+    sqlx::query("UPDATE refunds SET updated_ms = $1 WHERE id = $2 AND state = 'pending'")
+        .bind(now_ms())
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }
 
 /// Where the checkout worker has read the event log to.
 pub async fn cursor(db: &Db) -> Result<i64> {
-    let row = sqlx::query("SELECT position FROM dispatch_cursor WHERE name = 'payments'").fetch_optional(&db.pool).await?;
+    let row =
+        sqlx::query("SELECT position FROM dispatch_cursor WHERE name = 'payments'").fetch_optional(&db.pool).await?;
     Ok(match row {
         Some(r) => r.try_get("position")?,
         None => 0,

@@ -525,7 +525,12 @@ mod tests {
         let price = json!({"id": "price_1", "object": "plan"});
         assert_eq!(
             notice(&event("plan.created", price)).unwrap(),
-            Notice { event_id: "evt_1".into(), reference: String::new(), key: None, what: Happened::Other("plan.created".into()) }
+            Notice {
+                event_id: "evt_1".into(),
+                reference: String::new(),
+                key: None,
+                what: Happened::Other("plan.created".into())
+            }
         );
         assert_eq!(notice(&json!({"id": "evt_1", "type": "x"})), Err(WebhookError::Malformed("Stripe")));
         assert_eq!(

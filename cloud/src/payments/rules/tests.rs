@@ -67,7 +67,6 @@ fn refunds_stay_within_what_was_taken() {
 /// The provider's side of one payment.
 #[derive(Clone, Debug, Default)]
 struct Remote {
-
     authorised: i64,
     captured: i64,
     refunded: i64,
