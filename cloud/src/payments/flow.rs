@@ -167,6 +167,13 @@ pub fn create_request(p: &Payment, method: Option<(String, String)>) -> Create {
 pub async fn settle_due(state: &PaymentsState, id: &str) -> Result<()> {
     let p = store::load(&state.db, id).await?;
     let Some(due) = p.due.clone() else { return Ok(()) };
+    // One caller makes it (the worker's round, the step that asked, a webhook arriving meanwhile),
+    // held for longer than its calls may take.
+    let now = now_ms();
+    let hold = RETRY.as_millis() as i64 + 2 * state.config.payments.call_timeout_ms as i64;
+    if !store::claim_due(&state.db, id, &due, now, now + hold).await? {
+        return Ok(());
+    }
     let Some(provider) = state.providers.named(&p.provider).cloned() else {
         return clear_due(state, id, &due).await;
     };

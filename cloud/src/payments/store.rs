@@ -505,6 +505,20 @@ pub async fn set_due(db: &Db, id: &str, due: &str, at_ms: i64) -> Result<()> {
     Ok(())
 }
 
+/// Claims owed call `due` on payment `id` if it is due at `now_ms` (and not being made by
+/// another caller): its due time is moved to `until_ms`, so a caller that dies mid-call leaves it
+/// to be retried then. False if it is not owed, not due, or claimed already.
+pub async fn claim_due(db: &Db, id: &str, due: &str, now_ms: i64, until_ms: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE payments SET due_ms = $1 WHERE id = $2 AND due = $3 AND due_ms <= $4")
+        .bind(until_ms)
+        .bind(id)
+        .bind(due)
+        .bind(now_ms)
+        .execute(&db.pool)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 /// The owed call `due` was made: cleared, unless another was asked for meanwhile.
 pub async fn clear_due(db: &Db, id: &str, due: &str) -> Result<()> {
     sqlx::query("UPDATE payments SET due = NULL, due_ms = NULL WHERE id = $1 AND due = $2")
