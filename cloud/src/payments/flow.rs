@@ -408,8 +408,14 @@ pub async fn refund_notice(state: &PaymentsState, p: &Payment, notice: &Notice, 
 
 /// Puts `amount` into `customer`'s wallet through the active provider: a top-up payment, taken
 /// at once. With the test provider it is credited before this returns; with a real one, when the
-/// provider's webhook says it was taken.
-pub async fn top_up(state: &PaymentsState, customer: &str, amount: i64, currency: &str) -> Result<Payment> {
+/// provider's webhook says it was taken. Returns the payment and, for one the customer still has
+/// to confirm, what the provider's client needs to confirm it (its client secret).
+pub async fn top_up(
+    state: &PaymentsState,
+    customer: &str,
+    amount: i64,
+    currency: &str,
+) -> Result<(Payment, Option<String>)> {
     if !(1..=100_000_000).contains(&amount) {
         return Err(PaymentError::Invalid("a top-up is 1 to 100000000 minor units".into()).into());
     }
@@ -447,10 +453,14 @@ pub async fn top_up(state: &PaymentsState, customer: &str, amount: i64, currency
     store::insert(&mut tx, &p).await?;
     ledger::lock_wallet(&mut tx, state.db.backend, customer, currency).await?;
     tx.commit().await?;
+    let mut client_secret = None;
     match provider.create(&create_request(&p, None)).await {
         Ok(remote) => {
             set_reference(state, &p, &remote.reference, remote.charge.as_deref()).await?;
             merge(state, &p.id, &Report::of_remote(&remote), false).await?;
+            if remote.stage == super::provider::Stage::Open {
+                client_secret = remote.client_secret;
+            }
         }
         Err(ProviderError::Refused(why)) => {
             merge(
@@ -469,7 +479,7 @@ pub async fn top_up(state: &PaymentsState, customer: &str, amount: i64, currency
         }
         Err(e) => tracing::warn!(payment = %p.id, error = %e, "payments: a top-up is left pending for the reconciler"),
     }
-    store::load(&state.db, &p.id).await
+    Ok((store::load(&state.db, &p.id).await?, client_secret))
 }
 
 /// The payment's error as the API's.
