@@ -360,8 +360,8 @@ pub async fn set_refund_reference(conn: &mut sqlx::AnyConnection, id: &str, refe
 /// What is refunded or being refunded of a payment: to the card, and in all.
 pub async fn refund_sums(conn: &mut sqlx::AnyConnection, payment: &str) -> Result<(i64, i64)> {
     let row = sqlx::query(
-        "SELECT COALESCE(SUM(CASE WHEN destination = 'card' THEN amount ELSE 0 END), 0) AS card,
-                COALESCE(SUM(amount), 0) AS total
+        "SELECT CAST(COALESCE(SUM(CASE WHEN destination = 'card' THEN amount ELSE 0 END), 0) AS BIGINT) AS card,
+                CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total
            FROM refunds WHERE payment_id = $1 AND state <> 'failed'",
     )
     .bind(payment)
