@@ -162,6 +162,22 @@ pub fn create_request(p: &Payment, method: Option<(String, String)>) -> Create {
     }
 }
 
+/// The create request `p` was first made with, its stored method included (asked again under
+/// the same key, the provider must see the same request).
+pub async fn create_request_again(state: &PaymentsState, p: &Payment) -> Result<Create> {
+    let method = match p.method_id.as_deref() {
+        Some(id) => match store::method(&state.db, &state.ring, &p.customer_id, id).await {
+            Ok(m) => store::provider_customer(&state.db, &state.ring, &p.customer_id, &m.provider)
+                .await?
+                .map(|c| (c, m.token)),
+            // Removed since: asked without it.
+            Err(_) => None,
+        },
+        None => None,
+    };
+    Ok(create_request(p, method))
+}
+
 /// Makes the owed provider call of `p` (if still owed) and records what the provider answered;
 /// a failure leaves it owed, due again after [`RETRY`].
 pub async fn settle_due(state: &PaymentsState, id: &str) -> Result<()> {
@@ -185,7 +201,7 @@ pub async fn settle_due(state: &PaymentsState, id: &str) -> Result<()> {
         ("cancel", Some(reference)) => provider.cancel(reference, &p.key("cancel")).await.map(Some),
         ("cancel", None) if p.money.amount > 0 => {
             // Never answered: whatever the provider made under our key is found and released.
-            match provider.find(&p.key("create"), &create_request(&p, None)).await {
+            match provider.find(&p.key("create"), &create_request_again(state, &p).await?).await {
                 Ok(Some(remote)) => {
                     set_reference(state, &p, &remote.reference, remote.charge.as_deref()).await?;
                     provider.cancel(&remote.reference, &p.key("cancel")).await.map(Some)

@@ -244,3 +244,31 @@ async fn razorpay_order_to_refund() {
     assert_eq!(Shop::payment_events(&events, &pay, "payment.captured").len(), 1);
     shop.cloud.stop().await;
 }
+
+/// A stored card's payment whose create timed out (and whose webhooks are lost): the reconciler
+/// finds the intent the provider made and authorised under the payment's key, asking as the
+/// create asked, and the order goes to its outlet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_card_payment_that_timed_out_is_reconciled() {
+    let shop = Shop::start_with(Backend::Sqlite, "stripe", |c| {
+        c.payments.reconcile_secs = 1;
+        c.payments.pending_secs = 1;
+    })
+    .await;
+    let token = shop.double.payment_method("visa", "4242", 8, 2031).await["stripe"].as_str().unwrap().to_owned();
+    let (s, m) = shop.call(Method::POST, &shop.customer, "/api/v1/me/payment-methods", Some(&json!({ "token": token }))).await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    // Only the reconciler can tell: the provider's webhooks never arrive.
+    shop.double.config(json!({ "stripe_webhook_url": "http://127.0.0.1:9/nobody" })).await;
+    shop.double.faults(json!({ "timeout_next_create": true, "hang_ms": 4000 })).await;
+    let order = shop.place("saved-slow", json!({ "method": "saved", "method_id": m["id"] })).await;
+    assert_eq!(order["status"], "payment_pending", "{order}");
+    let id = order["id"].as_str().unwrap();
+    shop.order_reaches(id, "placed").await;
+    let made = shop.double.events().await.into_iter().filter(|e| e["type"] == "payment_intent.created").count();
+    assert_eq!(made, 1, "one intent at the provider");
+    let creates = shop.calls("POST", "/v1/payment_intents").await;
+    let again: Vec<&Value> = creates.iter().filter(|c| c["hung_ms"].is_null()).collect();
+    assert!(!again.is_empty() && again.iter().all(|c| c["status"] == 200), "asked again as first asked: {creates:?}");
+    shop.cloud.stop().await;
+}
