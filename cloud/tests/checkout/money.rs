@@ -256,7 +256,8 @@ async fn stored_card_payment_that_timed_out_is_reconciled() {
     })
     .await;
     let token = shop.double.payment_method("visa", "4242", 8, 2031).await["stripe"].as_str().unwrap().to_owned();
-    let (s, m) = shop.call(Method::POST, &shop.customer, "/api/v1/me/payment-methods", Some(&json!({ "token": token }))).await;
+    let (s, m) =
+        shop.call(Method::POST, &shop.customer, "/api/v1/me/payment-methods", Some(&json!({ "token": token }))).await;
     assert_eq!(s, StatusCode::CREATED, "{m}");
     // Only the reconciler can tell: the provider's webhooks never arrive.
     shop.double.config(json!({ "stripe_webhook_url": "http://127.0.0.1:9/nobody" })).await;
