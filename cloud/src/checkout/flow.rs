@@ -167,8 +167,9 @@ pub async fn apply(state: &PaymentsState, id: &str, report: &Report, seen: Optio
         return Ok(false);
     }
     let before = store::lock(&mut tx, state.db.backend, id).await?;
+    // Read in the transaction: on SQLite it holds the pool's one connection.
     let order = match before.order_id {
-        Some(o) => Some(orders::load(&state.db, o).await?),
+        Some(o) => orders::lock_orders(&mut tx, state.db.backend, &[o.to_string()]).await?.remove(&o),
         None => None,
     };
     let withdrawn = order.as_ref().is_some_and(|o| matches!(o.status, OrderStatus::Cancelled | OrderStatus::Voided));

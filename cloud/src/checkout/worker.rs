@@ -96,9 +96,10 @@ pub async fn reconcile(state: &PaymentsState) -> Result<usize> {
     let mut settled = 0;
     for p in store::unsettled(&state.db, before, ROUND).await? {
         let Some(provider) = state.providers.named(&p.provider).cloned() else { continue };
+        let request = pay::create_request_again(state, &p).await?;
         let remote = match p.reference.as_deref() {
             Some(reference) => provider.fetch(reference).await.map(Some),
-            None => provider.find(&p.key("create"), &pay::create_request(&p, None)).await,
+            None => provider.find(&p.key("create"), &request).await,
         };
         match remote {
             Ok(Some(remote)) => {
@@ -107,7 +108,7 @@ pub async fn reconcile(state: &PaymentsState) -> Result<usize> {
                 settled += 1;
             }
             // The provider never made it: make it now, under the same key.
-            Ok(None) => match provider.create(&pay::create_request(&p, None)).await {
+            Ok(None) => match provider.create(&request).await {
                 Ok(remote) => {
                     pay::set_reference(state, &p, &remote.reference, remote.charge.as_deref()).await?;
                     flow::apply(state, &p.id, &Report::of_remote(&remote), None).await?;

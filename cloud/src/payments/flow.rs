@@ -162,11 +162,34 @@ pub fn create_request(p: &Payment, method: Option<(String, String)>) -> Create {
     }
 }
 
+/// The create request `p` was first made with, its stored method included (asked again under
+/// the same key, the provider must see the same request).
+pub async fn create_request_again(state: &PaymentsState, p: &Payment) -> Result<Create> {
+    let method = match p.method_id.as_deref() {
+        Some(id) => match store::method(&state.db, &state.ring, &p.customer_id, id).await {
+            Ok(m) => store::provider_customer(&state.db, &state.ring, &p.customer_id, &m.provider)
+                .await?
+                .map(|c| (c, m.token)),
+            // Removed since: asked without it.
+            Err(_) => None,
+        },
+        None => None,
+    };
+    Ok(create_request(p, method))
+}
+
 /// Makes the owed provider call of `p` (if still owed) and records what the provider answered;
 /// a failure leaves it owed, due again after [`RETRY`].
 pub async fn settle_due(state: &PaymentsState, id: &str) -> Result<()> {
     let p = store::load(&state.db, id).await?;
     let Some(due) = p.due.clone() else { return Ok(()) };
+    // One caller makes it (the worker's round, the step that asked, a webhook arriving meanwhile),
+    // held for longer than its calls may take.
+    let now = now_ms();
+    let hold = RETRY.as_millis() as i64 + 2 * state.config.payments.call_timeout_ms as i64;
+    if !store::claim_due(&state.db, id, &due, now, now + hold).await? {
+        return Ok(());
+    }
     let Some(provider) = state.providers.named(&p.provider).cloned() else {
         return clear_due(state, id, &due).await;
     };
@@ -178,7 +201,7 @@ pub async fn settle_due(state: &PaymentsState, id: &str) -> Result<()> {
         ("cancel", Some(reference)) => provider.cancel(reference, &p.key("cancel")).await.map(Some),
         ("cancel", None) if p.money.amount > 0 => {
             // Never answered: whatever the provider made under our key is found and released.
-            match provider.find(&p.key("create"), &create_request(&p, None)).await {
+            match provider.find(&p.key("create"), &create_request_again(state, &p).await?).await {
                 Ok(Some(remote)) => {
                     set_reference(state, &p, &remote.reference, remote.charge.as_deref()).await?;
                     provider.cancel(&remote.reference, &p.key("cancel")).await.map(Some)
@@ -401,8 +424,14 @@ pub async fn refund_notice(state: &PaymentsState, p: &Payment, notice: &Notice, 
 
 /// Puts `amount` into `customer`'s wallet through the active provider: a top-up payment, taken
 /// at once. With the test provider it is credited before this returns; with a real one, when the
-/// provider's webhook says it was taken.
-pub async fn top_up(state: &PaymentsState, customer: &str, amount: i64, currency: &str) -> Result<Payment> {
+/// provider's webhook says it was taken. Returns the payment and, for one the customer still has
+/// to confirm, what the provider's client needs to confirm it (its client secret).
+pub async fn top_up(
+    state: &PaymentsState,
+    customer: &str,
+    amount: i64,
+    currency: &str,
+) -> Result<(Payment, Option<String>)> {
     if !(1..=100_000_000).contains(&amount) {
         return Err(PaymentError::Invalid("a top-up is 1 to 100000000 minor units".into()).into());
     }
@@ -440,10 +469,14 @@ pub async fn top_up(state: &PaymentsState, customer: &str, amount: i64, currency
     store::insert(&mut tx, &p).await?;
     ledger::lock_wallet(&mut tx, state.db.backend, customer, currency).await?;
     tx.commit().await?;
+    let mut client_secret = None;
     match provider.create(&create_request(&p, None)).await {
         Ok(remote) => {
             set_reference(state, &p, &remote.reference, remote.charge.as_deref()).await?;
             merge(state, &p.id, &Report::of_remote(&remote), false).await?;
+            if remote.stage == super::provider::Stage::Open {
+                client_secret = remote.client_secret;
+            }
         }
         Err(ProviderError::Refused(why)) => {
             merge(
@@ -462,7 +495,7 @@ pub async fn top_up(state: &PaymentsState, customer: &str, amount: i64, currency
         }
         Err(e) => tracing::warn!(payment = %p.id, error = %e, "payments: a top-up is left pending for the reconciler"),
     }
-    store::load(&state.db, &p.id).await
+    Ok((store::load(&state.db, &p.id).await?, client_secret))
 }
 
 /// The payment's error as the API's.

@@ -336,20 +336,40 @@ pub struct TopUp {
     pub amount: i64,
 }
 
+/// A top-up as its customer's client gets it.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TopUpView {
+    /// The top-up's payment.
+    #[serde(flatten)]
+    pub payment: PaymentView,
+    /// For a top-up the customer still has to confirm: what the provider's client needs (Stripe's
+    /// client secret; Razorpay's order id). The customer's own; shown only to them.
+    pub client_secret: Option<String>,
+    /// The provider's public key for its client (Stripe's publishable key, Razorpay's key id).
+    pub public_key: Option<String>,
+}
+
 /// Put money into my wallet through the payment provider (customer). The wallet is credited
-/// once the provider has taken it (at once with the test provider; on its webhook otherwise).
+/// once the provider has taken it (at once with the test provider; on its webhook otherwise,
+/// after the customer confirmed it with the `client_secret` answered here).
 #[utoipa::path(post, path = "/api/v1/me/wallet/top-ups", tag = "payments", security(("bearer" = [])), request_body = TopUp,
-    responses((status = 201, body = PaymentView), (status = 422, body = patty_protocol::ErrorBody), (status = 502, body = patty_protocol::ErrorBody)))]
+    responses((status = 201, body = TopUpView), (status = 422, body = patty_protocol::ErrorBody), (status = 502, body = patty_protocol::ErrorBody)))]
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn top_up(
     State(state): State<PaymentsState>,
     who: Principal,
     Json(req): Json<TopUp>,
-) -> Result<(StatusCode, Json<PaymentView>)> {
+) -> Result<(StatusCode, Json<TopUpView>)> {
     who.require(&[Role::Customer])?;
     let currency = flow::currency(&state).await?;
-    let p = flow::top_up(&state, &who.subject, req.amount, &currency).await?;
-    Ok((StatusCode::CREATED, Json(PaymentView::from(&p))))
+    let (p, client_secret) = flow::top_up(&state, &who.subject, req.amount, &currency).await?;
+    let c = &state.config.payments;
+    let public_key = match p.provider.as_str() {
+        "stripe" => Some(c.stripe.publishable_key.clone()),
+        "razorpay" => Some(c.razorpay.key_id.clone()),
+        _ => None,
+    };
+    Ok((StatusCode::CREATED, Json(TopUpView { payment: PaymentView::from(&p), client_secret, public_key })))
 }
 
 /// Which day to reconcile.

@@ -75,10 +75,11 @@ pub async fn lock_wallet(
 
 /// `customer`'s wallet balance: minus the sum of its account's entries.
 pub async fn balance(conn: &mut sqlx::AnyConnection, customer: &str) -> Result<i64> {
-    let row = sqlx::query("SELECT COALESCE(SUM(amount), 0) AS s FROM ledger_entries WHERE account = $1")
-        .bind(account::wallet(customer))
-        .fetch_one(&mut *conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM ledger_entries WHERE account = $1")
+            .bind(account::wallet(customer))
+            .fetch_one(&mut *conn)
+            .await?;
     Ok(-row.try_get::<i64, _>("s")?)
 }
 
@@ -188,15 +189,15 @@ pub async fn reconcile(db: &Db, from_ms: i64, to_ms: i64) -> Result<(Vec<Provide
     let mut c = db.pool.acquire().await?;
     let rows = sqlx::query(
         "SELECT p.id, p.provider, p.captured, p.fee,
-                COALESCE((SELECT SUM(r.amount) FROM refunds r WHERE r.payment_id = p.id AND r.state = 'succeeded' AND r.destination = 'card'), 0) AS refunded,
-                COALESCE((SELECT SUM(e.amount) FROM ledger_entries e JOIN ledger_txns t ON t.id = e.txn_id
-                           WHERE t.payment_id = p.id AND t.kind = 'capture' AND e.account = 'provider:' || p.provider), 0) AS l_captured,
-                COALESCE((SELECT SUM(e.amount) FROM ledger_entries e JOIN ledger_txns t ON t.id = e.txn_id
-                           WHERE t.payment_id = p.id AND t.kind = 'top_up' AND e.account = 'provider:' || p.provider), 0) AS l_topped,
-                COALESCE((SELECT -SUM(e.amount) FROM ledger_entries e JOIN ledger_txns t ON t.id = e.txn_id
-                           WHERE t.payment_id = p.id AND t.kind = 'refund' AND e.account = 'provider:' || p.provider), 0) AS l_refunded,
-                COALESCE((SELECT SUM(e.amount) FROM ledger_entries e JOIN ledger_txns t ON t.id = e.txn_id
-                           WHERE t.payment_id = p.id AND t.kind = 'fee' AND e.account = 'fees:' || p.provider), 0) AS l_fees
+                CAST(COALESCE((SELECT SUM(r.amount) FROM refunds r WHERE r.payment_id = p.id AND r.state = 'succeeded' AND r.destination = 'card'), 0) AS BIGINT) AS refunded,
+                CAST(COALESCE((SELECT SUM(e.amount) FROM ledger_entries e JOIN ledger_txns t ON t.id = e.txn_id
+                           WHERE t.payment_id = p.id AND t.kind = 'capture' AND e.account = 'provider:' || p.provider), 0) AS BIGINT) AS l_captured,
+                CAST(COALESCE((SELECT SUM(e.amount) FROM ledger_entries e JOIN ledger_txns t ON t.id = e.txn_id
+                           WHERE t.payment_id = p.id AND t.kind = 'top_up' AND e.account = 'provider:' || p.provider), 0) AS BIGINT) AS l_topped,
+                CAST(COALESCE((SELECT -SUM(e.amount) FROM ledger_entries e JOIN ledger_txns t ON t.id = e.txn_id
+                           WHERE t.payment_id = p.id AND t.kind = 'refund' AND e.account = 'provider:' || p.provider), 0) AS BIGINT) AS l_refunded,
+                CAST(COALESCE((SELECT SUM(e.amount) FROM ledger_entries e JOIN ledger_txns t ON t.id = e.txn_id
+                           WHERE t.payment_id = p.id AND t.kind = 'fee' AND e.account = 'fees:' || p.provider), 0) AS BIGINT) AS l_fees
            FROM payments p
           WHERE p.provider <> 'wallet' AND p.captured_ms >= $1 AND p.captured_ms < $2
           ORDER BY p.provider, p.id",

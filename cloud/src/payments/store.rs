@@ -362,8 +362,8 @@ pub async fn set_refund_reference(conn: &mut sqlx::AnyConnection, id: &str, refe
 /// What is refunded or being refunded of a payment: to the card, and in all.
 pub async fn refund_sums(conn: &mut sqlx::AnyConnection, payment: &str) -> Result<(i64, i64)> {
     let row = sqlx::query(
-        "SELECT COALESCE(SUM(CASE WHEN destination = 'card' THEN amount ELSE 0 END), 0) AS card,
-                COALESCE(SUM(amount), 0) AS total
+        "SELECT CAST(COALESCE(SUM(CASE WHEN destination = 'card' THEN amount ELSE 0 END), 0) AS BIGINT) AS card,
+                CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total
            FROM refunds WHERE payment_id = $1 AND state <> 'failed'",
     )
     .bind(payment)
@@ -505,6 +505,20 @@ pub async fn set_due(db: &Db, id: &str, due: &str, at_ms: i64) -> Result<()> {
         .execute(&db.pool)
         .await?;
     Ok(())
+}
+
+/// Claims owed call `due` on payment `id` if it is due at `now_ms` (and not being made by
+/// another caller): its due time is moved to `until_ms`, so a caller that dies mid-call leaves it
+/// to be retried then. False if it is not owed, not due, or claimed already.
+pub async fn claim_due(db: &Db, id: &str, due: &str, now_ms: i64, until_ms: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE payments SET due_ms = $1 WHERE id = $2 AND due = $3 AND due_ms <= $4")
+        .bind(until_ms)
+        .bind(id)
+        .bind(due)
+        .bind(now_ms)
+        .execute(&db.pool)
+        .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// The owed call `due` was made: cleared, unless another was asked for meanwhile.
