@@ -753,7 +753,8 @@ export interface paths {
         put?: never;
         /**
          * Put money into my wallet through the payment provider (customer). The wallet is credited
-         *     once the provider has taken it (at once with the test provider; on its webhook otherwise).
+         *     once the provider has taken it (at once with the test provider; on its webhook otherwise,
+         *     after the customer confirmed it with the `client_secret` answered here).
          */
         post: operations["top_up"];
         delete?: never;
@@ -2883,6 +2884,16 @@ export interface components {
              * @description Minor units, 1 to 100000000.
              */
             amount: number;
+        };
+        /** @description A top-up as its customer's client gets it. */
+        TopUpView: components["schemas"]["PaymentView"] & {
+            /**
+             * @description For a top-up the customer still has to confirm: what the provider's client needs (Stripe's
+             *     client secret; Razorpay's order id). The customer's own; shown only to them.
+             */
+            client_secret?: string | null;
+            /** @description The provider's public key for its client (Stripe's publishable key, Razorpay's key id). */
+            public_key?: string | null;
         };
         /** @description The cloud's answer to an upload. */
         UploadAck: {
@@ -6329,7 +6340,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PaymentView"];
+                    "application/json": components["schemas"]["TopUpView"];
                 };
             };
             /** @description malformed JSON or query parameters */
