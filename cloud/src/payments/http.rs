@@ -172,7 +172,7 @@ pub struct RefundRequest {
 /// `Idempotency-Key` header makes a retry return the first refund. More than is left is 409.
 #[utoipa::path(post, path = "/api/v1/payments/{id}/refunds", tag = "payments", security(("bearer" = [])),
     params(("id" = String, Path, description = "payment id"),
-           ("Idempotency-Key" = Option<String>, Header, description = "unique per refund; retries reuse it", max_length = 128)),
+           ("Idempotency-Key" = Option<String>, Header, description = "unique per refund; retries reuse it", min_length = 1, max_length = 128, pattern = "^[!-~]+$")),
     request_body = RefundRequest,
     responses((status = 201, body = RefundView), (status = 404, body = patty_protocol::ErrorBody), (status = 409, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
 #[tracing::instrument(skip_all, err(level = "warn"), fields(payment.id = %id))]
@@ -192,7 +192,15 @@ pub async fn refund(
     if reason.is_empty() || reason.chars().count() > 200 {
         return Err(PaymentError::Invalid("a refund needs a reason of 1 to 200 characters".into()).into());
     }
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).filter(|k| !k.is_empty() && k.len() <= 128);
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic()))
+                .ok_or_else(|| PaymentError::Invalid("an Idempotency-Key is 1 to 128 visible ASCII characters".into()))?,
+        ),
+    };
     let key = key.map(|k| format!("{}:{k}", who.subject));
     let r = flow::refund(
         &state,
@@ -378,6 +386,7 @@ pub async fn top_up(
 pub struct DayQuery {
     /// The day, `YYYY-MM-DD` (UTC); default today.
     #[serde(default)]
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub day: Option<String>,
 }
 
