@@ -10,12 +10,14 @@
 //!   cloud link's state, and the shared `AppState` made of these alone.
 //! - Domains, which may use `infra` and each other's public functions, never `app`, and never in a
 //!   circle (`staff` → `audit`; `inventory` → `menu`, `audit`; `orders` → `inventory`, `menu`,
-//!   `audit`; `kitchen` → `orders`, `menu`; `reports` → `orders`; `sync` → `orders`, `inventory`,
-//!   `menu`, `staff`, `changes`):
+//!   `audit`; `kitchen` → `orders`, `menu`; `reports` → `orders`; `refunds` → `orders`, `audit`;
+//!   `sync` → `orders`, `inventory`, `menu`, `staff`, `changes`):
 //!   - [`staff`]: PIN sign-in, roles, the staff list.
 //!   - [`menu`]: the local menu, live availability, pricing.
 //!   - [`orders`]: taking, editing, moving, cancelling, voiding, paying and searching orders;
 //!     receipts.
+//!   - [`refunds`]: the refund endpoint; refunds of money taken online, kept as requests and
+//!     sent to the cloud by a sender while the link is up.
 //!   - [`kitchen`]: the kitchen queue, live, with bump and recall.
 //!   - [`inventory`]: stock levels, movements, low-stock alerts.
 //!   - [`reports`]: the end-of-day report.
@@ -40,6 +42,7 @@ pub mod inventory;
 pub mod kitchen;
 pub mod menu;
 pub mod orders;
+pub mod refunds;
 pub mod reports;
 pub mod staff;
 pub mod sync;

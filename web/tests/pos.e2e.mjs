@@ -4,7 +4,7 @@
 // click, and by type-to-search with a number key for the quantity), charges it with a double tap
 // (one order, not two), takes cash with change; a second order is paid part by card, part in
 // cash; the kitchen sees both, bumps one (the edge says it is ready), recalls it, bumps both. axe-core finds no serious or critical accessibility violation on any screen.
-// Then the manager's screens: the order queue, stock (a bad quantity refused, a delivery received,
+// Then the manager's screens: the order queue (a refund at the till), stock (a bad quantity refused, a delivery received,
 // a count that leaves an ingredient low, another terminal locked after five wrong PINs),
 // a sold-out mark that stops the item being added, the day's report and the conflicts list. Last,
 // an edge whose cloud does not answer: the header says so, an order is still taken, and so is a
@@ -168,6 +168,16 @@ try {
     await screen("Orders", "orders");
     const row = page.getByRole("row").filter({ hasText: "Classic Patty" });
     check((await row.textContent()).includes("ready"), "the order queue shows the order ready");
+    // The manager gives €2.00 of the cash order back at the till, with a reason.
+    await row.getByRole("button", { name: "Refund order 1" }).click();
+    const refund = page.getByRole("form", { name: "Refund order 1" });
+    await refund.getByLabel("Amount").fill("2");
+    await refund.getByLabel("Reason").fill("cold fries");
+    await axe("refund");
+    await refund.getByRole("button", { name: "Refund" }).click();
+    await refund.getByRole("status").filter({ hasText: "Refunded €2.00" }).waitFor();
+    const refunded = await api("GET", `/api/v1/orders/${id}`, manager);
+    check(refunded.paid === 1250 && refunded.tenders.at(-1).kind.refund, "refunded at the till: a €2.00 refund tender");
 
     await screen("Stock", "stock");
     const level = async (name) =>

@@ -12,7 +12,7 @@ use crate::infra::error::{Error, Result};
 use crate::infra::session::Sessions;
 use crate::infra::state::AppState;
 use crate::infra::{metrics, store};
-use crate::{menu, sync};
+use crate::{menu, refunds, sync};
 use patty_protocol::ids::OutletId;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
@@ -88,6 +88,7 @@ pub async fn run(
     let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
     tracing::info!(%addr, https = tls.is_some(), outlet_id = %state.store.origin(), cloud = %state.config.cloud.url, "patty-edge listening");
     sync::start(&state);
+    refunds::start(&state);
     let closing = state.closing.clone();
     let app = app(state);
     patty_service::http::serve(listener, app, tls, async move {

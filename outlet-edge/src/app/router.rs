@@ -4,7 +4,7 @@
 use crate::infra::error::{self, Result};
 use crate::infra::state::AppState;
 use crate::infra::{events, metrics, store};
-use crate::{audit, changes, inventory, kitchen, menu, orders, reports, staff, sync};
+use crate::{audit, changes, inventory, kitchen, menu, orders, refunds, reports, staff, sync};
 use axum::Router;
 use axum::extract::State;
 use patty_protocol::ids::OutletId;
@@ -54,6 +54,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(staff::router())
         .merge(menu::router())
         .merge(orders::router())
+        .merge(refunds::router())
         .merge(kitchen::router())
         .merge(inventory::router())
         .merge(reports::router())

@@ -27,7 +27,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 const SCHEMA: &str = include_str!("schema.sql");
 /// Each later version's migration, in order: `MIGRATIONS[0]` takes version 1 to 2.
-const MIGRATIONS: &[&str] = &[include_str!("schema_2.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_2.sql"), include_str!("schema_3.sql")];
 const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 /// The most writes one commit carries; bounds the latency the first of them can see.
 const MAX_GROUP: usize = 256;

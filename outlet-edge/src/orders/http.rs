@@ -171,11 +171,7 @@ pub struct Withdraw {
 }
 
 fn reason(r: &str) -> Result<String> {
-    let r = r.trim();
-    if r.is_empty() || r.chars().count() > 200 {
-        return Err(Error::Validation("a reason of 1 to 200 characters is required".into()));
-    }
-    Ok(r.to_owned())
+    Ok(super::rules::check_reason(r)?)
 }
 
 /// Cancel an order before preparation starts (cashier, manager); its stock goes back. An order
@@ -225,33 +221,6 @@ async fn add_tender(
 ) -> Result<(StatusCode, Json<Order>)> {
     session.require(&[Role::Cashier])?;
     let order = store::add_tender(&state, id, session.staff.id, req).await?;
-    Ok((StatusCode::CREATED, Json(order)))
-}
-
-/// Money to give back.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewRefund {
-    /// Amount, minor units, at most what was paid.
-    pub amount: i64,
-    /// Why.
-    pub reason: String,
-}
-
-/// Refund part or all of what was paid (manager; audited).
-#[utoipa::path(post, path = "/api/v1/orders/{id}/refunds", tag = "orders", security(("pin_session" = [])), request_body = NewRefund,
-    params(("id" = String, Path, description = "order id")),
-    responses((status = 201, body = Order), (status = 403, body = patty_protocol::ErrorBody), (status = 422, body = patty_protocol::ErrorBody)))]
-#[tracing::instrument(skip_all, fields(order.id = %id, staff.id = %session.staff.id))]
-async fn refund(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<OrderId>,
-    Json(req): Json<NewRefund>,
-) -> Result<(StatusCode, Json<Order>)> {
-    session.require_manager()?;
-    let why = reason(&req.reason)?;
-    let order = store::refund(&state, id, session.staff.id, req.amount, why).await?;
     Ok((StatusCode::CREATED, Json(order)))
 }
 
@@ -345,7 +314,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel))
         .routes(routes!(void))
         .routes(routes!(add_tender))
-        .routes(routes!(refund))
         .routes(routes!(discount))
         .routes(routes!(receipt))
 }

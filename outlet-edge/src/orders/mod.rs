@@ -9,8 +9,9 @@
 //! - `error.rs`: [`OrderError`].
 //!
 //! May use: `infra`, [`crate::menu`] (pricing, live item states), [`crate::inventory`] (stock
-//! moves), [`crate::audit`]. Used by `kitchen`, `reports` and `sync` through the functions
-//! re-exported here. `store` and `rules` never use `http`; `rules` uses no store.
+//! moves), [`crate::audit`]. Used by `kitchen`, `reports`, `refunds` and `sync` through the
+//! functions re-exported here; the refund endpoint itself is `refunds`' (it decides whether the
+//! money goes back at the till, through [`store::refund`], or through the cloud). `store` and `rules` never use `http`; `rules` uses no store.
 
 mod error;
 mod http;
@@ -22,12 +23,13 @@ use crate::infra::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::OrderError;
-pub use http::{EditLines, NewDiscount, NewRefund, OrderQuery, StatusMove, Withdraw};
+pub use http::{EditLines, NewDiscount, OrderQuery, StatusMove, Withdraw};
 pub use receipt::{Receipt, receipt_text};
-pub use rules::{NewTender, StatusChange, Taking, check_can_take_on};
+pub use rules::{NewTender, StatusChange, Taking, check_can_take_on, check_reason};
 pub(crate) use store::pricing_ctx;
 pub use store::{
-    apply_status, erase_personal, insert_online, load, move_status, next_number, open_orders, recompute_totals, save,
+    apply_status, erase_personal, insert_online, load, move_status, next_number, open_orders, recompute_totals,
+    record_refund, save,
 };
 
 /// The order routes.

@@ -170,6 +170,15 @@ pub fn tender(order: &Order, req: NewTender, id: TenderId, by: StaffId, at_ms: i
     Ok(Tender { id, amount, kind, staff_id: Some(by), at_ms })
 }
 
+/// A manager's reason (a cancel, void, refund or discount) trimmed, 1 to 200 characters.
+pub fn check_reason(r: &str) -> Result<String, OrderError> {
+    let r = r.trim();
+    if r.is_empty() || r.chars().count() > 200 {
+        return Err(OrderError::Invalid("a reason of 1 to 200 characters is required".into()));
+    }
+    Ok(r.to_owned())
+}
+
 /// The refund `id` of `amount` (at most what was paid) for `why`, given by `by` at `at_ms`.
 pub fn refund(
     order: &Order,

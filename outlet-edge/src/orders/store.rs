@@ -399,6 +399,22 @@ pub async fn refund(state: &AppState, id: OrderId, by: StaffId, amount: i64, why
     .await
 }
 
+/// Records on order `id` a refund given elsewhere (by the payment provider, through the cloud):
+/// the negative `Refund` tender `tender`, once (an order that has a tender with its id already is
+/// left as it is), logged as a tender like a refund at the till, and published.
+#[tracing::instrument(skip_all, fields(order.id = %id))]
+pub fn record_refund(ctx: &mut WriteCtx<'_>, cfg: &OutletConfig, id: OrderId, tender: Tender) -> Result<Order> {
+    let (mut order, recalled) = load(ctx.conn, id)?;
+    if order.tenders.iter().any(|t| t.id == tender.id) {
+        return Ok(order);
+    }
+    order.tenders.push(tender.clone());
+    recompute_totals(&mut order, cfg);
+    save(ctx, &mut order, recalled)?;
+    ctx.log(ChangeV1::TenderAdded { order_id: id, tender })?;
+    Ok(order)
+}
+
 /// Grants a discount of `amount` or `percent_bp` for `why` (audited).
 #[tracing::instrument(skip_all, fields(order.id = %id))]
 pub async fn discount(

@@ -53,7 +53,7 @@ export function App() {
           <Header staff={session.staff} mode={mode} setMode={setMode} onSignOut={signOut} />
           <main>
             {mode === "order" && <OrderEntry onExpired={signOut} />}
-            {mode === "queue" && <OrderQueue />}
+            {mode === "queue" && <OrderQueue manager={session.staff.role === "manager"} />}
             {mode === "kitchen" && <Kitchen />}
             {mode === "stock" && <Stock manager={session.staff.role === "manager"} />}
             {mode === "soldout" && <SoldOut />}

@@ -459,7 +459,13 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Refund part or all of what was paid (manager; audited). */
+        /**
+         * Refund part or all of what was paid (manager; audited). Money taken at the till goes back at
+         *     once: 201 with the order and its negative `Refund` tender. Money taken online can only go
+         *     back through the payment provider: 202 with the order and the refund requests, which the
+         *     outlet keeps (queued while the cloud is out of reach) and sends to the cloud; the order gets
+         *     its `Refund` tender when the provider has settled them. More than is left is 422.
+         */
         post: operations["refund"];
         delete?: never;
         options?: never;
@@ -518,6 +524,26 @@ export interface paths {
         put?: never;
         /** Void an order (manager; audited). Stock goes back only if preparation had not started. */
         post: operations["void"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/refund-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Refunds of money taken online, newest first, with where each stands: `queued` at the outlet,
+         *     `sent` (the payment provider has it), `succeeded` or `failed` (any signed-in staff).
+         */
+        get: operations["list_refund_requests"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -917,6 +943,11 @@ export interface components {
             /** @description Postcode. */
             postcode: string;
         };
+        /**
+         * @description Where the cloud sends a refund: the cloud's own names (`to` in its refund API).
+         * @enum {string}
+         */
+        Destination: "card" | "wallet";
         /** @description A discount on the whole order. */
         Discount: {
             /**
@@ -1259,10 +1290,11 @@ export interface components {
         NewRefund: {
             /**
              * Format: int64
-             * @description Amount, minor units, at most what was paid.
+             * @description Amount, minor units: at most what was paid (for money taken online, at most what is left
+             *     of it after the refunds asked before, unless they failed).
              */
             amount: number;
-            /** @description Why. */
+            /** @description Why (1 to 200 characters). */
             reason: string;
         };
         /** @description A staff member to add. */
@@ -1443,6 +1475,13 @@ export interface components {
          * @description An outlet (one restaurant); also the origin id of its change log.
          */
         OutletId: string;
+        /** @description A refund of money taken online, accepted at the till and on its way to the payment provider. */
+        PendingRefund: {
+            /** @description The order, as yet without the refund: its `Refund` tender comes once the money went back. */
+            order: components["schemas"]["Order"];
+            /** @description The requests made (one, or a card and a wallet part), `queued` until the cloud has them. */
+            requests: components["schemas"]["RefundRequest"][];
+        };
         /** @description A price set by a manager instead of the menu's, with who and why. */
         PriceOverride: {
             /** @description The manager who set it. */
@@ -1472,6 +1511,68 @@ export interface components {
              */
             quantity: number;
         };
+        /** @description A refund of money taken online, asked at the till and carried to the cloud. */
+        RefundRequest: {
+            /**
+             * Format: int64
+             * @description Minor units, positive.
+             */
+            amount: number;
+            /**
+             * Format: int32
+             * @description Times the cloud was asked about it.
+             */
+            attempts: number;
+            /** @description The cloud's refund, once the cloud has it. */
+            cloud_refund_id?: string | null;
+            /**
+             * Format: int64
+             * @description Asked, Unix ms.
+             */
+            created_ms: number;
+            /** @description Back to the card or into the wallet, as the payment was made. */
+            destination: components["schemas"]["Destination"];
+            /** @description Stable id, minted at the till; the `Idempotency-Key` of every send to the cloud. */
+            id: string;
+            /** @description Why it failed (the cloud's words), or the last problem reaching the cloud while queued. */
+            message?: string | null;
+            /**
+             * Format: int64
+             * @description When the sender next asks the cloud, Unix ms.
+             */
+            next_ms: number;
+            /**
+             * Format: uuid
+             * @description The order refunded.
+             */
+            order_id: string;
+            /** @description The cloud's payment, from the order's online or wallet tender. */
+            payment_id: string;
+            /** @description Why. */
+            reason: string;
+            /**
+             * Format: uuid
+             * @description The manager who asked.
+             */
+            staff_id: string;
+            /** @description Where it stands. */
+            state: components["schemas"]["RequestState"];
+            /**
+             * Format: uuid
+             * @description The `Refund` tender the order gets when it succeeds.
+             */
+            tender_id: string;
+            /**
+             * Format: int64
+             * @description Last changed, Unix ms.
+             */
+            updated_ms: number;
+        };
+        /**
+         * @description Where a refund request stands.
+         * @enum {string}
+         */
+        RequestState: "queued" | "sent" | "succeeded" | "failed";
         /** @description How a conflict was settled. */
         Resolution: {
             /**
@@ -3611,12 +3712,22 @@ export interface operations {
             };
         };
         responses: {
+            /** @description refunded at the till */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description paid online: asked of the payment provider through the cloud */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PendingRefund"];
                 };
             };
             /** @description malformed JSON or query parameters */
@@ -3645,7 +3756,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description no such resource, or a malformed id in the path */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3654,7 +3764,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the current state does not allow it (or sold out, out of stock, outside the zone) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3961,6 +4070,66 @@ export interface operations {
             };
             /** @description the request body is not JSON */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a value breaks a rule of the request (a length, a range, a combination) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_refund_requests: {
+        parameters: {
+            query?: {
+                /** @description Only this order's. */
+                order_id?: string | null;
+                /** @description Most to return, newest first (default 100, at most 500). */
+                limit?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundRequest"][];
+                };
+            };
+            /** @description malformed JSON or query parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid session or access token, or credentials that do not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller's role or scope may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

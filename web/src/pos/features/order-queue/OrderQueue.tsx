@@ -1,30 +1,37 @@
 // The order queue: today's open orders, newest first, kept current by the edge's order events;
-// a phone order's driver and hand-over code on request.
+// a phone order's driver and hand-over code on request; refunds (a manager's) and where each
+// refund of an online payment stands.
 
 import { useEffect, useState } from "preact/hooks";
 import { useApi } from "../../../shared/api/context";
-import type { CounterDelivery, Order } from "../../../shared/api/edge";
+import type { CounterDelivery, Order, RefundRequest } from "../../../shared/api/edge";
 import { reloadOnEvents } from "../../../shared/api/stream";
 import { money } from "../../../shared/money";
 import { Problem, message } from "../../../shared/ui";
 import { addressLine } from "../../common/address";
+import { RefundForm } from "../refund/RefundForm";
+import { refundState } from "../refund/refund";
 
-/// Today's open orders, newest first, kept current by the edge's order events.
-export function OrderQueue() {
+/// Today's open orders, newest first, kept current by the edge's order events (which also mark
+/// a change to an order's refund requests); a manager may refund a paid order.
+export function OrderQueue({ manager }: { manager: boolean }) {
   const edge = useApi();
   const [orders, setOrders] = useState<Order[]>([]);
+  const [requests, setRequests] = useState<RefundRequest[]>([]);
+  const [refunding, setRefunding] = useState<string | null>(null);
   const [error, setError] = useState("");
-  useEffect(() => {
-    const load = () =>
-      edge
-        .call<Order[]>("GET", "/api/v1/orders?limit=100")
-        .then((o) => {
-          setOrders(o);
-          setError("");
-        })
-        .catch((e) => setError(message(e)));
-    return reloadOnEvents(edge, "/api/v1/kitchen/stream", load);
-  }, [edge]);
+  const load = () =>
+    Promise.all([
+      edge.call<Order[]>("GET", "/api/v1/orders?limit=100"),
+      edge.call<RefundRequest[]>("GET", "/api/v1/refund-requests?limit=500"),
+    ])
+      .then(([o, r]) => {
+        setOrders(o);
+        setRequests(r);
+        setError("");
+      })
+      .catch((e) => setError(message(e)));
+  useEffect(() => reloadOnEvents(edge, "/api/v1/kitchen/stream", load), [edge]);
   return (
     <section class="page" aria-label="Order queue">
       <h2>Orders</h2>
@@ -38,6 +45,7 @@ export function OrderQueue() {
             <th scope="col">Items</th>
             <th scope="col">Total</th>
             <th scope="col">Paid</th>
+            {manager && <th scope="col">Refund</th>}
           </tr>
         </thead>
         <tbody>
@@ -52,7 +60,33 @@ export function OrderQueue() {
               </td>
               <td>{o.lines.map((l) => `${l.quantity} × ${l.name}`).join(", ")}</td>
               <td>{money(o.total, o.currency)}</td>
-              <td>{o.paid >= o.total ? "paid" : money(o.paid, o.currency)}</td>
+              <td>
+                {o.paid >= o.total ? "paid" : money(o.paid, o.currency)}
+                {requests
+                  .filter((r) => r.order_id === o.id)
+                  .reverse()
+                  .map((r) => (
+                    <div class="mods" key={r.id} data-testid={`refund-${o.number}`}>
+                      Refund {money(r.amount, o.currency)}: {refundState(r)}
+                    </div>
+                  ))}
+              </td>
+              {manager && (
+                <td>
+                  {o.paid > 0 && (
+                    <button
+                      aria-expanded={refunding === o.id}
+                      aria-label={`Refund order ${o.number}`}
+                      onClick={() => setRefunding(refunding === o.id ? null : o.id)}
+                    >
+                      Refund
+                    </button>
+                  )}
+                  {refunding === o.id && (
+                    <RefundForm order={o} requests={requests.filter((r) => r.order_id === o.id)} onDone={load} />
+                  )}
+                </td>
+              )}
             </tr>
           ))}
         </tbody>
