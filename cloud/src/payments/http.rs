@@ -198,7 +198,9 @@ pub async fn refund(
             v.to_str()
                 .ok()
                 .filter(|k| !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic()))
-                .ok_or_else(|| PaymentError::Invalid("an Idempotency-Key is 1 to 128 visible ASCII characters".into()))?,
+                .ok_or_else(|| {
+                    PaymentError::Invalid("an Idempotency-Key is 1 to 128 visible ASCII characters".into())
+                })?,
         ),
     };
     let key = key.map(|k| format!("{}:{k}", who.subject));
