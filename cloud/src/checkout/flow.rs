@@ -7,7 +7,7 @@ use crate::ordering::http::{PayMethod, PayWith};
 use crate::ordering::store as orders;
 use crate::payments::flow::{self as pay, Seen};
 use crate::payments::provider::{ProviderError, Stage};
-use crate::payments::rules::{self, Change, Money, OrderStep, Purpose, Report, State};
+use crate::payments::rules::{self, Change, OrderStep, Purpose, Report, State};
 use crate::payments::{Payment, PaymentError, PaymentsState, ledger, store};
 use patty_protocol::ids::{OrderId, TenderId};
 use patty_protocol::order::{Order, OrderStatus, Tender, TenderKind};
@@ -67,35 +67,11 @@ pub async fn place(
     };
     let card = total - wallet;
     let provider = state.providers.active.clone();
-    let now = now_ms();
-    let mut p = Payment {
-        id: pay::new_id(),
-        order_id: Some(order.id),
-        customer_id: customer.to_owned(),
-        outlet_id: Some(order.outlet_id),
-        provider: if card == 0 { "wallet".into() } else { provider.name().into() },
-        reference: None,
-        charge: None,
-        currency: order.currency.as_str().to_owned(),
-        refunded: 0,
-        refunding: 0,
-        method_id: method.as_ref().map(|m| m.id.clone()),
-        failure: None,
-        due: None,
-        due_ms: None,
-        captured_ms: None,
-        created_ms: now,
-        updated_ms: now,
-        money: Money {
-            purpose: Purpose::Order,
-            state: State::Created,
-            amount: card,
-            authorised: 0,
-            captured: 0,
-            wallet,
-            fee: 0,
-        },
-    };
+    let name = if card == 0 { "wallet" } else { provider.name() };
+    let mut p = Payment::new(Purpose::Order, customer, name, order.currency.as_str(), card, wallet);
+    p.order_id = Some(order.id);
+    p.outlet_id = Some(order.outlet_id);
+    p.method_id = method.as_ref().map(|m| m.id.clone());
     let instant = card == 0 || provider.name() == "test";
     if instant {
         if card > 0 {

@@ -76,6 +76,11 @@ async fn insert_placed_tx(db: &Db, vault: &Vault, order: &Order, customer: &str,
     Ok(())
 }
 
+/// A placed order's row: id, customer, outlet, status, idempotency key, basket hash, time (created
+/// and updated), document.
+const INSERT_ORDER: &str = "INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)";
+
 /// Inserts `order` in the caller's transaction with the customer's activity and, unless it waits
 /// for its payment (`payment_pending`: the outlet must not hear of it yet), its `order.placed`
 /// event. A unique violation (the idempotency key used already) is the caller's to handle.
@@ -87,20 +92,17 @@ pub async fn insert_in(
     key: &str,
     hash: &str,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
-    )
-    .bind(order.id.to_string())
-    .bind(customer)
-    .bind(order.outlet_id.to_string())
-    .bind(order.status.as_str())
-    .bind(key)
-    .bind(hash)
-    .bind(order.created_ms)
-    .bind(serde_json::to_string(order)?)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(INSERT_ORDER)
+        .bind(order.id.to_string())
+        .bind(customer)
+        .bind(order.outlet_id.to_string())
+        .bind(order.status.as_str())
+        .bind(key)
+        .bind(hash)
+        .bind(order.created_ms)
+        .bind(serde_json::to_string(order)?)
+        .execute(&mut *conn)
+        .await?;
     if order.status != OrderStatus::PaymentPending {
         placed_event(conn, vault, order).await?.insert(conn).await?;
     }
@@ -173,8 +175,7 @@ async fn insert_placed_postgres(
     // The customer's key is made (once) on a connection of its own: an unused key is harmless.
     let e = placed_event(&mut *db.pool.acquire().await?, vault, order).await?;
     let sql = format!(
-        "WITH o AS (INSERT INTO orders (id, customer_id, outlet_id, status, idempotency_key, request_hash, created_ms, updated_ms, doc)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)),
+        "WITH o AS ({INSERT_ORDER}),
               e AS ({})
          INSERT INTO activity (user_id, at_ms, kind, detail) VALUES ($2, $7, 'order_placed', $1)",
         events::outbox::insert_sql(9, 1)

@@ -6,7 +6,7 @@
 
 use super::ledger::{self, About};
 use super::provider::{Create, Happened, Notice, ProviderError};
-use super::rules::{self, Change, Command, Destination, Money, OrderStep, Outcome, Purpose, Report, State};
+use super::rules::{self, Change, Command, Destination, OrderStep, Outcome, Purpose, Report};
 use super::{Payment, PaymentError, PaymentsState, RefundRow, store};
 use crate::events::NewEvent;
 use crate::infra::db::{Backend, now_ms};
@@ -435,36 +435,8 @@ pub async fn top_up(
     if !(1..=100_000_000).contains(&amount) {
         return Err(PaymentError::Invalid("a top-up is 1 to 100000000 minor units".into()).into());
     }
-    let now = now_ms();
     let provider = state.providers.active.clone();
-    let p = Payment {
-        id: new_id(),
-        order_id: None,
-        customer_id: customer.to_owned(),
-        outlet_id: None,
-        provider: provider.name().into(),
-        reference: None,
-        charge: None,
-        currency: currency.to_owned(),
-        refunded: 0,
-        refunding: 0,
-        method_id: None,
-        failure: None,
-        due: None,
-        due_ms: None,
-        captured_ms: None,
-        created_ms: now,
-        updated_ms: now,
-        money: Money {
-            purpose: Purpose::TopUp,
-            state: State::Created,
-            amount,
-            authorised: 0,
-            captured: 0,
-            wallet: 0,
-            fee: 0,
-        },
-    };
+    let p = Payment::new(Purpose::TopUp, customer, provider.name(), currency, amount, 0);
     let mut tx = state.db.begin().await?;
     store::insert(&mut tx, &p).await?;
     ledger::lock_wallet(&mut tx, state.db.backend, customer, currency).await?;

@@ -122,6 +122,38 @@ pub struct Payment {
 }
 
 impl Payment {
+    /// A new payment, `created`, of `amount` at `provider` (and `wallet` from the wallet).
+    pub fn new(
+        purpose: rules::Purpose,
+        customer: &str,
+        provider: &str,
+        currency: &str,
+        amount: i64,
+        wallet: i64,
+    ) -> Self {
+        let now = crate::infra::db::now_ms();
+        Self {
+            id: flow::new_id(),
+            order_id: None,
+            customer_id: customer.to_owned(),
+            outlet_id: None,
+            provider: provider.to_owned(),
+            reference: None,
+            charge: None,
+            currency: currency.to_owned(),
+            refunded: 0,
+            refunding: 0,
+            method_id: None,
+            failure: None,
+            due: None,
+            due_ms: None,
+            captured_ms: None,
+            created_ms: now,
+            updated_ms: now,
+            money: Money { purpose, state: rules::State::Created, amount, authorised: 0, captured: 0, wallet, fee: 0 },
+        }
+    }
+
     /// The idempotency key of the provider call `what` (`create`, `capture`…) for this payment.
     pub fn key(&self, what: &str) -> String {
         format!("{}:{what}", self.id)

@@ -70,6 +70,12 @@ impl CloudConfig {
         }
         Ok(certs.into_iter().fold(builder.tls_built_in_root_certs(false), |b, c| b.add_root_certificate(c)))
     }
+
+    /// The HTTP client every task talking to the cloud uses: [`CloudConfig::client`] with a
+    /// five-second connect timeout.
+    pub fn http_client(&self) -> Result<reqwest::Client, String> {
+        self.client()?.connect_timeout(std::time::Duration::from_secs(5)).build().map_err(|e| e.to_string())
+    }
 }
 
 impl std::fmt::Debug for CloudConfig {

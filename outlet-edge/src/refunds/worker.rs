@@ -18,14 +18,13 @@ pub fn start(state: &AppState) {
     if cfg.url.is_empty() {
         return;
     }
-    let client =
-        match cfg.client().and_then(|b| b.connect_timeout(Duration::from_secs(5)).build().map_err(|e| e.to_string())) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot build the HTTP client; refunds of online payments stay queued");
-                return;
-            }
-        };
+    let client = match cfg.http_client() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the HTTP client; refunds of online payments stay queued");
+            return;
+        }
+    };
     let cloud = Cloud { client, base: cfg.url.trim_end_matches('/').to_owned(), key: cfg.api_key.clone() };
     tokio::spawn(run(state.clone(), cloud));
 }

@@ -53,14 +53,13 @@ pub fn start(state: &AppState) {
     if cfg.url.is_empty() {
         return;
     }
-    let client =
-        match cfg.client().and_then(|b| b.connect_timeout(Duration::from_secs(5)).build().map_err(|e| e.to_string())) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot build the HTTP client; sync is off");
-                return;
-            }
-        };
+    let client = match cfg.http_client() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the HTTP client; sync is off");
+            return;
+        }
+    };
     let base = cfg.url.trim_end_matches('/').to_owned();
     let (down_client, down_base) = (client.clone(), base.clone());
     supervise("upload", state.clone(), move |s| upload::upload_loop(s, client.clone(), base.clone()));
