@@ -4,7 +4,7 @@
 //!   the customer, the signed webhook handled, until the order reads `placed`; baseline: the same
 //!   order placed paid at the outlet (no payment at all).
 //! - `webhooks`: signed `payment_intent.amount_capturable_updated` webhooks handled per second
-//!   (verify, deduplicate, merge, send the order to its outlet); baseline: `GET /health` on the same
+//!   (verify, deduplicate, merge, send the order to its outlet); baseline: `GET /healthz` on the same
 //!   cloud at the same concurrency.
 //!
 //! `cargo bench -p patty-cloud --bench checkout`. Needs PostgreSQL (`PATTY_TEST_POSTGRES`) and Node
@@ -199,7 +199,7 @@ async fn webhooks(bench: &Arc<Bench>, count: usize) -> (f64, f64) {
                             break;
                         }
                         let r = if health {
-                            b.http.get(format!("{}/health", b.base)).send().await.unwrap()
+                            b.http.get(format!("{}/healthz", b.base)).send().await.unwrap()
                         } else {
                             b.http
                                 .post(format!("{}/api/v1/payments/webhooks/stripe", b.base))
@@ -251,7 +251,7 @@ async fn main() {
         let count = env_or("PATTY_BENCH_WEBHOOKS", 400) as usize;
         let (health, hooks) = webhooks(&bench, count).await;
         println!("signed Stripe webhooks, {count} (one per waiting payment), {CLIENTS} senders");
-        println!("  baseline (GET /health, same cloud, same concurrency): {health:>7.0} /s");
+        println!("  baseline (GET /healthz, same cloud, same concurrency): {health:>7.0} /s");
         println!("  webhooks handled (verified, deduplicated, merged, order sent to its outlet): {hooks:>7.0} /s");
         println!("  ratio webhooks/baseline: {:.2}x", hooks / health);
     }
