@@ -31,6 +31,14 @@ async fn stripe_order_to_refunds(backend: Backend) {
     let placed_path = format!("/api/v1/outlets/{OUTLET}/orders?status=placed");
     let waiting = shop.get(&shop.staff, &placed_path).await;
     assert!(waiting.as_array().unwrap().iter().all(|o| o["id"] != id.as_str()), "unpaid at the outlet: {waiting}");
+    let all_path = format!("/api/v1/outlets/{OUTLET}/orders");
+    let everything = shop.get(&shop.staff, &all_path).await;
+    assert!(
+        everything.as_array().unwrap().iter().all(|o| o["id"] != id.as_str()),
+        "unpaid at the outlet: {everything}"
+    );
+    let pending = shop.get(&shop.staff, &format!("/api/v1/outlets/{OUTLET}/orders?status=payment_pending")).await;
+    assert!(pending.as_array().unwrap().iter().any(|o| o["id"] == id.as_str()), "asked for, it is listed: {pending}");
 
     // The customer's client gets what it needs to confirm; the intent is for the cloud's total.
     let p = shop.order_payment(&id).await;

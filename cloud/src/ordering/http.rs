@@ -338,7 +338,8 @@ pub struct OrderSearch {
     #[serde(default)]
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
-    /// Only orders in this status.
+    /// Only orders in this status (orders still waiting for their payment, `payment_pending`, are
+    /// listed only when asked for by this).
     #[serde(default)]
     pub status: Option<OrderStatus>,
     /// Only the order with this number.

@@ -279,8 +279,10 @@ pub async fn search(db: &Db, outlet: OutletId, q: Search) -> Result<Vec<Order>> 
         Int(i64),
     }
     let mut conds: Vec<(&str, Bind)> = vec![];
-    if let Some(st) = q.status {
-        conds.push(("status = ?", Bind::Text(st.as_str().to_owned())));
+    match q.status {
+        Some(st) => conds.push(("status = ?", Bind::Text(st.as_str().to_owned()))),
+        // An order waiting for its payment is not the outlet's yet: listed only when asked for.
+        None => conds.push(("status <> ?", Bind::Text(OrderStatus::PaymentPending.as_str().to_owned()))),
     }
     if let Some(n) = q.number {
         conds.push(("doc LIKE ?", Bind::Text(format!("%\"number\":{n},%"))));

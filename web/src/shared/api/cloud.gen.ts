@@ -7478,7 +7478,10 @@ export interface operations {
             query?: {
                 /** @description Most to return, newest first (default 50, at most 500). */
                 limit?: number | null;
-                /** @description Only orders in this status. */
+                /**
+                 * @description Only orders in this status (orders still waiting for their payment, `payment_pending`, are
+                 *     listed only when asked for by this).
+                 */
                 status?: null | components["schemas"]["OrderStatus"];
                 /** @description Only the order with this number. */
                 number?: number | null;
