@@ -126,16 +126,24 @@ function int(v, name, { min = 0 } = {}) {
 
 // ---------------------------------------------------------------- webhooks
 
-let chain = Promise.resolve();
+// One queue per payment: a payment's webhooks go out in the order they happened, while different
+// payments' webhooks do not wait for each other (as at a real provider, which sends concurrently).
+const chains = new Map();
 
-/** Queues `ev` for delivery (in order); resolves once the cloud answered (or delivery failed). */
+/** Queues `ev` for delivery after its payment's earlier ones; resolves once the cloud answered (or
+ * delivery failed). */
 function enqueue(ev) {
-  const p = chain.then(async () => {
+  const key = ev.reference ?? '';
+  const p = (chains.get(key) ?? Promise.resolve()).then(async () => {
     if (faults.delay_webhooks_ms > 0) await sleep(faults.delay_webhooks_ms);
     await deliver(ev);
     if (faults.duplicate_webhooks) await deliver(ev);
   });
-  chain = p.catch(() => {});
+  const tail = p.catch(() => {});
+  chains.set(key, tail);
+  tail.then(() => {
+    if (chains.get(key) === tail) chains.delete(key);
+  });
   return p;
 }
 
