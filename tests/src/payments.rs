@@ -35,7 +35,9 @@ pub fn double_dir() -> PathBuf {
 }
 
 /// Stripe's published fixtures: `$PATTY_STRIPE_FIXTURES`, else
-/// `<root>/../shared/payments/stripe-fixtures3.json`. Panics, naming both, if neither exists.
+/// `<root>/../shared/payments/stripe-fixtures3.json`. Panics if the variable names no file. Where
+/// neither is there (a clone away from the shared data), it says so on stderr and the double
+/// answers from bare objects of each kind, with every field it sets.
 pub fn stripe_fixtures() -> PathBuf {
     let default = workspace_root().join("..").join("shared").join("payments").join("stripe-fixtures3.json");
     if let Some(given) = std::env::var_os("PATTY_STRIPE_FIXTURES") {
@@ -43,11 +45,12 @@ pub fn stripe_fixtures() -> PathBuf {
         assert!(given.is_file(), "PATTY_STRIPE_FIXTURES names {}, which is not a file", given.display());
         return given;
     }
-    assert!(
-        default.is_file(),
-        "Stripe's fixtures are not at {} and PATTY_STRIPE_FIXTURES is not set: point it at stripe-fixtures3.json",
-        default.display()
-    );
+    if !default.is_file() {
+        eprintln!(
+            "Stripe's fixtures are not at {} and PATTY_STRIPE_FIXTURES is not set: the payments double answers from bare objects",
+            default.display()
+        );
+    }
     default
 }
 
