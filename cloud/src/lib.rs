@@ -38,6 +38,7 @@ pub mod events;
 pub mod fleet;
 pub mod identity;
 pub mod infra;
+pub mod notify;
 pub mod ordering;
 pub mod outlets;
 pub mod payments;
