@@ -28,6 +28,12 @@ pub fn mac(key: &[u8], message: &[u8]) -> String {
     m.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether `a` and `b` are equal, in time that depends only on their lengths (for comparing a
+/// signature a caller sent with the one we make).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// SHA-256 of `parts` concatenated, as lower-case hex.
 pub fn digest(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();

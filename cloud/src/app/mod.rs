@@ -18,27 +18,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// A key from the configuration, or else the one kept in the data directory's `file` (made there
-/// the first time).
-fn key_or_file(configured: &str, data_dir: &std::path::Path, file: &str) -> Result<Vec<u8>> {
-    if !configured.is_empty() {
-        return Ok(configured.as_bytes().to_vec());
-    }
-    std::fs::create_dir_all(data_dir).map_err(|e| Error::Internal(format!("create {}: {e}", data_dir.display())))?;
-    let path = data_dir.join(file);
-    patty_service::secret::load_or_create_key(&path).map_err(|e| Error::Internal(format!("{}: {e}", path.display())))
-}
-
 /// Connects the database (migrating it), Kafka when configured, and builds the state.
 pub async fn open(config: Config) -> Result<AppState> {
     let db = db::Db::connect(&config).await?;
-    let secret = key_or_file(&config.auth.jwt_secret, &config.data_dir, "jwt.key")?;
-    let master = key_or_file(&config.privacy.master_key, &config.data_dir, "master.key")?;
+    let secret = crate::infra::config::key_or_file(&config.auth.jwt_secret, &config.data_dir, "jwt.key")?;
+    let master = crate::infra::config::key_or_file(&config.privacy.master_key, &config.data_dir, "master.key")?;
     if !config.auth.bootstrap_admin.is_empty() {
         identity::bootstrap_admin(&db, &config.auth.bootstrap_admin).await?;
     }
     let keys = Arc::new(identity::Keys::new(&secret, &config.auth.issuer, &config.auth.audience)?);
-    let mail = mail::Mailer::from_config(&config.mail).map_err(|e| Error::Internal(format!("mail: {e}")))?;
     let sink = if config.kafka.brokers.is_empty() {
         None
     } else {
@@ -62,12 +50,15 @@ pub async fn open(config: Config) -> Result<AppState> {
         crate::infra::atrest::AtRest::from_config(&shared.config.payments, &shared.config.data_dir)
             .map_err(|e| Error::Validation(format!("payments: {e}")))?,
     );
+    let notify = crate::notify::NotifyState::open(shared.clone(), ring.clone())?;
+    let mail = mail::Mailer::new(Some(Arc::new(crate::notify::SecurityQueue(notify.clone()))));
     let payer: Arc<dyn crate::ordering::Payer> = Arc::new(crate::checkout::Checkout(crate::payments::PaymentsState {
         shared: shared.clone(),
         providers: providers.clone(),
         ring: ring.clone(),
     }));
     Ok(AppState {
+        notify,
         providers,
         ring,
         payer,
@@ -127,6 +118,9 @@ pub async fn run(
         Duration::from_secs(60),
         shared.closing.subscribe(),
     ));
+    let notifier = shared.config.notify.embedded.then(|| {
+        tokio::spawn(crate::notify::worker::run(crate::notify::NotifyState::from_ref(&state), shared.closing.subscribe()))
+    });
     let closing = shared.closing.clone();
     let served = patty_service::http::serve(listener, app(state), tls, async move {
         shutdown.await;
@@ -138,6 +132,9 @@ pub async fn run(
     let _ = tracking.await;
     let _ = dispatch.await;
     let _ = store.await;
+    if let Some(notifier) = notifier {
+        let _ = notifier.await;
+    }
     let _ = checkout.await;
     let _ = rotation.await;
     served.map_err(|e| Error::Internal(format!("serve: {e}")))?;

@@ -90,6 +90,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(ordering::router())
         .merge(crate::payments::router())
         .merge(crate::checkout::router())
+        .merge(crate::notify::router())
         .merge(events::router())
         .merge(sync::router())
         .merge(fleet::router())

@@ -8,6 +8,7 @@ use crate::fleet::{Fleet, FleetState};
 use crate::identity::IdentityState;
 use crate::infra::atrest::AtRest;
 use crate::infra::state::Shared;
+use crate::notify::NotifyState;
 use crate::ordering::{OrderingState, Payer};
 use crate::outlets::Recent;
 use crate::payments::{PaymentsState, Providers};
@@ -43,6 +44,14 @@ pub struct AppState {
     pub ring: Arc<AtRest>,
     /// Checkout, which ordering hands new online orders to.
     pub payer: Arc<dyn Payer>,
+    /// Notifications: the channels, the link key, the inbox's wake-ups.
+    pub notify: NotifyState,
+}
+
+impl FromRef<AppState> for NotifyState {
+    fn from_ref(s: &AppState) -> Self {
+        s.notify.clone()
+    }
 }
 
 impl FromRef<AppState> for PaymentsState {

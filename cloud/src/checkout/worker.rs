@@ -32,7 +32,7 @@ pub async fn run(state: PaymentsState, mut shutdown: watch::Receiver<bool>) {
     let mut reconciled = Instant::now() - every;
     loop {
         if cursor.is_none() {
-            match store::cursor(&state.db).await {
+            match crate::events::store::cursor(&state.db, "payments").await {
                 Ok(at) => cursor = Some(at),
                 Err(e) => tracing::warn!(error = %e, "checkout: reading its cursor failed"),
             }
@@ -76,7 +76,7 @@ async fn follow(state: &PaymentsState, cursor: &mut i64) -> Result<()> {
                 tracing::warn!(error = %err, %order, "checkout: an order event could not move its payment");
             }
         }
-        store::advance(&state.db, last).await?;
+        crate::events::store::advance(&state.db, "payments", last).await?;
         *cursor = last;
     }
     Ok(())

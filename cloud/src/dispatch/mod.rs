@@ -23,7 +23,7 @@
 //!   part runs once a second (and at once after a decline).
 //!
 //! # Layout
-//! [`rules`] (the choice of driver, the reading of order events: pure), [`store`] (the cursor),
+//! [`rules`] (the choice of driver, the reading of order events: pure), its cursor in the event log (`events::store::cursor`),
 //! [`offers`] (offering, expiring), [`worker`] (the loop).
 //!
 //! May use `delivery` (its lifecycle and store), `outlets` (the pickup), `fleet`, `events` and
@@ -31,7 +31,7 @@
 
 pub mod offers;
 pub mod rules;
-pub mod store;
+
 pub mod worker;
 
 pub use rules::{Candidate, Dispatcher, Nearest};

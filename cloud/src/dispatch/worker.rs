@@ -2,7 +2,7 @@
 //! deliveries), and sweeps the offers once a second or when woken.
 
 use super::rules::{Decision, Dispatcher, Nearest, decide, order_in, seen};
-use super::{offers, store};
+use super::offers;
 use crate::delivery::lifecycle::{status_event, take};
 use crate::delivery::store::{self as deliveries, Created};
 use crate::delivery::{DeliveryState, Step};
@@ -38,7 +38,7 @@ pub async fn run_with(state: DeliveryState, dispatcher: Box<dyn Dispatcher>, mut
         // made a delivery for and then died before it read the order's withdrawal; reading
         // events again does no harm.
         if cursor.is_none() {
-            match store::cursor(&state.db).await {
+            match crate::events::store::cursor(&state.db, "orders").await {
                 Ok(at) => cursor = Some((at - REREAD_AT_START).max(0)),
                 Err(e) => tracing::warn!(error = %e, "dispatch: reading its cursor failed"),
             }
@@ -88,7 +88,7 @@ async fn follow(state: &DeliveryState, cursor: &mut i64) -> Result<bool> {
         // A full batch ends at its last event; a short one has read everything up to the top.
         let last = if events.len() as i64 == BATCH { events.last().map_or(top, |e| e.position) } else { top };
         created |= handle(state, events).await?;
-        store::advance(&state.db, last).await?;
+        crate::events::store::advance(&state.db, "orders", last).await?;
         *cursor = last;
     }
     Ok(created)

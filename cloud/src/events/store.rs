@@ -47,6 +47,30 @@ pub async fn top(db: &Db) -> Result<i64> {
     Ok(top.unwrap_or(0))
 }
 
+/// Where the follower `name` (a row of `dispatch_cursor`: `orders`, `payments`, `notify`) has read
+/// the event log to; 0 before its first round.
+pub async fn cursor(db: &Db, name: &str) -> Result<i64> {
+    let row =
+        sqlx::query("SELECT position FROM dispatch_cursor WHERE name = $1").bind(name).fetch_optional(&db.pool).await?;
+    Ok(match row {
+        Some(r) => r.try_get("position")?,
+        None => 0,
+    })
+}
+
+/// Moves the follower `name`'s cursor forward to `position` (never back; replicas share it).
+pub async fn advance(db: &Db, name: &str, position: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO dispatch_cursor (name, position) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET position = excluded.position WHERE dispatch_cursor.position < excluded.position",
+    )
+    .bind(name)
+    .bind(position)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
 /// Reads the relayed events of `kinds` after `after` and up to `through`, in order: a follower
 /// that cares for a few kinds (dispatch) neither fetches nor parses the others.
 #[tracing::instrument(skip_all, err(level = "warn"), fields(after, through))]

@@ -58,6 +58,27 @@ fn user_row(r: &sqlx::any::AnyRow) -> Result<User> {
     })
 }
 
+/// A live account's phone number, if it has one.
+pub async fn phone_of(db: &Db, id: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT phone FROM users WHERE id = $1 AND erased_ms IS NULL").bind(id).fetch_optional(&db.pool).await?;
+    Ok(row.map(|r| r.try_get::<Option<String>, _>("phone")).transpose()?.flatten())
+}
+
+/// The live accounts with `role` (at `outlet`, when given), oldest first: whom an outlet's alerts
+/// go to.
+#[tracing::instrument(skip_all, fields(role = role.as_str()))]
+pub async fn users_with_role(db: &Db, role: Role, outlet: Option<&str>) -> Result<Vec<User>> {
+    let rows = sqlx::query(
+        "SELECT id, email, name, role, outlet_id, email_verified FROM users \
+         WHERE role = $1 AND ($2 = '' OR outlet_id = $2) AND erased_ms IS NULL ORDER BY created_ms, id",
+    )
+    .bind(role.as_str())
+    .bind(outlet.unwrap_or(""))
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(user_row).collect()
+}
+
 /// The id and password hash of the live account with `email`, if any.
 #[tracing::instrument(skip_all)]
 pub async fn credentials_of(db: &Db, email: &str) -> Result<Option<(String, String)>> {

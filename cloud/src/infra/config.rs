@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 pub use patty_service::config::ConfigError;
 
+mod notify;
 mod payments;
+pub use notify::{NotifyConfig, SmsConfig};
 pub use payments::{PaymentsConfig, RazorpayConfig, StripeConfig, read_secret};
 
 /// Everything the cloud needs to run.
@@ -40,6 +42,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// Online payments: the provider, its keys, and the key for payment data at rest.
     pub payments: PaymentsConfig,
+    /// Notifications: the embedded notifier, links, defaults, SMTP, web push, SMS.
+    pub notify: NotifyConfig,
 }
 
 /// Where security messages go (the notifier that sends mail over SMTP is a later service).
@@ -310,6 +314,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             privacy: PrivacyConfig::default(),
             payments: PaymentsConfig::default(),
+            notify: NotifyConfig::default(),
         }
     }
 }
@@ -368,6 +373,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         self.tls.validate().map_err(ConfigError::Invalid)?;
+        self.notify.validate()?;
         let url = &self.database.url;
         if !(url.is_empty()
             || url.starts_with("postgres://")
@@ -451,6 +457,17 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A key from the configuration, or else the one kept in the data directory's `file` (made there
+/// the first time).
+pub fn key_or_file(configured: &str, data_dir: &std::path::Path, file: &str) -> Result<Vec<u8>, patty_service::error::Error> {
+    if !configured.is_empty() {
+        return Ok(configured.as_bytes().to_vec());
+    }
+    std::fs::create_dir_all(data_dir).map_err(|e| patty_service::error::Error::Internal(format!("create {}: {e}", data_dir.display())))?;
+    let path = data_dir.join(file);
+    patty_service::secret::load_or_create_key(&path).map_err(|e| patty_service::error::Error::Internal(format!("{}: {e}", path.display())))
 }
 
 #[cfg(test)]

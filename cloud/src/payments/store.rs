@@ -572,21 +572,3 @@ pub async fn touch_refund(db: &Db, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Where the checkout worker has read the event log to.
-pub async fn cursor(db: &Db) -> Result<i64> {
-    let row =
-        sqlx::query("SELECT position FROM dispatch_cursor WHERE name = 'payments'").fetch_optional(&db.pool).await?;
-    Ok(match row {
-        Some(r) => r.try_get("position")?,
-        None => 0,
-    })
-}
-
-/// Moves the checkout worker's cursor forward (never back).
-pub async fn advance(db: &Db, position: i64) -> Result<()> {
-    sqlx::query("UPDATE dispatch_cursor SET position = $1 WHERE name = 'payments' AND position < $1")
-        .bind(position)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
-}

@@ -19,6 +19,7 @@ pub async fn erase_customer(db: &Db, id: &str) -> Result<()> {
     crate::identity::erase_account(&mut tx, id).await?;
     crate::customers::erase_addresses(&mut tx, id).await?;
     crate::delivery::erase_customer(&mut tx, id).await?;
+    crate::notify::erase(&mut tx, id).await?;
     // Every copy of what their events sealed becomes unreadable with the key; events from before
     // sealing are blanked where they are kept.
     Vault::shred(&mut tx, id).await?;

@@ -33,8 +33,15 @@ pub fn stream(state: SyncState, outlet: OutletId, after: i64) -> Body {
                 _ = tokio::time::sleep(KEEPALIVE) => true,
                 _ = closing.wait_for(|c| *c) => break,
             };
-            if idle && tx.send(Ok(Bytes::from_static(&[0, 0, 0, 0]))).await.is_err() {
-                break;
+            if idle {
+                if tx.send(Ok(Bytes::from_static(&[0, 0, 0, 0]))).await.is_err() {
+                    break;
+                }
+                // An open stream is the outlet being there, uploads or not (the notifier reports an
+                // outlet offline from this).
+                if let Err(e) = store::touch(&state.db, &outlet.to_string(), crate::infra::db::now_ms()).await {
+                    tracing::warn!(error = %e, %outlet, "noting the outlet seen failed");
+                }
             }
         }
         state.figures.disconnect(outlet);

@@ -57,3 +57,26 @@ pub trait Channel: Send + Sync {
     /// Sends `message`; `Ok` once the server took it.
     fn send<'a>(&'a self, message: &'a Outgoing) -> BoxFuture<'a, Result<(), SendError>>;
 }
+
+/// The channels `config` names: email by SMTP (`notify.smtp_url`), else into `mail.pickup_dir`;
+/// web push always (its key from `notify.vapid_key` or the data directory); SMS when a gateway
+/// is configured.
+pub fn from_config(config: &crate::infra::config::Config) -> crate::infra::error::Result<super::Channels> {
+    use crate::infra::error::Error;
+    use std::sync::Arc;
+    let n = &config.notify;
+    let from: lettre::message::Mailbox =
+        config.mail.from.parse().map_err(|e| Error::Validation(format!("mail.from: {e}")))?;
+    let timeout = std::time::Duration::from_millis(n.send_timeout_ms);
+    let smtp = n.smtp_url().map_err(|e| Error::Validation(e.to_string()))?;
+    let email: Option<Arc<dyn Channel>> = if !smtp.is_empty() {
+        Some(Arc::new(email::Smtp::new(&smtp, from, timeout).map_err(Error::Validation)?))
+    } else if let Some(dir) = &config.mail.pickup_dir {
+        Some(Arc::new(
+            email::Pickup::open(dir, from).map_err(|e| Error::Internal(format!("{}: {e}", dir.display())))?,
+        ))
+    } else {
+        None
+    };
+    Ok(super::Channels { email, push: None, sms: None, vapid_public: None })
+}

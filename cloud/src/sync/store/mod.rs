@@ -84,6 +84,16 @@ pub async fn progress(db: &Db) -> Result<Vec<Progress>> {
         .collect()
 }
 
+/// Notes `origin` seen at `now` (its downward stream is open), if it has a cursor.
+pub async fn touch(db: &Db, origin: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE sync_cursors SET seen_ms = $1 WHERE origin = $2 AND seen_ms < $1")
+        .bind(now)
+        .bind(origin)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
 // --- Conflicts ---
 
 /// Stores a conflict; false if it was already there.
