@@ -1,7 +1,11 @@
-//! Shared fixtures: the sample outlet as HQ registers it, and waiting for a service to answer.
+//! Shared fixtures: the sample outlet as HQ registers it, waiting for a service to answer, and
+//! installing a Node test server's npm packages.
 
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
 
 /// An outlet in Amsterdam, open all day every day, delivering to a box around the centre.
 pub fn outlet(id: &str) -> Value {
@@ -63,4 +67,47 @@ pub async fn login(http: &reqwest::Client, base: &str, email: &str, password: &s
         http.post(format!("{base}/api/v1/auth/login")).json(&json!({ "email": email, "password": password })).send();
     let v: Value = r.await.unwrap().json().await.unwrap();
     v["access_token"].as_str().unwrap_or_else(|| panic!("{email} signs in: {v}")).to_owned()
+}
+
+/// Installs the npm packages of the Node project in `dir` (`npm ci`) if they are missing, i.e. if
+/// `node_modules/<probe>/package.json` is not there: one install at a time in this process, and
+/// under a lock directory (`dir/.npm-ci.lock`) so that test processes running side by side do not
+/// install together.
+pub fn ensure_node_modules(dir: &Path, probe: &str) {
+    static IN_PROCESS: Mutex<()> = Mutex::new(());
+    let _one = IN_PROCESS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let installed = || dir.join("node_modules").join(probe).join("package.json").is_file();
+    if installed() {
+        return;
+    }
+    let lock = dir.join(".npm-ci.lock");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        match std::fs::create_dir(&lock) {
+            Ok(()) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // A lock left by a process that died long ago is taken over.
+                let stale = std::fs::metadata(&lock)
+                    .and_then(|m| m.modified())
+                    .map(|t| SystemTime::now().duration_since(t).unwrap_or_default() > Duration::from_secs(600))
+                    .unwrap_or(false);
+                if stale || Instant::now() > deadline {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("lock {}: {e}", lock.display()),
+        }
+    }
+    if !installed() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(dir)
+            .status()
+            .unwrap_or_else(|e| panic!("run npm ci in {}: {e} (is Node.js installed?)", dir.display()));
+        let _ = std::fs::remove_dir(&lock);
+        assert!(status.success(), "npm ci in {} failed: {status}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir(&lock);
+    }
 }

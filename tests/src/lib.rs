@@ -10,6 +10,7 @@
 //! - [`mqtt`]: a Mosquitto of the test's own with the fleet's broker settings.
 //! - [`payments`]: the payment providers' double (Stripe and Razorpay on loopback).
 //! - [`postgres`]: a fresh schema per test on the PostgreSQL server.
+//! - [`push`]: a web push service that decrypts what it is sent (`web-push-testing`).
 //! - [`process`]: start a service binary and learn the address it listens on.
 //! - [`sse`]: read events from a streaming HTTP response with deadlines.
 #![forbid(unsafe_code)]
@@ -23,6 +24,7 @@ pub mod mqtt;
 pub mod payments;
 pub mod postgres;
 pub mod process;
+pub mod push;
 pub mod sse;
 
 pub use process::spawn_service;

@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 /// The Stripe secret key the double accepts (`Authorization: Bearer …`).
 pub const STRIPE_KEY: &str = "sk_test_patty_double";
@@ -54,49 +53,6 @@ pub fn stripe_fixtures() -> PathBuf {
     default
 }
 
-/// Installs the double's npm packages (`npm ci`) if they are missing: once per process, and
-/// under a lock directory so that test processes running side by side do not install together.
-fn ensure_node_modules() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        let dir = double_dir();
-        let installed = || dir.join("node_modules").join("stripe").join("package.json").is_file();
-        if installed() {
-            return;
-        }
-        let lock = dir.join(".npm-ci.lock");
-        let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            match std::fs::create_dir(&lock) {
-                Ok(()) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    // A lock left by a process that died long ago is taken over.
-                    let stale = std::fs::metadata(&lock)
-                        .and_then(|m| m.modified())
-                        .map(|t| SystemTime::now().duration_since(t).unwrap_or_default() > Duration::from_secs(600))
-                        .unwrap_or(false);
-                    if stale || Instant::now() > deadline {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                Err(e) => panic!("lock {}: {e}", lock.display()),
-            }
-        }
-        if !installed() {
-            let status = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&dir)
-                .status()
-                .unwrap_or_else(|e| panic!("run npm ci in {}: {e} (is Node.js installed?)", dir.display()));
-            let _ = std::fs::remove_dir(&lock);
-            assert!(status.success(), "npm ci in {} failed: {status}", dir.display());
-        } else {
-            let _ = std::fs::remove_dir(&lock);
-        }
-    });
-}
-
 /// A running double. Killed when dropped.
 pub struct Double {
     /// `http://127.0.0.1:PORT`.
@@ -119,7 +75,7 @@ impl Double {
     /// missing) and waits for its `listening <port>` line. Panics if it does not say so within
     /// 30 seconds, or exits first. Its stdin is its lifeline: it exits if this process dies.
     pub fn start() -> Double {
-        ensure_node_modules();
+        crate::fixtures::ensure_node_modules(&double_dir(), "stripe");
         let script = double_dir().join("double.mjs");
         let mut child = Command::new("node")
             .arg(&script)
