@@ -124,7 +124,7 @@ async fn every_route_states_its_roles() {
         (Method::GET, "/api/v1/catalog/versions".into(), json!(null), &[]),
         (Method::GET, "/api/v1/catalog/versions/1".into(), json!(null), &["edge"]),
         (Method::GET, "/api/v1/me".into(), json!(null), &["customer"]),
-        (Method::PATCH, "/api/v1/me".into(), json!({ "phone": "+31 20 123" }), &["customer"]),
+        (Method::PATCH, "/api/v1/me".into(), json!({ "phone": "+31 20 123 4567" }), &["customer"]),
         (Method::GET, "/api/v1/me/addresses".into(), json!(null), &["customer"]),
         (Method::POST, "/api/v1/me/addresses".into(), address, &["customer"]),
         (Method::DELETE, "/api/v1/me/addresses/none".into(), json!(null), &["customer"]),

@@ -20,6 +20,7 @@ pub mod chain;
 pub mod fixtures;
 pub mod kafka;
 pub mod link;
+pub mod mail;
 pub mod mqtt;
 pub mod payments;
 pub mod postgres;

@@ -119,7 +119,10 @@ pub async fn run(
         shared.closing.subscribe(),
     ));
     let notifier = shared.config.notify.embedded.then(|| {
-        tokio::spawn(crate::notify::worker::run(crate::notify::NotifyState::from_ref(&state), shared.closing.subscribe()))
+        tokio::spawn(crate::notify::worker::run(
+            crate::notify::NotifyState::from_ref(&state),
+            shared.closing.subscribe(),
+        ))
     });
     let closing = shared.closing.clone();
     let served = patty_service::http::serve(listener, app(state), tls, async move {
@@ -140,4 +143,67 @@ pub async fn run(
     served.map_err(|e| Error::Internal(format!("serve: {e}")))?;
     tracing::info!("patty-cloud stopped");
     Ok(())
+}
+
+/// Runs the notifier alone (`patty-notifier`): the same database as the cloud (migrated), its
+/// keys (shared through the configuration or the data directory), the event log followed and
+/// messages sent, and `/healthz` and `/metrics` (messages by channel and state) on `listener`,
+/// until `shutdown` completes. As many may run as wanted, beside a cloud with
+/// `notify.embedded = false`.
+pub async fn run_notifier(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let db = db::Db::connect(&config).await?;
+    let master = crate::infra::config::key_or_file(&config.privacy.master_key, &config.data_dir, "master.key")?;
+    let ring = Arc::new(
+        crate::infra::atrest::AtRest::from_config(&config.payments, &config.data_dir)
+            .map_err(|e| Error::Validation(format!("payments: {e}")))?,
+    );
+    let shared = Shared {
+        db,
+        config: Arc::new(config),
+        vault: Arc::new(vault::Vault::new(&master)),
+        kafka: None,
+        relayed: tokio::sync::watch::channel(0).0,
+        closing: Arc::new(tokio::sync::watch::channel(false).0),
+    };
+    let state = crate::notify::NotifyState::open(shared.clone(), ring)?;
+    let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
+    tracing::info!(%addr, database = ?shared.db.backend, "patty-notifier listening");
+    let worker = tokio::spawn(crate::notify::worker::run(state.clone(), shared.closing.subscribe()));
+    let routes = axum::Router::new()
+        .route("/healthz", axum::routing::get(notifier_health))
+        .route("/metrics", axum::routing::get(notifier_metrics))
+        .with_state(state);
+    let closing = shared.closing.clone();
+    let served = patty_service::http::serve(listener, routes, None, async move {
+        shutdown.await;
+        closing.send_replace(true);
+    })
+    .await;
+    let _ = worker.await;
+    served.map_err(|e| Error::Internal(format!("serve: {e}")))?;
+    tracing::info!("patty-notifier stopped");
+    Ok(())
+}
+
+async fn notifier_health(
+    axum::extract::State(state): axum::extract::State<crate::notify::NotifyState>,
+) -> Result<crate::infra::error::Json<serde_json::Value>> {
+    state.db.ping().await?;
+    Ok(crate::infra::error::Json(serde_json::json!({ "status": "ok" })))
+}
+
+async fn notifier_metrics(
+    axum::extract::State(state): axum::extract::State<crate::notify::NotifyState>,
+) -> Result<String> {
+    let mut out = String::from(
+        "# HELP patty_notifications Notification messages by channel and state.\n# TYPE patty_notifications gauge\n",
+    );
+    for (channel, s, n) in crate::notify::store::counts(&state.db).await? {
+        out.push_str(&format!("patty_notifications{{channel=\"{channel}\",state=\"{s}\"}} {n}\n"));
+    }
+    Ok(out)
 }

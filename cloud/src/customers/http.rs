@@ -32,7 +32,8 @@ pub struct ProfilePatch {
     #[serde(default)]
     #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: Option<String>,
-    /// New phone number: digits, spaces and `+ - ( )`, at most 32.
+    /// New phone number, with its country code (`+31 6 1234 5678`): E.164 once spaces, dashes,
+    /// dots and parentheses are taken out; at most 32 characters.
     #[serde(default)]
     #[schema(max_length = 32, pattern = "^[0-9 +()-]*$")]
     pub phone: Option<String>,
@@ -65,9 +66,12 @@ pub async fn patch_me(
         crate::identity::validate_name(n)?;
     }
     if let Some(p) = &req.phone
-        && (p.len() > 32 || !p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)))
+        && (p.len() > 32 || crate::infra::phone::e164(p).is_err())
     {
-        return Err(CustomerError::Invalid("a phone number is digits, spaces and + - ( ), at most 32".into()).into());
+        return Err(CustomerError::Invalid(
+            "a phone number is + and the country code, then the number (8 to 15 digits; spaces, dashes, dots and parentheses allowed), at most 32 characters".into(),
+        )
+        .into());
     }
     if req.preferences.as_ref().is_some_and(|p| !p.is_object() || p.to_string().len() > 8192) {
         return Err(CustomerError::Invalid("preferences are a JSON object of at most 8 KiB".into()).into());

@@ -1,8 +1,8 @@
 //! The dispatch worker: follows the event log for order events (creating and cancelling
 //! deliveries), and sweeps the offers once a second or when woken.
 
-use super::rules::{Decision, Dispatcher, Nearest, decide, order_in, seen};
 use super::offers;
+use super::rules::{Decision, Dispatcher, Nearest, decide, order_in, seen};
 use crate::delivery::lifecycle::{status_event, take};
 use crate::delivery::store::{self as deliveries, Created};
 use crate::delivery::{DeliveryState, Step};

@@ -60,7 +60,10 @@ fn user_row(r: &sqlx::any::AnyRow) -> Result<User> {
 
 /// A live account's phone number, if it has one.
 pub async fn phone_of(db: &Db, id: &str) -> Result<Option<String>> {
-    let row = sqlx::query("SELECT phone FROM users WHERE id = $1 AND erased_ms IS NULL").bind(id).fetch_optional(&db.pool).await?;
+    let row = sqlx::query("SELECT phone FROM users WHERE id = $1 AND erased_ms IS NULL")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
     Ok(row.map(|r| r.try_get::<Option<String>, _>("phone")).transpose()?.flatten())
 }
 

@@ -461,13 +461,19 @@ impl Config {
 
 /// A key from the configuration, or else the one kept in the data directory's `file` (made there
 /// the first time).
-pub fn key_or_file(configured: &str, data_dir: &std::path::Path, file: &str) -> Result<Vec<u8>, patty_service::error::Error> {
+pub fn key_or_file(
+    configured: &str,
+    data_dir: &std::path::Path,
+    file: &str,
+) -> Result<Vec<u8>, patty_service::error::Error> {
     if !configured.is_empty() {
         return Ok(configured.as_bytes().to_vec());
     }
-    std::fs::create_dir_all(data_dir).map_err(|e| patty_service::error::Error::Internal(format!("create {}: {e}", data_dir.display())))?;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| patty_service::error::Error::Internal(format!("create {}: {e}", data_dir.display())))?;
     let path = data_dir.join(file);
-    patty_service::secret::load_or_create_key(&path).map_err(|e| patty_service::error::Error::Internal(format!("{}: {e}", path.display())))
+    patty_service::secret::load_or_create_key(&path)
+        .map_err(|e| patty_service::error::Error::Internal(format!("{}: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -13,5 +13,6 @@ pub mod error;
 pub mod kafka;
 pub mod limits;
 pub mod mail;
+pub mod phone;
 pub mod state;
 pub mod vault;

@@ -39,7 +39,7 @@ async fn person(state: &NotifyState, user: &str) -> Result<Option<Person>> {
     let lang = prefs.lang.clone().unwrap_or_else(|| config.default_lang.clone());
     let tz = prefs.time_zone.as_deref().unwrap_or(&config.default_time_zone).parse().unwrap_or(chrono_tz::UTC);
     let phone = crate::identity::store::phone_of(&state.db, user).await?;
-    let phone = phone.and_then(|p| super::channel::sms::e164(&p).ok());
+    let phone = phone.and_then(|p| crate::infra::phone::e164(&p).ok());
     Ok(Some(Person { email: u.email, phone, prefs, lang, tz }))
 }
 
@@ -67,14 +67,17 @@ pub async fn enqueue(state: &NotifyState, event_id: &str, notice: &Notice) -> Re
         let addresses: Vec<Option<String>> = match via {
             Via::Email => vec![p.email.clone()],
             Via::Sms => vec![p.phone.clone()],
-            Via::Push => store::subscriptions_of(&state.db, &notice.recipient).await?.into_iter().map(|s| Some(s.id)).collect(),
+            Via::Push => {
+                store::subscriptions_of(&state.db, &notice.recipient).await?.into_iter().map(|s| Some(s.id)).collect()
+            }
             Via::InApp => vec![None],
         };
         for address in addresses {
             if via != Via::InApp && address.is_none() {
                 continue; // no address on this channel
             }
-            let dedup = format!("{event_id}:{}:{}:{}", notice.recipient, via.as_str(), address.as_deref().unwrap_or(""));
+            let dedup =
+                format!("{event_id}:{}:{}:{}", notice.recipient, via.as_str(), address.as_deref().unwrap_or(""));
             let (state_now, reason, due) = match rules::decide(notice.kind, via, &p.prefs, p.tz, now) {
                 Decision::Suppressed(why) => ("suppressed", Some(why), now),
                 Decision::SendAt(_) if !state.channels.has(via) => {
@@ -232,7 +235,8 @@ async fn send_one(state: &NotifyState, m: &Message) -> Result<()> {
         }
     };
     let Some(channel) = state.channels.get(m.channel) else {
-        return store::settle(&state.db, &m.id, "suppressed", Some("the channel is not configured"), m.due_ms, now).await;
+        return store::settle(&state.db, &m.id, "suppressed", Some("the channel is not configured"), m.due_ms, now)
+            .await;
     };
     let sent = channel.send(&out).await;
     let now = now_ms();
@@ -246,16 +250,19 @@ async fn send_one(state: &NotifyState, m: &Message) -> Result<()> {
             if let Some(sub) = &m.address {
                 store::remove_subscription(&state.db, sub, None).await?;
             }
-            store::settle(&state.db, &m.id, "failed", Some(&format!("the subscription is gone: {why}")), m.due_ms, now).await
+            store::settle(&state.db, &m.id, "failed", Some(&format!("the subscription is gone: {why}")), m.due_ms, now)
+                .await
         }
         Err(SendError::Refused(why)) => store::settle(&state.db, &m.id, "failed", Some(&why), m.due_ms, now).await,
-        Err(SendError::Retry(why)) => match rules::after_failure(attempts, now, rand_unit()) {
-            AfterFailure::RetryAt(at) => {
-                tracing::info!(notification.id = m.id, attempts, reason = why, "notify: will try again");
-                store::settle(&state.db, &m.id, "queued", Some(&why), at, now).await
+        Err(SendError::Retry(why)) => {
+            match rules::after_failure(attempts, state.config.notify.max_attempts, now, rand_unit()) {
+                AfterFailure::RetryAt(at) => {
+                    tracing::info!(notification.id = m.id, attempts, reason = why, "notify: will try again");
+                    store::settle(&state.db, &m.id, "queued", Some(&why), at, now).await
+                }
+                AfterFailure::Dead => store::settle(&state.db, &m.id, "failed", Some(&why), m.due_ms, now).await,
             }
-            AfterFailure::Dead => store::settle(&state.db, &m.id, "failed", Some(&why), m.due_ms, now).await,
-        },
+        }
     }
 }
 

@@ -76,7 +76,11 @@ pub struct InboxQuery {
 #[utoipa::path(get, path = "/api/v1/me/notifications", tag = "notifications", security(("bearer" = [])),
     params(InboxQuery), responses((status = 200, body = Inbox)))]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn inbox(State(state): State<NotifyState>, who: Principal, Query(q): Query<InboxQuery>) -> Result<Json<Inbox>> {
+pub async fn inbox(
+    State(state): State<NotifyState>,
+    who: Principal,
+    Query(q): Query<InboxQuery>,
+) -> Result<Json<Inbox>> {
     let limit = patty_service::http::page_limit(q.limit, 50, 200)?;
     let items = store::inbox(&state.db, &who.subject, None, limit).await?;
     Ok(Json(Inbox { unread: store::unread(&state.db, &who.subject).await?, items: items.iter().map(item).collect() }))
@@ -105,7 +109,11 @@ pub async fn read_all(State(state): State<NotifyState>, who: Principal) -> Resul
     params(("id" = String, Path, description = "notification id")),
     responses((status = 200, body = Marked), (status = 404, body = patty_protocol::ErrorBody)))]
 #[tracing::instrument(skip_all, err(level = "warn"), fields(notification.id = %id))]
-pub async fn read_one(State(state): State<NotifyState>, who: Principal, Path(id): Path<String>) -> Result<Json<Marked>> {
+pub async fn read_one(
+    State(state): State<NotifyState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Marked>> {
     if !store::owns(&state.db, &who.subject, &id).await? {
         return Err(Error::NotFound(format!("no notification {id} in your inbox")));
     }
@@ -134,7 +142,8 @@ pub async fn stream(
                 Ok(items) => {
                     for m in items {
                         after = after.max(m.created_ms);
-                        let ev = Event::default().id(m.created_ms.to_string()).event("notification").json_data(item(&m));
+                        let ev =
+                            Event::default().id(m.created_ms.to_string()).event("notification").json_data(item(&m));
                         if tx.send(ev.unwrap_or_default()).await.is_err() {
                             return;
                         }
@@ -260,7 +269,8 @@ pub async fn list_push(State(state): State<NotifyState>, who: Principal) -> Resu
     Ok(Json(
         subs.into_iter()
             .map(|s| {
-                let endpoint = serde_json::from_str::<PushSubscriptionIn>(&s.doc).map(|d| d.endpoint).unwrap_or_default();
+                let endpoint =
+                    serde_json::from_str::<PushSubscriptionIn>(&s.doc).map(|d| d.endpoint).unwrap_or_default();
                 PushSubscriptionOut { id: s.id, endpoint }
             })
             .collect(),
@@ -271,7 +281,11 @@ pub async fn list_push(State(state): State<NotifyState>, who: Principal) -> Resu
 #[utoipa::path(delete, path = "/api/v1/me/push-subscriptions/{id}", tag = "notifications", security(("bearer" = [])),
     params(("id" = String, Path, description = "subscription id")),
     responses((status = 204), (status = 404, body = patty_protocol::ErrorBody)))]
-pub async fn remove_push(State(state): State<NotifyState>, who: Principal, Path(id): Path<String>) -> Result<StatusCode> {
+pub async fn remove_push(
+    State(state): State<NotifyState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
     if store::remove_subscription(&state.db, &id, Some(&who.subject)).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -321,7 +335,10 @@ pub async fn unsubscribe(State(state): State<NotifyState>, Query(q): Query<Unsub
 /// The same, as RFC 8058's one-click `POST` a mail program sends.
 #[utoipa::path(post, path = "/api/v1/notifications/unsubscribe", tag = "notifications", params(UnsubscribeQuery),
     responses((status = 204), (status = 400, body = patty_protocol::ErrorBody)))]
-pub async fn unsubscribe_post(State(state): State<NotifyState>, Query(q): Query<UnsubscribeQuery>) -> Result<StatusCode> {
+pub async fn unsubscribe_post(
+    State(state): State<NotifyState>,
+    Query(q): Query<UnsubscribeQuery>,
+) -> Result<StatusCode> {
     do_unsubscribe(&state, &q).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -347,7 +364,11 @@ pub struct ListQuery {
     responses((status = 200, body = Vec<Message>), (status = 400, body = patty_protocol::ErrorBody),
         (status = 403, body = patty_protocol::ErrorBody)))]
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn list(State(state): State<NotifyState>, who: Principal, Query(q): Query<ListQuery>) -> Result<Json<Vec<Message>>> {
+pub async fn list(
+    State(state): State<NotifyState>,
+    who: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<Message>>> {
     who.require(&[Role::HqAdmin])?;
     if let Some(s) = &q.state
         && !["queued", "sent", "delivered", "failed", "suppressed"].contains(&s.as_str())

@@ -95,7 +95,8 @@ impl NotifyState {
     /// The state for `shared`, with the channels its configuration names.
     pub fn open(shared: Shared, ring: Arc<AtRest>) -> crate::infra::error::Result<Self> {
         let channels = channel::from_config(&shared.config)?;
-        let key = crate::infra::config::key_or_file(&shared.config.notify.link_secret, &shared.config.data_dir, "links.key")?;
+        let key =
+            crate::infra::config::key_or_file(&shared.config.notify.link_secret, &shared.config.data_dir, "links.key")?;
         Ok(Self {
             shared,
             ring,
@@ -125,7 +126,10 @@ pub fn unsubscribe_link(state: &NotifyState, user: &str, category: Category) -> 
 pub struct SecurityQueue(pub NotifyState);
 
 impl crate::infra::mail::Outbox for SecurityQueue {
-    fn accept(&self, message: crate::infra::mail::SecurityMessage) -> futures::future::BoxFuture<'_, Result<(), String>> {
+    fn accept(
+        &self,
+        message: crate::infra::mail::SecurityMessage,
+    ) -> futures::future::BoxFuture<'_, Result<(), String>> {
         Box::pin(async move { flow::enqueue_security(&self.0, message).await.map(|_| ()).map_err(|e| e.to_string()) })
     }
 }

@@ -165,7 +165,9 @@ pub async fn notices(state: &NotifyState, event: &OutboxEvent) -> Result<Vec<Not
             else {
                 return Ok(vec![]);
             };
-            let text = |k: &str| data.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default();
+            let text = |k: &str| {
+                data.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default()
+            };
             let v = vars([
                 ("outlet", outlet_name(state, outlet).await),
                 ("ingredient", text("name")),

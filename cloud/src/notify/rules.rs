@@ -297,11 +297,14 @@ pub fn quiet_until(q: &Quiet, tz: Tz, now_ms: i64) -> Option<i64> {
     let day = if from > to && t >= from { now.date_naive().succ_opt()? } else { now.date_naive() };
     let end = day.and_time(to);
     // A `to` that falls in a daylight-saving gap ends at the first instant after it.
-    let end = tz.from_local_datetime(&end).earliest().or_else(|| tz.from_local_datetime(&(end + chrono::Duration::hours(1))).earliest())?;
+    let end = tz
+        .from_local_datetime(&end)
+        .earliest()
+        .or_else(|| tz.from_local_datetime(&(end + chrono::Duration::hours(1))).earliest())?;
     Some(end.timestamp_millis())
 }
 
-/// Sends tried before a message is a dead letter.
+/// Sends tried before a message is a dead letter, unless configured otherwise.
 pub const MAX_ATTEMPTS: u32 = 8;
 
 /// What a failed send makes of a message.
@@ -314,9 +317,9 @@ pub enum AfterFailure {
 }
 
 /// After the `attempts`-th failed send at `now_ms`: again after 2, 4, 8… seconds (at most five
-/// minutes), with `jitter` (0..1) spreading replicas' retries, until [`MAX_ATTEMPTS`].
-pub fn after_failure(attempts: u32, now_ms: i64, jitter: f64) -> AfterFailure {
-    if attempts >= MAX_ATTEMPTS {
+/// minutes), with `jitter` (0..1) spreading replicas' retries, until `max` sends were tried.
+pub fn after_failure(attempts: u32, max: u32, now_ms: i64, jitter: f64) -> AfterFailure {
+    if attempts >= max {
         return AfterFailure::Dead;
     }
     let base = (1000_i64 << attempts.min(20)).min(300_000);
@@ -341,13 +344,29 @@ mod tests {
     #[test]
     fn quiet_hours_across_midnight_hold_a_message_until_they_end_in_the_persons_zone() {
         let p = quiet("22:00", "07:30");
-        assert_eq!(decide(Kind::OrderAccepted, Via::Email, &p, AMS, at("2026-12-01 23:10")), Decision::SendAt(at("2026-12-02 07:30")));
-        assert_eq!(decide(Kind::OrderAccepted, Via::Push, &p, AMS, at("2026-12-02 06:59")), Decision::SendAt(at("2026-12-02 07:30")));
-        assert_eq!(decide(Kind::OrderAccepted, Via::Push, &p, AMS, at("2026-12-02 07:30")), Decision::SendAt(at("2026-12-02 07:30")));
-        assert_eq!(decide(Kind::OrderAccepted, Via::Push, &p, AMS, at("2026-12-02 12:00")), Decision::SendAt(at("2026-12-02 12:00")));
+        assert_eq!(
+            decide(Kind::OrderAccepted, Via::Email, &p, AMS, at("2026-12-01 23:10")),
+            Decision::SendAt(at("2026-12-02 07:30"))
+        );
+        assert_eq!(
+            decide(Kind::OrderAccepted, Via::Push, &p, AMS, at("2026-12-02 06:59")),
+            Decision::SendAt(at("2026-12-02 07:30"))
+        );
+        assert_eq!(
+            decide(Kind::OrderAccepted, Via::Push, &p, AMS, at("2026-12-02 07:30")),
+            Decision::SendAt(at("2026-12-02 07:30"))
+        );
+        assert_eq!(
+            decide(Kind::OrderAccepted, Via::Push, &p, AMS, at("2026-12-02 12:00")),
+            Decision::SendAt(at("2026-12-02 12:00"))
+        );
         // The same instant is 22:10 in London: outside quiet hours there only from 22:00... inside too.
         let london = chrono_tz::Europe::London;
-        assert_eq!(decide(Kind::OrderAccepted, Via::Push, &p, london, at("2026-12-01 22:30")), Decision::SendAt(at("2026-12-01 22:30")), "21:30 in London");
+        assert_eq!(
+            decide(Kind::OrderAccepted, Via::Push, &p, london, at("2026-12-01 22:30")),
+            Decision::SendAt(at("2026-12-01 22:30")),
+            "21:30 in London"
+        );
     }
 
     #[test]
@@ -365,7 +384,9 @@ mod tests {
         let mut p = Prefs::default();
         p.channels.insert(Category::Orders, vec![Via::InApp]);
         let now = at("2026-12-01 12:00");
-        assert!(matches!(decide(Kind::OrderAccepted, Via::Email, &p, AMS, now), Decision::Suppressed(r) if r.contains("email")));
+        assert!(
+            matches!(decide(Kind::OrderAccepted, Via::Email, &p, AMS, now), Decision::Suppressed(r) if r.contains("email"))
+        );
         assert_eq!(decide(Kind::OrderAccepted, Via::InApp, &p, AMS, now), Decision::SendAt(now));
         assert!(matches!(decide(Kind::Coupon, Via::Sms, &p, AMS, now), Decision::Suppressed(_)), "SMS is opt-in");
         p.channels.insert(Category::Security, vec![]);
@@ -378,14 +399,18 @@ mod tests {
         assert!(Prefs { lang: Some("fr".into()), ..Prefs::default() }.check().is_err());
         assert!(Prefs { time_zone: Some("Mars/Olympus".into()), ..Prefs::default() }.check().is_err());
         assert!(quiet("25:00", "07:00").check().is_err());
-        assert!(Prefs { lang: Some("nl".into()), time_zone: Some("Europe/Amsterdam".into()), ..quiet("22:00", "07:00") }.check().is_ok());
+        assert!(
+            Prefs { lang: Some("nl".into()), time_zone: Some("Europe/Amsterdam".into()), ..quiet("22:00", "07:00") }
+                .check()
+                .is_ok()
+        );
     }
 
     #[test]
     fn failures_back_off_and_end_as_a_dead_letter() {
         let mut last = 0;
         for attempt in 1..MAX_ATTEMPTS {
-            match after_failure(attempt, 0, 0.0) {
+            match after_failure(attempt, MAX_ATTEMPTS, 0, 0.0) {
                 AfterFailure::RetryAt(t) => {
                     assert!(t > last, "each wait is longer");
                     assert!(t <= 300_000);
@@ -394,8 +419,8 @@ mod tests {
                 AfterFailure::Dead => panic!("gave up after {attempt}"),
             }
         }
-        assert_eq!(after_failure(MAX_ATTEMPTS, 0, 0.5), AfterFailure::Dead);
-        assert!(matches!(after_failure(1, 0, 1.0), AfterFailure::RetryAt(2500)));
+        assert_eq!(after_failure(MAX_ATTEMPTS, MAX_ATTEMPTS, 0, 0.5), AfterFailure::Dead);
+        assert!(matches!(after_failure(1, MAX_ATTEMPTS, 0, 1.0), AfterFailure::RetryAt(2500)));
     }
 
     #[test]

@@ -161,7 +161,8 @@ pub async fn claim_due(db: &Db, now: i64, lease_ms: i64, limit: i64) -> Result<V
 
 /// The earliest time a queued message falls due (to sleep until), if any.
 pub async fn next_due(db: &Db) -> Result<Option<i64>> {
-    let row = sqlx::query("SELECT MIN(due_ms) AS due FROM notifications WHERE state = 'queued'").fetch_one(&db.pool).await?;
+    let row =
+        sqlx::query("SELECT MIN(due_ms) AS due FROM notifications WHERE state = 'queued'").fetch_one(&db.pool).await?;
     Ok(row.try_get("due")?)
 }
 
@@ -202,7 +203,10 @@ pub async fn retry(db: &Db, id: &str, now: i64) -> Result<bool> {
 
 /// One message.
 pub async fn load(db: &Db, id: &str) -> Result<Option<Message>> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM notifications WHERE id = $1")).bind(id).fetch_optional(&db.pool).await?;
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM notifications WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
     row.as_ref().map(message).transpose()
 }
 
@@ -276,7 +280,10 @@ pub async fn owns(db: &Db, user: &str, id: &str) -> Result<bool> {
 
 /// A person's preferences (the defaults when never set).
 pub async fn prefs(db: &Db, user: &str) -> Result<Prefs> {
-    let row = sqlx::query("SELECT doc FROM notification_prefs WHERE user_id = $1").bind(user).fetch_optional(&db.pool).await?;
+    let row = sqlx::query("SELECT doc FROM notification_prefs WHERE user_id = $1")
+        .bind(user)
+        .fetch_optional(&db.pool)
+        .await?;
     Ok(match row {
         Some(r) => serde_json::from_str(&r.try_get::<String, _>("doc")?)?,
         None => Prefs::default(),
@@ -337,7 +344,10 @@ pub async fn subscriptions_of(db: &Db, user: &str) -> Result<Vec<Subscription>> 
 
 /// One subscription.
 pub async fn subscription(db: &Db, id: &str) -> Result<Option<Subscription>> {
-    let row = sqlx::query("SELECT id, user_id, doc FROM push_subscriptions WHERE id = $1").bind(id).fetch_optional(&db.pool).await?;
+    let row = sqlx::query("SELECT id, user_id, doc FROM push_subscriptions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
     row.map(|r| Ok(Subscription { id: r.try_get("id")?, user_id: r.try_get("user_id")?, doc: r.try_get("doc")? }))
         .transpose()
 }
@@ -354,7 +364,9 @@ pub async fn remove_subscription(db: &Db, id: &str, user: Option<&str>) -> Resul
 
 /// Deletes everything kept about an erased person: messages, preferences, subscriptions.
 pub async fn erase(conn: &mut sqlx::AnyConnection, user: &str) -> Result<()> {
-    for table in ["notifications WHERE recipient", "notification_prefs WHERE user_id", "push_subscriptions WHERE user_id"] {
+    for table in
+        ["notifications WHERE recipient", "notification_prefs WHERE user_id", "push_subscriptions WHERE user_id"]
+    {
         sqlx::query(&format!("DELETE FROM {table} = $1")).bind(user).execute(&mut *conn).await?;
     }
     Ok(())
@@ -362,8 +374,10 @@ pub async fn erase(conn: &mut sqlx::AnyConnection, user: &str) -> Result<()> {
 
 /// Counts of messages by channel and state (for `/metrics` and the benchmark).
 pub async fn counts(db: &Db) -> Result<Vec<(String, String, i64)>> {
-    let rows = sqlx::query("SELECT channel, state, COUNT(*) AS n FROM notifications GROUP BY channel, state ORDER BY channel, state")
-        .fetch_all(&db.pool)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT channel, state, COUNT(*) AS n FROM notifications GROUP BY channel, state ORDER BY channel, state",
+    )
+    .fetch_all(&db.pool)
+    .await?;
     rows.iter().map(|r| Ok((r.try_get("channel")?, r.try_get("state")?, r.try_get("n")?))).collect()
 }

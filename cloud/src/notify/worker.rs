@@ -110,7 +110,10 @@ pub async fn offline_outlets(state: &NotifyState) -> Result<usize> {
             ("outlet".to_owned(), plan::outlet_name(state, p.outlet_id).await),
             ("since".to_owned(), since.with_timezone(&tz).format("%H:%M").to_string()),
             ("minutes".to_owned(), ((now - p.seen_ms) / 60_000).to_string()),
-            ("link".to_owned(), format!("{}/hq/outlets/{}", state.config.notify.public_url.trim_end_matches('/'), p.outlet_id)),
+            (
+                "link".to_owned(),
+                format!("{}/hq/outlets/{}", state.config.notify.public_url.trim_end_matches('/'), p.outlet_id),
+            ),
         ]
         .into();
         let key = format!("outlet.offline:{}:{}", p.outlet_id, p.seen_ms);

@@ -571,4 +571,3 @@ pub async fn touch_refund(db: &Db, id: &str) -> Result<()> {
         .await?;
     Ok(())
 }
-

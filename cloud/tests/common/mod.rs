@@ -222,7 +222,7 @@ pub fn mailed(dir: &std::path::Path, to: &str, purpose: &str) -> Vec<String> {
             let (head, body) = text.split_once("\r\n\r\n")?;
             let lines: Vec<&str> = head.lines().collect();
             if !lines.contains(&format!("To: {to}").as_str())
-                || !lines.contains(&format!("X-Patty-Purpose: {purpose}").as_str())
+                || !lines.contains(&format!("X-Patty-Template: security.{purpose}").as_str())
             {
                 return None;
             }

@@ -37,6 +37,8 @@ pub struct NotifyConfig {
     pub link_secret: String,
     /// Messages sent side by side.
     pub parallel: usize,
+    /// Sends tried before a message is a dead letter (2, 4, 8… seconds apart, at most 5 minutes).
+    pub max_attempts: u32,
     /// An outlet not heard from for this long is reported offline, seconds.
     pub offline_after_secs: u64,
 }
@@ -56,6 +58,7 @@ impl Default for NotifyConfig {
             sms: SmsConfig::default(),
             link_secret: String::new(),
             parallel: 16,
+            max_attempts: crate::notify::rules::MAX_ATTEMPTS,
             offline_after_secs: 600,
         }
     }
@@ -96,8 +99,8 @@ impl NotifyConfig {
         if !smtp.is_empty() && !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
             return bad("notify.smtp_url must start with smtp:// or smtps://".into());
         }
-        if self.parallel == 0 {
-            return bad("notify.parallel must be at least 1".into());
+        if self.parallel == 0 || self.max_attempts == 0 {
+            return bad("notify.parallel and notify.max_attempts must be at least 1".into());
         }
         Ok(())
     }

@@ -72,11 +72,24 @@ pub fn from_config(config: &crate::infra::config::Config) -> crate::infra::error
     let email: Option<Arc<dyn Channel>> = if !smtp.is_empty() {
         Some(Arc::new(email::Smtp::new(&smtp, from, timeout).map_err(Error::Validation)?))
     } else if let Some(dir) = &config.mail.pickup_dir {
-        Some(Arc::new(
-            email::Pickup::open(dir, from).map_err(|e| Error::Internal(format!("{}: {e}", dir.display())))?,
-        ))
+        Some(Arc::new(email::Pickup::open(dir, from).map_err(|e| Error::Internal(format!("{}: {e}", dir.display())))?))
     } else {
         None
     };
-    Ok(super::Channels { email, push: None, sms: None, vapid_public: None })
+    let key = if n.vapid_key.is_empty() {
+        let path = config.data_dir.join("vapid.key");
+        std::fs::create_dir_all(&config.data_dir)
+            .and_then(|()| push::VapidKey::load_or_create(&path))
+            .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?
+    } else {
+        push::VapidKey::from_base64url(&n.vapid_key).map_err(|e| Error::Validation(format!("notify.vapid_key: {e}")))?
+    };
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| Error::Internal(format!("an HTTP client: {e}")))?;
+    let push = push::WebPush::new(key, &n.vapid_subject, http.clone(), timeout)
+        .map_err(|e| Error::Validation(format!("notify.vapid_subject: {e}")))?;
+    let vapid_public = Some(push.public_key());
+    Ok(super::Channels { email, push: Some(Arc::new(push)), sms: None, vapid_public })
 }
