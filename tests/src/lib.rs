@@ -11,6 +11,7 @@
 //! - [`payments`]: the payment providers' double (Stripe and Razorpay on loopback).
 //! - [`postgres`]: a fresh schema per test on the PostgreSQL server.
 //! - [`process`]: start a service binary and learn the address it listens on.
+//! - [`sms`]: a Kannel SMS gateway with a fake SMS centre behind it.
 //! - [`sse`]: read events from a streaming HTTP response with deadlines.
 #![forbid(unsafe_code)]
 
@@ -23,6 +24,7 @@ pub mod mqtt;
 pub mod payments;
 pub mod postgres;
 pub mod process;
+pub mod sms;
 pub mod sse;
 
 pub use process::spawn_service;
