@@ -288,9 +288,7 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 /// `Got message` line that is not `from to type …` continues the previous text after a newline.
 pub fn parse_received(log: &str) -> Vec<Received> {
     let mut got: Vec<Received> = Vec::new();
-    // Concatenated messages being put together: (from, to, reference) → the parts' bytes so far.
-    type Key = (String, String, u16);
-    let mut parts: Vec<(Key, String, Vec<Option<Vec<u8>>>)> = Vec::new();
+    let mut parts: Vec<Pending> = Vec::new();
     for line in log.lines() {
         let Some(at) = line.find("Got message ") else { continue };
         let rest = &line[at..];
@@ -310,23 +308,33 @@ pub fn parse_received(log: &str) -> Vec<Received> {
             continue;
         };
         let key = (line.from, line.to, reference);
-        let at = match parts.iter().position(|(k, _, _)| *k == key) {
+        let at = match parts.iter().position(|p| p.key == key) {
             Some(i) => i,
             None => {
-                parts.push((key, line.kind, vec![None; total]));
+                parts.push(Pending { key, kind: line.kind, bodies: vec![None; total] });
                 parts.len() - 1
             }
         };
-        if let Some(slot) = parts[at].2.get_mut(seq.wrapping_sub(1)) {
+        if let Some(slot) = parts[at].bodies.get_mut(seq.wrapping_sub(1)) {
             *slot = Some(line.body);
         }
-        if parts[at].2.iter().all(Option::is_some) {
-            let ((from, to, _), kind, bodies) = parts.remove(at);
+        if parts[at].bodies.iter().all(Option::is_some) {
+            let Pending { key: (from, to, _), kind, bodies } = parts.remove(at);
             let body: Vec<u8> = bodies.into_iter().flatten().flatten().collect();
             got.push(Received { from, to, text: decode(&kind, &body) });
         }
     }
     got
+}
+
+/// A concatenated message being put together.
+struct Pending {
+    /// The sender, the receiver and the reference its parts share.
+    key: (String, String, u16),
+    /// The first part's type.
+    kind: String,
+    /// The parts' bytes, by number, as they come.
+    bodies: Vec<Option<Vec<u8>>>,
 }
 
 /// One line of fakesmsc's: the message's fields, its body's bytes still in `kind`'s coding.
@@ -364,7 +372,7 @@ fn parse_one(inner: &str) -> Option<Line> {
 fn decode(kind: &str, body: &[u8]) -> String {
     let utf16 = match kind {
         "ucs-2" | "ucs2" => true,
-        "data" => body.len() % 2 == 0 && body.iter().any(|b| *b < 0x20 && !b"\n\r\t".contains(b)),
+        "data" => body.len().is_multiple_of(2) && body.iter().any(|b| *b < 0x20 && !b"\n\r\t".contains(b)),
         _ => false,
     };
     if utf16 { utf16be(body) } else { String::from_utf8_lossy(body).into_owned() }
