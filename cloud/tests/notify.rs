@@ -342,3 +342,33 @@ async fn dead_letters_are_kept_with_their_reason_and_hq_sends_them_again() {
     messages_until(&shop, "state=sent", "the next email", |all| about_order(all, &order, "email").len() == 1).await;
     shop.cloud.stop().await;
 }
+
+/// SMS through a real Kannel: a customer who wants order news by SMS gets it at the number they
+/// saved, and the SMS centre receives exactly that text.
+#[tokio::test(flavor = "multi_thread")]
+async fn sms_through_kannel_reaches_the_sms_centre() {
+    let gateway = patty_tests::sms::Kannel::start();
+    let (username, password) = gateway.credentials();
+    let url = gateway.sendsms_url();
+    let shop = Shop::start_with(Backend::Sqlite, "test", move |c| {
+        c.notify.public_url = PUBLIC.into();
+        c.notify.sms.gateway = "kannel".into();
+        c.notify.sms.kannel.url = url;
+        c.notify.sms.kannel.username = username.into();
+        c.notify.sms.kannel.password = password.into();
+        c.notify.sms.kannel.from = "PattyPalace".into();
+        c.notify.sms.kannel.max_parts = patty_tests::sms::MAX_PARTS;
+    })
+    .await;
+    let r = shop.cloud.send(Method::PATCH, Some(&shop.customer), "/api/v1/me", Some(&json!({ "phone": "+31 6 1234 5678" }))).await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let (status, body) = put_prefs(&shop, json!({ "channels": { "orders": ["sms", "in_app"] } })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (order, number) = accepted_order(&shop, "sms-1").await;
+    let got = gateway.wait_received(1, WAIT);
+    let sms = got.iter().find(|m| m.text.contains(&format!("#{number}"))).unwrap_or_else(|| panic!("{got:?}"));
+    assert_eq!((sms.from.as_str(), sms.to.as_str()), ("PattyPalace", "+31612345678"), "{sms:?}");
+    assert!(sms.text.contains("Damrak accepted your order") && sms.text.contains(&format!("{PUBLIC}/orders/{order}")), "{sms:?}");
+    messages_until(&shop, "state=sent", "the SMS recorded sent", |all| about_order(all, &order, "sms").len() == 1).await;
+    shop.cloud.stop().await;
+}

@@ -7,11 +7,13 @@
 //! - [`fixtures`]: the sample outlet, waiting for a service to answer.
 //! - [`kafka`]: a tansu broker and the independent consumer.
 //! - [`link`]: a TCP relay between an edge and the cloud that can be cut (the demo's too).
+//! - [`mail`]: an SMTP server that shows what it received (`maildev`).
 //! - [`mqtt`]: a Mosquitto of the test's own with the fleet's broker settings.
 //! - [`payments`]: the payment providers' double (Stripe and Razorpay on loopback).
 //! - [`postgres`]: a fresh schema per test on the PostgreSQL server.
 //! - [`push`]: a web push service that decrypts what it is sent (`web-push-testing`).
 //! - [`process`]: start a service binary and learn the address it listens on.
+//! - [`sms`]: a Kannel SMS gateway with a fake SMS centre behind it.
 //! - [`sse`]: read events from a streaming HTTP response with deadlines.
 #![forbid(unsafe_code)]
 
@@ -26,6 +28,7 @@ pub mod payments;
 pub mod postgres;
 pub mod process;
 pub mod push;
+pub mod sms;
 pub mod sse;
 
 pub use process::spawn_service;

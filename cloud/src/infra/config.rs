@@ -9,7 +9,7 @@ pub use patty_service::config::ConfigError;
 
 mod notify;
 mod payments;
-pub use notify::{NotifyConfig, SmsConfig};
+pub use notify::{KannelConfig, NotifyConfig, SmsConfig, TwilioConfig};
 pub use payments::{PaymentsConfig, RazorpayConfig, StripeConfig, read_secret};
 
 /// Everything the cloud needs to run.

@@ -1,14 +1,23 @@
 //! Phone numbers: the one form they are kept and sent in (E.164).
 
-/// A phone number in E.164 (`+31612345678`), from one written with spaces, dashes, dots or
-/// parentheses; an error saying what is wrong otherwise.
+/// Normalises a phone number for sending and saving: spaces, dashes, dots and parentheses are
+/// dropped; what is left must be `+` and 8 to 15 digits, the first not 0 (a country code never
+/// starts with 0). The error says what is wrong, for the person who typed it.
 pub fn e164(raw: &str) -> Result<String, String> {
-    let n: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
-    let digits = n.strip_prefix('+').ok_or("a phone number starts with + and the country code")?;
-    if !(8..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) || digits.starts_with('0') {
-        return Err("a phone number is + and 8 to 15 digits, the first not 0".into());
+    let number: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+    let Some(digits) = number.strip_prefix('+') else {
+        return Err("a phone number starts with + and the country code".into());
+    };
+    if !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err("a phone number has only digits after the +".into());
     }
-    Ok(n)
+    if digits.starts_with('0') {
+        return Err("a country code does not start with 0".into());
+    }
+    if !(8..=15).contains(&digits.len()) {
+        return Err("a phone number has 8 to 15 digits after the +".into());
+    }
+    Ok(number)
 }
 
 #[cfg(test)]

@@ -304,7 +304,7 @@ pub fn quiet_until(q: &Quiet, tz: Tz, now_ms: i64) -> Option<i64> {
     Some(end.timestamp_millis())
 }
 
-/// Sends tried before a message is a dead letter, unless configured otherwise.
+/// Sends tried before a message is a dead letter by default (`notify.max_attempts`).
 pub const MAX_ATTEMPTS: u32 = 8;
 
 /// What a failed send makes of a message.

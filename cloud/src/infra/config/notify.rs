@@ -58,7 +58,7 @@ impl Default for NotifyConfig {
             sms: SmsConfig::default(),
             link_secret: String::new(),
             parallel: 16,
-            max_attempts: crate::notify::rules::MAX_ATTEMPTS,
+            max_attempts: 8,
             offline_after_secs: 600,
         }
     }
@@ -99,6 +99,9 @@ impl NotifyConfig {
         if !smtp.is_empty() && !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
             return bad("notify.smtp_url must start with smtp:// or smtps://".into());
         }
+        if !["", "kannel", "twilio"].contains(&self.sms.gateway.as_str()) {
+            return bad(format!("notify.sms.gateway is kannel, twilio or empty, not {:?}", self.sms.gateway));
+        }
         if self.parallel == 0 || self.max_attempts == 0 {
             return bad("notify.parallel and notify.max_attempts must be at least 1".into());
         }
@@ -106,29 +109,107 @@ impl NotifyConfig {
     }
 }
 
-/// The SMS gateway (Kannel's smsbox).
-#[derive(Clone, Default, Serialize, Deserialize)]
+/// The SMS gateway: Kannel's smsbox, or a Twilio-style messages API.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmsConfig {
-    /// The smsbox's sendsms base URL (`http://host:13013`). Empty: SMS is not sent.
-    pub kannel_url: String,
-    /// Its sendsms user.
+    /// `kannel`, `twilio`, or empty: SMS is not sent.
+    pub gateway: String,
+    /// Kannel's sendsms interface.
+    pub kannel: KannelConfig,
+    /// A Twilio-style API.
+    pub twilio: TwilioConfig,
+}
+
+/// Kannel's sendsms interface.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KannelConfig {
+    /// The smsbox's sendsms base URL (`http://127.0.0.1:13013`): `/cgi-bin/sendsms` is added.
+    pub url: String,
+    /// The `sendsms-user`'s username.
     pub username: String,
     /// Its password.
     pub password: String,
-    /// A file holding `password`.
+    /// A file holding `password` (wins over it).
     pub password_file: Option<PathBuf>,
-    /// The sender shown on the phone.
+    /// The sender shown on the phone (`from`): a number, or up to 11 letters and digits.
     pub from: String,
+    /// The most SMS one message may take; longer texts are cut. The sendsms user's
+    /// `max-messages` should be at least this, with `concatenation = true`.
+    pub max_parts: usize,
+    /// How long a request may take, seconds.
+    pub timeout_s: u64,
 }
 
-impl std::fmt::Debug for SmsConfig {
+impl Default for KannelConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:13013".into(),
+            username: String::new(),
+            password: String::new(),
+            password_file: None,
+            from: String::new(),
+            max_parts: 3,
+            timeout_s: 10,
+        }
+    }
+}
+
+impl std::fmt::Debug for KannelConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmsConfig")
-            .field("kannel_url", &self.kannel_url)
+        f.debug_struct("KannelConfig")
+            .field("url", &self.url)
             .field("username", &self.username)
-            .field("password", &redacted(&self.password))
+            .field("password", &"<redacted>")
+            .field("password_file", &self.password_file)
             .field("from", &self.from)
-            .finish_non_exhaustive()
+            .field("max_parts", &self.max_parts)
+            .field("timeout_s", &self.timeout_s)
+            .finish()
+    }
+}
+
+/// A Twilio-style messages API.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TwilioConfig {
+    /// The API's base URL.
+    pub api_base: String,
+    /// The account SID (`AC…`): the basic auth user and a path segment.
+    pub account_sid: String,
+    /// The auth token: the basic auth password.
+    pub auth_token: String,
+    /// A file holding `auth_token` (wins over it).
+    pub auth_token_file: Option<PathBuf>,
+    /// The sender: a number of the account's in E.164, or an alphanumeric sender id.
+    pub from: String,
+    /// How long a request may take, seconds.
+    pub timeout_s: u64,
+}
+
+impl Default for TwilioConfig {
+    fn default() -> Self {
+        Self {
+            api_base: "https://api.twilio.com".into(),
+            account_sid: String::new(),
+            auth_token: String::new(),
+            auth_token_file: None,
+            from: String::new(),
+            timeout_s: 10,
+        }
+    }
+}
+
+impl std::fmt::Debug for TwilioConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioConfig")
+            .field("api_base", &self.api_base)
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &"<redacted>")
+            .field("auth_token_file", &self.auth_token_file)
+            .field("from", &self.from)
+            .field("timeout_s", &self.timeout_s)
+            .finish()
     }
 }

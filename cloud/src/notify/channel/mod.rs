@@ -91,5 +91,10 @@ pub fn from_config(config: &crate::infra::config::Config) -> crate::infra::error
     let push = push::WebPush::new(key, &n.vapid_subject, http.clone(), timeout)
         .map_err(|e| Error::Validation(format!("notify.vapid_subject: {e}")))?;
     let vapid_public = Some(push.public_key());
-    Ok(super::Channels { email, push: Some(Arc::new(push)), sms: None, vapid_public })
+    let sms: Option<Arc<dyn Channel>> = match n.sms.gateway.as_str() {
+        "kannel" => Some(Arc::new(sms::Kannel::new(&n.sms.kannel).map_err(|e| Error::Validation(e.to_string()))?)),
+        "twilio" => Some(Arc::new(sms::Twilio::new(&n.sms.twilio).map_err(|e| Error::Validation(e.to_string()))?)),
+        _ => None,
+    };
+    Ok(super::Channels { email, push: Some(Arc::new(push)), sms, vapid_public })
 }
