@@ -360,7 +360,10 @@ async fn sms_through_kannel_reaches_the_sms_centre() {
         c.notify.sms.kannel.max_parts = patty_tests::sms::MAX_PARTS;
     })
     .await;
-    let r = shop.cloud.send(Method::PATCH, Some(&shop.customer), "/api/v1/me", Some(&json!({ "phone": "+31 6 1234 5678" }))).await;
+    let r = shop
+        .cloud
+        .send(Method::PATCH, Some(&shop.customer), "/api/v1/me", Some(&json!({ "phone": "+31 6 1234 5678" })))
+        .await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let (status, body) = put_prefs(&shop, json!({ "channels": { "orders": ["sms", "in_app"] } })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -368,7 +371,11 @@ async fn sms_through_kannel_reaches_the_sms_centre() {
     let got = gateway.wait_received(1, WAIT);
     let sms = got.iter().find(|m| m.text.contains(&format!("#{number}"))).unwrap_or_else(|| panic!("{got:?}"));
     assert_eq!((sms.from.as_str(), sms.to.as_str()), ("PattyPalace", "+31612345678"), "{sms:?}");
-    assert!(sms.text.contains("Damrak accepted your order") && sms.text.contains(&format!("{PUBLIC}/orders/{order}")), "{sms:?}");
-    messages_until(&shop, "state=sent", "the SMS recorded sent", |all| about_order(all, &order, "sms").len() == 1).await;
+    assert!(
+        sms.text.contains("Damrak accepted your order") && sms.text.contains(&format!("{PUBLIC}/orders/{order}")),
+        "{sms:?}"
+    );
+    messages_until(&shop, "state=sent", "the SMS recorded sent", |all| about_order(all, &order, "sms").len() == 1)
+        .await;
     shop.cloud.stop().await;
 }

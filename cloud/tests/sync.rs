@@ -242,8 +242,60 @@ async fn conflicts_and_thresholds(backend: Backend) {
     cloud.stop().await;
 }
 
+/// A level falling below its reorder level is one `stock.low` event per crossing, and the outlet's
+/// manager hears of it in their inbox (and not another outlet's manager).
+async fn low_stock_alerts_the_managers(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let admin = cloud.admin().await;
+    let (a, b) = (OutletId::new(), OutletId::new());
+    let key = edge_key(&cloud, &admin, a).await;
+    edge_key(&cloud, &admin, b).await;
+    let own = cloud.staff(&admin, "boss-a@example.com", "outlet_manager", Some(&a.to_string())).await;
+    let other = cloud.staff(&admin, "boss-b@example.com", "outlet_manager", Some(&b.to_string())).await;
+    let bun = IngredientId::new();
+    let ingredient = Ingredient { id: bun, name: "Brioche bun".into(), unit: Unit::Piece, reorder_level: 5 };
+    let log = entries(
+        a,
+        1,
+        vec![
+            ChangeV1::IngredientUpserted { ingredient },
+            movement(bun, 10),
+            movement(bun, -3),
+            movement(bun, -4),
+            movement(bun, -1),
+        ],
+    );
+    // 0 to 10, 10 to 3 (below 5), 3 to 2 (still below): one crossing.
+    for batch in [&log[..2], &log[2..4], &log[4..]] {
+        assert_eq!(upload(&cloud, &key, patty_sync::wire::encode_batch(batch)).await.0, StatusCode::OK);
+    }
+    assert_eq!(on_hand(&cloud, &admin, a, bun).await, 2);
+    let events = cloud.events_until(&admin, "the low stock", |all| all.iter().any(|e| e["kind"] == "stock.low")).await;
+    let low: Vec<&Value> = events.iter().filter(|e| e["kind"] == "stock.low").collect();
+    assert_eq!(low.len(), 1, "once per crossing: {low:?}");
+    assert_eq!(
+        (low[0]["payload"]["data"]["on_hand"].as_i64(), low[0]["payload"]["data"]["reorder_level"].as_i64()),
+        (Some(3), Some(5))
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let inbox = loop {
+        let inbox = cloud.json(cloud.get(&own, "/api/v1/me/notifications").await, StatusCode::OK).await;
+        if inbox["unread"] == 1 {
+            break inbox;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no alert for the manager: {inbox}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(inbox["items"][0]["template"], "outlet.low_stock");
+    assert_eq!(inbox["items"][0]["title"], "Low stock at Damrak: Brioche bun", "{inbox}");
+    assert!(inbox["items"][0]["body"].as_str().unwrap().contains("down to 3 pcs"), "{inbox}");
+    let theirs = cloud.json(cloud.get(&other, "/api/v1/me/notifications").await, StatusCode::OK).await;
+    assert_eq!(theirs["unread"], 0, "another outlet's manager is not told: {theirs}");
+    cloud.stop().await;
+}
+
 fn uuid_v7() -> String {
     patty_protocol::ids::ConflictId::new().to_string()
 }
 
-on_both_backends!(uploads_apply_once, conflicts_and_thresholds);
+on_both_backends!(uploads_apply_once, conflicts_and_thresholds, low_stock_alerts_the_managers);

@@ -228,6 +228,34 @@ impl DomainEvent for StockThresholdSet {
     }
 }
 
+/// `stock.low`: an outlet's level of an ingredient fell below its reorder level (once per
+/// crossing), as its synced movements show.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StockLow {
+    /// The outlet.
+    pub outlet_id: OutletId,
+    /// The ingredient's id.
+    pub ingredient_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its unit.
+    pub unit: String,
+    /// On hand now.
+    pub on_hand: i64,
+    /// The reorder level it fell below.
+    pub reorder_level: i64,
+}
+
+impl DomainEvent for StockLow {
+    const TOPIC: Topic = Topic::Sync;
+    fn kind(&self) -> String {
+        "stock.low".into()
+    }
+    fn key(&self) -> String {
+        self.ingredient_id.clone()
+    }
+}
+
 /// `staff.upserted`: HQ created or changed an outlet's staff member.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]

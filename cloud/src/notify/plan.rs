@@ -172,7 +172,7 @@ pub async fn notices(state: &NotifyState, event: &OutboxEvent) -> Result<Vec<Not
                 ("outlet", outlet_name(state, outlet).await),
                 ("ingredient", text("name")),
                 ("on_hand", text("on_hand")),
-                ("unit", text("unit")),
+                ("unit", unit(&text("unit"))),
                 ("reorder_level", text("reorder_level")),
                 ("link", format!("{base}/hq/outlets/{outlet}/stock")),
             ]);
@@ -200,6 +200,16 @@ pub async fn notices(state: &NotifyState, event: &OutboxEvent) -> Result<Vec<Not
             Ok(vec![Notice { kind, recipient: customer.to_owned(), vars: v }])
         }
         _ => Ok(vec![]),
+    }
+}
+
+/// A unit as a manager writes it.
+fn unit(stored: &str) -> String {
+    match stored.trim_matches('"') {
+        "piece" => "pcs".into(),
+        "gram" => "g".into(),
+        "millilitre" => "ml".into(),
+        other => other.into(),
     }
 }
 

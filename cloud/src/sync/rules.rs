@@ -190,9 +190,25 @@ pub fn below_zero(ingredient: String, on_hand: i64) -> Raise {
     }
 }
 
+/// Whether a level now `on_hand`, moved by `sum`, went from at or above `reorder_level` to below
+/// it (once per crossing; no reorder level set, no crossing).
+pub fn crossed_below(on_hand: i64, sum: i64, reorder_level: i64) -> bool {
+    reorder_level > 0 && on_hand < reorder_level && on_hand - sum >= reorder_level
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_level_crosses_its_reorder_level_once() {
+        assert!(crossed_below(9, -2, 10), "11 to 9");
+        assert!(crossed_below(0, -10, 10), "10 to 0");
+        assert!(!crossed_below(8, -1, 10), "already below");
+        assert!(!crossed_below(12, -3, 10), "still above");
+        assert!(!crossed_below(-5, -5, 0), "no reorder level");
+        assert!(!crossed_below(11, 4, 10), "a delivery");
+    }
 
     #[test]
     fn a_level_is_raised_below_zero_once_when_it_crosses() {

@@ -1,11 +1,13 @@
 //! `IngredientUpserted` and `StockMoved`: an ingredient's name, unit and reorder level, and stock
 //! movements counted once each by id; the outlet's level moves by the sum of the new ones (the
-//! same sum in any order of arrival), and a level crossing below zero raises a conflict.
+//! same sum in any order of arrival); a level crossing below its reorder level is a `stock.low`
+//! event (the managers' alert), and one crossing below zero raises a conflict.
 
 use super::Apply;
 use crate::infra::error::Result;
 use crate::sync::{rules, store};
 use patty_protocol::change::ChangeV1;
+use patty_protocol::events::StockLow;
 use patty_protocol::inventory::{Ingredient, StockMovement};
 
 /// The batch's ingredients and movements, in log order.
@@ -34,10 +36,20 @@ impl<'a> Stock<'a> {
             return Ok(());
         }
         let sums = store::insert_movements(tx, batch.outlet, &self.movements).await?;
-        for (ingredient, on_hand) in store::add_to_levels(tx, batch.outlet, &sums).await? {
-            let sum = sums.get(&ingredient).copied().unwrap_or(0);
-            if rules::crossed_below_zero(on_hand, sum) {
-                batch.raise(rules::below_zero(ingredient, on_hand));
+        for level in store::add_to_levels(tx, batch.outlet, &sums).await? {
+            let sum = sums.get(&level.ingredient).copied().unwrap_or(0);
+            if rules::crossed_below(level.on_hand, sum, level.reorder_level) {
+                batch.events.push(crate::events::NewEvent::of(&StockLow {
+                    outlet_id: batch.outlet,
+                    ingredient_id: level.ingredient.clone(),
+                    name: level.name.clone(),
+                    unit: level.unit.clone(),
+                    on_hand: level.on_hand,
+                    reorder_level: level.reorder_level,
+                })?);
+            }
+            if rules::crossed_below_zero(level.on_hand, sum) {
+                batch.raise(rules::below_zero(level.ingredient, level.on_hand));
             }
         }
         Ok(())

@@ -96,7 +96,7 @@ pub async fn add_to_levels(
     conn: &mut sqlx::AnyConnection,
     outlet: OutletId,
     sums: &BTreeMap<String, i64>,
-) -> Result<Vec<(String, i64)>> {
+) -> Result<Vec<Level>> {
     let outlet = outlet.to_string();
     let mut v = Vec::with_capacity(sums.len() * 6);
     for (ingredient, sum) in sums {
@@ -113,12 +113,38 @@ pub async fn add_to_levels(
         conn,
         "INSERT INTO stock_levels (outlet_id, ingredient_id, name, unit, on_hand, reorder_level)",
         "ON CONFLICT (outlet_id, ingredient_id) DO UPDATE SET on_hand = stock_levels.on_hand + excluded.on_hand
-             RETURNING ingredient_id, on_hand",
+             RETURNING ingredient_id, name, unit, on_hand, reorder_level",
         6,
         v,
     )
     .await?;
-    levels.iter().map(|r| Ok((r.try_get("ingredient_id")?, r.try_get("on_hand")?))).collect()
+    levels
+        .iter()
+        .map(|r| {
+            Ok(Level {
+                ingredient: r.try_get("ingredient_id")?,
+                name: r.try_get("name")?,
+                unit: r.try_get("unit")?,
+                on_hand: r.try_get("on_hand")?,
+                reorder_level: r.try_get("reorder_level")?,
+            })
+        })
+        .collect()
+}
+
+/// An ingredient's level at an outlet, as a batch of movements left it.
+#[derive(Clone, Debug)]
+pub struct Level {
+    /// The ingredient's id.
+    pub ingredient: String,
+    /// Its name.
+    pub name: String,
+    /// Its unit.
+    pub unit: String,
+    /// On hand now.
+    pub on_hand: i64,
+    /// The level below which it should be reordered (0: none set).
+    pub reorder_level: i64,
 }
 
 // --- Orders, tenders, sold-out marks, audit ---
