@@ -182,3 +182,38 @@ async fn no_token_reaches_kafka() {
     }
     cloud.stop().await;
 }
+
+/// With `notify.source = "kafka"` the notifier reads its own consumer group, not the event log:
+/// an order accepted reaches the customer's inbox while the log's notifier cursor stays put.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notifier_reads_its_own_consumer_group() {
+    let broker = Broker::start().await;
+    let cloud = Cloud::start_with(Backend::Sqlite, |c| {
+        c.kafka.brokers = broker.addr.clone();
+        c.notify.source = "kafka".into();
+    })
+    .await;
+    let admin = cloud.admin().await;
+    let (ada, home) = set_up(&cloud, &admin).await;
+    let staff = cloud.staff(&admin, "till@example.com", "outlet_staff", Some(OUTLET)).await;
+    let order = place(&cloud, &ada, "kafka-notify-1", &home).await;
+    let id = order["id"].as_str().unwrap();
+    let path = format!("/api/v1/outlets/{OUTLET}/orders/{id}/status");
+    cloud.json(cloud.post(&staff, &path, &json!({ "status": "accepted" })).await, StatusCode::OK).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let inbox = loop {
+        let inbox = cloud.json(cloud.get(&ada, "/api/v1/me/notifications").await, StatusCode::OK).await;
+        if inbox["items"].as_array().unwrap().iter().any(|i| i["template"] == "order.accepted") {
+            break inbox;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no news of the accepted order through Kafka: {inbox}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(inbox["items"][0]["link"].as_str().unwrap().ends_with(id), "{inbox}");
+    let url = format!("sqlite://{}?mode=ro", cloud.dir.path().join("cloud.db").display());
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let (cursor,): (i64,) =
+        sqlx::query_as("SELECT position FROM dispatch_cursor WHERE name = 'notify'").fetch_one(&mut db).await.unwrap();
+    assert_eq!(cursor, 0, "the event log was not what it read");
+    cloud.stop().await;
+}

@@ -239,6 +239,25 @@ async fn an_order_goes_from_ready_to_the_door_with_its_code() {
     let o = api.ok(Method::GET, &ada, &format!("/api/v1/orders/{order}"), None).await;
     assert_eq!(o["status"], "completed");
     live.until(Duration::from_secs(30), |name, data| name == "status" && data["status"] == "delivered").await;
+    // Ada heard of it: on its way, with the tracking link and her code; then delivered. Fay, who
+    // took the job, had its offer in her inbox.
+    let templates = |v: &Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|i| i["template"].as_str().unwrap().to_owned()).collect()
+    };
+    let inbox = eventually("Ada's delivery news", 30, || async {
+        let v = api.ok(Method::GET, &ada, "/api/v1/me/notifications", None).await;
+        let t = templates(&v);
+        (t.iter().any(|t| t == "order.out_for_delivery") && t.iter().any(|t| t == "order.delivered")).then_some(v)
+    })
+    .await;
+    let on_its_way =
+        inbox["items"].as_array().unwrap().iter().find(|i| i["template"] == "order.out_for_delivery").unwrap();
+    let body = on_its_way["body"].as_str().unwrap();
+    assert!(body.contains(&code) && body.contains(&format!("/track/{order}")), "{on_its_way}");
+    let offers = api.ok(Method::GET, &fay_token, "/api/v1/me/notifications", None).await;
+    let offer = offers["items"].as_array().unwrap().iter().find(|i| i["template"] == "driver.new_offer");
+    let offer = offer.unwrap_or_else(|| panic!("Fay's offer: {offers}"));
+    assert!(offer["title"].as_str().unwrap().contains(&format!("#{job}")), "{offer}");
     // A code after the end changes nothing.
     let (s, _) = api
         .call(

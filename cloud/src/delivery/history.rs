@@ -7,9 +7,10 @@
 use crate::infra::db::now_ms;
 use crate::infra::error::{Error, Result};
 
+use crate::infra::kafka::ClosedAside;
 use patty_protocol::topics::Topic;
 use rdkafka::Message;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use serde_json::Value;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -33,19 +34,10 @@ pub async fn run(state: crate::infra::state::Shared, mut shutdown: watch::Receiv
         return;
     }
     let prefix = state.config.kafka.topic_prefix.clone();
-    let consumer: StreamConsumer = match rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", format!("{prefix}patty-delivery-store"))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
-    {
-        Ok(c) => c,
+    let consumer = match crate::infra::kafka::group_consumer(&brokers, &format!("{prefix}patty-delivery-store")) {
+        Ok(c) => ClosedAside(Some(c)),
         Err(e) => return tracing::error!(error = %e, "the delivery store's consumer failed to start"),
     };
-    // Closing a consumer waits for the group to let it go, which a broker may take its time over:
-    // it is closed on a thread of its own, never on the runtime's.
-    let consumer = ClosedAside(Some(consumer));
     let Some(consumer) = consumer.0.as_ref() else { return };
     let topics: Vec<String> =
         patty_protocol::topics::Topic::DELIVERY.iter().map(|t| format!("{prefix}{}", t.name())).collect();
@@ -86,17 +78,6 @@ pub async fn run(state: crate::infra::state::Shared, mut shutdown: watch::Receiv
                     Duration::from_secs(5),
                 );
             }
-        }
-    }
-}
-
-/// A consumer dropped on a detached thread.
-struct ClosedAside(Option<StreamConsumer>);
-
-impl Drop for ClosedAside {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.take() {
-            let _ = std::thread::Builder::new().name("store-close".into()).spawn(move || drop(c));
         }
     }
 }

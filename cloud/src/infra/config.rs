@@ -374,6 +374,9 @@ impl Config {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         self.tls.validate().map_err(ConfigError::Invalid)?;
         self.notify.validate()?;
+        if self.notify.source == "kafka" && self.kafka.brokers.is_empty() {
+            return Err(ConfigError::Invalid("notify.source = kafka needs kafka.brokers".into()));
+        }
         let url = &self.database.url;
         if !(url.is_empty()
             || url.starts_with("postgres://")

@@ -137,3 +137,27 @@ pub async fn ensure_topics(brokers: &str, topics: &[(&str, i32)]) -> Result<()> 
     }
     Ok(())
 }
+
+/// A consumer in `group` (no auto-commit: its owner commits after it has kept what it read; from
+/// the earliest offset when the group is new).
+pub fn group_consumer(brokers: &str, group: &str) -> Result<rdkafka::consumer::StreamConsumer> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .map_err(|e| Error::Unavailable(format!("kafka consumer {group}: {e}")))
+}
+
+/// A consumer dropped on a detached thread: closing one waits for the group to let it go, which a
+/// broker may take its time over, so never on the runtime's threads.
+pub struct ClosedAside(pub Option<rdkafka::consumer::StreamConsumer>);
+
+impl Drop for ClosedAside {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            let _ = std::thread::Builder::new().name("consumer-close".into()).spawn(move || drop(c));
+        }
+    }
+}

@@ -178,7 +178,7 @@ pub async fn get_prefs(State(state): State<NotifyState>, who: Principal) -> Resu
 /// `marketing`, `operations`, `jobs`; security messages cannot be turned off), the language,
 /// the time zone and quiet hours.
 #[utoipa::path(put, path = "/api/v1/me/notification-preferences", tag = "notifications", security(("bearer" = [])),
-    request_body = Prefs, responses((status = 200, body = Prefs), (status = 400, body = patty_protocol::ErrorBody)))]
+    request_body = Prefs, responses((status = 200, body = Prefs), (status = 422, body = patty_protocol::ErrorBody)))]
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn put_prefs(State(state): State<NotifyState>, who: Principal, Json(p): Json<Prefs>) -> Result<Json<Prefs>> {
     p.check().map_err(|e| Error::Validation(e.to_string()))?;
@@ -239,7 +239,7 @@ fn decoded_len(s: &str) -> Option<usize> {
 /// Keeps this browser's push subscription for me (the same endpoint again replaces it).
 #[utoipa::path(post, path = "/api/v1/me/push-subscriptions", tag = "notifications", security(("bearer" = [])),
     request_body = PushSubscriptionIn,
-    responses((status = 201, body = PushSubscriptionOut), (status = 400, body = patty_protocol::ErrorBody)))]
+    responses((status = 201, body = PushSubscriptionOut), (status = 422, body = patty_protocol::ErrorBody)))]
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn add_push(
     State(state): State<NotifyState>,
@@ -320,7 +320,8 @@ async fn do_unsubscribe(state: &NotifyState, q: &UnsubscribeQuery) -> Result<()>
 /// was ours for this person. Turns the category off on every channel but the inbox.
 #[utoipa::path(get, path = "/api/v1/notifications/unsubscribe", tag = "notifications", params(UnsubscribeQuery),
     responses((status = 200, description = "a page saying it is done", content_type = "text/html"),
-        (status = 400, body = patty_protocol::ErrorBody)))]
+        (status = 400, description = "a link that is not ours (bad_signature)", body = patty_protocol::ErrorBody),
+        (status = 422, body = patty_protocol::ErrorBody)))]
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn unsubscribe(State(state): State<NotifyState>, Query(q): Query<UnsubscribeQuery>) -> Result<Html<String>> {
     do_unsubscribe(&state, &q).await?;
@@ -334,7 +335,8 @@ pub async fn unsubscribe(State(state): State<NotifyState>, Query(q): Query<Unsub
 
 /// The same, as RFC 8058's one-click `POST` a mail program sends.
 #[utoipa::path(post, path = "/api/v1/notifications/unsubscribe", tag = "notifications", params(UnsubscribeQuery),
-    responses((status = 204), (status = 400, body = patty_protocol::ErrorBody)))]
+    responses((status = 204), (status = 400, description = "a link that is not ours (bad_signature)", body = patty_protocol::ErrorBody),
+        (status = 422, body = patty_protocol::ErrorBody)))]
 pub async fn unsubscribe_post(
     State(state): State<NotifyState>,
     Query(q): Query<UnsubscribeQuery>,
@@ -361,7 +363,7 @@ pub struct ListQuery {
 
 /// Every message, newest first, with its state and the reason it failed (HQ).
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Vec<Message>), (status = 400, body = patty_protocol::ErrorBody),
+    responses((status = 200, body = Vec<Message>), (status = 422, body = patty_protocol::ErrorBody),
         (status = 403, body = patty_protocol::ErrorBody)))]
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn list(

@@ -20,6 +20,7 @@
 //! - [`channel`]: email (SMTP, a pickup directory), web push, SMS.
 //! - [`store`]: the messages, preferences, push subscriptions.
 //! - [`worker`]: the loop: the event log, the offline outlets, the sends.
+//! - [`kafka`]: the other source: a consumer group of its own, when `notify.source = "kafka"`.
 //! - [`http`]: the inbox and its live stream, preferences, push subscriptions, the unsubscribe
 //!   link, HQ's dead letters.
 //!
@@ -29,6 +30,7 @@
 pub mod channel;
 pub mod flow;
 pub mod http;
+pub mod kafka;
 pub mod plan;
 pub mod rules;
 pub mod store;

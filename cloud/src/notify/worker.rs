@@ -1,4 +1,4 @@
-//! The notifier's loop: the event log followed from the shared cursor (each event's messages
+//! The notifier's loop: the event log followed from the shared cursor (or Kafka, see `kafka`) (each event's messages
 //! written, then the cursor moved), outlets not heard from for too long reported, and the due
 //! messages sent. Woken by the relay (new events) and by queued messages; a tick covers messages
 //! held back by quiet hours or a retry's backoff, and events relayed by another replica.
@@ -19,13 +19,19 @@ const BATCH: i64 = 500;
 const SENDS: i64 = 256;
 /// The longest sleep between rounds.
 const TICK: Duration = Duration::from_millis(500);
-/// How often outlets are checked for being offline.
+/// How often outlets are checked for being offline (at most; a quarter of the silence allowed
+/// when that is shorter).
 const OFFLINE_EVERY: Duration = Duration::from_secs(30);
 
 /// Runs until `shutdown`.
 pub async fn run(state: NotifyState, mut shutdown: watch::Receiver<bool>) {
     let mut relayed = state.relayed.subscribe();
-    let mut checked = Instant::now() - OFFLINE_EVERY;
+    let every = OFFLINE_EVERY.min(Duration::from_millis(state.config.notify.offline_after_secs * 250).max(TICK));
+    let mut checked = Instant::now() - every;
+    let from_kafka = state.config.notify.source == "kafka";
+    if from_kafka {
+        tokio::spawn(super::kafka::run(state.clone(), shutdown.clone()));
+    }
     tracing::info!(
         email = state.channels.has(super::rules::Via::Email),
         push = state.channels.has(super::rules::Via::Push),
@@ -33,10 +39,10 @@ pub async fn run(state: NotifyState, mut shutdown: watch::Receiver<bool>) {
         "notifier running"
     );
     loop {
-        if let Err(e) = follow(&state).await {
+        if !from_kafka && let Err(e) = follow(&state).await {
             tracing::warn!(error = %e, "notify: reading the event log failed");
         }
-        if checked.elapsed() >= OFFLINE_EVERY {
+        if checked.elapsed() >= every {
             checked = Instant::now();
             if let Err(e) = offline_outlets(&state).await {
                 tracing::warn!(error = %e, "notify: checking for offline outlets failed");
@@ -72,16 +78,8 @@ pub async fn follow(state: &NotifyState) -> Result<usize> {
         let events = crate::events::store::read_kinds(&state.db, cursor, top, &plan::KINDS, BATCH).await?;
         let last = if events.len() as i64 == BATCH { events.last().map_or(top, |e| e.position) } else { top };
         for e in &events {
-            match plan::notices(state, e).await {
-                Ok(notices) => {
-                    for n in &notices {
-                        written += flow::enqueue(state, &e.event_id, n).await?;
-                    }
-                }
-                // An event about something that is gone (an erased order) has no one to tell.
-                Err(crate::infra::error::Error::NotFound(why)) => {
-                    tracing::info!(event = e.event_id, kind = e.kind, why, "notify: nothing to say")
-                }
+            match handle(state, e).await {
+                Ok(n) => written += n,
                 Err(err) => {
                     crate::events::store::advance(&state.db, CURSOR, e.position - 1).await?;
                     return Err(err);
@@ -90,6 +88,24 @@ pub async fn follow(state: &NotifyState) -> Result<usize> {
         }
         crate::events::store::advance(&state.db, CURSOR, last).await?;
         cursor = last;
+    }
+    Ok(written)
+}
+
+/// Writes the messages of one event (from the log or from Kafka); how many were new.
+pub async fn handle(state: &NotifyState, e: &crate::events::store::OutboxEvent) -> Result<usize> {
+    let mut written = 0;
+    match plan::notices(state, e).await {
+        Ok(notices) => {
+            for n in &notices {
+                written += flow::enqueue(state, &e.event_id, n).await?;
+            }
+        }
+        // An event about something that is gone (an erased order) has no one to tell.
+        Err(crate::infra::error::Error::NotFound(why)) => {
+            tracing::info!(event = e.event_id, kind = e.kind, why, "notify: nothing to say")
+        }
+        Err(err) => return Err(err),
     }
     Ok(written)
 }

@@ -12,6 +12,11 @@ pub struct NotifyConfig {
     /// Run the notifier inside the cloud (the embedded default). Off: run `patty-notifier`
     /// beside it, on the same database, as many as wanted.
     pub embedded: bool,
+    /// Where the notifier reads events: `log` (the relayed event log, from the shared cursor; works
+    /// with Kafka off) or `kafka` (a consumer group of its own, `kafka_group`).
+    pub source: String,
+    /// The consumer group when `source = "kafka"` (behind `kafka.topic_prefix`).
+    pub kafka_group: String,
     /// Where the customer and driver apps live: the base of every link a message carries (the
     /// tracking page, the unsubscribe link).
     pub public_url: String,
@@ -47,6 +52,8 @@ impl Default for NotifyConfig {
     fn default() -> Self {
         Self {
             embedded: true,
+            source: "log".into(),
+            kafka_group: "patty-notifier".into(),
             public_url: "http://localhost:8080".into(),
             default_lang: "en".into(),
             default_time_zone: "Europe/Amsterdam".into(),
@@ -98,6 +105,9 @@ impl NotifyConfig {
         let smtp = self.smtp_url()?;
         if !smtp.is_empty() && !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
             return bad("notify.smtp_url must start with smtp:// or smtps://".into());
+        }
+        if !["log", "kafka"].contains(&self.source.as_str()) {
+            return bad(format!("notify.source is log or kafka, not {:?}", self.source));
         }
         if !["", "kannel", "twilio"].contains(&self.sms.gateway.as_str()) {
             return bad(format!("notify.sms.gateway is kannel, twilio or empty, not {:?}", self.sms.gateway));
