@@ -379,3 +379,57 @@ async fn sms_through_kannel_reaches_the_sms_centre() {
         .await;
     shop.cloud.stop().await;
 }
+
+/// An outlet not heard from for longer than `notify.offline_after_secs` is reported to its
+/// manager and to HQ, once per silence: heard from again and silent again, it is reported again.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outlet_silent_too_long_is_reported_once_per_silence() {
+    let shop = Shop::start_with(Backend::Sqlite, "test", |c| c.notify.offline_after_secs = 1).await;
+    let url = format!("sqlite://{}?mode=rw", shop.cloud.dir.path().join("cloud.db").display());
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    // The outlet's sync cursor, as its first upload leaves it: last seen five seconds ago.
+    let seen = chrono::Utc::now().timestamp_millis() - 5_000;
+    sqlx::query("INSERT INTO sync_cursors (origin, applied_through, last_hlc, seen_ms) VALUES ($1, 0, 0, $2)")
+        .bind(OUTLET)
+        .bind(seen)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let offline = |inbox: &Value| {
+        inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["template"] == "outlet.offline")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let until = tokio::time::Instant::now() + WAIT;
+    let reported = loop {
+        let inbox = shop.get(&shop.manager, "/api/v1/me/notifications").await;
+        if !offline(&inbox).is_empty() {
+            break offline(&inbox);
+        }
+        assert!(tokio::time::Instant::now() < until, "the manager was not told: {inbox}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(reported[0]["title"], "Damrak has been offline for 0 minutes", "{reported:?}");
+    let hq = shop.get(&shop.admin, "/api/v1/me/notifications").await;
+    assert_eq!(offline(&hq).len(), 1, "HQ too: {hq}");
+    // Several checks later, still one report for this silence.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(offline(&shop.get(&shop.manager, "/api/v1/me/notifications").await).len(), 1);
+    // Heard from, then silent again: a second report.
+    sqlx::query("UPDATE sync_cursors SET seen_ms = $1 WHERE origin = $2")
+        .bind(chrono::Utc::now().timestamp_millis())
+        .bind(OUTLET)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let until = tokio::time::Instant::now() + WAIT;
+    while offline(&shop.get(&shop.manager, "/api/v1/me/notifications").await).len() < 2 {
+        assert!(tokio::time::Instant::now() < until, "the second silence was not reported");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shop.cloud.stop().await;
+}

@@ -51,10 +51,12 @@ pub async fn enqueue(state: &NotifyState, event_id: &str, notice: &Notice) -> Re
     // Amounts were written in English; a Dutch reader gets a decimal comma.
     if p.lang == "nl" {
         for v in vars.values_mut() {
-            if let Some(rest) = v.strip_prefix("EUR ") {
-                if let Some(minor) = parse_amount(rest) {
-                    *v = money(minor, "EUR", "nl");
-                }
+            if let Some((currency, amount)) = v.split_once(' ')
+                && currency.len() == 3
+                && currency.chars().all(|c| c.is_ascii_uppercase())
+                && let Some(minor) = parse_amount(amount)
+            {
+                *v = money(minor, currency, "nl");
             }
         }
     }

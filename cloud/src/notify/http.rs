@@ -345,13 +345,41 @@ pub async fn unsubscribe_post(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A message's state.
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageState {
+    /// Waiting to be sent (now, after quiet hours, or after a failed try).
+    Queued,
+    /// Taken by the email, push or SMS server.
+    Sent,
+    /// In the inbox.
+    Delivered,
+    /// Given up: a dead letter.
+    Failed,
+    /// Not sent: the person's preferences, or no server for the channel.
+    Suppressed,
+}
+
+impl MessageState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Suppressed => "suppressed",
+        }
+    }
+}
+
 /// Which messages HQ lists.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only those in this state (`failed`: the dead letters).
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<MessageState>,
     /// Only this person's.
     #[serde(default)]
     pub recipient: Option<String>,
@@ -372,13 +400,8 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<Message>>> {
     who.require(&[Role::HqAdmin])?;
-    if let Some(s) = &q.state
-        && !["queued", "sent", "delivered", "failed", "suppressed"].contains(&s.as_str())
-    {
-        return Err(Error::Validation("state is queued, sent, delivered, failed or suppressed".into()));
-    }
     let limit = patty_service::http::page_limit(q.limit, 100, 1000)?;
-    Ok(Json(store::list(&state.db, q.state.as_deref(), q.recipient.as_deref(), limit).await?))
+    Ok(Json(store::list(&state.db, q.state.map(MessageState::as_str), q.recipient.as_deref(), limit).await?))
 }
 
 /// Sends a dead letter again (HQ).

@@ -103,7 +103,7 @@ impl NotifyConfig {
             return bad("notify.public_url must be an http(s) URL".into());
         }
         let smtp = self.smtp_url()?;
-        if !smtp.is_empty() && !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
+        if !(smtp.is_empty() || smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
             return bad("notify.smtp_url must start with smtp:// or smtps://".into());
         }
         if !["log", "kafka"].contains(&self.source.as_str()) {
