@@ -33,7 +33,7 @@ pub struct ProfilePatch {
     #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: Option<String>,
     /// New phone number, with its country code (`+31 6 1234 5678`): E.164 once spaces, dashes,
-    /// dots and parentheses are taken out; at most 32 characters.
+    /// dots and parentheses are taken out; at most 32 characters. Empty: no phone number.
     #[serde(default)]
     #[schema(max_length = 32, pattern = "^[0-9 +()-]*$")]
     pub phone: Option<String>,
@@ -66,6 +66,7 @@ pub async fn patch_me(
         crate::identity::validate_name(n)?;
     }
     if let Some(p) = &req.phone
+        && !p.trim().is_empty()
         && (p.len() > 32 || crate::infra::phone::e164(p).is_err())
     {
         return Err(CustomerError::Invalid(
