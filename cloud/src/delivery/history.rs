@@ -7,12 +7,8 @@
 use crate::infra::db::now_ms;
 use crate::infra::error::{Error, Result};
 
-use crate::infra::kafka::ClosedAside;
 use patty_protocol::topics::Topic;
-use rdkafka::Message;
-use rdkafka::consumer::{CommitMode, Consumer};
 use serde_json::Value;
-use std::time::Duration;
 use tokio::sync::watch;
 
 /// What to keep of a record: (delivery id, kind, time in Unix ms), or `None` for a record about
@@ -28,58 +24,24 @@ pub fn classify(topic: &str, payload: &Value) -> Option<(String, String, i64)> {
 }
 
 /// Consumes until `shutdown`; a no-op without Kafka.
-pub async fn run(state: crate::infra::state::Shared, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(state: crate::infra::state::Shared, shutdown: watch::Receiver<bool>) {
     let brokers = state.config.kafka.brokers.clone();
     if brokers.is_empty() {
         return;
     }
     let prefix = state.config.kafka.topic_prefix.clone();
-    let consumer = match crate::infra::kafka::group_consumer(&brokers, &format!("{prefix}patty-delivery-store")) {
-        Ok(c) => ClosedAside(Some(c)),
-        Err(e) => return tracing::error!(error = %e, "the delivery store's consumer failed to start"),
-    };
-    let Some(consumer) = consumer.0.as_ref() else { return };
-    let topics: Vec<String> =
-        patty_protocol::topics::Topic::DELIVERY.iter().map(|t| format!("{prefix}{}", t.name())).collect();
-    if let Err(e) = consumer.subscribe(&topics.iter().map(String::as_str).collect::<Vec<_>>()) {
-        return tracing::error!(error = %e, "the delivery store could not subscribe");
-    }
-    loop {
-        let msg = tokio::select! {
-            m = consumer.recv() => m,
-            _ = shutdown.changed() => return,
-        };
-        let msg = match msg {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "the delivery store's consumer failed; going on");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
+    let topics: Vec<String> = Topic::DELIVERY.iter().map(|t| format!("{prefix}{}", t.name())).collect();
+    let group = format!("{prefix}patty-delivery-store");
+    crate::infra::kafka::consume("the delivery store", &brokers, &group, &topics, shutdown, |r| {
+        let state = state.clone();
+        Box::pin(async move {
+            match &r.payload {
+                Some(v) => keep(&state, &r.topic, r.partition, r.offset, v).await,
+                None => Ok(()),
             }
-        };
-        let kept = match msg.payload().map(serde_json::from_slice::<Value>) {
-            Some(Ok(v)) => keep(&state, msg.topic(), msg.partition(), msg.offset(), &v).await,
-            _ => Ok(()),
-        };
-        match kept {
-            Ok(()) => {
-                if let Err(e) = consumer.commit_message(&msg, CommitMode::Async) {
-                    tracing::warn!(error = %e, "committing the delivery store's offset failed");
-                }
-            }
-            // Not committed: read again after a restart. Stop here until the database is back.
-            Err(e) => {
-                tracing::warn!(error = %e, "keeping a delivery record failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = consumer.seek(
-                    msg.topic(),
-                    msg.partition(),
-                    rdkafka::Offset::Offset(msg.offset()),
-                    Duration::from_secs(5),
-                );
-            }
-        }
-    }
+        })
+    })
+    .await;
 }
 
 async fn keep(state: &crate::infra::state::Shared, topic: &str, partition: i32, offset: i64, v: &Value) -> Result<()> {

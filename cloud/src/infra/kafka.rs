@@ -161,3 +161,71 @@ impl Drop for ClosedAside {
         }
     }
 }
+
+/// One record as a consumer's handler sees it.
+pub struct Consumed {
+    /// Its topic.
+    pub topic: String,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// Its payload as JSON (`None` for a record that is not).
+    pub payload: Option<serde_json::Value>,
+}
+
+/// Reads `group` of `brokers` on `topics` until `shutdown`, handing each record to `handle`: its
+/// offset is committed once `handle` succeeds; when it fails, the record is read again a second
+/// later (nothing after it is handled before it). `what` names the consumer in the log.
+pub async fn consume<F>(
+    what: &str,
+    brokers: &str,
+    group: &str,
+    topics: &[String],
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut handle: F,
+) where
+    F: FnMut(Consumed) -> futures::future::BoxFuture<'static, Result<()>>,
+{
+    use rdkafka::Message;
+    use rdkafka::consumer::{CommitMode, Consumer};
+    let consumer = match group_consumer(brokers, group) {
+        Ok(c) => ClosedAside(Some(c)),
+        Err(e) => return tracing::error!(error = %e, "{what}: the consumer failed to start"),
+    };
+    let Some(consumer) = consumer.0.as_ref() else { return };
+    if let Err(e) = consumer.subscribe(&topics.iter().map(String::as_str).collect::<Vec<_>>()) {
+        return tracing::error!(error = %e, "{what}: could not subscribe");
+    }
+    loop {
+        let msg = tokio::select! {
+            m = consumer.recv() => m,
+            _ = shutdown.changed() => return,
+        };
+        let msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "{what}: the consumer failed; going on");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let payload = msg.payload().and_then(|p| serde_json::from_slice(p).ok());
+        let record =
+            Consumed { topic: msg.topic().to_owned(), partition: msg.partition(), offset: msg.offset(), payload };
+        match handle(record).await {
+            Ok(()) => {
+                if let Err(e) = consumer.commit_message(&msg, CommitMode::Async) {
+                    tracing::warn!(error = %e, "{what}: committing the offset failed");
+                }
+            }
+            // Not committed: read again (after a restart too). Stop here until it can be handled.
+            Err(e) => {
+                tracing::warn!(error = %e, "{what}: handling a record failed; reading it again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let offset = rdkafka::Offset::Offset(msg.offset());
+                let _ = consumer.seek(msg.topic(), msg.partition(), offset, Duration::from_secs(5));
+            }
+        }
+    }
+}

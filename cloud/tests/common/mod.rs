@@ -207,7 +207,7 @@ pub fn assert_no_token(v: &Value, what: &Value) {
 }
 
 /// Reads the `.eml` files in the pickup directory `dir`: the token of each message to `to` for
-/// `purpose` (the line of its own between blank lines), oldest first.
+/// `purpose` (the line of its own in the plain part), oldest first.
 pub fn mailed(dir: &std::path::Path, to: &str, purpose: &str) -> Vec<String> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map(|d| {
@@ -226,8 +226,18 @@ pub fn mailed(dir: &std::path::Path, to: &str, purpose: &str) -> Vec<String> {
             {
                 return None;
             }
-            let body: Vec<&str> = body.split("\r\n").collect();
-            body.windows(3).find(|w| w[0].is_empty() && w[2].is_empty() && !w[1].is_empty()).map(|w| w[1].to_owned())
+            // The token stands on a line of its own in the plain part (quoted-printable leaves it
+            // whole: it is short and plain).
+            let lines: Vec<&str> = body.split("\r\n").collect();
+            lines
+                .windows(3)
+                .find(|w| {
+                    w[0].is_empty()
+                        && w[2].is_empty()
+                        && w[1].len() >= 20
+                        && w[1].chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                })
+                .map(|w| w[1].to_owned())
         })
         .collect()
 }
