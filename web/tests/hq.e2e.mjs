@@ -7,7 +7,8 @@
 // a modifier's price and adds an item (an item without a name writes nothing). It sees a driver
 // and a delivery under way on the fleet map (the driver's position from an OwnTracks message on
 // the broker), with tiles from a configured server only when asked for, searches orders, opens one with its event history, and reads the stock alerts and today's
-// sales charts. An outlet manager sees only their outlet and no catalog. axe-core finds no
+// sales charts, and a dead letter among the notifications, which it sends again. An outlet
+// manager sees only their outlet and no catalog. axe-core finds no
 // serious or critical violation on any view; screenshots go to web/screenshots/.
 //
 // Needs: the cloud and edge binaries (PATTY_CLOUD_BIN, PATTY_EDGE_BIN; default $CARGO_TARGET_DIR/debug/, target/debug/),
@@ -32,7 +33,15 @@ const tileServer = http.createServer((req, res) => {
   res.end(tilePng);
 });
 await new Promise((r) => tileServer.listen(0, "127.0.0.1", r));
+// An SMTP address where nothing listens: every email fails, and with one try allowed it is a dead
+// letter at once.
+const closed = http.createServer();
+await new Promise((r) => closed.listen(0, "127.0.0.1", r));
+const noSmtp = closed.address().port;
+await new Promise((r) => closed.close(r));
 const cloud = await service(cloudBin, {
+  PATTY_NOTIFY__SMTP_URL: `smtp://127.0.0.1:${noSmtp}`,
+  PATTY_NOTIFY__MAX_ATTEMPTS: "1",
   PATTY_HQ__TILES: `http://127.0.0.1:${tileServer.address().port}/{z}/{x}/{y}.png`,
   PATTY_HQ__TILES_ATTRIBUTION: "test tiles",
   PATTY_HQ__DIR: join(web, "dist/hq"),
@@ -260,6 +269,17 @@ try {
     const byItem = page.getByRole("img", { name: /By item/ });
     await byItem.waitFor();
     check((await byItem.getAttribute("aria-label")).includes("Classic Patty €15.80"), "the item chart has 2 × €7.90");
+
+    // Ada's verification email could not reach the mail server: a dead letter HQ sees, with its
+    // reason, and sends again.
+    await view("Notifications", "notifications");
+    const dead = page.getByRole("row").filter({ hasText: "security.email_verification" }).filter({ hasText: "ada@example.com" });
+    await dead.waitFor();
+    const why = await dead.textContent();
+    check(why.includes("failed") && why.includes("SMTP"), `the dead letter says why: ${why}`);
+    await dead.getByRole("button", { name: "Send again: security.email_verification to ada@example.com" }).click();
+    await page.getByRole("status").filter({ hasText: "sent again" }).waitFor();
+    check(true, "HQ sends a dead letter again");
 
     // An outlet manager sees their outlet, and no catalog.
     await page.getByRole("button", { name: "Sign out" }).click();

@@ -114,7 +114,7 @@ pub async fn run(
     let rotation = tokio::spawn(crate::infra::atrest::rotate_forever(
         shared.db.clone(),
         payments.ring.clone(),
-        crate::payments::store::SEALED.to_vec(),
+        [crate::payments::store::SEALED.as_slice(), &[crate::notify::store::SEALED]].concat(),
         Duration::from_secs(60),
         shared.closing.subscribe(),
     ));

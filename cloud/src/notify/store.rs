@@ -76,6 +76,10 @@ pub struct Message {
     pub secret: Option<String>,
 }
 
+/// The column sealed under the at-rest key (re-encrypted in the background when the key changes).
+pub const SEALED: crate::infra::atrest::SealedColumns =
+    crate::infra::atrest::SealedColumns { table: "notifications", id: "id", columns: &["secret"] };
+
 const COLUMNS: &str = "id, event_id, recipient, channel, template, lang, address, vars, secret, state, reason, \
                        attempts, due_ms, read_ms, created_ms, sent_ms";
 
@@ -167,11 +171,11 @@ pub async fn next_due(db: &Db) -> Result<Option<i64>> {
 }
 
 /// Records the outcome of a send: `state` (`sent`, `queued` again at `due_ms`, `failed`,
-/// `suppressed`), the attempt counted, the lease let go; a sent or failed message's token is
-/// dropped.
+/// `suppressed`), the attempt counted, the lease let go; a sent message's token is dropped (a
+/// dead letter keeps it, sealed, so HQ can send it again while it is still valid).
 #[tracing::instrument(skip_all, fields(notification.id = id, state))]
 pub async fn settle(db: &Db, id: &str, state: &str, reason: Option<&str>, due_ms: i64, now: i64) -> Result<()> {
-    let keep_secret = state == "queued";
+    let keep_secret = state != "sent";
     sqlx::query(
         "UPDATE notifications SET state = $1, reason = $2, due_ms = $3, lease_ms = NULL, attempts = attempts + 1, \
          sent_ms = CASE WHEN $1 = 'sent' THEN $4 ELSE sent_ms END, \

@@ -9,6 +9,7 @@ import type { Outlet, User } from "../../shared/api/cloud";
 import { ApiProvider } from "../../shared/api/context";
 import { Problem } from "../../shared/ui";
 import { Catalog } from "../features/catalog/Catalog";
+import { Notifications } from "../features/notifications/Notifications";
 import { FleetMap } from "../features/fleet-map/FleetMap";
 import { Orders } from "../features/orders/Orders";
 import { Outlets } from "../features/outlets/Outlets";
@@ -86,6 +87,7 @@ export function App() {
             {view === "orders" && <Orders outlets={outlets} />}
             {view === "stock" && <StockAlerts outlets={outlets} />}
             {view === "sales" && <Sales outlets={outlets} />}
+            {view === "notifications" && <Notifications role={user.role} />}
           </main>
         </div>
       )}

@@ -2,7 +2,7 @@
 
 import type { Role } from "../../shared/api/cloud";
 
-export type View = "outlets" | "map" | "catalog" | "orders" | "stock" | "sales";
+export type View = "outlets" | "map" | "catalog" | "orders" | "stock" | "sales" | "notifications";
 
 export const VIEWS: { id: View; label: string; hqOnly: boolean }[] = [
   { id: "outlets", label: "Outlets", hqOnly: false },
@@ -11,6 +11,7 @@ export const VIEWS: { id: View; label: string; hqOnly: boolean }[] = [
   { id: "orders", label: "Orders", hqOnly: false },
   { id: "stock", label: "Stock alerts", hqOnly: false },
   { id: "sales", label: "Sales", hqOnly: false },
+  { id: "notifications", label: "Notifications", hqOnly: false },
 ];
 
 /// The views `role` may open, in the header's order.

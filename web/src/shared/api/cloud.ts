@@ -6,6 +6,8 @@ import type { components } from "./cloud.gen";
 type Schemas = components["schemas"];
 
 export type Delivery = Schemas["Delivery"];
+export type InboxItem = Schemas["InboxItem"];
+export type NotificationMessage = Schemas["Message"];
 export type MapSettings = Schemas["MapSettings"];
 export type Order = Schemas["Order"];
 export type Outlet = Schemas["Outlet"];
