@@ -379,6 +379,7 @@ impl MessageState {
 pub struct ListQuery {
     /// Only those in this state (`failed`: the dead letters).
     #[serde(default)]
+    #[param(inline)]
     pub state: Option<MessageState>,
     /// Only this person's.
     #[serde(default)]

@@ -2863,7 +2863,7 @@ export interface components {
             name?: string | null;
             /**
              * @description New phone number, with its country code (`+31 6 1234 5678`): E.164 once spaces, dashes,
-             *     dots and parentheses are taken out; at most 32 characters.
+             *     dots and parentheses are taken out; at most 32 characters. Empty: no phone number.
              */
             phone?: string | null;
             /** @description New preferences (replaces them; a JSON object of at most 8 KiB). */
@@ -7428,7 +7428,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only those in this state (`failed`: the dead letters). */
-                state?: string | null;
+                state?: null | ("queued" | "sent" | "delivered" | "failed" | "suppressed");
                 /** @description Only this person's. */
                 recipient?: string | null;
                 /** @description Most to return, newest first (default 100, at most 1000). */
