@@ -23,8 +23,24 @@ async fn shop_mailing_to(backend: Backend, mail: &MailDev) -> Shop {
     Shop::start_with(backend, "test", move |c| {
         c.notify.smtp_url = smtp;
         c.notify.public_url = PUBLIC.into();
+        // The tests stand in front of the cloud as its proxy, to sign in "from" other addresses.
+        c.http.trusted_proxies = vec!["127.0.0.1/32".into()];
     })
     .await
+}
+
+/// Signs Ada in as if from `address` (the proxy's `X-Forwarded-For`).
+async fn sign_in_from(shop: &Shop, address: &str) {
+    let r = shop
+        .cloud
+        .http
+        .post(shop.cloud.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", address)
+        .json(&json!({ "email": "ada@example.com", "password": "s3cret-pass" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 }
 
 /// HQ's view of the messages, newest first.
@@ -240,6 +256,16 @@ async fn preferences_quiet_hours_and_unsubscribing() {
     let prefs = shop.get(&shop.customer, "/api/v1/me/notification-preferences").await;
     assert_eq!(prefs["channels"]["marketing"], json!(["in_app"]), "{prefs}");
     assert_eq!(prefs["time_zone"], "Europe/Amsterdam", "the rest kept");
+
+    // A sign-in from somewhere new is a security message: sent at once, quiet hours or not.
+    sign_in_from(&shop, "198.51.100.4").await;
+    sign_in_from(&shop, "198.51.100.4").await;
+    sign_in_from(&shop, "203.0.113.7").await;
+    sign_in_from(&shop, "203.0.113.7").await;
+    let warned = mail.wait_for("ada@example.com", 2, WAIT).await;
+    let warned: Vec<&Value> = warned.iter().filter(|e| e["subject"] == "A new sign-in to your account").collect();
+    assert_eq!(warned.len(), 1, "once, for the one new address after the first: {warned:?}");
+    assert!(warned[0]["text"].as_str().unwrap().contains("(203.0.113.7)"), "{}", warned[0]);
     shop.cloud.stop().await;
 }
 

@@ -11,7 +11,7 @@ use crate::events::{self};
 use crate::infra::access::{ClientAddr, Principal, Role};
 use crate::infra::db::now_ms;
 use crate::infra::error::{Error, Json, Path, Result};
-use crate::infra::mail::Purpose;
+use crate::infra::mail::{Purpose, SecurityMessage};
 use axum::extract::State;
 use axum::http::StatusCode;
 use patty_protocol::events::CustomerRegistered;
@@ -149,7 +149,23 @@ pub async fn login(
         _ => return Err(IdentityError::WrongCredentials.into()),
     };
     let mut conn = state.db.pool.acquire().await?;
-    Ok(Json(issue(&state, user, None, &mut conn).await?))
+    // Where from, as a digest (the activity log keeps no address); somewhere new after earlier
+    // sign-ins is worth a warning to the account's owner.
+    let place = secret::digest(&[b"sign-in:", addr.to_string().as_bytes()]);
+    let new_place = store::new_sign_in_place(&mut conn, &user.id, &place).await?;
+    store::log_activity(&mut conn, &user.id, "signed_in", &place).await?;
+    let warn = new_place.then(|| user.email.clone()).flatten().map(|email| {
+        let when = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+        SecurityMessage::new(&user.id, &email, Purpose::NewSignIn, String::new(), 0)
+            .with("address", addr.to_string())
+            .with("when", when)
+    });
+    let tokens = issue(&state, user, None, &mut conn).await?;
+    drop(conn);
+    if let Some(m) = warn {
+        state.mail.send(m).await;
+    }
+    Ok(Json(tokens))
 }
 
 /// A refresh token.

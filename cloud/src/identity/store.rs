@@ -58,6 +58,21 @@ fn user_row(r: &sqlx::any::AnyRow) -> Result<User> {
     })
 }
 
+/// Whether `place` (a sign-in's address digest) is new for `user`: they signed in before, never
+/// from there. A first sign-in is not new (there is nothing to compare it with).
+pub async fn new_sign_in_place(conn: &mut sqlx::AnyConnection, user: &str, place: &str) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS before, COALESCE(SUM(CASE WHEN detail = $2 THEN 1 ELSE 0 END), 0) AS here \
+         FROM activity WHERE user_id = $1 AND kind = 'signed_in'",
+    )
+    .bind(user)
+    .bind(place)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (before, here): (i64, i64) = (row.try_get("before")?, row.try_get("here")?);
+    Ok(before > 0 && here == 0)
+}
+
 /// A live account's phone number, if it has one.
 pub async fn phone_of(db: &Db, id: &str) -> Result<Option<String>> {
     let row = sqlx::query("SELECT phone FROM users WHERE id = $1 AND erased_ms IS NULL")

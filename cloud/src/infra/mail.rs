@@ -16,6 +16,8 @@ pub enum Purpose {
     EmailVerification,
     /// Set a new password.
     PasswordReset,
+    /// The account was signed in to from somewhere new (no token: a warning).
+    NewSignIn,
 }
 
 impl Purpose {
@@ -24,6 +26,7 @@ impl Purpose {
         match self {
             Self::EmailVerification => "email_verification",
             Self::PasswordReset => "password_reset",
+            Self::NewSignIn => "new_sign_in",
         }
     }
 }
@@ -38,13 +41,21 @@ pub struct SecurityMessage {
     pub purpose: Purpose,
     /// How long the token works, seconds (said in the message).
     pub valid_secs: u64,
+    /// What else the message says (a new sign-in's address and time).
+    pub vars: std::collections::BTreeMap<String, String>,
     token: String,
 }
 
 impl SecurityMessage {
     /// A message carrying `token` to `to`.
     pub fn new(user_id: &str, to: &str, purpose: Purpose, token: String, valid_secs: u64) -> Self {
-        Self { user_id: user_id.to_owned(), to: to.to_owned(), purpose, valid_secs, token }
+        Self { user_id: user_id.to_owned(), to: to.to_owned(), purpose, valid_secs, vars: Default::default(), token }
+    }
+
+    /// The message with `key` saying `value` too.
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.vars.insert(key.to_owned(), value.into());
+        self
     }
 
     /// The one-time token, for the message's body alone.

@@ -78,8 +78,10 @@ pub async fn enqueue(state: &NotifyState, event_id: &str, notice: &Notice) -> Re
             if via != Via::InApp && address.is_none() {
                 continue; // no address on this channel
             }
-            let dedup =
-                format!("{event_id}:{}:{}:{}", notice.recipient, via.as_str(), address.as_deref().unwrap_or(""));
+            // The key names no address (an email or a phone number is personal): a push
+            // subscription's id only, one message per browser.
+            let sub = if via == Via::Push { address.as_deref().unwrap_or("") } else { "" };
+            let dedup = format!("{event_id}:{}:{}:{sub}", notice.recipient, via.as_str());
             let (state_now, reason, due) = match rules::decide(notice.kind, via, &p.prefs, p.tz, now) {
                 Decision::Suppressed(why) => ("suppressed", Some(why), now),
                 Decision::SendAt(_) if !state.channels.has(via) => {
@@ -134,12 +136,22 @@ pub async fn enqueue_security(state: &NotifyState, m: SecurityMessage) -> Result
     let kind = match m.purpose {
         Purpose::EmailVerification => Kind::EmailVerification,
         Purpose::PasswordReset => Kind::PasswordReset,
+        Purpose::NewSignIn => Kind::NewSignIn,
     };
     let id = new_id();
-    let sealed = state.ring.seal(m.token(), &crate::infra::atrest::aad("notifications", "secret", &id))?;
+    let sealed = if m.token().is_empty() {
+        None
+    } else {
+        Some(state.ring.seal(m.token(), &crate::infra::atrest::aad("notifications", "secret", &id))?)
+    };
     let prefs = store::prefs(&state.db, &m.user_id).await?;
     let lang = prefs.lang.unwrap_or_else(|| state.config.notify.default_lang.clone());
-    let vars: Vars = [("valid_hours".to_owned(), m.valid_secs.div_ceil(3600).to_string())].into();
+    let mut vars: Vars = m.vars.clone();
+    vars.insert("valid_hours".to_owned(), m.valid_secs.div_ceil(3600).to_string());
+    if sealed.is_none() {
+        let base = state.config.notify.public_url.trim_end_matches('/');
+        vars.insert("link".to_owned(), format!("{base}/account/reset-password"));
+    }
     let (row_state, reason) = if state.channels.has(Via::Email) {
         ("queued", None)
     } else {
@@ -155,7 +167,7 @@ pub async fn enqueue_security(state: &NotifyState, m: SecurityMessage) -> Result
         lang,
         address: Some(m.to.clone()),
         vars: serde_json::to_value(&vars)?,
-        secret: (row_state == "queued").then_some(sealed),
+        secret: sealed.filter(|_| row_state == "queued"),
         state: row_state,
         reason,
         due_ms: now_ms(),

@@ -84,6 +84,8 @@ pub enum Kind {
     EmailVerification,
     /// Set a new password (carries the one-time token).
     PasswordReset,
+    /// Signed in to from somewhere new.
+    NewSignIn,
     /// The outlet took the order on.
     OrderAccepted,
     /// The order was cancelled before it was made.
@@ -114,9 +116,10 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::EmailVerification,
         Kind::PasswordReset,
+        Kind::NewSignIn,
         Kind::OrderAccepted,
         Kind::OrderRefused,
         Kind::OutForDelivery,
@@ -137,6 +140,7 @@ impl Kind {
         match self {
             Kind::EmailVerification => "security.email_verification",
             Kind::PasswordReset => "security.password_reset",
+            Kind::NewSignIn => "security.new_sign_in",
             Kind::OrderAccepted => "order.accepted",
             Kind::OrderRefused => "order.refused",
             Kind::OutForDelivery => "order.out_for_delivery",
@@ -161,7 +165,7 @@ impl Kind {
     /// Its category.
     pub fn category(self) -> Category {
         match self {
-            Kind::EmailVerification | Kind::PasswordReset => Category::Security,
+            Kind::EmailVerification | Kind::PasswordReset | Kind::NewSignIn => Category::Security,
             Kind::OrderAccepted | Kind::OrderRefused | Kind::OutForDelivery | Kind::Delivered | Kind::RefundMade => {
                 Category::Orders
             }

@@ -105,14 +105,19 @@ fn message(r: &sqlx::any::AnyRow) -> Result<Message> {
     })
 }
 
-/// Writes `m` unless a message with its idempotency key exists; returns whether it was written.
+/// Writes `m` unless a message with its idempotency key exists, or its person is erased (the
+/// check holds the person's row, so an erasure running now either comes first or deletes this
+/// message too); returns whether it was written.
 #[tracing::instrument(skip_all, fields(notification.id = m.id, template = m.template))]
 pub async fn insert(conn: &mut sqlx::AnyConnection, m: &NewMessage, now: i64) -> Result<bool> {
-    let done = sqlx::query(
+    let lock = if conn.backend_name() == "PostgreSQL" { " FOR SHARE" } else { "" };
+    let done = sqlx::query(&format!(
         "INSERT INTO notifications (id, dedup, event_id, recipient, channel, template, lang, address, vars, secret, \
-         state, reason, attempts, due_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $14) \
-         ON CONFLICT (dedup) DO NOTHING",
-    )
+         state, reason, attempts, due_ms, created_ms) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $14 \
+         WHERE EXISTS (SELECT 1 FROM users WHERE id = $4 AND erased_ms IS NULL{lock}) \
+         ON CONFLICT (dedup) DO NOTHING"
+    ))
     .bind(&m.id)
     .bind(&m.dedup)
     .bind(&m.event_id)
@@ -132,34 +137,23 @@ pub async fn insert(conn: &mut sqlx::AnyConnection, m: &NewMessage, now: i64) ->
     Ok(done.rows_affected() == 1)
 }
 
-/// Claims up to `limit` due messages for `lease_ms` from `now`: a row another notifier holds is
-/// skipped, and a row whose holder died is taken once its lease lapsed.
+/// Claims up to `limit` due messages for `lease_ms` from `now`, in one statement: a row another
+/// notifier holds is skipped (its lease is re-checked on the row itself, so two notifiers racing
+/// for the same rows split them), and a row whose holder died is taken once its lease lapsed.
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn claim_due(db: &Db, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<Message>> {
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM notifications WHERE state = 'queued' AND due_ms <= $1 \
-         AND (lease_ms IS NULL OR lease_ms < $1) ORDER BY due_ms LIMIT $2"
+        "UPDATE notifications SET lease_ms = $1 WHERE id IN (SELECT id FROM notifications \
+         WHERE state = 'queued' AND due_ms <= $2 AND (lease_ms IS NULL OR lease_ms < $2) ORDER BY due_ms LIMIT $3) \
+         AND state = 'queued' AND (lease_ms IS NULL OR lease_ms < $2) RETURNING {COLUMNS}"
     ))
+    .bind(now + lease_ms)
     .bind(now)
     .bind(limit)
     .fetch_all(&db.pool)
     .await?;
-    let mut claimed = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let m = message(r)?;
-        let won = sqlx::query(
-            "UPDATE notifications SET lease_ms = $1 WHERE id = $2 AND state = 'queued' \
-             AND (lease_ms IS NULL OR lease_ms < $3)",
-        )
-        .bind(now + lease_ms)
-        .bind(&m.id)
-        .bind(now)
-        .execute(&db.pool)
-        .await?;
-        if won.rows_affected() == 1 {
-            claimed.push(m);
-        }
-    }
+    let mut claimed = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
+    claimed.sort_by_key(|m| m.due_ms);
     Ok(claimed)
 }
 

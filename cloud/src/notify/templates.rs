@@ -170,6 +170,8 @@ pub fn sample_vars() -> Vars {
         ("name", "Ada"),
         ("token", "Xk3-sample-token"),
         ("valid_hours", "24"),
+        ("when", "2026-12-01 21:14 (Europe/Amsterdam)"),
+        ("address", "203.0.113.7"),
         ("link", "https://pattypalace.example/track/ord_1"),
         ("review_link", "https://pattypalace.example/orders/ord_1/review"),
         ("outlet", "Damrak"),
