@@ -463,3 +463,42 @@ async fn an_outlet_silent_too_long_is_reported_once_per_silence() {
     }
     shop.cloud.stop().await;
 }
+
+/// The customer's order news in the inbox: accepted, a refund (with its amount), and an order the
+/// outlet cancelled; a driver-less order has no delivery news.
+#[tokio::test(flavor = "multi_thread")]
+async fn order_news_reaches_the_inbox() {
+    let shop = Shop::start_with(Backend::Sqlite, "test", |c| c.notify.public_url = PUBLIC.into()).await;
+    let (order, number) = accepted_order(&shop, "news-1").await;
+    let taken = shop.order_reaches(&order, "accepted").await;
+    let pay =
+        taken["tenders"][0]["kind"]["online"]["payment_id"].as_str().unwrap_or_else(|| panic!("{taken}")).to_owned();
+    shop.payment_until(&pay, "captured", |p| p["state"] == "captured").await;
+    let (status, body) = shop.refund(&pay, 250, "card").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let cancelled = shop.place("news-2", json!({ "method": "card" })).await;
+    let other = cancelled["id"].as_str().unwrap().to_owned();
+    shop.order_reaches(&other, "placed").await;
+    let path = format!("/api/v1/outlets/{OUTLET}/orders/{other}/status");
+    let body = json!({ "status": "cancelled", "reason": "out of buns" });
+    shop.cloud.json(shop.cloud.post(&shop.staff, &path, &body).await, StatusCode::OK).await;
+    let until = tokio::time::Instant::now() + WAIT;
+    let inbox = loop {
+        let inbox = shop.get(&shop.customer, "/api/v1/me/notifications").await;
+        let templates: Vec<&str> =
+            inbox["items"].as_array().unwrap().iter().map(|i| i["template"].as_str().unwrap()).collect();
+        if ["order.accepted", "payment.refunded", "order.refused"].iter().all(|t| templates.contains(t)) {
+            break inbox;
+        }
+        assert!(tokio::time::Instant::now() < until, "the order news: {inbox}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let item = |t: &str| inbox["items"].as_array().unwrap().iter().find(|i| i["template"] == t).unwrap().clone();
+    let refund = item("payment.refunded");
+    assert_eq!(refund["title"], "EUR 2.50 is on its way back to you", "{refund}");
+    assert!(refund["body"].as_str().unwrap().contains(&format!("order #{number}")), "{refund}");
+    let refused = item("order.refused");
+    assert!(refused["link"].as_str().unwrap().ends_with(&other), "{refused}");
+    assert_eq!(inbox["unread"], 3, "{inbox}");
+    shop.cloud.stop().await;
+}
