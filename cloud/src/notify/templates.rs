@@ -92,12 +92,13 @@ fn footer(lang: &str) -> &'static str {
     }
 }
 
-/// Fills the holes of `src` with `vars`, each value passed through `encode`.
+/// Fills the holes of `src` with `vars`; the template's own text and each value pass through
+/// `encode` alike (HTML-escaped for the HTML part).
 fn fill(template: &str, src: &str, vars: &Vars, encode: impl Fn(&str) -> String) -> Result<String, RenderError> {
     let mut out = String::with_capacity(src.len() + 64);
     let mut rest = src;
     while let Some(open) = rest.find("{{") {
-        out.push_str(&encode_literal(&rest[..open], &encode));
+        out.push_str(&encode(&rest[..open]));
         let after = &rest[open + 2..];
         let close = after.find("}}").ok_or_else(|| RenderError::Unclosed(template.into()))?;
         let hole = after[..close].trim();
@@ -108,13 +109,8 @@ fn fill(template: &str, src: &str, vars: &Vars, encode: impl Fn(&str) -> String)
         out.push_str(&encode(value));
         rest = &after[close + 2..];
     }
-    out.push_str(&encode_literal(rest, &encode));
+    out.push_str(&encode(rest));
     Ok(out)
-}
-
-/// The template's own text goes through the same encoding as the values (HTML-escaped for HTML).
-fn encode_literal(s: &str, encode: &impl Fn(&str) -> String) -> String {
-    encode(s)
 }
 
 /// Escapes text for HTML.

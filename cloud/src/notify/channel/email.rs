@@ -93,11 +93,17 @@ impl Pickup {
         Ok(Self { from, dir: dir.to_owned(), staging: FileTransport::new(&staging_dir), staging_dir })
     }
 
-    fn write(&self, email: &Message) -> Result<(), SendError> {
-        let id = self.staging.send(email).map_err(|e| SendError::Retry(format!("the pickup directory: {e}")))?;
-        let name = format!("{id}.eml");
-        std::fs::rename(self.staging_dir.join(&name), self.dir.join(&name))
-            .map_err(|e| SendError::Retry(format!("the pickup directory: {e}")))
+    /// Writes `email` on the blocking pool (file I/O never runs on the runtime's threads).
+    async fn write(&self, email: Message) -> Result<(), SendError> {
+        let (staging, staging_dir, dir) = (self.staging.clone(), self.staging_dir.clone(), self.dir.clone());
+        let fail = |e: String| SendError::Retry(format!("the pickup directory: {e}"));
+        tokio::task::spawn_blocking(move || {
+            let id = staging.send(&email).map_err(|e| fail(e.to_string()))?;
+            let name = format!("{id}.eml");
+            std::fs::rename(staging_dir.join(&name), dir.join(&name)).map_err(|e| fail(e.to_string()))
+        })
+        .await
+        .map_err(|e| fail(e.to_string()))?
     }
 }
 
@@ -109,7 +115,7 @@ impl Channel for Pickup {
     fn send<'a>(&'a self, m: &'a Outgoing) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
             let email = build(&self.from, m)?;
-            tokio::task::block_in_place(|| self.write(&email))
+            self.write(email).await
         })
     }
 }
@@ -131,7 +137,7 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread")]
+    #[tokio::test]
     async fn a_message_is_a_whole_rfc5322_file_with_both_parts() {
         let dir = tempfile::tempdir().unwrap();
         let pickup = Pickup::open(dir.path(), "Patty Palace <no-reply@pattypalace.example>".parse().unwrap()).unwrap();
