@@ -66,7 +66,7 @@ impl Bench {
     }
 }
 
-async fn start(double: &Double) -> (Bench, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+async fn start(double: &Double) -> (Bench, patty_tests::fixtures::Served) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_data_dir(dir.keep());
     config.database.url = postgres_schema().await;
@@ -81,18 +81,9 @@ async fn start(double: &Double) -> (Bench, tokio::sync::oneshot::Sender<()>, tok
     config.payments.stripe.secret_key = STRIPE_KEY.into();
     config.payments.stripe.webhook_secret = WEBHOOK_SECRET.into();
     config.payments.reconcile_secs = 3600;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        patty_cloud::run(config, listener, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
+    let server = patty_tests::fixtures::Served::start(|l, stop| patty_cloud::run(config, l, stop)).await;
+    let base = server.base.clone();
     let http = reqwest::Client::new();
-    patty_tests::fixtures::wait_healthy(&http, &base).await;
     double
         .config(json!({ "stripe_webhook_url": format!("{base}/api/v1/payments/webhooks/stripe"), "stripe_webhook_secret": WEBHOOK_SECRET }))
         .await;
@@ -127,7 +118,7 @@ async fn start(double: &Double) -> (Bench, tokio::sync::oneshot::Sender<()>, tok
     }
     let basket =
         json!({ "outlet_id": OUTLET, "fulfilment": "delivery", "lines": [{ "item_id": cheese["id"], "quantity": 2 }] });
-    (Bench { base, http, customers, basket }, stop, server)
+    (Bench { base, http, customers, basket }, server)
 }
 
 /// Checkout to authorised, and the same order paid at the outlet.
@@ -234,7 +225,7 @@ async fn main() {
     let which: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let all = which.is_empty();
     let double = Arc::new(Double::start());
-    let (bench, stop, server) = start(&double).await;
+    let (bench, server) = start(&double).await;
     let bench = Arc::new(bench);
     if all || which.iter().any(|w| w == "latency") {
         let (plain, paid) = latency(&bench, &double, env_or("PATTY_BENCH_SECS", 10)).await;
@@ -259,6 +250,5 @@ async fn main() {
         println!("  webhooks handled (verified, deduplicated, merged, order sent to its outlet): {hooks:>7.0} /s");
         println!("  ratio webhooks/baseline: {:.2}x", hooks / health);
     }
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await;
 }

@@ -51,14 +51,9 @@ async fn cloud_orders(secs: u64) -> Figures {
     config.http.rate_burst = 1_000_000;
     config.http.sign_in_per_address_per_minute = 1_000_000;
     config.http.sign_in_per_account_per_minute = 1_000_000;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(patty_cloud::run(config, listener, async {
-        let _ = stopped.await;
-    }));
+    let server = patty_tests::fixtures::Served::start(|l, stop| patty_cloud::run(config, l, stop)).await;
+    let base = server.base.clone();
     let http = reqwest::Client::new();
-    patty_tests::fixtures::wait_healthy(&http, &base).await;
     let post =
         |token: &str, path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(token).json(&body).send();
     let admin = patty_tests::fixtures::login(&http, &base, "hq@bench.example", "bench-password").await;
@@ -116,8 +111,7 @@ async fn cloud_orders(secs: u64) -> Figures {
         }
     })
     .await;
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await;
     out
 }
 

@@ -85,7 +85,7 @@ impl Bench {
     }
 }
 
-async fn start(mail: &MailDev) -> (Bench, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+async fn start(mail: &MailDev) -> (Bench, patty_tests::fixtures::Served) {
     let dir = tempfile::tempdir().unwrap().keep();
     let mut config = Config::for_data_dir(dir);
     config.database.url = postgres_schema().await;
@@ -101,18 +101,9 @@ async fn start(mail: &MailDev) -> (Bench, tokio::sync::oneshot::Sender<()>, toki
     config.auth.bootstrap_admin = "hq@bench.example:bench-password".into();
     let parallel = config.notify.parallel;
     let from = config.mail.from.parse().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        patty_cloud::run(config, listener, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
+    let server = patty_tests::fixtures::Served::start(|l, stop| patty_cloud::run(config, l, stop)).await;
+    let base = server.base.clone();
     let http = reqwest::Client::new();
-    patty_tests::fixtures::wait_healthy(&http, &base).await;
     let handle = patty_cloud::app::open(second).await.unwrap();
     let admin = patty_tests::fixtures::login(&http, &base, "hq@bench.example", "bench-password").await;
     let mut b =
@@ -150,7 +141,7 @@ async fn start(mail: &MailDev) -> (Bench, tokio::sync::oneshot::Sender<()>, toki
         assert!(Instant::now() < until, "the verification emails were not sent");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    (b, stop, server)
+    (b, server)
 }
 
 /// `order.accepted` rendered from the sample values, to `to`, as message `id`.
@@ -428,7 +419,7 @@ async fn main() {
     let wants = |w: &str| which.is_empty() || which.iter().any(|x| x == w);
     let mail = MailDev::start().await;
     let push = PushService::start();
-    let (bench, stop, server) = start(&mail).await;
+    let (bench, server) = start(&mail).await;
     let p = bench.parallel;
     if wants("email") {
         let n = env_or("PATTY_BENCH_EMAILS", 500) as usize;
@@ -467,6 +458,5 @@ async fn main() {
             smtp.p50_ms, smtp.p99_ms
         );
     }
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await;
 }

@@ -24,6 +24,45 @@ pub fn outlet(id: &str) -> Value {
     })
 }
 
+/// A service run in this process on a free loopback port (a benchmark's cloud or edge), until
+/// [`Served::stop`].
+pub struct Served {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Served {
+    /// Starts `run(listener, shutdown)` (a service's library `run`) on `127.0.0.1:0` and waits
+    /// until its `/healthz` answers. Panics if the service fails.
+    pub async fn start<F, Fut, E>(run: F) -> Served
+    where
+        F: FnOnce(tokio::net::TcpListener, futures::future::BoxFuture<'static, ()>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Debug,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("its address"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = run(
+            listener,
+            Box::pin(async move {
+                let _ = stopped.await;
+            }),
+        );
+        let task = tokio::spawn(async move { served.await.expect("the service runs") });
+        wait_healthy(&reqwest::Client::new(), &base).await;
+        Served { base, stop, task }
+    }
+
+    /// Shuts the service down and waits for it.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
 /// Waits until `base`'s `/healthz` answers 2xx; panics after 30 seconds.
 pub async fn wait_healthy(http: &reqwest::Client, base: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
